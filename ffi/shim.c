@@ -1,0 +1,123 @@
+#include <rte_config.h>
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include "shim.h"
+
+uint16_t dps_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{
+    return rte_eth_rx_burst(port, queue, pkts, n);
+}
+
+uint16_t dps_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{
+    return rte_eth_tx_burst(port, queue, pkts, n);
+}
+
+struct rte_mbuf *dps_pktmbuf_alloc(struct rte_mempool *pool)
+{
+    return rte_pktmbuf_alloc(pool);
+}
+
+int dps_pktmbuf_alloc_bulk(struct rte_mempool *pool, struct rte_mbuf **mbufs, unsigned count)
+{
+    return rte_pktmbuf_alloc_bulk(pool, mbufs, count);
+}
+
+void dps_pktmbuf_free(struct rte_mbuf *m)
+{
+    rte_pktmbuf_free(m);
+}
+
+void dps_pktmbuf_free_bulk(struct rte_mbuf **mbufs, unsigned count)
+{
+    rte_pktmbuf_free_bulk(mbufs, count);
+}
+
+void *dps_pktmbuf_mtod(struct rte_mbuf *m)
+{
+    return rte_pktmbuf_mtod(m, void *);
+}
+
+uint16_t dps_pktmbuf_data_len(const struct rte_mbuf *m)
+{
+    return rte_pktmbuf_data_len(m);
+}
+
+uint32_t dps_pktmbuf_pkt_len(const struct rte_mbuf *m)
+{
+    return rte_pktmbuf_pkt_len(m);
+}
+
+uint16_t dps_pktmbuf_nb_segs(const struct rte_mbuf *m)
+{
+    return m->nb_segs;
+}
+
+uint16_t dps_pktmbuf_headroom(const struct rte_mbuf *m)
+{
+    return rte_pktmbuf_headroom(m);
+}
+
+uint16_t dps_pktmbuf_tailroom(const struct rte_mbuf *m)
+{
+    return rte_pktmbuf_tailroom(m);
+}
+
+char *dps_pktmbuf_append(struct rte_mbuf *m, uint16_t len)
+{
+    return rte_pktmbuf_append(m, len);
+}
+
+char *dps_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len)
+{
+    return rte_pktmbuf_prepend(m, len);
+}
+
+char *dps_pktmbuf_adj(struct rte_mbuf *m, uint16_t len)
+{
+    return rte_pktmbuf_adj(m, len);
+}
+
+int dps_pktmbuf_trim(struct rte_mbuf *m, uint16_t len)
+{
+    return rte_pktmbuf_trim(m, len);
+}
+
+uint16_t dps_mbuf_refcnt_read(const struct rte_mbuf *m)
+{
+    return rte_mbuf_refcnt_read(m);
+}
+
+void dps_mbuf_refcnt_update(struct rte_mbuf *m, int16_t delta)
+{
+    rte_mbuf_refcnt_update(m, delta);
+}
+
+uint64_t dps_mbuf_ol_flags(const struct rte_mbuf *m)
+{
+    return m->ol_flags;
+}
+
+unsigned dps_lcore_id(void)
+{
+    return rte_lcore_id();
+}
+
+uint64_t dps_rdtsc(void)
+{
+    return rte_rdtsc();
+}
+
+uint64_t dps_tsc_hz(void)
+{
+    return rte_get_tsc_hz();
+}
+
+int dps_errno(void)
+{
+    return rte_errno;
+}

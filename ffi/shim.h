@@ -1,0 +1,57 @@
+/*
+ * Real functions wrapping DPDK's static inline ones (bindgen cannot bind an
+ * inline function), and enums carrying flag macros built with RTE_BIT64,
+ * which bindgen cannot evaluate. Every wrapper does exactly what the DPDK
+ * function of the same name does.
+ */
+#ifndef DPSTACK_FFI_SHIM_H
+#define DPSTACK_FFI_SHIM_H
+
+#include <stdint.h>
+
+struct rte_mbuf;
+struct rte_mempool;
+
+enum dps_offload_flag {
+    DPS_RX_OFFLOAD_IPV4_CKSUM = (int)RTE_ETH_RX_OFFLOAD_IPV4_CKSUM,
+    DPS_RX_OFFLOAD_UDP_CKSUM = (int)RTE_ETH_RX_OFFLOAD_UDP_CKSUM,
+    DPS_RX_OFFLOAD_TCP_CKSUM = (int)RTE_ETH_RX_OFFLOAD_TCP_CKSUM,
+    DPS_RX_OFFLOAD_RSS_HASH = (int)RTE_ETH_RX_OFFLOAD_RSS_HASH,
+    DPS_TX_OFFLOAD_IPV4_CKSUM = (int)RTE_ETH_TX_OFFLOAD_IPV4_CKSUM,
+    DPS_TX_OFFLOAD_UDP_CKSUM = (int)RTE_ETH_TX_OFFLOAD_UDP_CKSUM,
+    DPS_TX_OFFLOAD_TCP_CKSUM = (int)RTE_ETH_TX_OFFLOAD_TCP_CKSUM,
+    DPS_ETH_RSS_IPV4 = (int)RTE_ETH_RSS_IPV4,
+    DPS_ETH_RSS_FRAG_IPV4 = (int)RTE_ETH_RSS_FRAG_IPV4,
+    DPS_ETH_RSS_NONFRAG_IPV4_TCP = (int)RTE_ETH_RSS_NONFRAG_IPV4_TCP,
+    DPS_ETH_RSS_NONFRAG_IPV4_UDP = (int)RTE_ETH_RSS_NONFRAG_IPV4_UDP,
+    DPS_ETH_RSS_NONFRAG_IPV4_OTHER = (int)RTE_ETH_RSS_NONFRAG_IPV4_OTHER,
+};
+
+uint16_t dps_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
+uint16_t dps_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
+
+struct rte_mbuf *dps_pktmbuf_alloc(struct rte_mempool *pool);
+int dps_pktmbuf_alloc_bulk(struct rte_mempool *pool, struct rte_mbuf **mbufs, unsigned count);
+void dps_pktmbuf_free(struct rte_mbuf *m);
+void dps_pktmbuf_free_bulk(struct rte_mbuf **mbufs, unsigned count);
+
+void *dps_pktmbuf_mtod(struct rte_mbuf *m);
+uint16_t dps_pktmbuf_data_len(const struct rte_mbuf *m);
+uint32_t dps_pktmbuf_pkt_len(const struct rte_mbuf *m);
+uint16_t dps_pktmbuf_nb_segs(const struct rte_mbuf *m);
+uint16_t dps_pktmbuf_headroom(const struct rte_mbuf *m);
+uint16_t dps_pktmbuf_tailroom(const struct rte_mbuf *m);
+char *dps_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
+char *dps_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len);
+char *dps_pktmbuf_adj(struct rte_mbuf *m, uint16_t len);
+int dps_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
+uint16_t dps_mbuf_refcnt_read(const struct rte_mbuf *m);
+void dps_mbuf_refcnt_update(struct rte_mbuf *m, int16_t delta);
+uint64_t dps_mbuf_ol_flags(const struct rte_mbuf *m);
+
+unsigned dps_lcore_id(void);
+uint64_t dps_rdtsc(void);
+uint64_t dps_tsc_hz(void);
+int dps_errno(void);
+
+#endif

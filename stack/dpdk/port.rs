@@ -1,0 +1,550 @@
+//! An ethdev port: configuration, queues, start/stop, and what it reports.
+
+use super::{sys, DpdkError, Eal, Mbuf, Mempool};
+use crate::device::Offloads;
+use crate::device::MAX_BURST;
+use crate::wire::MacAddr;
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// How to bring a port up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortConfig {
+    /// Receive queues (one per polling core).
+    pub rx_queues: u16,
+    /// Transmit queues.
+    pub tx_queues: u16,
+    /// Descriptors per receive queue (adjusted to the device's limits).
+    pub rx_descriptors: u16,
+    /// Descriptors per transmit queue (adjusted to the device's limits).
+    pub tx_descriptors: u16,
+    /// MTU to set, if not the device's default.
+    pub mtu: Option<u16>,
+    /// Receive frames for every destination MAC.
+    pub promiscuous: bool,
+    /// Spread IPv4/TCP/UDP flows over the receive queues by RSS, if the port supports it.
+    pub rss: bool,
+    /// Use IPv4/TCP/UDP checksum offloads the port supports.
+    pub checksum_offloads: bool,
+}
+
+impl Default for PortConfig {
+    fn default() -> Self {
+        PortConfig {
+            rx_queues: 1,
+            tx_queues: 1,
+            rx_descriptors: 1024,
+            tx_descriptors: 1024,
+            mtu: None,
+            promiscuous: false,
+            rss: true,
+            checksum_offloads: true,
+        }
+    }
+}
+
+/// What the port's driver reports about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortInfo {
+    /// Driver name, e.g. `net_tap` or `net_ixgbe`.
+    pub driver: String,
+    /// Device name, e.g. `net_tap0` or a PCI address.
+    pub name: String,
+    /// Most receive queues the port supports.
+    pub max_rx_queues: u16,
+    /// Most transmit queues the port supports.
+    pub max_tx_queues: u16,
+    /// Receive offloads supported (`RTE_ETH_RX_OFFLOAD_*` bits).
+    pub rx_offload_capa: u64,
+    /// Transmit offloads supported (`RTE_ETH_TX_OFFLOAD_*` bits).
+    pub tx_offload_capa: u64,
+    /// Flow types RSS can hash (`RTE_ETH_RSS_*` bits).
+    pub rss_flow_types: u64,
+    /// Smallest MTU the port accepts.
+    pub min_mtu: u16,
+    /// Largest MTU the port accepts.
+    pub max_mtu: u16,
+}
+
+/// Link state as the port reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkStatus {
+    /// Link is up.
+    pub up: bool,
+    /// Speed in Mbit/s (0 when unknown).
+    pub speed_mbps: u32,
+    /// Full duplex.
+    pub full_duplex: bool,
+}
+
+/// The port's basic hardware counters (`rte_eth_stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PortStats {
+    /// Frames received.
+    pub ipackets: u64,
+    /// Frames sent.
+    pub opackets: u64,
+    /// Bytes received.
+    pub ibytes: u64,
+    /// Bytes sent.
+    pub obytes: u64,
+    /// Frames dropped by the hardware (RX queue full).
+    pub imissed: u64,
+    /// Erroneous frames received.
+    pub ierrors: u64,
+    /// Failed transmissions.
+    pub oerrors: u64,
+    /// Receive failures for lack of an mbuf.
+    pub rx_nombuf: u64,
+}
+
+impl PortStats {
+    /// The counters as `name value` pairs, for printing.
+    pub fn fields(&self) -> [(&'static str, u64); 8] {
+        [
+            ("ipackets", self.ipackets),
+            ("opackets", self.opackets),
+            ("ibytes", self.ibytes),
+            ("obytes", self.obytes),
+            ("imissed", self.imissed),
+            ("ierrors", self.ierrors),
+            ("oerrors", self.oerrors),
+            ("rx_nombuf", self.rx_nombuf),
+        ]
+    }
+}
+
+const WANTED_RX_OFFLOADS: u64 = (sys::dps_offload_flag_DPS_RX_OFFLOAD_IPV4_CKSUM
+    | sys::dps_offload_flag_DPS_RX_OFFLOAD_UDP_CKSUM
+    | sys::dps_offload_flag_DPS_RX_OFFLOAD_TCP_CKSUM) as u64;
+const WANTED_TX_OFFLOADS: u64 = (sys::dps_offload_flag_DPS_TX_OFFLOAD_IPV4_CKSUM
+    | sys::dps_offload_flag_DPS_TX_OFFLOAD_UDP_CKSUM
+    | sys::dps_offload_flag_DPS_TX_OFFLOAD_TCP_CKSUM) as u64;
+const WANTED_RSS: u64 = (sys::dps_offload_flag_DPS_ETH_RSS_IPV4
+    | sys::dps_offload_flag_DPS_ETH_RSS_FRAG_IPV4
+    | sys::dps_offload_flag_DPS_ETH_RSS_NONFRAG_IPV4_TCP
+    | sys::dps_offload_flag_DPS_ETH_RSS_NONFRAG_IPV4_UDP
+    | sys::dps_offload_flag_DPS_ETH_RSS_NONFRAG_IPV4_OTHER) as u64;
+
+fn check(op: &'static str, rc: i32) -> Result<(), DpdkError> {
+    if rc < 0 {
+        Err(DpdkError::from_return(op, rc))
+    } else {
+        Ok(())
+    }
+}
+
+/// A configured, started port. Stopped and closed when dropped (after every
+/// device using one of its queues, since they hold it in an `Arc`).
+pub struct Port {
+    id: u16,
+    info: PortInfo,
+    rx_offloads: u64,
+    tx_offloads: u64,
+    rss: bool,
+    rx_claimed: Box<[AtomicBool]>,
+    tx_claimed: Box<[AtomicBool]>,
+    pool: Mempool,
+    _eal: Eal,
+}
+
+impl std::fmt::Debug for Port {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Port")
+            .field("id", &self.id)
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+/// Exclusive use of one receive queue and one transmit queue of a port.
+/// DPDK queues are not thread-safe, so each queue pair has one claimant.
+#[derive(Debug)]
+pub struct QueueClaim {
+    port: Arc<Port>,
+    queue: u16,
+}
+
+impl QueueClaim {
+    /// The port.
+    pub fn port(&self) -> &Arc<Port> {
+        &self.port
+    }
+
+    /// The queue index, used for both receive and transmit.
+    pub fn queue(&self) -> u16 {
+        self.queue
+    }
+
+    /// Receives up to `max` frames and appends them to `out`; returns how many.
+    pub fn rx_burst(&mut self, out: &mut Vec<Mbuf>, max: usize) -> usize {
+        let mut raw = [std::ptr::null_mut(); MAX_BURST];
+        let mut taken = 0;
+        while taken < max {
+            let want = (max - taken).min(MAX_BURST);
+            // SAFETY: this claim is the only user of the queue; `raw` has
+            // room for `want` pointers; the port is started while the Arc lives.
+            let got = usize::from(unsafe {
+                sys::dps_rx_burst(self.port.id, self.queue, raw.as_mut_ptr(), want as u16)
+            });
+            for &ptr in &raw[..got] {
+                // SAFETY: rx_burst handed us ownership of `got` valid mbufs.
+                if let Some(mbuf) = unsafe { Mbuf::from_raw(ptr) } {
+                    out.push(mbuf);
+                }
+            }
+            taken += got;
+            if got < want {
+                break;
+            }
+        }
+        taken
+    }
+
+    /// Transmits frames from the front of `batch`, removing those the port
+    /// took (it frees them once sent); returns how many. Frames the queue had
+    /// no room for stay in `batch`, in order.
+    pub fn tx_burst(&mut self, batch: &mut Vec<Mbuf>, mut on_sent: impl FnMut(&Mbuf)) -> usize {
+        let mut raw = [std::ptr::null_mut(); MAX_BURST];
+        let mut taken = 0;
+        while !batch.is_empty() {
+            let n = batch.len().min(MAX_BURST);
+            for (slot, mbuf) in raw.iter_mut().zip(batch.iter()) {
+                *slot = mbuf.as_ptr();
+            }
+            // SAFETY: as rx_burst; every pointer is a valid mbuf owned by
+            // `batch`, and ownership of the first `sent` passes to the PMD below.
+            let sent = usize::from(unsafe {
+                sys::dps_tx_burst(self.port.id, self.queue, raw.as_mut_ptr(), n as u16)
+            });
+            for mbuf in batch.drain(..sent) {
+                on_sent(&mbuf);
+                let _ = mbuf.into_raw();
+            }
+            taken += sent;
+            if sent < n {
+                break;
+            }
+        }
+        taken
+    }
+}
+
+impl Drop for QueueClaim {
+    fn drop(&mut self) {
+        let q = usize::from(self.queue);
+        self.port.rx_claimed[q].store(false, Ordering::Release);
+        self.port.tx_claimed[q].store(false, Ordering::Release);
+    }
+}
+
+impl Port {
+    /// Reads the driver's description of port `id`.
+    pub fn info(eal: &Eal, id: u16) -> Result<PortInfo, DpdkError> {
+        let mut raw = sys::rte_eth_dev_info::default();
+        // SAFETY: raw is a valid out-struct; DPDK checks the port id.
+        check("rte_eth_dev_info_get", unsafe {
+            sys::rte_eth_dev_info_get(id, &mut raw)
+        })?;
+        let driver = if raw.driver_name.is_null() {
+            String::new()
+        } else {
+            // SAFETY: driver_name points at the driver's static NUL-terminated name.
+            unsafe { CStr::from_ptr(raw.driver_name) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        Ok(PortInfo {
+            driver,
+            name: eal.port_name(id).unwrap_or_default(),
+            max_rx_queues: raw.max_rx_queues,
+            max_tx_queues: raw.max_tx_queues,
+            rx_offload_capa: raw.rx_offload_capa,
+            tx_offload_capa: raw.tx_offload_capa,
+            rss_flow_types: raw.flow_type_rss_offloads,
+            min_mtu: raw.min_mtu,
+            max_mtu: raw.max_mtu,
+        })
+    }
+
+    /// Configures port `id` by `config`, sets up its queues with mbufs from
+    /// `pool`, and starts it.
+    pub fn start(
+        eal: &Eal,
+        id: u16,
+        config: &PortConfig,
+        pool: &Mempool,
+    ) -> Result<Arc<Port>, DpdkError> {
+        let info = Self::info(eal, id)?;
+        let invalid = |op| DpdkError {
+            op,
+            code: libc::EINVAL,
+        };
+        if config.rx_queues == 0
+            || config.tx_queues == 0
+            || config.rx_queues > info.max_rx_queues
+            || config.tx_queues > info.max_tx_queues
+        {
+            return Err(invalid("rte_eth_dev_configure (queue count)"));
+        }
+        let mut conf = sys::rte_eth_conf::default();
+        let rss = config.rss && config.rx_queues > 1 && info.rss_flow_types & WANTED_RSS != 0;
+        if rss {
+            conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
+            conf.rx_adv_conf.rss_conf.rss_hf = info.rss_flow_types & WANTED_RSS;
+        }
+        let (rx_offloads, tx_offloads) = if config.checksum_offloads {
+            (
+                info.rx_offload_capa & WANTED_RX_OFFLOADS,
+                info.tx_offload_capa & WANTED_TX_OFFLOADS,
+            )
+        } else {
+            (0, 0)
+        };
+        conf.rxmode.offloads = rx_offloads;
+        conf.txmode.offloads = tx_offloads;
+        // SAFETY: conf is a fully initialised rte_eth_conf; DPDK validates the rest.
+        check("rte_eth_dev_configure", unsafe {
+            sys::rte_eth_dev_configure(id, config.rx_queues, config.tx_queues, &conf)
+        })?;
+        let (mut rx_desc, mut tx_desc) = (config.rx_descriptors, config.tx_descriptors);
+        // SAFETY: valid out-pointers to the two counts.
+        check("rte_eth_dev_adjust_nb_rx_tx_desc", unsafe {
+            sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut rx_desc, &mut tx_desc)
+        })?;
+        // SAFETY: plain query of a valid port id.
+        let socket = unsafe { sys::rte_eth_dev_socket_id(id) };
+        let socket = u32::try_from(socket).unwrap_or(sys::SOCKET_ID_ANY as u32);
+        for queue in 0..config.rx_queues {
+            // SAFETY: the pool outlives the port (the Port keeps a clone);
+            // a null rxconf asks for the driver's defaults.
+            check("rte_eth_rx_queue_setup", unsafe {
+                sys::rte_eth_rx_queue_setup(
+                    id,
+                    queue,
+                    rx_desc,
+                    socket,
+                    std::ptr::null(),
+                    pool.as_ptr(),
+                )
+            })?;
+        }
+        for queue in 0..config.tx_queues {
+            // SAFETY: a null txconf asks for the driver's defaults.
+            check("rte_eth_tx_queue_setup", unsafe {
+                sys::rte_eth_tx_queue_setup(id, queue, tx_desc, socket, std::ptr::null())
+            })?;
+        }
+        if let Some(mtu) = config.mtu {
+            // SAFETY: plain call on a configured port.
+            check("rte_eth_dev_set_mtu", unsafe {
+                sys::rte_eth_dev_set_mtu(id, mtu)
+            })?;
+        }
+        // SAFETY: the port is configured with all its queues set up.
+        check("rte_eth_dev_start", unsafe { sys::rte_eth_dev_start(id) })?;
+        let port = Port {
+            id,
+            info,
+            rx_offloads,
+            tx_offloads,
+            rss,
+            rx_claimed: (0..config.rx_queues)
+                .map(|_| AtomicBool::new(false))
+                .collect(),
+            tx_claimed: (0..config.tx_queues)
+                .map(|_| AtomicBool::new(false))
+                .collect(),
+            pool: pool.clone(),
+            _eal: eal.clone(),
+        };
+        if config.promiscuous {
+            port.set_promiscuous(true)?;
+        }
+        Ok(Arc::new(port))
+    }
+
+    /// Claims queue pair `queue` for exclusive use; `EBUSY` if already
+    /// claimed, `EINVAL` if the port has no such queue pair.
+    pub fn claim_queue(self: &Arc<Self>, queue: u16) -> Result<QueueClaim, DpdkError> {
+        let q = usize::from(queue);
+        let (Some(rx), Some(tx)) = (self.rx_claimed.get(q), self.tx_claimed.get(q)) else {
+            return Err(DpdkError {
+                op: "claim_queue",
+                code: libc::EINVAL,
+            });
+        };
+        if rx.swap(true, Ordering::AcqRel) {
+            return Err(DpdkError {
+                op: "claim_queue",
+                code: libc::EBUSY,
+            });
+        }
+        if tx.swap(true, Ordering::AcqRel) {
+            rx.store(false, Ordering::Release);
+            return Err(DpdkError {
+                op: "claim_queue",
+                code: libc::EBUSY,
+            });
+        }
+        Ok(QueueClaim {
+            port: Arc::clone(self),
+            queue,
+        })
+    }
+
+    /// The port id.
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+
+    /// What the driver reported when the port was started.
+    pub fn port_info(&self) -> &PortInfo {
+        &self.info
+    }
+
+    /// The mempool receive queues fill from.
+    pub fn mempool(&self) -> &Mempool {
+        &self.pool
+    }
+
+    /// The port's MAC address.
+    pub fn mac(&self) -> Result<MacAddr, DpdkError> {
+        let mut addr = sys::rte_ether_addr::default();
+        // SAFETY: valid out-pointer.
+        check("rte_eth_macaddr_get", unsafe {
+            sys::rte_eth_macaddr_get(self.id, &mut addr)
+        })?;
+        Ok(MacAddr(addr.addr_bytes))
+    }
+
+    /// The port's MTU in bytes.
+    pub fn mtu(&self) -> Result<u16, DpdkError> {
+        let mut mtu = 0u16;
+        // SAFETY: valid out-pointer.
+        check("rte_eth_dev_get_mtu", unsafe {
+            sys::rte_eth_dev_get_mtu(self.id, &mut mtu)
+        })?;
+        Ok(mtu)
+    }
+
+    /// Sets the port's MTU in bytes.
+    pub fn set_mtu(&self, mtu: u16) -> Result<(), DpdkError> {
+        // SAFETY: plain call; DPDK validates the value.
+        check("rte_eth_dev_set_mtu", unsafe {
+            sys::rte_eth_dev_set_mtu(self.id, mtu)
+        })
+    }
+
+    /// Turns promiscuous reception on or off.
+    pub fn set_promiscuous(&self, on: bool) -> Result<(), DpdkError> {
+        // SAFETY: plain calls on a valid port.
+        let rc = unsafe {
+            if on {
+                sys::rte_eth_promiscuous_enable(self.id)
+            } else {
+                sys::rte_eth_promiscuous_disable(self.id)
+            }
+        };
+        check("rte_eth_promiscuous_enable/disable", rc)
+    }
+
+    /// The link state, without waiting for negotiation.
+    pub fn link(&self) -> Result<LinkStatus, DpdkError> {
+        let mut link = sys::rte_eth_link::default();
+        // SAFETY: valid out-pointer.
+        check("rte_eth_link_get_nowait", unsafe {
+            sys::rte_eth_link_get_nowait(self.id, &mut link)
+        })?;
+        Ok(LinkStatus {
+            up: link.link_status() == sys::RTE_ETH_LINK_UP as u16,
+            speed_mbps: link.link_speed,
+            full_duplex: link.link_duplex() == sys::RTE_ETH_LINK_FULL_DUPLEX as u16,
+        })
+    }
+
+    /// Offloads in force on this port, and whether RSS is on.
+    pub fn offloads(&self) -> Offloads {
+        let rx = |flag: u32| self.rx_offloads & u64::from(flag) != 0;
+        let tx = |flag: u32| self.tx_offloads & u64::from(flag) != 0;
+        Offloads {
+            rx_ipv4_checksum: rx(sys::dps_offload_flag_DPS_RX_OFFLOAD_IPV4_CKSUM),
+            rx_tcp_checksum: rx(sys::dps_offload_flag_DPS_RX_OFFLOAD_TCP_CKSUM),
+            rx_udp_checksum: rx(sys::dps_offload_flag_DPS_RX_OFFLOAD_UDP_CKSUM),
+            tx_ipv4_checksum: tx(sys::dps_offload_flag_DPS_TX_OFFLOAD_IPV4_CKSUM),
+            tx_tcp_checksum: tx(sys::dps_offload_flag_DPS_TX_OFFLOAD_TCP_CKSUM),
+            tx_udp_checksum: tx(sys::dps_offload_flag_DPS_TX_OFFLOAD_UDP_CKSUM),
+            rss: self.rss,
+        }
+    }
+
+    /// Number of receive queues configured.
+    pub fn rx_queues(&self) -> u16 {
+        self.rx_claimed.len() as u16
+    }
+
+    /// Number of transmit queues configured.
+    pub fn tx_queues(&self) -> u16 {
+        self.tx_claimed.len() as u16
+    }
+
+    /// The port's basic counters.
+    pub fn stats(&self) -> Result<PortStats, DpdkError> {
+        let mut raw = sys::rte_eth_stats::default();
+        // SAFETY: valid out-pointer.
+        check("rte_eth_stats_get", unsafe {
+            sys::rte_eth_stats_get(self.id, &mut raw)
+        })?;
+        Ok(PortStats {
+            ipackets: raw.ipackets,
+            opackets: raw.opackets,
+            ibytes: raw.ibytes,
+            obytes: raw.obytes,
+            imissed: raw.imissed,
+            ierrors: raw.ierrors,
+            oerrors: raw.oerrors,
+            rx_nombuf: raw.rx_nombuf,
+        })
+    }
+
+    /// The driver's extended counters, as `(name, value)` pairs.
+    pub fn xstats(&self) -> Result<Vec<(String, u64)>, DpdkError> {
+        // SAFETY: a null array with size 0 asks only for the count.
+        let count = unsafe { sys::rte_eth_xstats_get_names(self.id, std::ptr::null_mut(), 0) };
+        check("rte_eth_xstats_get_names", count)?;
+        let count = count as usize;
+        let mut names = vec![sys::rte_eth_xstat_name::default(); count];
+        let mut values = vec![sys::rte_eth_xstat::default(); count];
+        // SAFETY: both arrays have `count` elements, as passed.
+        let got_names =
+            unsafe { sys::rte_eth_xstats_get_names(self.id, names.as_mut_ptr(), count as u32) };
+        check("rte_eth_xstats_get_names", got_names)?;
+        // SAFETY: as above.
+        let got_values =
+            unsafe { sys::rte_eth_xstats_get(self.id, values.as_mut_ptr(), count as u32) };
+        check("rte_eth_xstats_get", got_values)?;
+        let n = (got_names as usize).min(got_values as usize).min(count);
+        Ok(values[..n]
+            .iter()
+            .filter_map(|v| {
+                let name = names.get(v.id as usize)?;
+                // SAFETY: DPDK writes NUL-terminated names into the fixed arrays.
+                let name = unsafe { CStr::from_ptr(name.name.as_ptr()) };
+                Some((name.to_string_lossy().into_owned(), v.value))
+            })
+            .collect())
+    }
+}
+
+impl Drop for Port {
+    fn drop(&mut self) {
+        // SAFETY: no queue claim is alive (each holds an Arc to self), so
+        // nothing polls the port while it stops. Failures here have nowhere
+        // to go and leave the port as DPDK left it.
+        unsafe {
+            sys::rte_eth_dev_stop(self.id);
+            sys::rte_eth_dev_close(self.id);
+        }
+    }
+}

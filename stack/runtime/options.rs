@@ -1,0 +1,140 @@
+//! The network options every dpstack app takes (one clap struct, flattened
+//! into each app's own arguments).
+
+use crate::wire::{Ipv4Cidr, MacAddr};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+/// EAL arguments used when `--eal` is not given: one lcore, no PCI scan,
+/// no files in /var/run, and a TAP vdev named `dps0`.
+pub const DEFAULT_EAL: &str = "-l 0 --in-memory --no-pci --vdev=net_tap0,iface=dps0";
+
+/// Which device an app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// A DPDK port (a NIC bound to vfio-pci, or a vdev given in `--eal`).
+    Dpdk,
+    /// A Linux TAP interface through /dev/net/tun, without DPDK.
+    Tap,
+}
+
+/// The network options shared by all apps (architecture guide, section 8).
+#[derive(Debug, Clone, clap::Args)]
+pub struct NetOptions {
+    /// Device backend.
+    #[arg(long, value_enum, default_value_t = Backend::Dpdk)]
+    pub backend: Backend,
+    /// EAL arguments for the dpdk backend, separated by spaces.
+    #[arg(long, default_value = DEFAULT_EAL, allow_hyphen_values = true)]
+    pub eal: String,
+    /// DPDK port id for the dpdk backend.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// TAP interface name for the tap backend.
+    #[arg(long, default_value = "dps0")]
+    pub tap: String,
+    /// The stack's address and prefix length, e.g. 10.0.0.2/24.
+    #[arg(long)]
+    pub ip: Option<Ipv4Cidr>,
+    /// Default route.
+    #[arg(long)]
+    pub gateway: Option<Ipv4Addr>,
+    /// The stack's MAC address (default: the device's).
+    #[arg(long)]
+    pub mac: Option<MacAddr>,
+    /// Record every frame sent and received to this pcap file.
+    #[arg(long)]
+    pub pcap: Option<PathBuf>,
+    /// Stop after this many seconds (0: run until SIGINT/SIGTERM).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_duration)]
+    pub duration: f64,
+    /// Print the exit summary as one line of JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_duration(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(secs),
+        _ => Err(format!("'{text}' is not a number of seconds >= 0")),
+    }
+}
+
+impl NetOptions {
+    /// The EAL arguments, split on whitespace.
+    pub fn eal_args(&self) -> Vec<&str> {
+        self.eal.split_whitespace().collect()
+    }
+
+    /// `--duration` as a span, `None` for "until stopped".
+    pub fn run_for(&self) -> Option<std::time::Duration> {
+        (self.duration > 0.0).then(|| std::time::Duration::from_secs_f64(self.duration))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct App {
+        #[command(flatten)]
+        net: NetOptions,
+    }
+
+    #[test]
+    fn defaults_follow_the_cli_contract() {
+        let app = App::try_parse_from(["app"]).unwrap();
+        assert_eq!(app.net.backend, Backend::Dpdk);
+        assert_eq!(app.net.eal, DEFAULT_EAL);
+        assert_eq!(app.net.tap, "dps0");
+        assert_eq!(app.net.run_for(), None);
+        assert_eq!(app.net.eal_args()[0], "-l");
+    }
+
+    #[test]
+    fn parses_every_option() {
+        let app = App::try_parse_from([
+            "app",
+            "--backend",
+            "tap",
+            "--tap",
+            "t1",
+            "--ip",
+            "10.0.0.2/24",
+            "--gateway",
+            "10.0.0.1",
+            "--mac",
+            "02:00:00:00:00:09",
+            "--pcap",
+            "x.pcap",
+            "--duration",
+            "1.5",
+            "--json",
+            "--eal",
+            "-l 1 --no-pci",
+        ])
+        .unwrap();
+        assert_eq!(app.net.backend, Backend::Tap);
+        assert_eq!(app.net.ip.unwrap().prefix_len, 24);
+        assert_eq!(
+            app.net.run_for(),
+            Some(std::time::Duration::from_millis(1500))
+        );
+        assert_eq!(app.net.eal_args(), ["-l", "1", "--no-pci"]);
+        assert!(app.net.json);
+    }
+
+    #[test]
+    fn rejects_bad_values_with_clear_errors() {
+        for args in [
+            &["app", "--ip", "10.0.0.2"][..],
+            &["app", "--mac", "zz"],
+            &["app", "--duration", "-1"],
+            &["app", "--backend", "xdp"],
+        ] {
+            assert!(App::try_parse_from(args).is_err(), "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Packet views and addresses on the wire.
+//!
+//! Grows into zero-copy views (Ethernet, ARP, IPv4, ICMP, UDP, TCP) with a
+//! parse/emit `Repr` each; for now it holds the addresses every device and
+//! app option uses.
+
+mod cidr;
+mod mac;
+
+pub use cidr::{Ipv4Cidr, ParseCidrError};
+pub use mac::{MacAddr, ParseMacError};
