@@ -69,6 +69,9 @@ mod dpdk {
             shim.flag(flag);
         }
         shim.compile("dpstack_shim");
+        // Shared-linkage DPDK loads PMDs as plugins, so pkg-config does not
+        // link them; the ring PMD's rte_eth_from_rings is called directly.
+        println!("cargo:rustc-link-lib=rte_net_ring");
 
         let bindings = bindgen::Builder::default()
             .header("ffi/dpdk.h")

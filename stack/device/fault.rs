@@ -527,7 +527,12 @@ mod tests {
         send(&mut a, Instant::ZERO, 0..5000);
         let got = drain(&mut b);
         let stats = a.tx_fault_stats();
-        assert_eq!(got.len() as u64 + stats.lost, 5000, "{stats:?} {:?}", b.stats());
+        assert_eq!(
+            got.len() as u64 + stats.lost,
+            5000,
+            "{stats:?} {:?}",
+            b.stats()
+        );
         assert!(stats.lost > 0 && stats.lost % 10 <= 10);
         let gaps: Vec<u32> = got
             .windows(2)

@@ -33,14 +33,7 @@ pub fn ring_port_pair(_eal: &Eal, ring_size: u32) -> Result<(u16, u16), DpdkErro
         // SAFETY: rx and tx are valid rings that outlive the port; the
         // arrays of one ring pointer each are read during the call only.
         let id = unsafe {
-            sys::rte_eth_from_rings(
-                name.as_ptr(),
-                &rx,
-                1,
-                &tx,
-                1,
-                sys::SOCKET_ID_ANY as u32,
-            )
+            sys::rte_eth_from_rings(name.as_ptr(), &rx, 1, &tx, 1, sys::SOCKET_ID_ANY as u32)
         };
         u16::try_from(id).map_err(|_| DpdkError::from_errno("rte_eth_from_rings"))
     };

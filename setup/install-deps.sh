@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs (idempotently) everything dpstack's build, tests and demo need from
+# Debian's packages: DPDK 22.11 headers and libraries, pkg-config, clang for
+# bindgen, iproute2 for network namespaces, ping/arping, tcpdump to read pcaps.
+set -euo pipefail
+
+packages=(libdpdk-dev dpdk pkg-config clang libclang-dev iproute2 iputils-ping arping tcpdump)
+
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "install-deps: all ${#packages[@]} packages present"
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: need root to install: ${missing[*]}" >&2
+    exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs dependencies, reserves
+# hugepages, checks formatting and lints, then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+setup/install-deps.sh
+setup/hugepages.sh 512
+
+export CARGO_TERM_COLOR=never
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo clippy --no-default-features --all-targets -- -D warnings
+cargo test --no-default-features --lib
+cargo test
+
+leftover=$(setup/netns.sh list)
+if [ -n "$leftover" ]; then
+    echo "test.sh: namespaces left behind: $leftover" >&2
+    exit 1
+fi

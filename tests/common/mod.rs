@@ -1,0 +1,242 @@
+//! Helpers shared by the whole-stack tests: network namespaces (through
+//! `setup/netns.sh`, removed on drop), EAL memory arguments, and apps run as
+//! child processes inside a namespace.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+/// Path of a script in `setup/`.
+pub fn setup_script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("setup")
+        .join(name)
+}
+
+/// A network namespace made for one test; deleted (with what runs in it) on drop.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// Creates `dps-<purpose>-<pid>-<random>`. Needs root.
+    pub fn create(purpose: &str) -> Netns {
+        let out = Command::new(setup_script("netns.sh"))
+            .args(["create", purpose])
+            .output()
+            .expect("setup/netns.sh runs");
+        assert!(
+            out.status.success(),
+            "cannot create a network namespace (these tests need root and iproute2): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Netns {
+            name: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        }
+    }
+
+    /// A command that runs `program` inside the namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.name, program]);
+        command
+    }
+
+    /// Runs `args` inside the namespace and returns stdout; panics on failure.
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = self
+            .command(args[0])
+            .args(&args[1..])
+            .output()
+            .expect("ip netns exec runs");
+        assert!(
+            out.status.success(),
+            "{args:?} failed in {}: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `args` inside the namespace, ignoring failure (e.g. an unanswered ping).
+    pub fn run_unchecked(&self, args: &[&str]) {
+        let _ = self.command(args[0]).args(&args[1..]).output();
+    }
+
+    /// The kernel's RX/TX packet counters of `ifname` in this namespace.
+    pub fn link_packets(&self, ifname: &str) -> (u64, u64) {
+        let text = self.run(&["ip", "-s", "-j", "link", "show", "dev", ifname]);
+        let json: serde_json::Value = serde_json::from_str(&text).expect("ip -j prints JSON");
+        let stats = &json[0]["stats64"];
+        (
+            stats["rx"]["packets"].as_u64().expect("rx packets"),
+            stats["tx"]["packets"].as_u64().expect("tx packets"),
+        )
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new(setup_script("netns.sh"))
+            .args(["delete", &self.name])
+            .status();
+    }
+}
+
+/// EAL memory arguments: hugepages when some are free, else `--no-huge`
+/// with a warning (setup/hugepages.sh could not reserve any).
+pub fn eal_memory_args() -> Vec<String> {
+    let free = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("HugePages_Free:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    if free > 0 {
+        Vec::new()
+    } else {
+        eprintln!(
+            "warning: no free hugepages; running DPDK with --no-huge (run setup/hugepages.sh)"
+        );
+        vec!["--no-huge".into(), "-m".into(), "512".into()]
+    }
+}
+
+/// An app running as a child process, its stdout read line by line.
+pub struct App {
+    child: Child,
+    lines: Receiver<String>,
+    pub output: Vec<String>,
+}
+
+impl App {
+    /// Starts `command` with piped stdout (stderr inherited for diagnosis).
+    pub fn spawn(mut command: Command) -> App {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("app starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        App {
+            child,
+            lines,
+            output: Vec::new(),
+        }
+    }
+
+    /// Waits for the `dpstack: ready` line and returns it.
+    pub fn wait_ready(&mut self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.output.push(line.clone());
+                    if line.starts_with("dpstack: ready ") {
+                        return line;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        let _ = self.child.kill();
+        panic!(
+            "app not ready within {timeout:?}; output so far: {:?}",
+            self.output
+        );
+    }
+
+    /// Sends SIGTERM (by PID), waits for a clean exit, and returns the last
+    /// stdout line (the summary).
+    pub fn terminate(mut self) -> String {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waitable") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("app ignored SIGTERM for 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.output.extend(self.lines.iter());
+        assert!(
+            status.success(),
+            "app exited with {status}; output: {:?}",
+            self.output
+        );
+        self.output.last().cloned().expect("app printed a summary")
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The kernel-interop check both TAP backends share: dpstack-linkcheck runs
+/// on `backend_args` in a fresh namespace with interface `ifname`; the kernel
+/// side is addressed after the ready line and pings an address on the subnet
+/// (sending ARP requests dpstack must receive); the kernel must count every
+/// probe frame dpstack sent as received.
+pub fn linkcheck_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) {
+    let ns = Netns::create(purpose);
+    let mut command = ns.command(env!("CARGO_BIN_EXE_dpstack-linkcheck"));
+    command.args(backend_args).args([
+        "--send",
+        "20",
+        "--interval-ms",
+        "100",
+        "--duration",
+        "30",
+        "--json",
+    ]);
+    let mut app = App::spawn(command);
+    let ready = app.wait_ready(Duration::from_secs(20));
+    assert!(ready.contains(" on "), "{ready}");
+
+    ns.run(&["ip", "addr", "add", "10.77.0.1/24", "dev", ifname]);
+    ns.run(&["ip", "link", "set", ifname, "up"]);
+    // Nothing answers at 10.77.0.2 yet, so the kernel keeps asking by ARP.
+    ns.run_unchecked(&["ping", "-c", "2", "-i", "0.5", "-W", "1", "10.77.0.2"]);
+    // Probes take 2 s from the ready line; let the last ones land.
+    std::thread::sleep(Duration::from_millis(800));
+    let (kernel_rx, _) = ns.link_packets(ifname);
+
+    let summary = app.terminate();
+    let json: serde_json::Value = serde_json::from_str(&summary).expect("--json summary");
+    let arp_seen = json["rx_by_ethertype"]["0x0806"].as_u64().unwrap_or(0);
+    assert!(
+        arp_seen >= 1,
+        "no ARP request from the kernel reached dpstack: {summary}"
+    );
+    let sent = json["tx_packets"].as_u64().expect("tx_packets");
+    assert!(
+        sent >= 10,
+        "most probes go out once the link is up: {summary}"
+    );
+    assert_eq!(
+        kernel_rx, sent,
+        "the kernel counts exactly the frames dpstack sent: {summary}"
+    );
+}
