@@ -42,40 +42,40 @@ fn pipe_path() -> f64 {
     start.elapsed().as_nanos() as f64 / FRAMES as f64
 }
 
-fn naive_path() -> f64 {
-    let mut queue: VecDeque<Vec<u8>> = VecDeque::with_capacity(1024);
+/// The baseline: a fresh `Vec` per frame, pushed and popped through a queue.
+fn vec_per_frame(mut push: impl FnMut(Vec<u8>), mut pop: impl FnMut() -> Option<Vec<u8>>) -> f64 {
     let start = std::time::Instant::now();
     let mut seq = 0u64;
     while seq < FRAMES {
         for _ in 0..MAX_BURST {
             let mut frame = vec![0u8; FRAME_LEN];
             frame[..8].copy_from_slice(&seq.to_le_bytes());
-            queue.push_back(black_box(frame));
+            push(black_box(frame));
             seq += 1;
         }
-        while let Some(frame) = queue.pop_front() {
+        while let Some(frame) = pop() {
             black_box(frame[0]);
         }
     }
     start.elapsed().as_nanos() as f64 / FRAMES as f64
 }
 
+fn vec_through_vecdeque() -> f64 {
+    let queue = std::cell::RefCell::new(VecDeque::with_capacity(1024));
+    vec_per_frame(
+        |f| queue.borrow_mut().push_back(f),
+        || queue.borrow_mut().pop_front(),
+    )
+}
+
 fn vec_through_array_queue() -> f64 {
-    let queue: crossbeam_queue::ArrayQueue<Vec<u8>> = crossbeam_queue::ArrayQueue::new(1024);
-    let start = std::time::Instant::now();
-    let mut seq = 0u64;
-    while seq < FRAMES {
-        for _ in 0..MAX_BURST {
-            let mut frame = vec![0u8; FRAME_LEN];
-            frame[..8].copy_from_slice(&seq.to_le_bytes());
-            let _ = queue.push(black_box(frame));
-            seq += 1;
-        }
-        while let Some(frame) = queue.pop() {
-            black_box(frame[0]);
-        }
-    }
-    start.elapsed().as_nanos() as f64 / FRAMES as f64
+    let queue = crossbeam_queue::ArrayQueue::new(1024);
+    vec_per_frame(
+        |f| {
+            let _ = queue.push(f);
+        },
+        || queue.pop(),
+    )
 }
 
 fn summarise(name: &str, mut samples: Vec<f64>) -> f64 {
@@ -94,7 +94,7 @@ fn main() {
     let (mut pooled, mut naive, mut queued) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..RUNS {
         pooled.push(pipe_path());
-        naive.push(naive_path());
+        naive.push(vec_through_vecdeque());
         queued.push(vec_through_array_queue());
     }
     let pooled = summarise("pool + pipe device", pooled);
