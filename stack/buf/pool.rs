@@ -59,8 +59,6 @@ impl Default for PoolConfig {
 pub struct PoolStats {
     /// Buffers ever created with the heap allocator.
     pub created: u64,
-    /// Buffers handed out.
-    pub allocs: u64,
     /// Requests refused: no class is large enough, or the class is exhausted.
     pub alloc_failures: u64,
     /// Buffers handed out and not yet returned.
@@ -77,8 +75,6 @@ struct Class {
 struct PoolInner {
     classes: Box<[Class]>,
     headroom: usize,
-    allocs: AtomicU64,
-    frees: AtomicU64,
     failures: AtomicU64,
 }
 
@@ -151,8 +147,6 @@ impl BufPool {
             inner: Arc::new(PoolInner {
                 classes,
                 headroom: config.headroom,
-                allocs: AtomicU64::new(0),
-                frees: AtomicU64::new(0),
                 failures: AtomicU64::new(0),
             }),
         })
@@ -184,7 +178,6 @@ impl BufPool {
                 continue;
             }
             if let Some(storage) = class.free.pop().or_else(|| Self::create(class)) {
-                inner.allocs.fetch_add(1, Ordering::Relaxed);
                 return Some(PoolBuf {
                     storage: Some(storage),
                     class: index as u8,
@@ -216,20 +209,21 @@ impl BufPool {
         }
     }
 
-    /// A snapshot of the pool's counters.
+    /// A snapshot of the pool's counters. Derived from the free lists rather
+    /// than counted per buffer, so the data path pays nothing for it; under
+    /// concurrent use the figures are approximate.
     pub fn stats(&self) -> PoolStats {
         let inner = &self.inner;
-        let allocs = inner.allocs.load(Ordering::Relaxed);
-        let frees = inner.frees.load(Ordering::Relaxed);
+        let (created, free) = inner.classes.iter().fold((0u64, 0u64), |(c, f), class| {
+            (
+                c + class.created.load(Ordering::Relaxed) as u64,
+                f + class.free.len() as u64,
+            )
+        });
         PoolStats {
-            created: inner
-                .classes
-                .iter()
-                .map(|c| c.created.load(Ordering::Relaxed) as u64)
-                .sum(),
-            allocs,
+            created,
             alloc_failures: inner.failures.load(Ordering::Relaxed),
-            in_use: allocs.saturating_sub(frees),
+            in_use: created.saturating_sub(free),
         }
     }
 }
@@ -333,7 +327,6 @@ impl PacketBuf for PoolBuf {
 impl Drop for PoolBuf {
     fn drop(&mut self) {
         if let Some(storage) = self.storage.take() {
-            self.pool.frees.fetch_add(1, Ordering::Relaxed);
             if let Some(class) = self.pool.classes.get(self.class as usize) {
                 // The free list has room for every buffer the class may create,
                 // so this push cannot fail; if it ever did, the storage is freed.
