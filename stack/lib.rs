@@ -34,8 +34,10 @@ pub mod buf;
 pub mod device;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
+pub mod iface;
 pub mod rand;
 pub mod runtime;
 pub mod stats;
 pub mod time;
+pub mod udp;
 pub mod wire;

@@ -5,8 +5,10 @@
 //! transmit can prepend headers without copying) and tailroom behind, the
 //! same shape as a DPDK mbuf.
 
+mod datagram_queue;
 mod pool;
 
+pub use datagram_queue::{DatagramQueue, QueueFull};
 pub use pool::{BufPool, PoolBuf, PoolConfig, PoolStats, SizeClass};
 
 /// A packet's bytes with room to grow at either end, like a DPDK mbuf.

@@ -1,0 +1,219 @@
+//! ICMP (RFC 792, RFC 1122 3.2.2): echo replies, destination-unreachable
+//! errors we send (rate-limited) and receive (passed to the socket they
+//! concern).
+
+use super::ipv4::{IpFields, IPV4_HEADER_LEN};
+use super::{FrameSink, Interface};
+use crate::time::{Duration, Instant};
+use crate::udp::{UdpError, UdpSockets};
+use smoltcp::wire::{checksum, IpProtocol, Ipv4Packet};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+const ECHO_REPLY: u8 = 0;
+const DEST_UNREACHABLE: u8 = 3;
+const ECHO_REQUEST: u8 = 8;
+/// Destination unreachable, code 2.
+pub(super) const PROTOCOL_UNREACHABLE: u8 = 2;
+/// Destination unreachable, code 3.
+pub(super) const PORT_UNREACHABLE: u8 = 3;
+const ICMP_HEADER_LEN: usize = 8;
+/// An error quotes the offending datagram up to a 576-byte message (RFC 1812 4.3.2.3).
+const MAX_QUOTE: usize = 576 - IPV4_HEADER_LEN - ICMP_HEADER_LEN;
+
+/// A token bucket: `rate` tokens per second, at most `burst` saved.
+pub(super) struct TokenBucket {
+    rate: u32,
+    burst: u32,
+    tokens: u32,
+    last_refill: Instant,
+}
+
+impl TokenBucket {
+    pub(super) fn new(rate: u32, burst: u32) -> Self {
+        TokenBucket {
+            rate,
+            burst,
+            tokens: burst,
+            last_refill: Instant::ZERO,
+        }
+    }
+
+    /// Takes a token if one is left at `now`.
+    pub(super) fn take(&mut self, now: Instant) -> bool {
+        if self.rate > 0 {
+            let per_token = Duration::from_nanos(1_000_000_000 / u64::from(self.rate));
+            let earned = (now - self.last_refill).as_nanos() / per_token.as_nanos().max(1);
+            if earned > 0 {
+                self.tokens = (u64::from(self.tokens) + earned).min(u64::from(self.burst)) as u32;
+                self.last_refill += Duration::from_nanos(earned * per_token.as_nanos());
+            }
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
+    }
+}
+
+/// Maps an unreachable code to the error a socket reports (as Linux's icmp_err_convert).
+fn unreachable_error(code: u8) -> UdpError {
+    match code {
+        0 | 6 | 9 | 11 => UdpError::NetworkUnreachable,
+        2 | 3 => UdpError::ConnectionRefused,
+        4 => UdpError::MessageTooLong,
+        _ => UdpError::HostUnreachable,
+    }
+}
+
+impl Interface {
+    pub(super) fn icmp_input<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        src: Ipv4Addr,
+        broadcast: bool,
+        message: &[u8],
+        udp: &mut UdpSockets,
+        sink: &mut S,
+    ) {
+        self.icmp.rx_messages += 1;
+        if message.len() < ICMP_HEADER_LEN || checksum::data(message) != !0 {
+            self.icmp.rx_errors += 1;
+            return;
+        }
+        match message[0] {
+            ECHO_REQUEST if broadcast => self.icmp.echo_broadcast_ignored += 1,
+            ECHO_REQUEST => {
+                let fields = IpFields {
+                    src: self.ip(),
+                    dst: src,
+                    protocol: IpProtocol::Icmp,
+                    dont_fragment: false,
+                };
+                let mut fill = |reply: &mut [u8]| {
+                    reply.copy_from_slice(message);
+                    reply[0] = ECHO_REPLY;
+                    reply[1] = 0;
+                    reply[2..4].fill(0);
+                    let sum = !checksum::data(reply);
+                    reply[2..4].copy_from_slice(&sum.to_be_bytes());
+                };
+                if self
+                    .send_ip(now, sink, fields, message.len(), &mut fill)
+                    .is_ok()
+                {
+                    self.icmp.echo_replies_sent += 1;
+                }
+            }
+            DEST_UNREACHABLE => {
+                self.icmp.rx_dest_unreachable += 1;
+                self.unreachable_input(message[1], &message[ICMP_HEADER_LEN..], udp);
+            }
+            _ => {}
+        }
+    }
+
+    /// Passes an unreachable error about a datagram we sent (quoted in
+    /// `quote`) to the UDP socket that sent it.
+    fn unreachable_input(&mut self, code: u8, quote: &[u8], udp: &mut UdpSockets) {
+        let Ok(inner) = Ipv4Packet::new_checked(quote).or_else(|_| {
+            // Quotes are often cut after 8 bytes of payload: check the header only.
+            let p = Ipv4Packet::new_unchecked(quote);
+            if quote.len() >= IPV4_HEADER_LEN && usize::from(p.header_len()) >= IPV4_HEADER_LEN {
+                Ok(p)
+            } else {
+                Err(())
+            }
+        }) else {
+            self.icmp.rx_errors += 1;
+            return;
+        };
+        let header_len = usize::from(inner.header_len());
+        let Some(ports) = quote.get(header_len..header_len + 4) else {
+            self.icmp.rx_errors += 1;
+            return;
+        };
+        if inner.src_addr() != self.ip() || inner.next_header() != IpProtocol::Udp {
+            return;
+        }
+        let local_port = u16::from_be_bytes([ports[0], ports[1]]);
+        let remote = SocketAddrV4::new(inner.dst_addr(), u16::from_be_bytes([ports[2], ports[3]]));
+        udp.report_error(local_port, remote, unreachable_error(code));
+    }
+
+    /// Sends destination unreachable (`code`) about the datagram with IP
+    /// header `header` and payload `body`, unless RFC 1122 3.2.2 forbids it
+    /// or the rate limit is spent.
+    pub(super) fn send_unreachable<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        sink: &mut S,
+        code: u8,
+        header: &[u8],
+        body: &[u8],
+    ) {
+        let original = Ipv4Packet::new_unchecked(header);
+        let src = original.src_addr();
+        if src.is_unspecified() || original.frag_offset() != 0 {
+            return;
+        }
+        if original.next_header() == IpProtocol::Icmp
+            && body
+                .first()
+                .is_some_and(|t| ![ECHO_REQUEST, ECHO_REPLY].contains(t))
+        {
+            return;
+        }
+        if !self.icmp_errors.take(now) {
+            self.icmp.rate_limited += 1;
+            return;
+        }
+        let quoted_body = body.len().min(MAX_QUOTE.saturating_sub(header.len()));
+        let len = ICMP_HEADER_LEN + header.len() + quoted_body;
+        let fields = IpFields {
+            src: self.ip(),
+            dst: src,
+            protocol: IpProtocol::Icmp,
+            dont_fragment: false,
+        };
+        let mut fill = |message: &mut [u8]| {
+            message[..ICMP_HEADER_LEN].fill(0);
+            message[0] = DEST_UNREACHABLE;
+            message[1] = code;
+            let quote = &mut message[ICMP_HEADER_LEN..];
+            quote[..header.len()].copy_from_slice(header);
+            quote[header.len()..].copy_from_slice(&body[..quoted_body]);
+            // A reassembled datagram is quoted whole, not as its last fragment.
+            let mut quoted = Ipv4Packet::new_unchecked(&mut quote[..header.len()]);
+            quoted.set_total_len((header.len() + body.len()).min(usize::from(u16::MAX)) as u16);
+            quoted.clear_flags();
+            quoted.set_frag_offset(0);
+            quoted.fill_checksum();
+            let sum = !checksum::data(message);
+            message[2..4].copy_from_slice(&sum.to_be_bytes());
+        };
+        if self.send_ip(now, sink, fields, len, &mut fill).is_ok() {
+            self.icmp.tx_dest_unreachable += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_bucket_allows_burst_then_rate() {
+        let mut bucket = TokenBucket::new(1000, 3);
+        let t0 = Instant::from_millis(5);
+        assert!((0..3).all(|_| bucket.take(t0)));
+        assert!(!bucket.take(t0));
+        assert!(bucket.take(t0 + Duration::from_millis(1)));
+        assert!(!bucket.take(t0 + Duration::from_millis(1)));
+        assert!(
+            (0..3).all(|_| bucket.take(t0 + Duration::from_secs(10))),
+            "refills to the burst"
+        );
+        assert!(!bucket.take(t0 + Duration::from_secs(10)));
+    }
+}

@@ -1,0 +1,327 @@
+//! IPv4 in and out: header validation with a counter per reason (RFC 791,
+//! RFC 1122 3.2.1), reassembly, routing to the subnet or the gateway,
+//! next-hop resolution, and fragmentation of datagrams over the MTU.
+
+use super::reassembly::FragmentKey;
+use super::{FrameSink, Interface, ETHERNET_HEADER_LEN};
+use crate::time::Instant;
+use crate::udp::UdpSockets;
+use crate::wire::MacAddr;
+use smoltcp::wire::{EthernetProtocol, IpProtocol, Ipv4Packet};
+use std::net::Ipv4Addr;
+
+/// Bytes of an IPv4 header without options (we never send options).
+pub(super) const IPV4_HEADER_LEN: usize = 20;
+/// TTL of the datagrams we send (Linux's default).
+const DEFAULT_TTL: u8 = 64;
+
+/// The header fields of a datagram to send.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IpFields {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub protocol: IpProtocol,
+    pub dont_fragment: bool,
+}
+
+/// Why a datagram was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SendFailure {
+    /// No route: off-subnet and no gateway.
+    NoRoute,
+    /// Larger than the MTU with DF set, or larger than 64 KiB.
+    TooBig,
+    /// No transmit buffer (already counted).
+    NoBuffer,
+}
+
+impl Interface {
+    /// True for the limited broadcast and our subnet's broadcast address.
+    pub(super) fn is_broadcast(&self, ip: Ipv4Addr) -> bool {
+        let cidr = self.config.ip;
+        ip.is_broadcast()
+            || (cidr.prefix_len <= 30
+                && cidr.contains(ip)
+                && u32::from(ip) | u32::from(cidr.netmask()) == u32::MAX)
+    }
+
+    pub(super) fn ipv4_input<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        payload: &[u8],
+        link_broadcast: bool,
+        udp: &mut UdpSockets,
+        sink: &mut S,
+    ) {
+        let stats = &mut self.ipv4;
+        stats.rx_packets += 1;
+        if payload.len() < IPV4_HEADER_LEN {
+            stats.rx_truncated += 1;
+            return;
+        }
+        let packet = Ipv4Packet::new_unchecked(payload);
+        let header_len = usize::from(packet.header_len());
+        let total_len = usize::from(packet.total_len());
+        let verdict = if packet.version() != 4 {
+            Some(&mut stats.rx_bad_version)
+        } else if header_len < IPV4_HEADER_LEN {
+            Some(&mut stats.rx_bad_header_len)
+        } else if header_len > payload.len() {
+            Some(&mut stats.rx_truncated)
+        } else if total_len < header_len || total_len > payload.len() {
+            Some(&mut stats.rx_bad_length)
+        } else if !packet.verify_checksum() {
+            Some(&mut stats.rx_bad_checksum)
+        } else if packet.hop_limit() == 0 {
+            Some(&mut stats.rx_ttl_zero)
+        } else {
+            None
+        };
+        if let Some(counter) = verdict {
+            *counter += 1;
+            return;
+        }
+        // Frames may carry Ethernet padding after the datagram.
+        let datagram = &payload[..total_len];
+        let packet = Ipv4Packet::new_unchecked(datagram);
+        let (src, dst) = (packet.src_addr(), packet.dst_addr());
+        if src.is_broadcast() || src.is_multicast() || self.is_broadcast(src) {
+            self.ipv4.rx_bad_source += 1;
+            return;
+        }
+        let to_broadcast = self.is_broadcast(dst);
+        if dst != self.ip() && !to_broadcast {
+            self.ipv4.rx_not_for_us += 1;
+            return;
+        }
+        let header = &datagram[..header_len];
+        let body = &datagram[header_len..];
+        let protocol = packet.next_header();
+        if packet.more_frags() || packet.frag_offset() != 0 {
+            let key = FragmentKey {
+                src,
+                dst,
+                protocol: protocol.into(),
+                ident: packet.ident(),
+            };
+            let offset = usize::from(packet.frag_offset());
+            let whole =
+                self.reassembler
+                    .add(now, key, offset, packet.more_frags(), body, &mut self.ipv4);
+            if let Some(whole) = whole {
+                self.deliver(
+                    now,
+                    header,
+                    &whole,
+                    to_broadcast || link_broadcast,
+                    udp,
+                    sink,
+                );
+            }
+            return;
+        }
+        self.deliver(now, header, body, to_broadcast || link_broadcast, udp, sink);
+    }
+
+    /// Hands a whole datagram to its protocol. `header` is the (last
+    /// received) IP header, used for ICMP errors quoting the datagram.
+    fn deliver<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        header: &[u8],
+        body: &[u8],
+        broadcast: bool,
+        udp: &mut UdpSockets,
+        sink: &mut S,
+    ) {
+        let packet = Ipv4Packet::new_unchecked(header);
+        let (src, dst) = (packet.src_addr(), packet.dst_addr());
+        match packet.next_header() {
+            IpProtocol::Icmp => {
+                self.ipv4.rx_delivered += 1;
+                self.icmp_input(now, src, broadcast, body, udp, sink);
+            }
+            IpProtocol::Udp => {
+                self.ipv4.rx_delivered += 1;
+                self.udp_input(now, src, dst, broadcast, header, body, udp, sink);
+            }
+            _ => {
+                self.ipv4.rx_unknown_protocol += 1;
+                if !broadcast {
+                    self.send_unreachable(
+                        now,
+                        sink,
+                        super::icmp::PROTOCOL_UNREACHABLE,
+                        header,
+                        body,
+                    );
+                }
+            }
+        }
+    }
+
+    /// The next hop for `dst`: itself on the subnet, else the gateway.
+    fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        if self.config.ip.contains(dst) || dst.is_broadcast() {
+            Some(dst)
+        } else {
+            self.config.gateway
+        }
+    }
+
+    /// Sends a datagram of `payload_len` bytes of payload written by `fill`:
+    /// routes it, resolves the next hop (queueing while ARP runs), and
+    /// fragments it if it exceeds the MTU.
+    pub(super) fn send_ip<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        sink: &mut S,
+        fields: IpFields,
+        payload_len: usize,
+        fill: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<(), SendFailure> {
+        let total = IPV4_HEADER_LEN + payload_len;
+        if total > usize::from(u16::MAX) || (fields.dont_fragment && total > self.config.mtu) {
+            return Err(SendFailure::TooBig);
+        }
+        let Some(next_hop) = self.next_hop(fields.dst) else {
+            self.ipv4.tx_no_route += 1;
+            return Err(SendFailure::NoRoute);
+        };
+        let ident = self.next_ident;
+        self.next_ident = self.next_ident.wrapping_add(1);
+        let mac = if self.is_broadcast(fields.dst) {
+            Some(MacAddr::BROADCAST)
+        } else {
+            match self.arp.lookup(now, next_hop) {
+                super::arp::Lookup::Found(mac) => Some(mac),
+                super::arp::Lookup::FoundStale(mac) => {
+                    self.send_arp_request(sink, next_hop, mac);
+                    Some(mac)
+                }
+                super::arp::Lookup::Missing => None,
+            }
+        };
+        match mac {
+            Some(mac) if total <= self.config.mtu => {
+                let frame = self
+                    .frame(
+                        sink,
+                        ETHERNET_HEADER_LEN + total,
+                        mac,
+                        EthernetProtocol::Ipv4,
+                    )
+                    .ok_or(SendFailure::NoBuffer)?;
+                let datagram = &mut frame[ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + total];
+                write_header(datagram, &fields, total, ident, false, 0);
+                fill(&mut datagram[IPV4_HEADER_LEN..]);
+                self.ipv4.tx_packets += 1;
+                Ok(())
+            }
+            _ => {
+                let mut packet = std::mem::take(&mut self.scratch);
+                packet.clear();
+                packet.resize(total, 0);
+                write_header(&mut packet, &fields, total, ident, false, 0);
+                fill(&mut packet[IPV4_HEADER_LEN..]);
+                let result = match mac {
+                    Some(mac) => {
+                        self.emit_ip_packet(sink, mac, &packet);
+                        Ok(())
+                    }
+                    None => {
+                        if self.arp.enqueue(now, next_hop, packet.clone()) {
+                            self.send_arp_request(sink, next_hop, MacAddr::BROADCAST);
+                        }
+                        Ok(())
+                    }
+                };
+                self.scratch = packet;
+                result
+            }
+        }
+    }
+
+    /// Emits a complete datagram we built (header without options), split
+    /// into fragments if it exceeds the MTU.
+    pub(super) fn emit_ip_packet<S: FrameSink>(
+        &mut self,
+        sink: &mut S,
+        mac: MacAddr,
+        packet: &[u8],
+    ) {
+        let mtu = self.config.mtu;
+        if packet.len() <= mtu {
+            if let Some(frame) = self.frame(
+                sink,
+                ETHERNET_HEADER_LEN + packet.len(),
+                mac,
+                EthernetProtocol::Ipv4,
+            ) {
+                frame[ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + packet.len()]
+                    .copy_from_slice(packet);
+                self.ipv4.tx_packets += 1;
+            }
+            return;
+        }
+        let view = Ipv4Packet::new_unchecked(packet);
+        let fields = IpFields {
+            src: view.src_addr(),
+            dst: view.dst_addr(),
+            protocol: view.next_header(),
+            dont_fragment: false,
+        };
+        let ident = view.ident();
+        let payload = &packet[IPV4_HEADER_LEN..];
+        // Every fragment but the last carries a multiple of 8 bytes (RFC 791).
+        let per_fragment = (mtu - IPV4_HEADER_LEN) & !7;
+        let mut offset = 0;
+        while offset < payload.len() {
+            let chunk = per_fragment.min(payload.len() - offset);
+            let more = offset + chunk < payload.len();
+            let total = IPV4_HEADER_LEN + chunk;
+            let Some(frame) = self.frame(
+                sink,
+                ETHERNET_HEADER_LEN + total,
+                mac,
+                EthernetProtocol::Ipv4,
+            ) else {
+                return;
+            };
+            let datagram = &mut frame[ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + total];
+            write_header(datagram, &fields, total, ident, more, offset);
+            datagram[IPV4_HEADER_LEN..].copy_from_slice(&payload[offset..offset + chunk]);
+            self.ipv4.tx_fragments += 1;
+            offset += chunk;
+        }
+        self.ipv4.tx_packets += 1;
+        self.ipv4.tx_fragmented += 1;
+    }
+}
+
+/// Writes a 20-byte IPv4 header with its checksum at the start of `datagram`.
+fn write_header(
+    datagram: &mut [u8],
+    fields: &IpFields,
+    total: usize,
+    ident: u16,
+    more: bool,
+    offset: usize,
+) {
+    let mut packet = Ipv4Packet::new_unchecked(&mut datagram[..IPV4_HEADER_LEN]);
+    packet.set_version(4);
+    packet.set_header_len(IPV4_HEADER_LEN as u8);
+    packet.set_dscp(0);
+    packet.set_ecn(0);
+    packet.set_total_len(total as u16);
+    packet.set_ident(ident);
+    packet.clear_flags();
+    packet.set_dont_frag(fields.dont_fragment);
+    packet.set_more_frags(more);
+    packet.set_frag_offset(offset as u16);
+    packet.set_hop_limit(DEFAULT_TTL);
+    packet.set_next_header(fields.protocol);
+    packet.set_src_addr(fields.src);
+    packet.set_dst_addr(fields.dst);
+    packet.fill_checksum();
+}

@@ -1,0 +1,259 @@
+//! The interface layer: Ethernet, ARP, IPv4 (with reassembly and
+//! fragmentation) and ICMP, plus UDP delivery. Sans-IO: it is driven by
+//! [`Interface::receive`] with each frame and [`Interface::poll`] for timers
+//! and queued sends, always with an explicit `now`, and emits frames through
+//! a [`FrameSink`] the runtime provides.
+
+pub mod arp;
+mod arp_io;
+mod icmp;
+mod ipv4;
+pub mod reassembly;
+mod transport;
+
+use crate::rand::Rng;
+use crate::stats::{EthernetStats, IcmpStats, Ipv4Stats, UdpStats};
+use crate::time::Instant;
+use crate::udp::UdpSockets;
+use crate::wire::{Ipv4Cidr, MacAddr};
+use arp::{ArpCache, ArpConfig};
+use icmp::TokenBucket;
+use reassembly::{Reassembler, ReassemblyConfig};
+use smoltcp::wire::{EthernetFrame, EthernetProtocol};
+use std::net::Ipv4Addr;
+
+/// Bytes of an Ethernet II header.
+pub const ETHERNET_HEADER_LEN: usize = 14;
+/// Shortest Ethernet frame without FCS; shorter frames are zero-padded.
+pub const MIN_FRAME_LEN: usize = 60;
+
+/// Where the interface puts frames to transmit.
+pub trait FrameSink {
+    /// A buffer for a frame of exactly `len` bytes (contents unspecified),
+    /// queued for transmission when the borrow ends; `None` when no
+    /// transmit buffer is free.
+    fn frame(&mut self, len: usize) -> Option<&mut [u8]>;
+}
+
+/// Test and tooling sink: every frame becomes a `Vec<u8>`.
+impl FrameSink for Vec<Vec<u8>> {
+    fn frame(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.push(vec![0; len]);
+        self.last_mut().map(Vec::as_mut_slice)
+    }
+}
+
+/// How an interface is set up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterfaceConfig {
+    /// Our MAC address.
+    pub mac: MacAddr,
+    /// Our address and subnet.
+    pub ip: Ipv4Cidr,
+    /// Default route for destinations outside the subnet.
+    pub gateway: Option<Ipv4Addr>,
+    /// Largest IP datagram per frame, in bytes.
+    pub mtu: usize,
+    /// ARP cache settings.
+    pub arp: ArpConfig,
+    /// Reassembly bounds.
+    pub reassembly: ReassemblyConfig,
+    /// ICMP error messages allowed per second (token rate).
+    pub icmp_errors_per_sec: u32,
+    /// ICMP error messages allowed in a burst.
+    pub icmp_error_burst: u32,
+}
+
+impl InterfaceConfig {
+    /// A configuration with default ARP, reassembly and ICMP limits.
+    pub fn new(mac: MacAddr, ip: Ipv4Cidr, gateway: Option<Ipv4Addr>, mtu: usize) -> Self {
+        InterfaceConfig {
+            mac,
+            ip,
+            gateway,
+            mtu,
+            arp: ArpConfig::default(),
+            reassembly: ReassemblyConfig::default(),
+            icmp_errors_per_sec: 1000,
+            icmp_error_burst: 50,
+        }
+    }
+}
+
+/// Counters of the interface's layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InterfaceStats {
+    /// Ethernet.
+    pub ethernet: EthernetStats,
+    /// ARP.
+    pub arp: crate::stats::ArpStats,
+    /// IPv4.
+    pub ipv4: Ipv4Stats,
+    /// ICMP.
+    pub icmp: IcmpStats,
+    /// UDP.
+    pub udp: UdpStats,
+}
+
+/// One Ethernet interface with one IPv4 address.
+pub struct Interface {
+    config: InterfaceConfig,
+    arp: ArpCache,
+    reassembler: Reassembler,
+    icmp_errors: TokenBucket,
+    next_ident: u16,
+    /// Reused buffer for datagrams that need fragmenting.
+    scratch: Vec<u8>,
+    /// Reused list of addresses to re-request.
+    retry: Vec<Ipv4Addr>,
+    ethernet: EthernetStats,
+    ipv4: Ipv4Stats,
+    icmp: IcmpStats,
+    udp: UdpStats,
+}
+
+impl Interface {
+    /// An interface; `rng` seeds the IP identification counter.
+    pub fn new(config: InterfaceConfig, mut rng: Rng) -> Self {
+        Interface {
+            arp: ArpCache::new(config.arp.clone()),
+            reassembler: Reassembler::new(config.reassembly.clone()),
+            icmp_errors: TokenBucket::new(config.icmp_errors_per_sec, config.icmp_error_burst),
+            next_ident: rng.next_u64() as u16,
+            scratch: Vec::new(),
+            retry: Vec::new(),
+            config,
+            ethernet: EthernetStats::default(),
+            ipv4: Ipv4Stats::default(),
+            icmp: IcmpStats::default(),
+            udp: UdpStats::default(),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &InterfaceConfig {
+        &self.config
+    }
+
+    /// Our IPv4 address.
+    pub fn ip(&self) -> Ipv4Addr {
+        self.config.ip.addr
+    }
+
+    /// Largest UDP payload that fits one frame.
+    pub fn max_unfragmented_udp(&self) -> usize {
+        self.config.mtu.saturating_sub(20 + 8)
+    }
+
+    /// The ARP cache (static entries, inspection).
+    pub fn arp_cache(&mut self) -> &mut ArpCache {
+        &mut self.arp
+    }
+
+    /// Datagrams in reassembly, and bytes they hold.
+    pub fn reassembly_load(&self) -> (usize, usize) {
+        (
+            self.reassembler.in_progress(),
+            self.reassembler.bytes_held(),
+        )
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> InterfaceStats {
+        InterfaceStats {
+            ethernet: self.ethernet,
+            arp: self.arp.stats,
+            ipv4: self.ipv4,
+            icmp: self.icmp,
+            udp: self.udp,
+        }
+    }
+
+    /// Announces our address with a gratuitous ARP request, as an interface
+    /// coming up does.
+    pub fn announce<S: FrameSink>(&mut self, sink: &mut S) {
+        let ip = self.ip();
+        self.send_arp_request(sink, ip, MacAddr::BROADCAST);
+    }
+
+    /// Handles one received frame; replies go to `sink`.
+    pub fn receive<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        frame: &[u8],
+        udp: &mut UdpSockets,
+        sink: &mut S,
+    ) {
+        self.ethernet.rx_frames += 1;
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            self.ethernet.rx_truncated += 1;
+            return;
+        };
+        let dst = MacAddr(eth.dst_addr().0);
+        if dst != self.config.mac && !dst.is_broadcast() {
+            if dst.is_multicast() {
+                self.ethernet.rx_multicast_dropped += 1;
+            } else {
+                self.ethernet.rx_not_for_us += 1;
+            }
+            return;
+        }
+        let payload = &frame[ETHERNET_HEADER_LEN..];
+        match eth.ethertype() {
+            EthernetProtocol::Arp => self.arp_input(now, payload, sink),
+            EthernetProtocol::Ipv4 => self.ipv4_input(now, payload, dst.is_broadcast(), udp, sink),
+            EthernetProtocol::Unknown(0x8100 | 0x88a8) => self.ethernet.rx_vlan_dropped += 1,
+            _ => self.ethernet.rx_unknown_ethertype += 1,
+        }
+    }
+
+    /// Runs timers (ARP retries and timeouts, reassembly timeouts) and sends
+    /// what sockets queued.
+    pub fn poll<S: FrameSink>(&mut self, now: Instant, udp: &mut UdpSockets, sink: &mut S) {
+        self.reassembler.expire(now, &mut self.ipv4);
+        let mut retry = std::mem::take(&mut self.retry);
+        retry.clear();
+        self.arp.poll_retries(now, &mut retry);
+        for ip in &retry {
+            self.send_arp_request(sink, *ip, MacAddr::BROADCAST);
+        }
+        self.retry = retry;
+        self.udp_output(now, udp, sink);
+    }
+
+    /// When [`poll`](Self::poll) next has work: `Some(Instant::ZERO)` means now.
+    pub fn poll_at(&self, udp: &UdpSockets) -> Option<Instant> {
+        if udp.has_outgoing() {
+            return Some(Instant::ZERO);
+        }
+        match (self.arp.poll_at(), self.reassembler.poll_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Reserves a frame of `len` bytes (padded to the Ethernet minimum) with
+    /// its Ethernet header written; counts a failure.
+    fn frame<'s, S: FrameSink>(
+        &mut self,
+        sink: &'s mut S,
+        len: usize,
+        dst: MacAddr,
+        ethertype: EthernetProtocol,
+    ) -> Option<&'s mut [u8]> {
+        let Some(frame) = sink.frame(len.max(MIN_FRAME_LEN)) else {
+            self.ethernet.tx_no_buffer += 1;
+            return None;
+        };
+        frame[len..].fill(0);
+        let mut eth = EthernetFrame::new_unchecked(&mut *frame);
+        eth.set_dst_addr(smoltcp::wire::EthernetAddress(dst.0));
+        eth.set_src_addr(smoltcp::wire::EthernetAddress(self.config.mac.0));
+        eth.set_ethertype(ethertype);
+        self.ethernet.tx_frames += 1;
+        Some(frame)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,99 @@
+//! UDP on the wire (RFC 768): checksum, demultiplexing to sockets, port
+//! unreachable for closed ports, and sending what sockets queued.
+
+use super::ipv4::{IpFields, SendFailure};
+use super::{FrameSink, Interface};
+use crate::time::Instant;
+use crate::udp::UdpSockets;
+use smoltcp::wire::{checksum, IpAddress, IpProtocol, UdpPacket};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+const UDP_HEADER_LEN: usize = 8;
+
+impl Interface {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn udp_input<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        broadcast: bool,
+        header: &[u8],
+        body: &[u8],
+        udp: &mut UdpSockets,
+        sink: &mut S,
+    ) {
+        let Ok(packet) = UdpPacket::new_checked(body) else {
+            self.udp.rx_errors += 1;
+            return;
+        };
+        // A zero checksum means the sender computed none (RFC 768).
+        if !packet.verify_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst)) {
+            self.udp.rx_errors += 1;
+            return;
+        }
+        let local = SocketAddrV4::new(dst, packet.dst_port());
+        let remote = SocketAddrV4::new(src, packet.src_port());
+        match udp.deliver(local, remote, packet.payload()) {
+            Ok(()) => self.udp.rx_datagrams += 1,
+            Err(Some(())) => self.udp.rx_queue_full += 1,
+            Err(None) => {
+                self.udp.rx_no_port += 1;
+                if !broadcast {
+                    self.send_unreachable(now, sink, super::icmp::PORT_UNREACHABLE, header, body);
+                }
+            }
+        }
+    }
+
+    /// Sends the datagrams sockets queued, until transmit buffers run out.
+    pub(super) fn udp_output<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        udp: &mut UdpSockets,
+        sink: &mut S,
+    ) {
+        let own_ip = self.ip();
+        udp.drain_outgoing(own_ip, |out| {
+            let (head, tail) = out.payload;
+            let len = UDP_HEADER_LEN + head.len() + tail.len();
+            let fields = IpFields {
+                src: *out.local.ip(),
+                dst: *out.remote.ip(),
+                protocol: IpProtocol::Udp,
+                dont_fragment: out.dont_fragment,
+            };
+            let mut fill = |datagram: &mut [u8]| {
+                datagram[0..2].copy_from_slice(&out.local.port().to_be_bytes());
+                datagram[2..4].copy_from_slice(&out.remote.port().to_be_bytes());
+                datagram[4..6].copy_from_slice(&(len as u16).to_be_bytes());
+                datagram[6..8].fill(0);
+                datagram[UDP_HEADER_LEN..UDP_HEADER_LEN + head.len()].copy_from_slice(head);
+                datagram[UDP_HEADER_LEN + head.len()..].copy_from_slice(tail);
+                let sum = !checksum::combine(&[
+                    checksum::pseudo_header_v4(
+                        &fields.src,
+                        &fields.dst,
+                        IpProtocol::Udp,
+                        len as u32,
+                    ),
+                    checksum::data(datagram),
+                ]);
+                // An all-zero result is sent as all ones (RFC 768).
+                let sum = if sum == 0 { 0xffff } else { sum };
+                datagram[6..8].copy_from_slice(&sum.to_be_bytes());
+            };
+            match self.send_ip(now, sink, fields, len, &mut fill) {
+                Ok(()) => {
+                    self.udp.tx_datagrams += 1;
+                    true
+                }
+                Err(SendFailure::NoBuffer) => false,
+                Err(SendFailure::NoRoute | SendFailure::TooBig) => {
+                    self.udp.tx_dropped += 1;
+                    true
+                }
+            }
+        });
+    }
+}

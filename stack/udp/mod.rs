@@ -1,0 +1,480 @@
+//! UDP sockets (RFC 768) and their demultiplexing by local port.
+//!
+//! A socket holds a bounded receive queue and a bounded send queue of
+//! datagrams; the interface fills the first from the wire and drains the
+//! second onto it. Demultiplexing is one hash lookup on the local port.
+
+mod error;
+
+pub use error::UdpError;
+
+use crate::buf::DatagramQueue;
+use crate::rand::Rng;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Largest UDP payload over IPv4: 65535 - 20 (IP) - 8 (UDP).
+pub const MAX_DATAGRAM: usize = 65_507;
+/// First port handed out for implicit binds (Linux's default range).
+pub const EPHEMERAL_FIRST: u16 = 32_768;
+/// Last port handed out for implicit binds.
+pub const EPHEMERAL_LAST: u16 = 60_999;
+
+/// Sizes of a socket's queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpBuffers {
+    /// Receive queue, in bytes (Linux's default rmem is 212,992).
+    pub rx_bytes: usize,
+    /// Receive queue, in datagrams.
+    pub rx_datagrams: usize,
+    /// Send queue, in bytes.
+    pub tx_bytes: usize,
+    /// Send queue, in datagrams.
+    pub tx_datagrams: usize,
+}
+
+impl Default for UdpBuffers {
+    fn default() -> Self {
+        UdpBuffers {
+            rx_bytes: 212_992,
+            rx_datagrams: 1024,
+            tx_bytes: 212_992,
+            tx_datagrams: 1024,
+        }
+    }
+}
+
+/// Names an open UDP socket; stale handles are refused, not confused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UdpHandle {
+    index: u32,
+    generation: u32,
+}
+
+/// One UDP socket.
+pub struct UdpSocket {
+    generation: u32,
+    /// Local address; port 0 while unbound.
+    local: SocketAddrV4,
+    /// Default and only peer once connected.
+    remote: Option<SocketAddrV4>,
+    rx: DatagramQueue<SocketAddrV4>,
+    tx: DatagramQueue<(SocketAddrV4, bool)>,
+    /// An asynchronous error (from ICMP) reported by the next call, as Linux does.
+    pending_error: Option<UdpError>,
+    dont_fragment: bool,
+}
+
+impl UdpSocket {
+    /// True if `remote` may send to this socket (anyone, or the connected peer).
+    fn accepts_from(&self, remote: SocketAddrV4) -> bool {
+        self.remote.is_none_or(|peer| peer == remote)
+    }
+}
+
+/// All UDP sockets of a stack.
+pub struct UdpSockets {
+    slots: Vec<Option<UdpSocket>>,
+    generations: Vec<u32>,
+    free: Vec<u32>,
+    by_port: HashMap<u16, u32>,
+    rng: Rng,
+    buffers: UdpBuffers,
+}
+
+/// A datagram waiting to go out, as the interface sees it.
+pub struct Outgoing<'a> {
+    /// Source address and port.
+    pub local: SocketAddrV4,
+    /// Destination address and port.
+    pub remote: SocketAddrV4,
+    /// Set the IP don't-fragment bit.
+    pub dont_fragment: bool,
+    /// The payload, in at most two pieces.
+    pub payload: (&'a [u8], &'a [u8]),
+}
+
+impl UdpSockets {
+    /// No sockets yet; ephemeral ports are drawn from `rng` (RFC 6056, random).
+    pub fn new(rng: Rng, buffers: UdpBuffers) -> Self {
+        UdpSockets {
+            slots: Vec::new(),
+            generations: Vec::new(),
+            free: Vec::new(),
+            by_port: HashMap::new(),
+            rng,
+            buffers,
+        }
+    }
+
+    /// Opens an unbound socket.
+    pub fn open(&mut self) -> UdpHandle {
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.generations.push(0);
+            (self.slots.len() - 1) as u32
+        });
+        let generation = self.generations[index as usize].wrapping_add(1);
+        self.generations[index as usize] = generation;
+        let b = self.buffers;
+        self.slots[index as usize] = Some(UdpSocket {
+            generation,
+            local: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+            remote: None,
+            rx: DatagramQueue::new(b.rx_bytes, b.rx_datagrams),
+            tx: DatagramQueue::new(b.tx_bytes, b.tx_datagrams),
+            pending_error: None,
+            dont_fragment: false,
+        });
+        UdpHandle { index, generation }
+    }
+
+    fn socket(&mut self, handle: UdpHandle) -> Result<&mut UdpSocket, UdpError> {
+        self.slots
+            .get_mut(handle.index as usize)
+            .and_then(Option::as_mut)
+            .filter(|s| s.generation == handle.generation)
+            .ok_or(UdpError::BadHandle)
+    }
+
+    /// Binds to `local` (port 0: an ephemeral port). The address must be
+    /// unspecified or `own_ip`.
+    pub fn bind(
+        &mut self,
+        handle: UdpHandle,
+        local: SocketAddrV4,
+        own_ip: Ipv4Addr,
+    ) -> Result<(), UdpError> {
+        if !local.ip().is_unspecified() && *local.ip() != own_ip {
+            return Err(UdpError::AddrNotAvailable);
+        }
+        if self.socket(handle)?.local.port() != 0 {
+            return Err(UdpError::AlreadyBound);
+        }
+        let port = match local.port() {
+            0 => self.pick_ephemeral()?,
+            port if self.by_port.contains_key(&port) => return Err(UdpError::AddrInUse),
+            port => port,
+        };
+        self.by_port.insert(port, handle.index);
+        self.socket(handle)?.local = SocketAddrV4::new(*local.ip(), port);
+        Ok(())
+    }
+
+    fn pick_ephemeral(&mut self) -> Result<u16, UdpError> {
+        let span = u32::from(EPHEMERAL_LAST - EPHEMERAL_FIRST) + 1;
+        let start = self.rng.below(u64::from(span)) as u32;
+        (0..span)
+            .map(|i| EPHEMERAL_FIRST + ((start + i) % span) as u16)
+            .find(|port| !self.by_port.contains_key(port))
+            .ok_or(UdpError::AddrInUse)
+    }
+
+    /// Sets the default peer and filters arrivals to it (binding first if needed).
+    pub fn connect(
+        &mut self,
+        handle: UdpHandle,
+        remote: SocketAddrV4,
+        own_ip: Ipv4Addr,
+    ) -> Result<(), UdpError> {
+        if remote.port() == 0 || remote.ip().is_unspecified() {
+            return Err(UdpError::AddrNotAvailable);
+        }
+        if self.socket(handle)?.local.port() == 0 {
+            self.bind(handle, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), own_ip)?;
+        }
+        self.socket(handle)?.remote = Some(remote);
+        Ok(())
+    }
+
+    /// Sets or clears the don't-fragment bit on this socket's datagrams.
+    pub fn set_dont_fragment(&mut self, handle: UdpHandle, on: bool) -> Result<(), UdpError> {
+        self.socket(handle)?.dont_fragment = on;
+        Ok(())
+    }
+
+    /// True when the don't-fragment bit is set on this socket's datagrams.
+    pub fn dont_fragment(&mut self, handle: UdpHandle) -> Result<bool, UdpError> {
+        Ok(self.socket(handle)?.dont_fragment)
+    }
+
+    /// Queues `data` for `remote` (the connected peer when `None`), binding
+    /// first if needed. `max_unfragmented` is the largest payload that fits
+    /// one frame, for the don't-fragment check.
+    pub fn send_to(
+        &mut self,
+        handle: UdpHandle,
+        data: &[u8],
+        remote: Option<SocketAddrV4>,
+        own_ip: Ipv4Addr,
+        max_unfragmented: usize,
+    ) -> Result<usize, UdpError> {
+        if data.len() > MAX_DATAGRAM {
+            return Err(UdpError::MessageTooLong);
+        }
+        let socket = self.socket(handle)?;
+        if let Some(error) = socket.pending_error.take() {
+            return Err(error);
+        }
+        let remote = match (remote, socket.remote) {
+            (Some(r), _) | (None, Some(r)) => r,
+            (None, None) => return Err(UdpError::DestinationRequired),
+        };
+        if remote.port() == 0 {
+            return Err(UdpError::AddrNotAvailable);
+        }
+        if socket.dont_fragment && data.len() > max_unfragmented {
+            return Err(UdpError::MessageTooLong);
+        }
+        if socket.local.port() == 0 {
+            self.bind(handle, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), own_ip)?;
+        }
+        let socket = self.socket(handle)?;
+        let dont_fragment = socket.dont_fragment;
+        socket
+            .tx
+            .push((remote, dont_fragment), data)
+            .map_err(|_| UdpError::WouldBlock)?;
+        Ok(data.len())
+    }
+
+    /// Takes the oldest received datagram into `buf` (truncating it as
+    /// POSIX does); returns the bytes copied and the sender.
+    pub fn recv_from(
+        &mut self,
+        handle: UdpHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddrV4), UdpError> {
+        let socket = self.socket(handle)?;
+        if let Some(error) = socket.pending_error.take() {
+            return Err(error);
+        }
+        match socket.rx.pop_into(buf) {
+            Some((from, _, copied)) => Ok((copied, from)),
+            None => Err(UdpError::WouldBlock),
+        }
+    }
+
+    /// Local address (port 0 while unbound).
+    pub fn local_addr(&mut self, handle: UdpHandle) -> Result<SocketAddrV4, UdpError> {
+        Ok(self.socket(handle)?.local)
+    }
+
+    /// Connected peer.
+    pub fn peer_addr(&mut self, handle: UdpHandle) -> Result<SocketAddrV4, UdpError> {
+        self.socket(handle)?.remote.ok_or(UdpError::NotConnected)
+    }
+
+    /// Datagrams waiting in the receive queue.
+    pub fn rx_queued(&mut self, handle: UdpHandle) -> Result<usize, UdpError> {
+        Ok(self.socket(handle)?.rx.len())
+    }
+
+    /// Closes the socket, discarding its queues.
+    pub fn close(&mut self, handle: UdpHandle) -> Result<(), UdpError> {
+        let port = self.socket(handle)?.local.port();
+        if port != 0 {
+            self.by_port.remove(&port);
+        }
+        self.slots[handle.index as usize] = None;
+        self.free.push(handle.index);
+        Ok(())
+    }
+
+    /// Delivers a received datagram to the socket bound to `local.port()`.
+    /// `Err(None)`: no such socket; `Err(Some(()))`: its queue was full.
+    pub(crate) fn deliver(
+        &mut self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        payload: &[u8],
+    ) -> Result<(), Option<()>> {
+        let index = *self.by_port.get(&local.port()).ok_or(None)?;
+        let socket = self.slots[index as usize].as_mut().ok_or(None)?;
+        let bound_ip = *socket.local.ip();
+        if (!bound_ip.is_unspecified() && bound_ip != *local.ip() && !local.ip().is_broadcast())
+            || !socket.accepts_from(remote)
+        {
+            return Err(None);
+        }
+        socket.rx.push(remote, payload).map_err(|_| Some(()))
+    }
+
+    /// Reports an ICMP error about a datagram this host sent from
+    /// `local_port` to `remote`. As on Linux, only a socket connected to that
+    /// peer sees it (on its next call).
+    pub(crate) fn report_error(
+        &mut self,
+        local_port: u16,
+        remote: SocketAddrV4,
+        error: UdpError,
+    ) -> bool {
+        let Some(&index) = self.by_port.get(&local_port) else {
+            return false;
+        };
+        match self.slots[index as usize].as_mut() {
+            Some(socket) if socket.remote == Some(remote) => {
+                socket.pending_error = Some(error);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// True if any socket has a datagram to send.
+    pub(crate) fn has_outgoing(&self) -> bool {
+        self.slots.iter().flatten().any(|s| !s.tx.is_empty())
+    }
+
+    /// Hands each queued outgoing datagram to `send`, oldest first per
+    /// socket, stopping early when `send` returns false (no transmit buffer).
+    pub(crate) fn drain_outgoing(
+        &mut self,
+        own_ip: Ipv4Addr,
+        mut send: impl FnMut(Outgoing<'_>) -> bool,
+    ) {
+        for socket in self.slots.iter_mut().flatten() {
+            while let Some(((remote, dont_fragment), head, tail)) = socket.tx.front() {
+                let local_ip = if socket.local.ip().is_unspecified() {
+                    own_ip
+                } else {
+                    *socket.local.ip()
+                };
+                let outgoing = Outgoing {
+                    local: SocketAddrV4::new(local_ip, socket.local.port()),
+                    remote: *remote,
+                    dont_fragment: *dont_fragment,
+                    payload: (head, tail),
+                };
+                if !send(outgoing) {
+                    return;
+                }
+                socket.tx.discard_front();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OWN: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+    const PEER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 4000);
+
+    fn sockets() -> UdpSockets {
+        UdpSockets::new(Rng::new(1), UdpBuffers::default())
+    }
+
+    #[test]
+    fn bind_rules_match_posix() {
+        let mut s = sockets();
+        let a = s.open();
+        let b = s.open();
+        s.bind(a, SocketAddrV4::new(OWN, 7), OWN).unwrap();
+        assert_eq!(
+            s.bind(b, SocketAddrV4::new(OWN, 7), OWN),
+            Err(UdpError::AddrInUse)
+        );
+        assert_eq!(
+            s.bind(a, SocketAddrV4::new(OWN, 8), OWN),
+            Err(UdpError::AlreadyBound)
+        );
+        assert_eq!(
+            s.bind(b, SocketAddrV4::new(Ipv4Addr::new(1, 2, 3, 4), 9), OWN),
+            Err(UdpError::AddrNotAvailable)
+        );
+        s.bind(b, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), OWN)
+            .unwrap();
+        let port = s.local_addr(b).unwrap().port();
+        assert!((EPHEMERAL_FIRST..=EPHEMERAL_LAST).contains(&port));
+        s.close(a).unwrap();
+        assert_eq!(s.local_addr(a), Err(UdpError::BadHandle), "stale handle");
+        let c = s.open();
+        assert_eq!(c.index, a.index, "slot reused");
+        s.bind(c, SocketAddrV4::new(OWN, 7), OWN).unwrap();
+    }
+
+    #[test]
+    fn send_needs_a_destination_and_respects_limits() {
+        let mut s = sockets();
+        let h = s.open();
+        assert_eq!(
+            s.send_to(h, b"x", None, OWN, 1472),
+            Err(UdpError::DestinationRequired)
+        );
+        assert_eq!(
+            s.send_to(h, &[0; MAX_DATAGRAM + 1], Some(PEER), OWN, 1472),
+            Err(UdpError::MessageTooLong)
+        );
+        assert_eq!(
+            s.send_to(h, &[0; MAX_DATAGRAM], Some(PEER), OWN, 1472),
+            Ok(MAX_DATAGRAM)
+        );
+        assert_ne!(s.local_addr(h).unwrap().port(), 0, "sending binds");
+        s.set_dont_fragment(h, true).unwrap();
+        assert_eq!(
+            s.send_to(h, &[0; 1473], Some(PEER), OWN, 1472),
+            Err(UdpError::MessageTooLong)
+        );
+        let mut sent = Vec::new();
+        s.drain_outgoing(OWN, |o| {
+            sent.push((o.remote, o.payload.0.len() + o.payload.1.len()));
+            true
+        });
+        assert_eq!(sent, [(PEER, MAX_DATAGRAM)]);
+    }
+
+    #[test]
+    fn full_send_queue_would_block() {
+        let mut s = UdpSockets::new(
+            Rng::new(1),
+            UdpBuffers {
+                tx_datagrams: 2,
+                ..UdpBuffers::default()
+            },
+        );
+        let h = s.open();
+        s.send_to(h, b"1", Some(PEER), OWN, 1472).unwrap();
+        s.send_to(h, b"2", Some(PEER), OWN, 1472).unwrap();
+        assert_eq!(
+            s.send_to(h, b"3", Some(PEER), OWN, 1472),
+            Err(UdpError::WouldBlock)
+        );
+    }
+
+    #[test]
+    fn connected_socket_filters_and_gets_icmp_errors() {
+        let mut s = sockets();
+        let h = s.open();
+        s.connect(h, PEER, OWN).unwrap();
+        let local = SocketAddrV4::new(OWN, s.local_addr(h).unwrap().port());
+        let stranger = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 5), 4000);
+        assert_eq!(s.deliver(local, stranger, b"no"), Err(None));
+        s.deliver(local, PEER, b"yes").unwrap();
+        let mut buf = [0u8; 2];
+        assert_eq!(
+            s.recv_from(h, &mut buf),
+            Ok((2, PEER)),
+            "truncated to the buffer"
+        );
+        assert!(s.report_error(local.port(), PEER, UdpError::ConnectionRefused));
+        assert_eq!(
+            s.send_to(h, b"x", None, OWN, 1472),
+            Err(UdpError::ConnectionRefused)
+        );
+        assert_eq!(
+            s.recv_from(h, &mut buf),
+            Err(UdpError::WouldBlock),
+            "reported once"
+        );
+    }
+
+    #[test]
+    fn unconnected_socket_ignores_icmp_errors_like_linux() {
+        let mut s = sockets();
+        let h = s.open();
+        s.bind(h, SocketAddrV4::new(OWN, 9), OWN).unwrap();
+        assert!(!s.report_error(9, PEER, UdpError::ConnectionRefused));
+    }
+}
