@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# The demo: a DPDK net_tap port inside a fresh network namespace exchanging
-# frames with the Linux kernel. dpstack-linkcheck sends probe frames; the
-# kernel, pinging an address on the TAP's subnet, sends ARP requests; both
-# sides' counters are printed. Nothing leaves the namespace.
+# The demo: dpstack on a DPDK net_tap port inside a fresh network namespace,
+# talking to the Linux kernel. dpstack-echo answers ARP and ping (including
+# an 8000-byte ping that travels fragmented) and echoes UDP; then both sides'
+# counters are printed. Nothing leaves the namespace, which is deleted on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 setup/install-deps.sh
 setup/hugepages.sh 512
-cargo build --release --bin dpstack-linkcheck
+cargo build --release --bin dpstack-echo
 
 ns=$(setup/netns.sh create demo)
 out=$(mktemp)
 cleanup() {
-    [ -n "${app_pid:-}" ] && kill -TERM "$app_pid" 2>/dev/null || true
+    if [ -n "${app_pid:-}" ]; then kill -TERM "$app_pid" 2>/dev/null || true; fi
     setup/netns.sh delete "$ns"
     rm -f "$out"
 }
@@ -22,23 +22,27 @@ trap cleanup EXIT
 eal="-l 0 --in-memory --no-pci --vdev=net_tap0,iface=dpsdemo"
 if [ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -eq 0 ]; then eal="$eal --no-huge -m 512"; fi
 
-echo "demo: starting dpstack-linkcheck on DPDK net_tap in namespace $ns"
-setup/netns.sh exec "$ns" target/release/dpstack-linkcheck \
-    --eal "$eal" --send 30 --interval-ms 100 --duration 6 >"$out" 2>&1 &
+echo "demo: starting dpstack-echo (10.99.0.2/24, UDP port 7) on DPDK net_tap in namespace $ns"
+setup/netns.sh exec "$ns" target/release/dpstack-echo \
+    --eal "$eal" --ip 10.99.0.2/24 --udp-port 7 --duration 30 >"$out" 2>&1 &
 app_pid=$!
 
-for _ in $(seq 100); do grep -q "dpstack: ready" "$out" && break; sleep 0.1; done
+for _ in $(seq 200); do grep -q "dpstack: ready" "$out" && break; sleep 0.1; done
 grep "dpstack: ready" "$out" || { cat "$out"; echo "demo: app did not start" >&2; exit 1; }
 
 # Address the kernel side only now: starting the port resets the TAP's MAC.
 setup/netns.sh addr "$ns" dpsdemo 10.99.0.1/24
-echo "demo: kernel pings 10.99.0.2 (nobody answers yet: the stack comes with the next issues), which sends ARP requests"
-setup/netns.sh exec "$ns" ping -c 3 -W 1 10.99.0.2 >/dev/null 2>&1 || true
 
-# Read the kernel's counters while the app still owns the TAP (it goes with the app).
-echo "demo: kernel side (frames dpstack sent count as RX here):"
-setup/netns.sh exec "$ns" ip -s link show dpsdemo
+echo; echo "demo: the kernel pings dpstack"
+setup/netns.sh exec "$ns" ping -c 5 -i 0.2 10.99.0.2
+echo; echo "demo: an 8000-byte ping, fragmented both ways"
+setup/netns.sh exec "$ns" ping -c 2 -i 0.2 -s 8000 10.99.0.2
+echo; echo "demo: the kernel's neighbour entry for dpstack"
+setup/netns.sh exec "$ns" ip neigh show 10.99.0.2
+echo; echo "demo: a UDP datagram echoed by dpstack"
+setup/netns.sh exec "$ns" bash -c \
+    'exec 3<>/dev/udp/10.99.0.2/7; printf "hello from the kernel\n" >&3; timeout 2 head -n 1 <&3'
 
-wait "$app_pid"; app_pid=
-echo "demo: dpstack side (its exit summary):"
-grep "^dpstack" "$out"
+kill -TERM "$app_pid"; wait "$app_pid" || true; app_pid=
+echo; echo "demo: dpstack's counters on exit"
+grep "^dpstack-echo:" "$out" | tr ' ' '\n' | sed 's/^/  /'

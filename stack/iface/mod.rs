@@ -12,7 +12,7 @@ pub mod reassembly;
 mod transport;
 
 use crate::rand::Rng;
-use crate::stats::{EthernetStats, IcmpStats, Ipv4Stats, UdpStats};
+use crate::stats::{EthernetStats, IcmpStats, Ipv4Stats, StackStats, UdpStats};
 use crate::time::Instant;
 use crate::udp::UdpSockets;
 use crate::wire::{Ipv4Cidr, MacAddr};
@@ -80,21 +80,6 @@ impl InterfaceConfig {
     }
 }
 
-/// Counters of the interface's layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct InterfaceStats {
-    /// Ethernet.
-    pub ethernet: EthernetStats,
-    /// ARP.
-    pub arp: crate::stats::ArpStats,
-    /// IPv4.
-    pub ipv4: Ipv4Stats,
-    /// ICMP.
-    pub icmp: IcmpStats,
-    /// UDP.
-    pub udp: UdpStats,
-}
-
 /// One Ethernet interface with one IPv4 address.
 pub struct Interface {
     config: InterfaceConfig,
@@ -158,9 +143,11 @@ impl Interface {
         )
     }
 
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> InterfaceStats {
-        InterfaceStats {
+    /// A snapshot of the counters of every layer above the device (whose
+    /// counters are left at zero: the device keeps them).
+    pub fn stats(&self) -> StackStats {
+        StackStats {
+            device: Default::default(),
             ethernet: self.ethernet,
             arp: self.arp.stats,
             ipv4: self.ipv4,

@@ -1,17 +1,20 @@
 //! The runtime: what owns the device and the clock and drives the stack.
 //!
-//! For now it holds what every app needs: the shared command-line network
-//! options ([`NetOptions`]), opening the device they name ([`open_device`]),
-//! the stop flag set by SIGINT/SIGTERM or `--duration` ([`RunControl`]), and
-//! the `dpstack: ready` line scripts wait for.
+//! [`Stack`] owns a device and a clock and drives the sans-IO interface and
+//! sockets with them. Around it, what every app needs: the shared
+//! command-line network options ([`NetOptions`]), opening the device they
+//! name ([`open_device`]), the stop flag set by SIGINT/SIGTERM or
+//! `--duration` ([`RunControl`]), and the `dpstack: ready` line scripts wait for.
 
 mod open;
 mod options;
 mod signal;
+mod stack;
 
 pub use open::{open_device, DeviceUser, OpenError};
 pub use options::{Backend, NetOptions, DEFAULT_EAL};
 pub use signal::RunControl;
+pub use stack::{IdleBackoff, Stack, StackConfig};
 
 use crate::device::Capabilities;
 use std::io::Write;

@@ -66,6 +66,21 @@ impl NetOptions {
         self.eal.split_whitespace().collect()
     }
 
+    /// The stack configuration these options describe; `--ip` is required.
+    pub fn stack_config(&self) -> Result<super::StackConfig, &'static str> {
+        let ip = self.ip.ok_or("--ip A.B.C.D/LEN is required")?;
+        if let Some(gateway) = self.gateway {
+            if !ip.contains(gateway) {
+                return Err("--gateway must be inside the --ip subnet");
+            }
+        }
+        Ok(super::StackConfig {
+            gateway: self.gateway,
+            mac: self.mac,
+            ..super::StackConfig::new(ip)
+        })
+    }
+
     /// `--duration` as a span, `None` for "until stopped".
     pub fn run_for(&self) -> Option<std::time::Duration> {
         (self.duration > 0.0).then(|| std::time::Duration::from_secs_f64(self.duration))

@@ -240,3 +240,135 @@ pub fn linkcheck_against_kernel(purpose: &str, ifname: &str, backend_args: &[Str
         "the kernel counts exactly the frames dpstack sent: {summary}"
     );
 }
+
+/// Runs `f` on a thread that has joined the network namespace `ns` (a
+/// thread's namespace is its own), so kernel sockets it opens live there.
+pub fn in_netns<T: Send>(ns: &Netns, f: impl FnOnce() -> T + Send) -> T {
+    let path = format!("/var/run/netns/{}", ns.name);
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let file = std::fs::File::open(&path).expect("namespace file exists");
+                use std::os::unix::io::AsRawFd;
+                // SAFETY: setns on an open namespace fd affects only this thread.
+                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+                f()
+            })
+            .join()
+            .expect("netns thread")
+    })
+}
+
+/// The MAC dpstack uses in the kernel-interop tests.
+pub const STACK_MAC: &str = "02:dd:00:00:00:02";
+
+/// The whole L2/L3 acceptance against the Linux kernel on one backend:
+/// ping, fragmented ping, the kernel's neighbour entry, 10,000 UDP echoes
+/// of random sizes up to 65,507 bytes, and ECONNREFUSED from a closed port.
+pub fn l3_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) {
+    use std::net::UdpSocket;
+
+    let ns = Netns::create(purpose);
+    let mut command = ns.command(env!("CARGO_BIN_EXE_dpstack-echo"));
+    command.args(backend_args).args([
+        "--ip",
+        "10.78.0.2/24",
+        "--mac",
+        STACK_MAC,
+        "--udp-port",
+        "7",
+        "--json",
+    ]);
+    let mut app = App::spawn(command);
+    let ready = app.wait_ready(Duration::from_secs(20));
+    assert!(
+        ready.starts_with("dpstack: ready 10.78.0.2/24 on "),
+        "{ready}"
+    );
+    ns.run(&["ip", "addr", "add", "10.78.0.1/24", "dev", ifname]);
+    ns.run(&["ip", "link", "set", ifname, "up"]);
+
+    let ping = ns.run(&["ping", "-c", "20", "-i", "0.05", "-W", "2", "10.78.0.2"]);
+    assert!(
+        ping.contains("20 packets transmitted, 20 received"),
+        "{ping}"
+    );
+    let big = ns.run(&[
+        "ping",
+        "-c",
+        "3",
+        "-i",
+        "0.2",
+        "-s",
+        "8000",
+        "-W",
+        "2",
+        "10.78.0.2",
+    ]);
+    assert!(big.contains("3 packets transmitted, 3 received"), "{big}");
+    let neigh = ns.run(&["ip", "neigh", "show", "10.78.0.2", "dev", ifname]);
+    assert!(neigh.contains(STACK_MAC), "kernel neighbour table: {neigh}");
+
+    let (lost, refused) = in_netns(&ns, || {
+        let socket = UdpSocket::bind("10.78.0.1:0").unwrap();
+        socket.connect("10.78.0.2:7").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut lost = 0;
+        let mut reply = vec![0u8; 65_536];
+        for i in 0..10_000u32 {
+            let len = (next() % 65_508) as usize;
+            let fill = next();
+            let datagram: Vec<u8> = (0..len)
+                .map(|j| (fill >> (j % 8 * 8)) as u8 ^ (j / 8) as u8 ^ i as u8)
+                .collect();
+            socket.send(&datagram).unwrap();
+            match socket.recv(&mut reply) {
+                Ok(n) => assert_eq!(
+                    &reply[..n],
+                    &datagram[..],
+                    "datagram {i} ({len} bytes) came back different"
+                ),
+                Err(_) => lost += 1,
+            }
+        }
+        let closed = UdpSocket::bind("10.78.0.1:0").unwrap();
+        closed.connect("10.78.0.2:9").unwrap();
+        closed
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        closed.send(b"anyone there?").unwrap();
+        let refused = closed.recv(&mut reply).map_err(|e| e.kind());
+        (lost, refused)
+    });
+    assert_eq!(refused, Err(std::io::ErrorKind::ConnectionRefused));
+
+    let summary = app.terminate();
+    let json: serde_json::Value = serde_json::from_str(&summary).expect("--json summary");
+    assert_eq!(
+        lost, 0,
+        "datagrams lost (ping-pong cannot overflow a socket buffer): {summary}"
+    );
+    assert_eq!(json["echoed"], 10_000, "{summary}");
+    assert!(
+        json["udp"]["rx_no_port"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
+    assert!(
+        json["icmp"]["tx_dest_unreachable"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
+    assert!(
+        json["ipv4"]["frag_reassembled"].as_u64().unwrap() >= 3,
+        "{summary}"
+    );
+}

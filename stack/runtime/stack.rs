@@ -1,0 +1,265 @@
+//! The poll loop's owner: a device, a clock, the interface and the sockets.
+//!
+//! [`Stack::poll`] is one turn of the loop: a receive burst through the
+//! interface, timers and queued sends, then a transmit burst. Frames the
+//! device cannot take yet wait in a bounded backlog; past the bound they are
+//! dropped and counted (`ethernet.tx_no_buffer`), as a full NIC ring drops.
+
+use crate::buf::PacketBuf;
+use crate::device::{Device, MAX_BURST};
+use crate::iface::{FrameSink, Interface, InterfaceConfig};
+use crate::rand::Rng;
+use crate::stats::StackStats;
+use crate::time::{Clock, Instant};
+use crate::udp::{UdpBuffers, UdpError, UdpHandle, UdpSockets};
+use crate::wire::{Ipv4Cidr, MacAddr};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// How a [`Stack`] is set up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackConfig {
+    /// Our address and subnet.
+    pub ip: Ipv4Cidr,
+    /// Default route.
+    pub gateway: Option<Ipv4Addr>,
+    /// Our MAC (default: the device's).
+    pub mac: Option<MacAddr>,
+    /// Seed of every random choice (ephemeral ports, IP ids); `None` draws one.
+    pub seed: Option<u64>,
+    /// UDP socket queue sizes.
+    pub udp_buffers: UdpBuffers,
+    /// Frames that may wait for the device's transmit queue.
+    pub max_tx_backlog: usize,
+}
+
+impl StackConfig {
+    /// Defaults for everything but the address.
+    pub fn new(ip: Ipv4Cidr) -> Self {
+        StackConfig {
+            ip,
+            gateway: None,
+            mac: None,
+            seed: None,
+            udp_buffers: UdpBuffers::default(),
+            max_tx_backlog: 4096,
+        }
+    }
+}
+
+/// A network stack on one device.
+pub struct Stack<D: Device, C: Clock> {
+    device: D,
+    clock: C,
+    iface: Interface,
+    udp: UdpSockets,
+    rx: Vec<D::Buf>,
+    tx: Vec<D::Buf>,
+    max_tx_backlog: usize,
+}
+
+/// Hands the interface transmit buffers from the device, flushing full bursts.
+struct DeviceSink<'a, D: Device> {
+    device: &'a mut D,
+    batch: &'a mut Vec<D::Buf>,
+    now: Instant,
+    max_backlog: usize,
+}
+
+impl<D: Device> FrameSink for DeviceSink<'_, D> {
+    fn frame(&mut self, len: usize) -> Option<&mut [u8]> {
+        if self.batch.len() >= MAX_BURST {
+            self.device.transmit(self.now, self.batch);
+        }
+        if self.batch.len() >= self.max_backlog {
+            return None;
+        }
+        let buf = self.device.alloc_tx(len)?;
+        self.batch.push(buf);
+        self.batch.last_mut().map(PacketBuf::data_mut)
+    }
+}
+
+impl<D: Device, C: Clock> Stack<D, C> {
+    /// A stack on `device`, reading time from `clock`; announces its address
+    /// with a gratuitous ARP.
+    pub fn new(device: D, clock: C, config: StackConfig) -> Self {
+        let caps = device.capabilities();
+        let mut rng = config.seed.map_or_else(Rng::from_entropy, Rng::new);
+        let iface_config = InterfaceConfig::new(
+            config.mac.unwrap_or(caps.mac),
+            config.ip,
+            config.gateway,
+            caps.mtu,
+        );
+        let iface = Interface::new(iface_config, Rng::new(rng.next_u64()));
+        let udp = UdpSockets::new(Rng::new(rng.next_u64()), config.udp_buffers);
+        let mut stack = Stack {
+            device,
+            clock,
+            iface,
+            udp,
+            rx: Vec::with_capacity(MAX_BURST),
+            tx: Vec::with_capacity(MAX_BURST),
+            max_tx_backlog: config.max_tx_backlog.max(MAX_BURST),
+        };
+        let now = stack.clock.now();
+        let mut sink = DeviceSink {
+            device: &mut stack.device,
+            batch: &mut stack.tx,
+            now,
+            max_backlog: stack.max_tx_backlog,
+        };
+        stack.iface.announce(&mut sink);
+        stack.flush(now);
+        stack
+    }
+
+    /// One turn of the poll loop; true if any frame moved.
+    pub fn poll(&mut self) -> bool {
+        let now = self.clock.now();
+        self.rx.clear();
+        let received = self.device.receive(now, &mut self.rx, MAX_BURST);
+        let mut sink = DeviceSink {
+            device: &mut self.device,
+            batch: &mut self.tx,
+            now,
+            max_backlog: self.max_tx_backlog,
+        };
+        for frame in self.rx.drain(..) {
+            self.iface
+                .receive(now, frame.data(), &mut self.udp, &mut sink);
+        }
+        self.iface.poll(now, &mut self.udp, &mut sink);
+        let sent = self.flush(now);
+        received > 0 || sent > 0
+    }
+
+    fn flush(&mut self, now: Instant) -> usize {
+        if self.tx.is_empty() {
+            return 0;
+        }
+        self.device.transmit(now, &mut self.tx)
+    }
+
+    /// When the stack next needs a poll if no frame arrives: a timer, a
+    /// backlog to flush, or a device deadline.
+    pub fn poll_at(&self) -> Option<Instant> {
+        let backlog = (!self.tx.is_empty()).then_some(Instant::ZERO);
+        [
+            backlog,
+            self.iface.poll_at(&self.udp),
+            self.device.poll_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The stack's current time.
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// The interface (ARP cache, configuration).
+    pub fn interface(&mut self) -> &mut Interface {
+        &mut self.iface
+    }
+
+    /// The device.
+    pub fn device(&self) -> &D {
+        &self.device
+    }
+
+    /// Every layer's counters.
+    pub fn stats(&self) -> StackStats {
+        StackStats {
+            device: self.device.stats(),
+            ..self.iface.stats()
+        }
+    }
+
+    /// Opens a UDP socket.
+    pub fn udp_open(&mut self) -> UdpHandle {
+        self.udp.open()
+    }
+
+    /// Binds a UDP socket (port 0: ephemeral).
+    pub fn udp_bind(&mut self, handle: UdpHandle, local: SocketAddrV4) -> Result<(), UdpError> {
+        self.udp.bind(handle, local, self.iface.ip())
+    }
+
+    /// Connects a UDP socket to a default peer.
+    pub fn udp_connect(&mut self, handle: UdpHandle, remote: SocketAddrV4) -> Result<(), UdpError> {
+        self.udp.connect(handle, remote, self.iface.ip())
+    }
+
+    /// Queues a datagram to `remote` (or the connected peer); it leaves on the next poll.
+    pub fn udp_send_to(
+        &mut self,
+        handle: UdpHandle,
+        data: &[u8],
+        remote: Option<SocketAddrV4>,
+    ) -> Result<usize, UdpError> {
+        let max = self.iface.max_unfragmented_udp();
+        self.udp.send_to(handle, data, remote, self.iface.ip(), max)
+    }
+
+    /// Takes a received datagram.
+    pub fn udp_recv_from(
+        &mut self,
+        handle: UdpHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddrV4), UdpError> {
+        self.udp.recv_from(handle, buf)
+    }
+
+    /// The UDP socket table (addresses, options).
+    pub fn udp(&mut self) -> &mut UdpSockets {
+        &mut self.udp
+    }
+
+    /// Closes a UDP socket.
+    pub fn udp_close(&mut self, handle: UdpHandle) -> Result<(), UdpError> {
+        self.udp.close(handle)
+    }
+}
+
+/// Backs a poll loop off when idle: after `spins` empty turns it sleeps a
+/// little per turn, so a quiet TAP or test setup does not burn a core, while
+/// a busy DPDK loop never sleeps.
+#[derive(Debug, Clone)]
+pub struct IdleBackoff {
+    idle_turns: u32,
+    spins: u32,
+    sleep: std::time::Duration,
+}
+
+impl IdleBackoff {
+    /// Sleeps `sleep` per turn after `spins` consecutive idle turns.
+    pub fn new(spins: u32, sleep: std::time::Duration) -> Self {
+        IdleBackoff {
+            idle_turns: 0,
+            spins,
+            sleep,
+        }
+    }
+
+    /// Records one turn; sleeps if the loop has been idle long enough.
+    pub fn turn(&mut self, busy: bool) {
+        if busy {
+            self.idle_turns = 0;
+            return;
+        }
+        self.idle_turns = self.idle_turns.saturating_add(1);
+        if self.idle_turns > self.spins {
+            std::thread::sleep(self.sleep);
+        }
+    }
+}
+
+impl Default for IdleBackoff {
+    /// 10,000 idle turns, then 50 µs naps.
+    fn default() -> Self {
+        IdleBackoff::new(10_000, std::time::Duration::from_micros(50))
+    }
+}
