@@ -4,7 +4,7 @@
 use clap::Parser;
 use dpstack::device::Device;
 use dpstack::runtime::{
-    announce_ready, open_device, DeviceUser, IdleBackoff, NetOptions, RunControl, Stack,
+    announce_ready, run_app, DeviceUser, IdleBackoff, NetOptions, RunControl, Stack,
 };
 use dpstack::time::MonotonicClock;
 use dpstack::udp::{UdpError, MAX_DATAGRAM};
@@ -117,28 +117,8 @@ fn print_summary<D: Device, C: dpstack::time::Clock>(
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let control = match RunControl::install(args.net.run_for()) {
-        Ok(control) => control,
-        Err(e) => {
-            eprintln!("dpstack-echo: cannot install signal handlers: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match open_device(
-        &args.net,
-        Echo {
-            args: &args,
-            control,
-        },
-    ) {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
-            eprintln!("dpstack-echo: {e}");
-            ExitCode::FAILURE
-        }
-        Err(e) => {
-            eprintln!("dpstack-echo: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    run_app("dpstack-echo", &args.net, |control| Echo {
+        args: &args,
+        control,
+    })
 }

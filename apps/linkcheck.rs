@@ -7,7 +7,7 @@
 use clap::Parser;
 use dpstack::buf::PacketBuf;
 use dpstack::device::{Device, MAX_BURST};
-use dpstack::runtime::{announce_ready, open_device, DeviceUser, NetOptions, RunControl};
+use dpstack::runtime::{announce_ready, run_app, DeviceUser, NetOptions, RunControl};
 use dpstack::time::{Clock, MonotonicClock};
 use dpstack::wire::MacAddr;
 use std::collections::BTreeMap;
@@ -50,9 +50,9 @@ struct LinkCheck<'a> {
 }
 
 impl DeviceUser for LinkCheck<'_> {
-    type Output = ();
+    type Output = Result<(), String>;
 
-    fn run<D: Device>(self, mut device: D) {
+    fn run<D: Device>(self, mut device: D) -> Result<(), String> {
         let caps = device.capabilities();
         let mac = self.args.net.mac.unwrap_or(caps.mac);
         announce_ready(&self.args.net, &caps);
@@ -102,6 +102,7 @@ impl DeviceUser for LinkCheck<'_> {
             }
         }
         print_summary(&self.args.net, &device, &counts);
+        Ok(())
     }
 }
 
@@ -168,24 +169,8 @@ fn print_summary<D: Device>(net: &NetOptions, device: &D, counts: &Counts) {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let control = match RunControl::install(args.net.run_for()) {
-        Ok(control) => control,
-        Err(e) => {
-            eprintln!("dpstack-linkcheck: cannot install signal handlers: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match open_device(
-        &args.net,
-        LinkCheck {
-            args: &args,
-            control,
-        },
-    ) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("dpstack-linkcheck: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    run_app("dpstack-linkcheck", &args.net, |control| LinkCheck {
+        args: &args,
+        control,
+    })
 }

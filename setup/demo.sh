@@ -19,8 +19,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-eal="-l 0 --in-memory --no-pci --vdev=net_tap0,iface=dpsdemo"
-if [ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -eq 0 ]; then eal="$eal --no-huge -m 512"; fi
+eal="-l 0 --no-pci --vdev=net_tap0,iface=dpsdemo"
+# --no-huge cannot be combined with --in-memory; --no-shconf keeps it file-free.
+if [ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -eq 0 ]; then
+    eal="$eal --no-huge --no-shconf -m 512 --file-prefix dpsdemo$$"
+else
+    eal="$eal --in-memory"
+fi
 
 echo "demo: starting dpstack-echo (10.99.0.2/24, UDP port 7) on DPDK net_tap in namespace $ns"
 setup/netns.sh exec "$ns" target/release/dpstack-echo \

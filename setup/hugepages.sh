@@ -25,6 +25,6 @@ total=$(cat "$sysfs" 2>/dev/null || echo 0)
 free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
 echo "hugepages: ${total} x 2MB reserved, ${free} free, hugetlbfs $(mountpoint -q /dev/hugepages && echo mounted || echo 'NOT mounted')"
 if [ "${free:-0}" -eq 0 ]; then
-    echo "hugepages: WARNING: no free hugepages; DPDK will run with --no-huge (slower, fine for tests)" >&2
+    echo "hugepages: WARNING: no free hugepages; DPDK tests will run with --no-huge --no-shconf (slower, fine for tests)" >&2
 fi
 exit 0

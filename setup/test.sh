@@ -13,6 +13,9 @@ cargo clippy --all-targets -- -D warnings
 cargo clippy --no-default-features --all-targets -- -D warnings
 cargo test --no-default-features --lib
 cargo test
+# The DPDK tests again without hugepages, so the --no-huge fallback a
+# machine without hugepages would take is itself tested.
+DPSTACK_TEST_NO_HUGE=1 cargo test --test dpdk_ring --test dpdk_tap_kernel
 
 leftover=$(setup/netns.sh list)
 if [ -n "$leftover" ]; then

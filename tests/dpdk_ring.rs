@@ -1,4 +1,4 @@
-//! DPDK without a NIC: EAL with `--in-memory --no-pci`, two `net_ring` ports
+//! DPDK without a NIC: EAL with `--no-pci` (and `--in-memory`, or `--no-huge`), two `net_ring` ports
 //! wired back to back plus a `net_null` vdev; frames cross intact.
 //! One test per file: EAL initialises once per process.
 #![cfg(feature = "dpdk")]
@@ -23,11 +23,11 @@ fn frame_bytes(i: usize, out: &mut Vec<u8>) {
 
 #[test]
 fn net_ring_pair_carries_ten_thousand_frames_intact() {
-    let mut args: Vec<String> = ["-l", "0", "--in-memory", "--no-pci", "--vdev=net_null0"]
+    let mut args: Vec<String> = ["-l", "0", "--no-pci", "--vdev=net_null0"]
         .map(String::from)
         .to_vec();
     args.extend(common::eal_memory_args());
-    let eal = Eal::init(&args).expect("EAL initialises with --in-memory --no-pci");
+    let eal = Eal::init(&args).expect("EAL initialises without PCI");
     assert_eq!(
         Eal::init(&args).unwrap_err().code,
         libc::EALREADY,

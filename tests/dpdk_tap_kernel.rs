@@ -6,14 +6,5 @@ mod common;
 
 #[test]
 fn dpdk_net_tap_exchanges_frames_with_the_kernel() {
-    let mut eal = String::from("-l 0 --in-memory --no-pci --vdev=net_tap0,iface=dpsdtap0");
-    for arg in common::eal_memory_args() {
-        eal.push(' ');
-        eal.push_str(&arg);
-    }
-    common::linkcheck_against_kernel(
-        "dpdktap",
-        "dpsdtap0",
-        &["--backend".into(), "dpdk".into(), "--eal".into(), eal],
-    );
+    common::linkcheck_against_kernel("dpdktap", "dpsdtap0", &common::net_tap_backend("dpsdtap0"));
 }

@@ -19,6 +19,30 @@ pub use stack::{IdleBackoff, Stack, StackConfig};
 use crate::device::Capabilities;
 use std::io::Write;
 
+/// The common body of an app's `main`: installs the stop control (SIGINT,
+/// SIGTERM, `--duration`), opens the device the options name, runs the app
+/// built by `make` on it, and turns any error into a message on stderr
+/// (prefixed by the app's `name`) and a failing exit code.
+pub fn run_app<U>(
+    name: &str,
+    options: &NetOptions,
+    make: impl FnOnce(RunControl) -> U,
+) -> std::process::ExitCode
+where
+    U: DeviceUser<Output = Result<(), String>>,
+{
+    let outcome = RunControl::install(options.run_for())
+        .map_err(|e| format!("cannot install signal handlers: {e}"))
+        .and_then(|control| open_device(options, make(control)).map_err(|e| e.to_string())?);
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{name}: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Prints `dpstack: ready <ip> on <device>` (ip `-` when none) and flushes,
 /// once the device is started and can receive: scripts wait for this line.
 pub fn announce_ready(options: &NetOptions, caps: &Capabilities) {

@@ -86,8 +86,11 @@ impl Drop for Netns {
     }
 }
 
-/// EAL memory arguments: hugepages when some are free, else `--no-huge`
-/// with a warning (setup/hugepages.sh could not reserve any).
+/// EAL memory arguments: `--in-memory` on hugepages when some are free;
+/// otherwise (or when `DPSTACK_TEST_NO_HUGE` is set, which CI uses to test
+/// this path) `--no-huge` with a warning. `--no-huge` cannot be combined
+/// with `--in-memory`, so it comes with `--no-shconf` and a unique
+/// `--file-prefix` to keep parallel processes apart.
 pub fn eal_memory_args() -> Vec<String> {
     let free = std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -97,14 +100,34 @@ pub fn eal_memory_args() -> Vec<String> {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .unwrap_or(0);
-    if free > 0 {
-        Vec::new()
+    if free > 0 && std::env::var_os("DPSTACK_TEST_NO_HUGE").is_none() {
+        vec!["--in-memory".into()]
     } else {
         eprintln!(
-            "warning: no free hugepages; running DPDK with --no-huge (run setup/hugepages.sh)"
+            "warning: running DPDK with --no-huge (no free hugepages, or DPSTACK_TEST_NO_HUGE set)"
         );
-        vec!["--no-huge".into(), "-m".into(), "512".into()]
+        let prefix = format!("dpstest{}", std::process::id());
+        [
+            "--no-huge",
+            "--no-shconf",
+            "-m",
+            "512",
+            "--file-prefix",
+            &prefix,
+        ]
+        .map(String::from)
+        .to_vec()
     }
+}
+
+/// `--backend dpdk --eal ...` arguments for a `net_tap` vdev named `ifname`.
+pub fn net_tap_backend(ifname: &str) -> Vec<String> {
+    let mut eal = format!("-l 0 --no-pci --vdev=net_tap0,iface={ifname}");
+    for arg in eal_memory_args() {
+        eal.push(' ');
+        eal.push_str(&arg);
+    }
+    vec!["--backend".into(), "dpdk".into(), "--eal".into(), eal]
 }
 
 /// An app running as a child process, its stdout read line by line.
