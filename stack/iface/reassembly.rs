@@ -11,6 +11,8 @@ use std::net::Ipv4Addr;
 
 /// Largest IPv4 payload: 65535 minus the smallest header.
 pub const MAX_PAYLOAD: usize = 65_515;
+/// Bytes charged per fragment for its range record.
+const RANGE_COST: usize = std::mem::size_of::<(usize, usize)>();
 
 /// Reassembly bounds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +119,7 @@ impl Reassembler {
             return None;
         }
         if !self.datagrams.contains_key(&key) {
-            self.make_room(payload.len().max(end), stats);
+            self.make_room(0, None, stats);
             self.datagrams.insert(
                 key,
                 Datagram {
@@ -128,6 +130,20 @@ impl Reassembler {
                     poisoned: false,
                 },
             );
+        }
+        // Growing this datagram must fit the byte bound too: older datagrams
+        // make room, and if that is not enough this one is dropped.
+        let growth = self
+            .datagrams
+            .get(&key)
+            .map_or(0, |d| end.saturating_sub(d.data.len()));
+        self.make_room(growth + RANGE_COST, Some(key), stats);
+        if self.bytes + growth + RANGE_COST > self.config.max_bytes {
+            if let Some(gone) = self.datagrams.remove(&key) {
+                self.bytes -= gone.memory();
+            }
+            stats.frag_evicted += 1;
+            return None;
         }
         let datagram = self.datagrams.get_mut(&key)?;
         if datagram.poisoned {
@@ -203,28 +219,30 @@ impl Reassembler {
             return Insert::Drop(false);
         }
         if datagram.data.len() < end {
+            datagram.data.reserve_exact(end - datagram.data.len());
             datagram.data.resize(end, 0);
         }
+        datagram.ranges.reserve_exact(1);
         datagram.data[offset..end].copy_from_slice(payload);
         datagram.ranges.insert(position, (offset, end));
         Insert::Added
     }
 
-    /// Evicts the oldest datagrams until one more (needing about `need`
-    /// bytes) fits in the count and memory bounds.
-    fn make_room(&mut self, need: usize, stats: &mut Ipv4Stats) {
-        while !self.datagrams.is_empty()
-            && (self.datagrams.len() >= self.config.max_datagrams
-                || self.bytes + need > self.config.max_bytes)
-        {
-            let Some(oldest) = self
+    /// Evicts the oldest datagrams (never `keep`) until there is room for
+    /// one more datagram and for `need` more bytes.
+    fn make_room(&mut self, need: usize, keep: Option<FragmentKey>, stats: &mut Ipv4Stats) {
+        loop {
+            let count_full = keep.is_none() && self.datagrams.len() >= self.config.max_datagrams;
+            if !count_full && self.bytes + need <= self.config.max_bytes {
+                return;
+            }
+            let oldest = self
                 .datagrams
                 .iter()
+                .filter(|(k, _)| Some(**k) != keep)
                 .min_by_key(|(_, d)| d.deadline)
-                .map(|(k, _)| *k)
-            else {
-                break;
-            };
+                .map(|(k, _)| *k);
+            let Some(oldest) = oldest else { return };
             if let Some(gone) = self.datagrams.remove(&oldest) {
                 self.bytes -= gone.memory();
                 if !gone.poisoned {
@@ -259,7 +277,7 @@ impl Reassembler {
         self.datagrams.len()
     }
 
-    /// Bytes held by datagrams in reassembly.
+    /// Bytes held by datagrams in reassembly; never above `max_bytes`.
     pub fn bytes_held(&self) -> usize {
         self.bytes
     }
@@ -433,6 +451,9 @@ mod tests {
         for ident in 0..4 {
             let key = FragmentKey { ident, ..KEY };
             r.add(Instant::ZERO, key, 60_000, true, &[1; 8], &mut stats);
+            assert!(r.bytes_held() <= 70_000, "{}", r.bytes_held());
+            // Growing the newest datagram cannot pass the bound either.
+            r.add(Instant::ZERO, key, 0, true, &[1; 8], &mut stats);
             assert!(r.bytes_held() <= 70_000, "{}", r.bytes_held());
         }
     }
