@@ -78,6 +78,9 @@ pub struct UdpSockets {
     generations: Vec<u32>,
     free: Vec<u32>,
     by_port: HashMap<u16, u32>,
+    /// Sockets whose send queue went from empty to non-empty, in that order:
+    /// sending visits only these, so its cost does not grow with idle sockets.
+    sending: std::collections::VecDeque<UdpHandle>,
     rng: Rng,
     buffers: UdpBuffers,
 }
@@ -102,6 +105,7 @@ impl UdpSockets {
             generations: Vec::new(),
             free: Vec::new(),
             by_port: HashMap::new(),
+            sending: std::collections::VecDeque::new(),
             rng,
             buffers,
         }
@@ -231,10 +235,14 @@ impl UdpSockets {
         }
         let socket = self.socket(handle)?;
         let dont_fragment = socket.dont_fragment;
+        let was_idle = socket.tx.is_empty();
         socket
             .tx
             .push((remote, dont_fragment), data)
             .map_err(|_| UdpError::WouldBlock)?;
+        if was_idle {
+            self.sending.push_back(handle);
+        }
         Ok(data.len())
     }
 
@@ -323,17 +331,23 @@ impl UdpSockets {
 
     /// True if any socket has a datagram to send.
     pub(crate) fn has_outgoing(&self) -> bool {
-        self.slots.iter().flatten().any(|s| !s.tx.is_empty())
+        !self.sending.is_empty()
     }
 
-    /// Hands each queued outgoing datagram to `send`, oldest first per
-    /// socket, stopping early when `send` returns false (no transmit buffer).
+    /// Hands queued outgoing datagrams to `send`, socket by socket in the
+    /// order they started sending, oldest datagram first, stopping early
+    /// when `send` returns false (no transmit buffer).
     pub(crate) fn drain_outgoing(
         &mut self,
         own_ip: Ipv4Addr,
         mut send: impl FnMut(Outgoing<'_>) -> bool,
     ) {
-        for socket in self.slots.iter_mut().flatten() {
+        while let Some(&handle) = self.sending.front() {
+            // A socket closed (or closed and reopened) since it queued is skipped.
+            let Ok(socket) = self.socket(handle) else {
+                self.sending.pop_front();
+                continue;
+            };
             while let Some(((remote, dont_fragment), head, tail)) = socket.tx.front() {
                 let local_ip = if socket.local.ip().is_unspecified() {
                     own_ip
@@ -351,6 +365,7 @@ impl UdpSockets {
                 }
                 socket.tx.discard_front();
             }
+            self.sending.pop_front();
         }
     }
 }
@@ -423,6 +438,47 @@ mod tests {
             true
         });
         assert_eq!(sent, [(PEER, MAX_DATAGRAM)]);
+    }
+
+    #[test]
+    fn sockets_send_in_the_order_they_queued_and_closed_ones_are_skipped() {
+        let mut s = sockets();
+        let (a, b, c) = (s.open(), s.open(), s.open());
+        s.send_to(b, b"b1", Some(PEER), OWN, 1472).unwrap();
+        s.send_to(a, b"a1", Some(PEER), OWN, 1472).unwrap();
+        s.send_to(b, b"b2", Some(PEER), OWN, 1472).unwrap();
+        s.send_to(c, b"c1", Some(PEER), OWN, 1472).unwrap();
+        s.close(c).unwrap();
+        let mut sent = Vec::new();
+        s.drain_outgoing(OWN, |o| {
+            sent.push(o.payload.0.to_vec());
+            true
+        });
+        assert_eq!(sent, [b"b1".to_vec(), b"b2".to_vec(), b"a1".to_vec()]);
+        assert!(!s.has_outgoing());
+    }
+
+    #[test]
+    fn draining_stops_when_buffers_run_out_and_resumes() {
+        let mut s = sockets();
+        let h = s.open();
+        for text in [b"1", b"2", b"3"] {
+            s.send_to(h, text, Some(PEER), OWN, 1472).unwrap();
+        }
+        let mut sent = Vec::new();
+        s.drain_outgoing(OWN, |o| {
+            sent.push(o.payload.0.to_vec());
+            sent.len() < 2
+        });
+        assert!(s.has_outgoing(), "the refused datagram stays queued");
+        s.drain_outgoing(OWN, |o| {
+            sent.push(o.payload.0.to_vec());
+            true
+        });
+        assert_eq!(
+            sent,
+            [b"1".to_vec(), b"2".to_vec(), b"2".to_vec(), b"3".to_vec()]
+        );
     }
 
     #[test]
