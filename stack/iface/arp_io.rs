@@ -1,7 +1,7 @@
 //! ARP on the wire: answering requests for our address, learning senders
 //! (RFC 826's merge rule), and sending requests.
 
-use super::{FrameSink, Interface, ETHERNET_HEADER_LEN};
+use super::{FrameSink, Interface};
 use crate::time::Instant;
 use crate::wire::MacAddr;
 use smoltcp::wire::{ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetProtocol};
@@ -80,16 +80,8 @@ impl Interface {
             target_hardware_addr: EthernetAddress(target_mac.0),
             target_protocol_addr: target_ip,
         };
-        let Some(frame) = self.frame(
-            sink,
-            ETHERNET_HEADER_LEN + ARP_LEN,
-            dst,
-            EthernetProtocol::Arp,
-        ) else {
-            return;
-        };
-        repr.emit(&mut ArpPacket::new_unchecked(
-            &mut frame[ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + ARP_LEN],
-        ));
+        if let Some(packet) = self.frame(sink, ARP_LEN, dst, EthernetProtocol::Arp) {
+            repr.emit(&mut ArpPacket::new_unchecked(packet));
+        }
     }
 }

@@ -67,6 +67,16 @@ fn unreachable_error(code: u8) -> UdpError {
 }
 
 impl Interface {
+    /// Header fields of an ICMP message from us to `dst`.
+    fn icmp_fields(&self, dst: Ipv4Addr) -> IpFields {
+        IpFields {
+            src: self.ip(),
+            dst,
+            protocol: IpProtocol::Icmp,
+            dont_fragment: false,
+        }
+    }
+
     pub(super) fn icmp_input<S: FrameSink>(
         &mut self,
         now: Instant,
@@ -84,12 +94,7 @@ impl Interface {
         match message[0] {
             ECHO_REQUEST if broadcast => self.icmp.echo_broadcast_ignored += 1,
             ECHO_REQUEST => {
-                let fields = IpFields {
-                    src: self.ip(),
-                    dst: src,
-                    protocol: IpProtocol::Icmp,
-                    dont_fragment: false,
-                };
+                let fields = self.icmp_fields(src);
                 let mut fill = |reply: &mut [u8]| {
                     reply.copy_from_slice(message);
                     reply[0] = ECHO_REPLY;
@@ -116,18 +121,13 @@ impl Interface {
     /// Passes an unreachable error about a datagram we sent (quoted in
     /// `quote`) to the UDP socket that sent it.
     fn unreachable_input(&mut self, code: u8, quote: &[u8], udp: &mut UdpSockets) {
-        let Ok(inner) = Ipv4Packet::new_checked(quote).or_else(|_| {
-            // Quotes are often cut after 8 bytes of payload: check the header only.
-            let p = Ipv4Packet::new_unchecked(quote);
-            if quote.len() >= IPV4_HEADER_LEN && usize::from(p.header_len()) >= IPV4_HEADER_LEN {
-                Ok(p)
-            } else {
-                Err(())
-            }
-        }) else {
+        // Quotes are usually cut after 8 bytes of payload, so only the
+        // header is checked, not the total length.
+        let inner = Ipv4Packet::new_unchecked(quote);
+        if quote.len() < IPV4_HEADER_LEN || usize::from(inner.header_len()) < IPV4_HEADER_LEN {
             self.icmp.rx_errors += 1;
             return;
-        };
+        }
         let header_len = usize::from(inner.header_len());
         let Some(ports) = quote.get(header_len..header_len + 4) else {
             self.icmp.rx_errors += 1;
@@ -170,12 +170,7 @@ impl Interface {
         }
         let quoted_body = body.len().min(MAX_QUOTE.saturating_sub(header.len()));
         let len = ICMP_HEADER_LEN + header.len() + quoted_body;
-        let fields = IpFields {
-            src: self.ip(),
-            dst: src,
-            protocol: IpProtocol::Icmp,
-            dont_fragment: false,
-        };
+        let fields = self.icmp_fields(src);
         let mut fill = |message: &mut [u8]| {
             message[..ICMP_HEADER_LEN].fill(0);
             message[0] = DEST_UNREACHABLE;

@@ -3,7 +3,7 @@
 //! next-hop resolution, and fragmentation of datagrams over the MTU.
 
 use super::reassembly::FragmentKey;
-use super::{FrameSink, Interface, ETHERNET_HEADER_LEN};
+use super::{FrameSink, Interface};
 use crate::time::Instant;
 use crate::udp::UdpSockets;
 use crate::wire::MacAddr;
@@ -204,15 +204,9 @@ impl Interface {
         };
         match mac {
             Some(mac) if total <= self.config.mtu => {
-                let frame = self
-                    .frame(
-                        sink,
-                        ETHERNET_HEADER_LEN + total,
-                        mac,
-                        EthernetProtocol::Ipv4,
-                    )
+                let datagram = self
+                    .frame(sink, total, mac, EthernetProtocol::Ipv4)
                     .ok_or(SendFailure::NoBuffer)?;
-                let datagram = &mut frame[ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + total];
                 write_header(datagram, &fields, total, ident, false, 0);
                 fill(&mut datagram[IPV4_HEADER_LEN..]);
                 self.ipv4.tx_packets += 1;
@@ -252,14 +246,8 @@ impl Interface {
     ) {
         let mtu = self.config.mtu;
         if packet.len() <= mtu {
-            if let Some(frame) = self.frame(
-                sink,
-                ETHERNET_HEADER_LEN + packet.len(),
-                mac,
-                EthernetProtocol::Ipv4,
-            ) {
-                frame[ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + packet.len()]
-                    .copy_from_slice(packet);
+            if let Some(datagram) = self.frame(sink, packet.len(), mac, EthernetProtocol::Ipv4) {
+                datagram.copy_from_slice(packet);
                 self.ipv4.tx_packets += 1;
             }
             return;
@@ -280,15 +268,9 @@ impl Interface {
             let chunk = per_fragment.min(payload.len() - offset);
             let more = offset + chunk < payload.len();
             let total = IPV4_HEADER_LEN + chunk;
-            let Some(frame) = self.frame(
-                sink,
-                ETHERNET_HEADER_LEN + total,
-                mac,
-                EthernetProtocol::Ipv4,
-            ) else {
+            let Some(datagram) = self.frame(sink, total, mac, EthernetProtocol::Ipv4) else {
                 return;
             };
-            let datagram = &mut frame[ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + total];
             write_header(datagram, &fields, total, ident, more, offset);
             datagram[IPV4_HEADER_LEN..].copy_from_slice(&payload[offset..offset + chunk]);
             self.ipv4.tx_fragments += 1;

@@ -219,15 +219,17 @@ impl Interface {
         }
     }
 
-    /// Reserves a frame of `len` bytes (padded to the Ethernet minimum) with
-    /// its Ethernet header written; counts a failure.
+    /// Reserves a frame for `payload_len` bytes after the Ethernet header
+    /// (padded to the Ethernet minimum), writes the header, and returns the
+    /// payload region; counts a failure.
     fn frame<'s, S: FrameSink>(
         &mut self,
         sink: &'s mut S,
-        len: usize,
+        payload_len: usize,
         dst: MacAddr,
         ethertype: EthernetProtocol,
     ) -> Option<&'s mut [u8]> {
+        let len = ETHERNET_HEADER_LEN + payload_len;
         let Some(frame) = sink.frame(len.max(MIN_FRAME_LEN)) else {
             self.ethernet.tx_no_buffer += 1;
             return None;
@@ -238,7 +240,7 @@ impl Interface {
         eth.set_src_addr(smoltcp::wire::EthernetAddress(self.config.mac.0));
         eth.set_ethertype(ethertype);
         self.ethernet.tx_frames += 1;
-        Some(frame)
+        Some(&mut frame[ETHERNET_HEADER_LEN..len])
     }
 }
 

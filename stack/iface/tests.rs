@@ -104,6 +104,11 @@ fn ip_of(frame: &[u8]) -> Ipv4Packet<&[u8]> {
     packet
 }
 
+/// Queues `data` on `socket` for `to`, as an application's sendto would.
+fn queue(udp: &mut UdpSockets, socket: crate::udp::UdpHandle, data: &[u8], to: SocketAddrV4) {
+    udp.send_to(socket, data, Some(to), OUR_IP, 1472).unwrap();
+}
+
 fn learn_peer(iface: &mut Interface, udp: &mut UdpSockets) {
     let mut out = Vec::new();
     iface.receive(
@@ -218,10 +223,8 @@ fn sending_resolves_the_next_hop_then_releases_the_queue() {
     let (mut iface, mut udp) = setup();
     let socket = udp.open();
     let peer = SocketAddrV4::new(PEER_IP, 9000);
-    udp.send_to(socket, b"first", Some(peer), OUR_IP, 1472)
-        .unwrap();
-    udp.send_to(socket, b"second", Some(peer), OUR_IP, 1472)
-        .unwrap();
+    queue(&mut udp, socket, b"first", peer);
+    queue(&mut udp, socket, b"second", peer);
     let mut out = Vec::new();
     iface.poll(at(0), &mut udp, &mut out);
     assert_eq!(out.len(), 1, "one ARP request for both datagrams");
@@ -244,14 +247,12 @@ fn sending_resolves_the_next_hop_then_releases_the_queue() {
 fn unresolved_next_hop_times_out_and_drops_with_a_count() {
     let (mut iface, mut udp) = setup();
     let socket = udp.open();
-    udp.send_to(
+    queue(
+        &mut udp,
         socket,
         b"lost",
-        Some(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 50), 9)),
-        OUR_IP,
-        1472,
-    )
-    .unwrap();
+        SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 50), 9),
+    );
     let mut out = Vec::new();
     for ms in [0, 1_000, 2_000, 3_000] {
         iface.poll(at(ms), &mut udp, &mut out);
@@ -266,14 +267,12 @@ fn unresolved_next_hop_times_out_and_drops_with_a_count() {
 fn off_subnet_goes_to_the_gateway_and_no_gateway_means_no_route() {
     let (mut iface, mut udp) = setup();
     let socket = udp.open();
-    udp.send_to(
+    queue(
+        &mut udp,
         socket,
         b"x",
-        Some(SocketAddrV4::new(Ipv4Addr::new(8, 8, 8, 8), 53)),
-        OUR_IP,
-        1472,
-    )
-    .unwrap();
+        SocketAddrV4::new(Ipv4Addr::new(8, 8, 8, 8), 53),
+    );
     let mut out = Vec::new();
     iface.poll(at(0), &mut udp, &mut out);
     let repr = ArpRepr::parse(&ArpPacket::new_checked(&out[0][14..42]).unwrap()).unwrap();
@@ -291,14 +290,12 @@ fn off_subnet_goes_to_the_gateway_and_no_gateway_means_no_route() {
         prefix_len: 24,
     };
     let mut lone = Interface::new(InterfaceConfig::new(OUR_MAC, cidr, None, 1500), Rng::new(1));
-    udp.send_to(
+    queue(
+        &mut udp,
         socket,
         b"x",
-        Some(SocketAddrV4::new(Ipv4Addr::new(8, 8, 8, 8), 53)),
-        OUR_IP,
-        1472,
-    )
-    .unwrap();
+        SocketAddrV4::new(Ipv4Addr::new(8, 8, 8, 8), 53),
+    );
     lone.poll(at(0), &mut udp, &mut out);
     assert_eq!(
         (lone.stats().ipv4.tx_no_route, lone.stats().udp.tx_dropped),
