@@ -6,6 +6,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
+#include <rte_launch.h>
 #include <rte_cycles.h>
 #include <rte_mempool.h>
 #include <rte_mbuf.h>

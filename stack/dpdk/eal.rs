@@ -100,6 +100,95 @@ impl Eal {
         unsafe { sys::rte_lcore_count() }
     }
 
+    /// The lcores EAL was given (`-l`), the main lcore first.
+    pub fn lcores(&self) -> Vec<u32> {
+        // SAFETY: EAL is initialised; the calls take and return plain values.
+        let main = unsafe { sys::rte_get_main_lcore() };
+        let mut lcores = vec![main];
+        let mut next = u32::MAX;
+        loop {
+            // SAFETY: as above; `u32::MAX` (-1) starts the walk, skip_main = 1, no wrap.
+            next = unsafe { sys::rte_get_next_lcore(next, 1, 0) };
+            if next >= sys::RTE_MAX_LCORE {
+                return lcores;
+            }
+            lcores.push(next);
+        }
+    }
+
+    /// Runs `work(index, lcore)` once on every lcore EAL was given: index 0
+    /// on the calling (main) lcore, the others on the worker lcores, all at
+    /// once. Returns the results in index order once every lcore is done.
+    /// Must be called from the main lcore's thread (the one that ran `init`).
+    pub fn run_on_lcores<R, F>(&self, work: F) -> Result<Vec<R>, DpdkError>
+    where
+        R: Send,
+        F: Fn(usize, u32) -> R + Sync,
+    {
+        struct Job<'a, R, F> {
+            work: &'a F,
+            index: usize,
+            lcore: u32,
+            result: std::sync::Mutex<Option<R>>,
+        }
+
+        extern "C" fn trampoline<R, F: Fn(usize, u32) -> R>(arg: *mut std::ffi::c_void) -> i32 {
+            // SAFETY: `arg` points at a Job that run_on_lcores keeps alive
+            // until rte_eal_wait_lcore has returned for this lcore.
+            let job = unsafe { &*(arg as *const Job<'_, R, F>) };
+            let result = (job.work)(job.index, job.lcore);
+            if let Ok(mut slot) = job.result.lock() {
+                *slot = Some(result);
+            }
+            0
+        }
+
+        let lcores = self.lcores();
+        let jobs: Vec<Job<'_, R, F>> = lcores
+            .iter()
+            .enumerate()
+            .map(|(index, &lcore)| Job {
+                work: &work,
+                index,
+                lcore,
+                result: std::sync::Mutex::new(None),
+            })
+            .collect();
+        let mut launched = Vec::new();
+        let mut failure = None;
+        for job in &jobs[1..] {
+            let arg = job as *const Job<'_, R, F> as *mut std::ffi::c_void;
+            // SAFETY: the trampoline matches lcore_function_t; `jobs` outlives
+            // the launch because every launched lcore is waited for below.
+            let rc =
+                unsafe { sys::rte_eal_remote_launch(Some(trampoline::<R, F>), arg, job.lcore) };
+            if rc == 0 {
+                launched.push(job.lcore);
+            } else {
+                failure = Some(DpdkError::from_return("rte_eal_remote_launch", rc));
+                break;
+            }
+        }
+        if failure.is_none() {
+            let main = &jobs[0];
+            let result = work(main.index, main.lcore);
+            if let Ok(mut slot) = main.result.lock() {
+                *slot = Some(result);
+            }
+        }
+        for lcore in launched {
+            // SAFETY: waits for a worker we launched; plain value in and out.
+            unsafe { sys::rte_eal_wait_lcore(lcore) };
+        }
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        Ok(jobs
+            .into_iter()
+            .filter_map(|job| job.result.into_inner().ok().flatten())
+            .collect())
+    }
+
     /// Number of ethdev ports available.
     pub fn port_count(&self) -> u16 {
         // SAFETY: EAL is initialised; the call has no arguments.

@@ -237,6 +237,25 @@ impl ArpCache {
         first
     }
 
+    /// Starts resolving `next_hop` with nothing queued (an explicit lookup).
+    /// Returns true if a request should be sent now (not already resolving).
+    pub fn start_resolving(&mut self, now: Instant, next_hop: Ipv4Addr) -> bool {
+        if self.pending.contains_key(&next_hop)
+            || self.pending.len() >= self.config.max_pending_addresses
+        {
+            return false;
+        }
+        self.pending.insert(
+            next_hop,
+            Pending {
+                packets: VecDeque::new(),
+                last_request: now,
+                requests: 1,
+            },
+        );
+        true
+    }
+
     /// Advances the resolution queue to `now`: returns the addresses to send
     /// another request for, and drops (counting) the queues of addresses
     /// that used up their requests.

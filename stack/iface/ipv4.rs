@@ -161,7 +161,7 @@ impl Interface {
     }
 
     /// The next hop for `dst`: itself on the subnet, else the gateway.
-    fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+    pub(super) fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
         if self.config.ip.contains(dst) || dst.is_broadcast() {
             Some(dst)
         } else {

@@ -43,6 +43,18 @@ impl FrameSink for Vec<Vec<u8>> {
     }
 }
 
+/// No route leads to the destination: it is off the subnet and there is no gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoRoute;
+
+impl std::fmt::Display for NoRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no route to host (off the subnet, and no gateway)")
+    }
+}
+
+impl std::error::Error for NoRoute {}
+
 /// How an interface is set up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InterfaceConfig {
@@ -161,6 +173,30 @@ impl Interface {
     pub fn announce<S: FrameSink>(&mut self, sink: &mut S) {
         let ip = self.ip();
         self.send_arp_request(sink, ip, MacAddr::BROADCAST);
+    }
+
+    /// The MAC of the next hop towards `dst`, if known; otherwise starts (or
+    /// continues, through [`poll`](Self::poll)'s retries) its resolution and
+    /// returns `None`. [`NoRoute`] when no route leads to `dst`.
+    pub fn resolve<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        dst: Ipv4Addr,
+        sink: &mut S,
+    ) -> Result<Option<MacAddr>, NoRoute> {
+        if self.is_broadcast(dst) {
+            return Ok(Some(MacAddr::BROADCAST));
+        }
+        let next_hop = self.next_hop(dst).ok_or(NoRoute)?;
+        match self.arp.lookup(now, next_hop) {
+            arp::Lookup::Found(mac) | arp::Lookup::FoundStale(mac) => Ok(Some(mac)),
+            arp::Lookup::Missing => {
+                if self.arp.start_resolving(now, next_hop) {
+                    self.send_arp_request(sink, next_hop, MacAddr::BROADCAST);
+                }
+                Ok(None)
+            }
+        }
     }
 
     /// Handles one received frame; replies go to `sink`.

@@ -12,6 +12,8 @@ mod signal;
 mod stack;
 
 pub use open::{open_device, DeviceUser, OpenError};
+#[cfg(feature = "dpdk")]
+pub use open::{open_dpdk_port, start_dpdk_port};
 pub use options::{Backend, NetOptions, DEFAULT_EAL};
 pub use signal::RunControl;
 pub use stack::{IdleBackoff, Stack, StackConfig};

@@ -6,9 +6,10 @@
 
 use super::{Backend, NetOptions};
 use crate::buf::BufPool;
-use crate::device::pcap::Recorder;
+use crate::device::pcap::{PcapDevice, Recorder};
 use crate::device::tap::{TapDevice, TapError};
 use crate::device::Device;
+use crate::wire::MacAddr;
 use std::fmt;
 
 /// Code that runs on whichever device the options select.
@@ -38,13 +39,15 @@ pub enum OpenError {
     },
     /// This build has no DPDK support (built without the `dpdk` feature).
     DpdkNotBuilt,
+    /// The options contradict each other.
+    BadOptions(&'static str),
 }
 
 impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OpenError::Tap(e) => write!(f, "tap backend: {e}"),
-            OpenError::Pcap(e) => write!(f, "cannot create pcap file: {e}"),
+            OpenError::Pcap(e) => write!(f, "pcap file: {e}"),
             #[cfg(feature = "dpdk")]
             OpenError::Dpdk(e) => write!(f, "dpdk backend: {e}"),
             OpenError::NoSuchPort { port, available } => write!(
@@ -52,6 +55,7 @@ impl fmt::Display for OpenError {
                 "dpdk backend: no port {port} ({available} found; check --eal: a NIC bound to vfio-pci or a --vdev)"
             ),
             OpenError::DpdkNotBuilt => f.write_str("this build has no DPDK support; use --backend tap"),
+            OpenError::BadOptions(why) => f.write_str(why),
         }
     }
 }
@@ -61,7 +65,22 @@ impl std::error::Error for OpenError {}
 /// Opens the device `options` select (and wraps it in a pcap [`Recorder`]
 /// when `--pcap` is given), then hands it to `user`.
 pub fn open_device<U: DeviceUser>(options: &NetOptions, user: U) -> Result<U::Output, OpenError> {
+    options.validate().map_err(OpenError::BadOptions)?;
     match options.backend {
+        Backend::Pcap => {
+            let pool = BufPool::with_defaults();
+            let mac = options
+                .mac
+                .unwrap_or(MacAddr::local_from_seed(u64::from(std::process::id())));
+            let device = PcapDevice::open(
+                options.pcap_in.as_deref(),
+                options.pcap_out.as_deref(),
+                mac,
+                &pool,
+            )
+            .map_err(OpenError::Pcap)?;
+            run_maybe_recorded(options, device, user)
+        }
         Backend::Tap => {
             let pool = BufPool::with_defaults();
             let device =
@@ -83,12 +102,30 @@ fn run_maybe_recorded<D: Device, U: DeviceUser>(
     }
 }
 
+/// Initialises EAL from the options and starts `--port` with `queues`
+/// receive/transmit queue pairs (one per polling lcore), with mbufs and MTU
+/// sized for frames of up to `max_frame` bytes (without FCS).
 #[cfg(feature = "dpdk")]
-fn open_dpdk<U: DeviceUser>(options: &NetOptions, user: U) -> Result<U::Output, OpenError> {
-    use crate::device::dpdk::DpdkDevice;
-    use crate::dpdk::{Eal, Mempool, Port, PortConfig};
+pub fn open_dpdk_port(
+    options: &NetOptions,
+    queues: u16,
+    max_frame: usize,
+) -> Result<(crate::dpdk::Eal, std::sync::Arc<crate::dpdk::Port>), OpenError> {
+    let eal = crate::dpdk::Eal::init(&options.eal_args()).map_err(OpenError::Dpdk)?;
+    let port = start_dpdk_port(&eal, options, queues, max_frame)?;
+    Ok((eal, port))
+}
 
-    let eal = Eal::init(&options.eal_args()).map_err(OpenError::Dpdk)?;
+/// Starts `--port` on an initialised EAL, as [`open_dpdk_port`] does.
+#[cfg(feature = "dpdk")]
+pub fn start_dpdk_port(
+    eal: &crate::dpdk::Eal,
+    options: &NetOptions,
+    queues: u16,
+    max_frame: usize,
+) -> Result<std::sync::Arc<crate::dpdk::Port>, OpenError> {
+    use crate::dpdk::{Mempool, Port, PortConfig};
+
     let available = eal.port_count();
     if options.port >= available {
         return Err(OpenError::NoSuchPort {
@@ -96,15 +133,30 @@ fn open_dpdk<U: DeviceUser>(options: &NetOptions, user: U) -> Result<U::Output, 
             available,
         });
     }
-    let pool =
-        Mempool::new(&eal, 8191, 256, Mempool::DEFAULT_DATA_ROOM, -1).map_err(OpenError::Dpdk)?;
+    // Enough mbufs for every queue's descriptors plus bursts in flight.
+    let mbufs = (u32::from(queues) * 4096).max(8192) - 1;
+    // Frames up to `max_frame` bytes fit one mbuf (no chaining on transmit).
+    let headroom = Mempool::DEFAULT_DATA_ROOM as usize - 2048;
+    let data_room = (max_frame + headroom).max(Mempool::DEFAULT_DATA_ROOM as usize);
+    let data_room = u16::try_from(data_room)
+        .map_err(|_| OpenError::BadOptions("frames too large for an mbuf"))?;
+    let pool = Mempool::new(eal, mbufs, 256, data_room, -1).map_err(OpenError::Dpdk)?;
     let config = PortConfig {
+        rx_queues: queues,
+        tx_queues: queues,
+        // Jumbo frames need the MTU raised; standard ones keep the default.
+        mtu: (max_frame > 1514).then(|| (max_frame - 14) as u16),
         // A --mac other than the port's own needs the port to accept it.
         promiscuous: options.mac.is_some(),
         ..PortConfig::default()
     };
-    let port = Port::start(&eal, options.port, &config, &pool).map_err(OpenError::Dpdk)?;
-    let device = DpdkDevice::new(&port, 0).map_err(OpenError::Dpdk)?;
+    Port::start(eal, options.port, &config, &pool).map_err(OpenError::Dpdk)
+}
+
+#[cfg(feature = "dpdk")]
+fn open_dpdk<U: DeviceUser>(options: &NetOptions, user: U) -> Result<U::Output, OpenError> {
+    let (_eal, port) = open_dpdk_port(options, 1, 1514)?;
+    let device = crate::device::dpdk::DpdkDevice::new(&port, 0).map_err(OpenError::Dpdk)?;
     run_maybe_recorded(options, device, user)
 }
 

@@ -16,6 +16,8 @@ pub enum Backend {
     Dpdk,
     /// A Linux TAP interface through /dev/net/tun, without DPDK.
     Tap,
+    /// Capture files: frames received come from `--pcap-in`, frames sent go to `--pcap-out`.
+    Pcap,
 }
 
 /// The network options shared by all apps (architecture guide, section 8).
@@ -33,6 +35,12 @@ pub struct NetOptions {
     /// TAP interface name for the tap backend.
     #[arg(long, default_value = "dps0")]
     pub tap: String,
+    /// pcap backend: read received frames from this capture.
+    #[arg(long)]
+    pub pcap_in: Option<PathBuf>,
+    /// pcap backend: write transmitted frames to this capture.
+    #[arg(long)]
+    pub pcap_out: Option<PathBuf>,
     /// The stack's address and prefix length, e.g. 10.0.0.2/24.
     #[arg(long)]
     pub ip: Option<Ipv4Cidr>,
@@ -79,6 +87,15 @@ impl NetOptions {
             mac: self.mac,
             ..super::StackConfig::new(ip)
         })
+    }
+
+    /// Checks option combinations clap cannot: the pcap backend needs a
+    /// file to read or write.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.backend == Backend::Pcap && self.pcap_in.is_none() && self.pcap_out.is_none() {
+            return Err("--backend pcap needs --pcap-in FILE and/or --pcap-out FILE");
+        }
+        Ok(())
     }
 
     /// `--duration` as a span, `None` for "until stopped".

@@ -7,7 +7,7 @@
 
 use crate::buf::PacketBuf;
 use crate::device::{Device, MAX_BURST};
-use crate::iface::{FrameSink, Interface, InterfaceConfig};
+use crate::iface::{FrameSink, Interface, InterfaceConfig, NoRoute};
 use crate::rand::Rng;
 use crate::stats::StackStats;
 use crate::time::{Clock, Instant};
@@ -139,6 +139,26 @@ impl<D: Device, C: Clock> Stack<D, C> {
             return 0;
         }
         self.device.transmit(now, &mut self.tx)
+    }
+
+    /// The MAC of the next hop towards `dst` if ARP knows it; otherwise
+    /// starts resolving it (keep polling) and returns `Ok(None)`.
+    pub fn resolve(&mut self, dst: Ipv4Addr) -> Result<Option<MacAddr>, NoRoute> {
+        let now = self.clock.now();
+        let mut sink = DeviceSink {
+            device: &mut self.device,
+            batch: &mut self.tx,
+            now,
+            max_backlog: self.max_tx_backlog,
+        };
+        let found = self.iface.resolve(now, dst, &mut sink);
+        self.flush(now);
+        found
+    }
+
+    /// Takes the device back, dropping the stack's state (sockets, caches).
+    pub fn into_device(self) -> D {
+        self.device
     }
 
     /// When the stack next needs a poll if no frame arrives: a timer, a

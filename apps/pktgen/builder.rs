@@ -1,0 +1,442 @@
+//! Frames to send: the flow walker (which addresses and ports each frame
+//! carries) and the writers that fill a frame's headers and probe payload.
+
+use crate::spec::{mac_from_u64, Mode, Range, PROBE_LEN};
+use dpstack::rand::Rng;
+use dpstack::wire::MacAddr;
+use smoltcp::wire::checksum;
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+/// First byte of the probe payload in UDP frames.
+pub const PROBE_MAGIC: u8 = 0xd5;
+
+/// How flow fields change from frame to frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FlowMode {
+    /// Odometer over the ranges: source port fastest, then destination port,
+    /// source IP, destination IP, source MAC, destination MAC; every
+    /// combination once per cycle.
+    Incr,
+    /// Each field drawn uniformly from its range (seeded).
+    Random,
+}
+
+/// Where destination MACs come from.
+#[derive(Debug, Clone)]
+pub enum DstMacs {
+    /// A range given with `--dst-mac`, walked like the other fields.
+    Range(Range<u64>),
+    /// Resolved with ARP: the next hop's MAC for each destination IP.
+    Resolved(HashMap<u32, MacAddr>),
+}
+
+/// The ranges every flow field is drawn from.
+#[derive(Debug, Clone)]
+pub struct FlowSpec {
+    /// Source MACs.
+    pub src_mac: Range<u64>,
+    /// Destination MACs.
+    pub dst_mac: DstMacs,
+    /// Source IPv4 addresses.
+    pub src_ip: Range<u32>,
+    /// Destination IPv4 addresses.
+    pub dst_ip: Range<u32>,
+    /// Source ports.
+    pub src_port: Range<u16>,
+    /// Destination ports.
+    pub dst_port: Range<u16>,
+    /// Walk or draw.
+    pub mode: FlowMode,
+}
+
+/// One frame's addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    /// Ethernet source.
+    pub src_mac: MacAddr,
+    /// Ethernet destination.
+    pub dst_mac: MacAddr,
+    /// IPv4 source.
+    pub src_ip: Ipv4Addr,
+    /// IPv4 destination.
+    pub dst_ip: Ipv4Addr,
+    /// Transport source port (ICMP: unused).
+    pub src_port: u16,
+    /// Transport destination port (ICMP: unused).
+    pub dst_port: u16,
+}
+
+/// Produces the flow of each successive frame.
+pub struct FlowWalker {
+    spec: FlowSpec,
+    counter: u64,
+    rng: Rng,
+}
+
+impl FlowWalker {
+    /// A walker; `seed` fixes the random mode's draws.
+    pub fn new(spec: FlowSpec, seed: u64) -> Self {
+        FlowWalker {
+            spec,
+            counter: 0,
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// Distinct flows in one cycle (saturating).
+    pub fn flow_count(spec: &FlowSpec) -> u64 {
+        let dst_macs = match &spec.dst_mac {
+            DstMacs::Range(r) => r.len(),
+            DstMacs::Resolved(_) => 1,
+        };
+        [
+            spec.src_port.len(),
+            spec.dst_port.len(),
+            spec.src_ip.len(),
+            spec.dst_ip.len(),
+            spec.src_mac.len(),
+            dst_macs,
+        ]
+        .iter()
+        .fold(1u64, |acc, n| acc.saturating_mul(*n))
+    }
+
+    /// The next frame's flow.
+    pub fn next_flow(&mut self) -> Flow {
+        let spec = &self.spec;
+        let incr = spec.mode == FlowMode::Incr;
+        let rng = &mut self.rng;
+        let mut rest = self.counter;
+        // A single-value range needs neither a division nor a draw.
+        let mut pick = |len: u64| -> u64 {
+            if len == 1 {
+                0
+            } else if incr {
+                let value = rest % len;
+                rest /= len;
+                value
+            } else {
+                rng.below(len)
+            }
+        };
+        let src_port = spec.src_port.first + pick(spec.src_port.len()) as u16;
+        let dst_port = spec.dst_port.first + pick(spec.dst_port.len()) as u16;
+        let src_ip = spec.src_ip.first + pick(spec.src_ip.len()) as u32;
+        let dst_ip = spec.dst_ip.first + pick(spec.dst_ip.len()) as u32;
+        let src_mac = mac_from_u64(spec.src_mac.first + pick(spec.src_mac.len()));
+        let dst_mac = match &spec.dst_mac {
+            DstMacs::Range(r) => mac_from_u64(r.first + pick(r.len())),
+            DstMacs::Resolved(table) => table.get(&dst_ip).copied().unwrap_or(MacAddr::BROADCAST),
+        };
+        self.counter = self.counter.wrapping_add(1);
+        Flow {
+            src_mac,
+            dst_mac,
+            src_ip: Ipv4Addr::from(src_ip),
+            dst_ip: Ipv4Addr::from(dst_ip),
+            src_port,
+            dst_port,
+        }
+    }
+}
+
+/// What a probe frame carries besides its flow.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    /// Queue (lcore index) that sent it.
+    pub queue: u8,
+    /// Per-queue sequence number.
+    pub seq: u64,
+    /// Send time in the generator's clock ticks.
+    pub timestamp: u64,
+    /// IPv4 identification.
+    pub ident: u16,
+}
+
+fn fold(sum: u32) -> u16 {
+    let sum = (sum & 0xffff) + (sum >> 16);
+    ((sum & 0xffff) + (sum >> 16)) as u16
+}
+
+/// Writes a complete frame of `frame.len()` bytes for `mode` (not replay):
+/// Ethernet, IPv4 (total length = frame - 14), the transport header with a
+/// correct checksum, and the probe; the rest of the payload is zero.
+pub fn write_frame(frame: &mut [u8], mode: Mode, flow: &Flow, probe: &Probe) {
+    let len = frame.len();
+    frame[0..6].copy_from_slice(&flow.dst_mac.0);
+    frame[6..12].copy_from_slice(&flow.src_mac.0);
+    frame[12..14].copy_from_slice(&[0x08, 0x00]);
+    let protocol = match mode {
+        Mode::TcpSyn => 6u8,
+        Mode::Icmp => 1,
+        _ => 17,
+    };
+    let ip = &mut frame[14..34];
+    ip[0] = 0x45;
+    ip[1] = 0;
+    ip[2..4].copy_from_slice(&((len - 14) as u16).to_be_bytes());
+    ip[4..6].copy_from_slice(&probe.ident.to_be_bytes());
+    ip[6..8].fill(0);
+    ip[8] = 64;
+    ip[9] = protocol;
+    ip[10..12].fill(0);
+    ip[12..16].copy_from_slice(&flow.src_ip.octets());
+    ip[16..20].copy_from_slice(&flow.dst_ip.octets());
+    let sum = !checksum::data(ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+
+    let segment_len = len - 34;
+    let (header_len, checksum_at) = match mode {
+        Mode::TcpSyn => (20, 16),
+        Mode::Icmp => (8, 2),
+        _ => (8, 6),
+    };
+    let payload_start = 34 + header_len;
+    // Zero bytes add nothing to a ones' complement sum, so only the headers
+    // and the probe are summed; the zero tail is written, not summed.
+    let probe_len = match mode {
+        Mode::TcpSyn => 0,
+        Mode::Icmp => 16,
+        _ => PROBE_LEN,
+    };
+    frame[payload_start + probe_len..].fill(0);
+    let segment = &mut frame[34..];
+    match mode {
+        Mode::TcpSyn => {
+            segment[0..2].copy_from_slice(&flow.src_port.to_be_bytes());
+            segment[2..4].copy_from_slice(&flow.dst_port.to_be_bytes());
+            segment[4..8].copy_from_slice(&(probe.seq as u32).to_be_bytes());
+            segment[8..12].fill(0);
+            segment[12] = 5 << 4;
+            segment[13] = 0x02;
+            segment[14..16].copy_from_slice(&65_535u16.to_be_bytes());
+            segment[16..20].fill(0);
+        }
+        Mode::Icmp => {
+            segment[0] = 8;
+            segment[1] = 0;
+            segment[2..4].fill(0);
+            segment[4..6].copy_from_slice(&u16::from(probe.queue).to_be_bytes());
+            segment[6..8].copy_from_slice(&(probe.seq as u16).to_be_bytes());
+            segment[8..16].copy_from_slice(&probe.seq.to_be_bytes());
+            segment[16..24].copy_from_slice(&probe.timestamp.to_be_bytes());
+        }
+        _ => {
+            segment[0..2].copy_from_slice(&flow.src_port.to_be_bytes());
+            segment[2..4].copy_from_slice(&flow.dst_port.to_be_bytes());
+            segment[4..6].copy_from_slice(&(segment_len as u16).to_be_bytes());
+            segment[6..8].fill(0);
+            let probe_bytes = &mut segment[8..8 + PROBE_LEN];
+            probe_bytes[0] = PROBE_MAGIC;
+            probe_bytes[1] = probe.queue;
+            probe_bytes[2..10].copy_from_slice(&probe.seq.to_be_bytes());
+            probe_bytes[10..18].copy_from_slice(&probe.timestamp.to_be_bytes());
+        }
+    }
+    let mut sum = u32::from(checksum::data(&segment[..header_len + probe_len]));
+    if mode != Mode::Icmp {
+        sum += u32::from(checksum::pseudo_header_v4(
+            &flow.src_ip,
+            &flow.dst_ip,
+            protocol.into(),
+            segment_len as u32,
+        ));
+    }
+    let mut sum = !fold(sum);
+    if sum == 0 && mode == Mode::Udp {
+        sum = 0xffff;
+    }
+    segment[checksum_at..checksum_at + 2].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// A probe found in a received frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// Sending queue.
+    pub queue: u8,
+    /// Sequence number.
+    pub seq: u64,
+    /// Send timestamp, when the mode carries one.
+    pub timestamp: Option<u64>,
+}
+
+/// Finds our probe in a received frame (UDP probe, ICMP echo request or
+/// reply with our data, or a TCP SYN/SYN-ACK); `None` for anything else.
+pub fn parse_probe(frame: &[u8]) -> Option<Received> {
+    if frame.get(12..14)? != [0x08, 0x00] {
+        return None;
+    }
+    let ihl = usize::from(frame.get(14)? & 0x0f) * 4;
+    let segment = frame.get(14 + ihl..)?;
+    match frame.get(23)? {
+        17 => {
+            let probe = segment.get(8..8 + PROBE_LEN)?;
+            (probe[0] == PROBE_MAGIC).then(|| Received {
+                queue: probe[1],
+                seq: u64::from_be_bytes(probe[2..10].try_into().unwrap_or_default()),
+                timestamp: Some(u64::from_be_bytes(
+                    probe[10..18].try_into().unwrap_or_default(),
+                )),
+            })
+        }
+        1 => {
+            let message = segment.get(..24)?;
+            if message[0] != 8 && message[0] != 0 {
+                return None;
+            }
+            Some(Received {
+                queue: u16::from_be_bytes([message[4], message[5]]) as u8,
+                seq: u64::from_be_bytes(message[8..16].try_into().unwrap_or_default()),
+                timestamp: Some(u64::from_be_bytes(
+                    message[16..24].try_into().unwrap_or_default(),
+                )),
+            })
+        }
+        6 => {
+            let header = segment.get(..20)?;
+            (header[13] & 0x02 != 0).then(|| Received {
+                queue: 0,
+                seq: u64::from(u32::from_be_bytes(
+                    header[4..8].try_into().unwrap_or_default(),
+                )),
+                timestamp: None,
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smoltcp::wire::{IpAddress, Ipv4Packet, TcpPacket, UdpPacket};
+
+    fn spec(mode: FlowMode) -> FlowSpec {
+        FlowSpec {
+            src_mac: Range {
+                first: 0x0200_0000_0001,
+                last: 0x0200_0000_0001,
+            },
+            dst_mac: DstMacs::Range(Range {
+                first: 0x0200_0000_0002,
+                last: 0x0200_0000_0002,
+            }),
+            src_ip: Range {
+                first: u32::from(Ipv4Addr::new(10, 0, 0, 1)),
+                last: u32::from(Ipv4Addr::new(10, 0, 0, 2)),
+            },
+            dst_ip: Range {
+                first: u32::from(Ipv4Addr::new(10, 0, 1, 1)),
+                last: u32::from(Ipv4Addr::new(10, 0, 1, 1)),
+            },
+            src_port: Range {
+                first: 1000,
+                last: 1002,
+            },
+            dst_port: Range { first: 7, last: 7 },
+            mode,
+        }
+    }
+
+    #[test]
+    fn incr_walks_an_odometer() {
+        let mut walker = FlowWalker::new(spec(FlowMode::Incr), 1);
+        assert_eq!(FlowWalker::flow_count(&spec(FlowMode::Incr)), 6);
+        let flows: Vec<(u16, u8)> = (0..7)
+            .map(|_| walker.next_flow())
+            .map(|f| (f.src_port, f.src_ip.octets()[3]))
+            .collect();
+        assert_eq!(
+            flows,
+            [
+                (1000, 1),
+                (1001, 1),
+                (1002, 1),
+                (1000, 2),
+                (1001, 2),
+                (1002, 2),
+                (1000, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn random_stays_in_range_and_is_seeded() {
+        let draw = |seed| {
+            let mut w = FlowWalker::new(spec(FlowMode::Random), seed);
+            (0..100).map(|_| w.next_flow()).collect::<Vec<_>>()
+        };
+        let flows = draw(5);
+        assert_eq!(flows, draw(5));
+        assert!(flows.iter().all(|f| (1000..=1002).contains(&f.src_port)));
+        assert!(flows.iter().any(|f| f.src_port == 1002));
+    }
+
+    fn flow() -> Flow {
+        FlowWalker::new(spec(FlowMode::Incr), 1).next_flow()
+    }
+
+    #[test]
+    fn udp_frames_are_valid_and_carry_the_probe() {
+        for len in [60, 61, 1514, 9018] {
+            let mut frame = vec![0xaa; len];
+            let probe = Probe {
+                queue: 3,
+                seq: 77,
+                timestamp: 123_456,
+                ident: 9,
+            };
+            write_frame(&mut frame, Mode::Udp, &flow(), &probe);
+            let ip = Ipv4Packet::new_checked(&frame[14..]).unwrap();
+            assert!(ip.verify_checksum());
+            assert_eq!(usize::from(ip.total_len()), len - 14);
+            let udp = UdpPacket::new_checked(ip.payload()).unwrap();
+            assert!(udp.verify_checksum(
+                &IpAddress::Ipv4(ip.src_addr()),
+                &IpAddress::Ipv4(ip.dst_addr())
+            ));
+            assert_eq!(
+                parse_probe(&frame),
+                Some(Received {
+                    queue: 3,
+                    seq: 77,
+                    timestamp: Some(123_456)
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn syn_and_icmp_frames_are_valid() {
+        let probe = Probe {
+            queue: 1,
+            seq: 0x1_0000_0005,
+            timestamp: 42,
+            ident: 1,
+        };
+        let mut syn = vec![0u8; 60];
+        write_frame(&mut syn, Mode::TcpSyn, &flow(), &probe);
+        let ip = Ipv4Packet::new_checked(&syn[14..]).unwrap();
+        let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+        assert!(tcp.syn() && !tcp.ack());
+        assert!(tcp.verify_checksum(
+            &IpAddress::Ipv4(ip.src_addr()),
+            &IpAddress::Ipv4(ip.dst_addr())
+        ));
+        assert_eq!(parse_probe(&syn).unwrap().seq, 5, "32-bit sequence field");
+
+        let mut echo = vec![0u8; 100];
+        write_frame(&mut echo, Mode::Icmp, &flow(), &probe);
+        let ip = Ipv4Packet::new_checked(&echo[14..]).unwrap();
+        assert_eq!(checksum::data(ip.payload()), !0);
+        assert_eq!(
+            parse_probe(&echo),
+            Some(Received {
+                queue: 1,
+                seq: 0x1_0000_0005,
+                timestamp: Some(42)
+            })
+        );
+    }
+}

@@ -1,0 +1,388 @@
+//! One generator per queue pair: paced bursts out, probes back in.
+
+use crate::builder::{parse_probe, write_frame, FlowSpec, FlowWalker, Probe};
+use crate::spec::{Accounting, Mode, Sizes};
+use crate::stats::{LatencyHistogram, RxTracker};
+use dpstack::buf::PacketBuf;
+use dpstack::device::pcap::PcapWriter;
+use dpstack::device::Device;
+use dpstack::runtime::RunControl;
+use dpstack::time::Instant;
+use std::collections::VecDeque;
+use std::io::BufWriter;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where time comes from: the TSC on DPDK, the monotonic clock elsewhere.
+#[derive(Clone)]
+pub enum Ticks {
+    /// DPDK's TSC.
+    #[cfg(feature = "dpdk")]
+    Tsc(dpstack::dpdk::Eal, u64),
+    /// The OS monotonic clock, in nanoseconds from `origin`.
+    Monotonic(std::time::Instant),
+}
+
+impl Ticks {
+    /// The current tick.
+    pub fn now(&self) -> u64 {
+        match self {
+            #[cfg(feature = "dpdk")]
+            Ticks::Tsc(eal, _) => eal.rdtsc(),
+            Ticks::Monotonic(origin) => origin.elapsed().as_nanos() as u64,
+        }
+    }
+
+    /// Ticks per second.
+    pub fn hz(&self) -> u64 {
+        match self {
+            #[cfg(feature = "dpdk")]
+            Ticks::Tsc(_, hz) => *hz,
+            Ticks::Monotonic(_) => 1_000_000_000,
+        }
+    }
+
+    /// `ticks` in nanoseconds.
+    pub fn nanos(&self, ticks: u64) -> u64 {
+        (u128::from(ticks) * 1_000_000_000 / u128::from(self.hz())) as u64
+    }
+
+    /// `secs` in ticks.
+    pub fn secs_to_ticks(&self, secs: f64) -> u64 {
+        (secs * self.hz() as f64) as u64
+    }
+}
+
+/// Frames replayed from a capture, with their original timestamps.
+pub struct Replay {
+    /// (timestamp in ns, frame bytes), in file order.
+    pub frames: Vec<(u64, Vec<u8>)>,
+    /// Times through the file.
+    pub loops: u64,
+    /// Keep the file's inter-frame gaps (else pace at the rate).
+    pub original_timing: bool,
+}
+
+/// Everything a worker needs to know about the run.
+pub struct Plan {
+    /// Traffic kind.
+    pub mode: Mode,
+    /// Frame sizes.
+    pub sizes: Sizes,
+    /// Frames per second per worker (`None`: unlimited).
+    pub frames_per_sec: Option<f64>,
+    /// Bits per second per worker, counted per `accounting` (`None`: by frames).
+    pub bits_per_sec: Option<f64>,
+    /// Bit accounting for rates and reports.
+    pub accounting: Accounting,
+    /// Frames to count in all (after warm-up); 0 for no limit.
+    pub count: u64,
+    /// Seconds to send after warm-up; `None` for no limit.
+    pub duration: Option<f64>,
+    /// Seconds of warm-up traffic excluded from every figure.
+    pub warmup: f64,
+    /// Frames per burst.
+    pub burst: usize,
+    /// Measure latency from returning probes.
+    pub latency: bool,
+    /// Seconds to keep receiving after the last frame is sent.
+    pub rx_wait: f64,
+    /// Poll for received frames (off with `--tx-only`).
+    pub receive: bool,
+    /// Flow ranges.
+    pub flows: FlowSpec,
+    /// Seed of the random flow mode (worker `i` uses `seed + i`).
+    pub seed: u64,
+    /// Frames to replay, in replay mode.
+    pub replay: Option<Replay>,
+}
+
+/// Counters shared with the live reporter, one slot per worker.
+pub struct Live {
+    /// Frames sent per worker.
+    pub tx_packets: Vec<AtomicU64>,
+    /// Bytes sent per worker.
+    pub tx_bytes: Vec<AtomicU64>,
+    /// Frames received per worker.
+    pub rx_packets: Vec<AtomicU64>,
+    /// Frames not sent for lack of a buffer, per worker.
+    pub alloc_failures: Vec<AtomicU64>,
+    /// First counted sequence number of each queue (`u64::MAX` until warm-up ends).
+    pub first_counted: Vec<AtomicU64>,
+}
+
+impl Live {
+    /// Slots for `workers` workers.
+    pub fn new(workers: usize) -> Self {
+        let slots = |v| (0..workers).map(|_| AtomicU64::new(v)).collect();
+        Live {
+            tx_packets: slots(0),
+            tx_bytes: slots(0),
+            rx_packets: slots(0),
+            alloc_failures: slots(0),
+            first_counted: slots(u64::MAX),
+        }
+    }
+
+    fn sum(slots: &[AtomicU64]) -> u64 {
+        slots.iter().map(|s| s.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// The first frames sent, captured to a pcap file by worker 0.
+pub struct Capture {
+    /// Where they go.
+    pub writer: PcapWriter<BufWriter<std::fs::File>>,
+    /// How many more to write.
+    pub remaining: u64,
+}
+
+/// What one worker did.
+#[derive(Default)]
+pub struct WorkerResult {
+    /// Frames sent after warm-up.
+    pub tx_packets: u64,
+    /// Their bytes (without FCS).
+    pub tx_bytes: u64,
+    /// Their bits per the accounting.
+    pub tx_bits: u64,
+    /// Frames received after warm-up.
+    pub rx_packets: u64,
+    /// Their bytes.
+    pub rx_bytes: u64,
+    /// Frames not built for lack of a buffer.
+    pub alloc_failures: u64,
+    /// Sending time after warm-up, in ns.
+    pub send_nanos: u64,
+    /// Loss and reordering of returning probes.
+    pub tracker: RxTracker,
+    /// Latency of returning probes.
+    pub latency: LatencyHistogram,
+}
+
+/// Everything a worker is given besides its device.
+pub struct WorkerContext<'a> {
+    /// The run.
+    pub plan: &'a Plan,
+    /// This worker's index (its queue).
+    pub index: usize,
+    /// Workers in all.
+    pub workers: usize,
+    /// Time source.
+    pub ticks: &'a Ticks,
+    /// Stop flag.
+    pub control: &'a RunControl,
+    /// Shared live counters.
+    pub live: &'a Live,
+}
+
+fn share(total: u64, index: usize, workers: usize) -> u64 {
+    let workers = workers as u64;
+    total / workers + u64::from((index as u64) < total % workers)
+}
+
+/// Runs one worker on `device` until its share is sent (and the receive
+/// wait is over) or the run is stopped.
+pub fn run_worker<D: Device>(
+    device: &mut D,
+    ctx: &WorkerContext<'_>,
+    mut capture: Option<&mut Capture>,
+) -> WorkerResult {
+    let plan = ctx.plan;
+    let ticks = ctx.ticks;
+    let hz = ticks.hz() as f64;
+    let mut walker = FlowWalker::new(plan.flows.clone(), plan.seed.wrapping_add(ctx.index as u64));
+    let my_count = (plan.count > 0).then(|| share(plan.count, ctx.index, ctx.workers));
+    let replaying = plan.replay.as_ref().filter(|_| ctx.index == 0);
+    let generating = plan.mode != Mode::Replay || replaying.is_some();
+    let start = ticks.now();
+    let counting_from = start + ticks.secs_to_ticks(plan.warmup);
+    let send_until = plan
+        .duration
+        .map(|d| counting_from + ticks.secs_to_ticks(d));
+    let rx_wait = ticks.secs_to_ticks(plan.rx_wait);
+    let lag_limit = hz / 1000.0;
+
+    let mut result = WorkerResult::default();
+    let mut batch: Vec<D::Buf> = Vec::with_capacity(plan.burst);
+    let mut lens: VecDeque<usize> = VecDeque::with_capacity(plan.burst);
+    let mut rx: Vec<D::Buf> = Vec::with_capacity(32);
+    let mut next_tx = start as f64;
+    let mut seq = 0u64;
+    let mut replay_index = 0usize;
+    let mut replay_pass = 0u64;
+    let mut replay_base = start as f64;
+    let mut sending = generating;
+    let mut send_done_at = start;
+    let mut counting = false;
+    let mut first_counted = vec![u64::MAX; ctx.workers];
+    let mut next_report = start + ticks.hz();
+    let mut report_base = (0u64, 0u64, start);
+
+    loop {
+        if !ctx.control.keep_running() {
+            break;
+        }
+        let now = ticks.now();
+        let device_now = Instant::from_nanos(ticks.nanos(now - start));
+        if !counting && now >= counting_from {
+            counting = true;
+            ctx.live.first_counted[ctx.index].store(seq, Ordering::Relaxed);
+        }
+        if sending {
+            let count_done =
+                my_count.is_some_and(|c| result.tx_packets + batch.len() as u64 >= c && counting);
+            if count_done || send_until.is_some_and(|end| now >= end) {
+                sending = false;
+                send_done_at = now;
+            }
+        }
+        if sending && batch.is_empty() && now as f64 >= next_tx {
+            for _ in 0..plan.burst {
+                if my_count.is_some_and(|c| counting && result.tx_packets + batch.len() as u64 >= c)
+                {
+                    break;
+                }
+                let len = match replaying {
+                    Some(replay) => replay.frames[replay_index].1.len(),
+                    None => plan.sizes.nth(seq),
+                };
+                let Some(mut frame) = device.alloc_tx(len) else {
+                    result.alloc_failures += 1;
+                    break;
+                };
+                match replaying {
+                    Some(replay) => {
+                        frame
+                            .data_mut()
+                            .copy_from_slice(&replay.frames[replay_index].1);
+                        if replay.original_timing {
+                            let origin = replay.frames[0].0;
+                            let offset = (replay.frames[replay_index].0 - origin) as f64 * hz / 1e9;
+                            next_tx = replay_base + offset;
+                        }
+                        replay_index += 1;
+                        if replay_index == replay.frames.len() {
+                            replay_index = 0;
+                            replay_pass += 1;
+                            replay_base = next_tx.max(now as f64);
+                            if replay.loops > 0 && replay_pass >= replay.loops {
+                                sending = false;
+                                send_done_at = now;
+                            }
+                        }
+                    }
+                    None => {
+                        let flow = walker.next_flow();
+                        let probe = Probe {
+                            queue: ctx.index as u8,
+                            seq,
+                            // Per frame when measuring, so the burst's build
+                            // time is not counted as latency.
+                            timestamp: if plan.latency { ticks.now() } else { now },
+                            ident: seq as u16,
+                        };
+                        write_frame(frame.data_mut(), plan.mode, &flow, &probe);
+                    }
+                }
+                if let Some(capture) = capture.as_deref_mut().filter(|c| c.remaining > 0) {
+                    if capture
+                        .writer
+                        .write_frame(ticks.nanos(now), frame.data())
+                        .is_ok()
+                    {
+                        capture.remaining -= 1;
+                    }
+                }
+                if replaying.is_none_or(|r| !r.original_timing) {
+                    next_tx += match (plan.frames_per_sec, plan.bits_per_sec) {
+                        (_, Some(bps)) => plan.accounting.bits(len) as f64 * hz / bps,
+                        (Some(pps), None) => hz / pps,
+                        (None, None) => 0.0,
+                    };
+                }
+                lens.push_back(len);
+                batch.push(frame);
+                seq += 1;
+                if !sending {
+                    break;
+                }
+            }
+            // Never burst to catch up more than a millisecond of lag.
+            next_tx = next_tx.max(now as f64 - lag_limit);
+        }
+        if !batch.is_empty() {
+            let sent = device.transmit(device_now, &mut batch);
+            for len in lens.drain(..sent) {
+                if counting {
+                    result.tx_packets += 1;
+                    result.tx_bytes += len as u64;
+                    result.tx_bits += plan.accounting.bits(len);
+                }
+            }
+        }
+        rx.clear();
+        if plan.receive && device.receive(device_now, &mut rx, 32) > 0 {
+            // The loop's `now` predates this turn's transmit: take a fresh
+            // reading so a frame that loops back at once is not measured as 0.
+            let now = ticks.now();
+            for (slot, first) in first_counted.iter_mut().zip(&ctx.live.first_counted) {
+                *slot = first.load(Ordering::Relaxed);
+            }
+            for frame in &rx {
+                if !counting {
+                    continue;
+                }
+                result.rx_packets += 1;
+                result.rx_bytes += frame.len() as u64;
+                let Some(probe) = parse_probe(frame.data()) else {
+                    continue;
+                };
+                if result.tracker.record(&probe, &first_counted) && plan.latency {
+                    if let Some(sent_at) = probe.timestamp.filter(|t| *t <= now) {
+                        result.latency.record(ticks.nanos(now - sent_at));
+                    }
+                }
+            }
+        }
+        let live = ctx.live;
+        live.tx_packets[ctx.index].store(result.tx_packets, Ordering::Relaxed);
+        live.tx_bytes[ctx.index].store(result.tx_bytes, Ordering::Relaxed);
+        live.rx_packets[ctx.index].store(result.rx_packets, Ordering::Relaxed);
+        live.alloc_failures[ctx.index].store(result.alloc_failures, Ordering::Relaxed);
+        if ctx.index == 0 && now >= next_report {
+            report_base = report_live(live, ticks, report_base, now);
+            next_report = now + ticks.hz();
+        }
+        if !sending && batch.is_empty() && now - send_done_at >= rx_wait {
+            break;
+        }
+    }
+    if !counting {
+        send_done_at = counting_from;
+    }
+    result.send_nanos = ticks.nanos(send_done_at.saturating_sub(counting_from.max(start)));
+    result
+}
+
+/// Prints one live line (all workers) to stderr; returns the new base.
+fn report_live(
+    live: &Live,
+    ticks: &Ticks,
+    (tx0, rx0, t0): (u64, u64, u64),
+    now: u64,
+) -> (u64, u64, u64) {
+    let tx = Live::sum(&live.tx_packets);
+    let rx = Live::sum(&live.rx_packets);
+    let secs = ticks.nanos(now - t0) as f64 / 1e9;
+    let bytes = Live::sum(&live.tx_bytes);
+    eprintln!(
+        "pktgen: tx {:.0} pps ({} frames, {:.3} GB) | rx {:.0} pps ({} frames) | no-buffer {}",
+        (tx - tx0) as f64 / secs,
+        tx,
+        bytes as f64 / 1e9,
+        (rx - rx0) as f64 / secs,
+        rx,
+        Live::sum(&live.alloc_failures)
+    );
+    (tx, rx, now)
+}

@@ -1,0 +1,379 @@
+//! dpstack-pktgen end to end: frames written to pcap are valid and walk the
+//! flow ranges exactly; rate accuracy on net_null; frames into the kernel
+//! through net_tap (in a namespace the test creates); loss and latency
+//! through a net_ring loopback with 1% injected loss; bad flags refused.
+
+mod common;
+
+use dpstack::device::pcap::PcapReader;
+use smoltcp::wire::{checksum, IpAddress, Ipv4Packet, TcpPacket, UdpPacket};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+#[cfg(feature = "dpdk")]
+use std::time::Duration;
+
+fn pktgen() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dpstack-pktgen"))
+}
+
+/// Runs pktgen to completion and returns its JSON summary.
+fn run_json(command: &mut Command) -> serde_json::Value {
+    let out = command.arg("--json").output().expect("pktgen runs");
+    assert!(
+        out.status.success(),
+        "pktgen failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().expect("a summary line");
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {last}"))
+}
+
+fn temp_pcap(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("dpstack-pktgen-{}-{name}.pcap", std::process::id()))
+}
+
+fn read_frames(path: &Path) -> Vec<Vec<u8>> {
+    let mut reader = PcapReader::open(path).unwrap();
+    let mut frames = Vec::new();
+    let mut frame = Vec::new();
+    while reader.next_into(&mut frame).unwrap().is_some() {
+        frames.push(frame.clone());
+    }
+    frames
+}
+
+#[test]
+fn pcap_frames_are_valid_and_walk_the_flow_ranges() {
+    let path = temp_pcap("udp");
+    let summary = run_json(pktgen().args([
+        "--backend",
+        "pcap",
+        "--pcap-out",
+        path.to_str().unwrap(),
+        "--dst-mac",
+        "02:00:00:00:00:02",
+        "--src-mac",
+        "02:00:00:00:00:01",
+        "--src-ip",
+        "10.0.0.1-10.0.0.2",
+        "--dst-ip",
+        "10.0.1.1-10.0.1.2",
+        "--src-port",
+        "1000-1002",
+        "--dst-port",
+        "7",
+        "--size",
+        "60,100,1514",
+        "--count",
+        "36",
+        "--rx-wait-ms",
+        "0",
+    ]));
+    assert_eq!(summary["tx_packets"], 36);
+    assert_eq!(summary["flows"], 12);
+    let frames = read_frames(&path);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(frames.len(), 36);
+    for (i, frame) in frames.iter().enumerate() {
+        assert_eq!(frame.len(), [60, 100, 1514][i % 3], "frame {i} size");
+        assert_eq!(&frame[0..12], &[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
+        let ip = Ipv4Packet::new_checked(&frame[14..]).unwrap();
+        assert!(ip.verify_checksum(), "frame {i} IPv4 checksum");
+        assert_eq!(usize::from(ip.total_len()), frame.len() - 14);
+        let udp = UdpPacket::new_checked(ip.payload()).unwrap();
+        assert!(udp.verify_checksum(
+            &IpAddress::Ipv4(ip.src_addr()),
+            &IpAddress::Ipv4(ip.dst_addr())
+        ));
+        // Odometer: source port fastest, then destination port (one value),
+        // source IP, destination IP.
+        let flow = i % 12;
+        assert_eq!(udp.src_port(), 1000 + (flow % 3) as u16, "frame {i}");
+        assert_eq!(udp.dst_port(), 7);
+        assert_eq!(
+            ip.src_addr(),
+            Ipv4Addr::new(10, 0, 0, 1 + ((flow / 3) % 2) as u8),
+            "frame {i}"
+        );
+        assert_eq!(
+            ip.dst_addr(),
+            Ipv4Addr::new(10, 0, 1, 1 + (flow / 6) as u8),
+            "frame {i}"
+        );
+    }
+}
+
+#[test]
+fn syn_icmp_and_random_flows_are_valid() {
+    let path = temp_pcap("syn");
+    run_json(pktgen().args([
+        "--backend",
+        "pcap",
+        "--pcap-out",
+        path.to_str().unwrap(),
+        "--mode",
+        "tcp-syn",
+        "--dst-mac",
+        "02:00:00:00:00:02",
+        "--src-ip",
+        "10.0.0.1",
+        "--dst-ip",
+        "10.0.1.1",
+        "--src-port",
+        "2000-2999",
+        "--flow-mode",
+        "random",
+        "--seed",
+        "7",
+        "--count",
+        "50",
+        "--rx-wait-ms",
+        "0",
+    ]));
+    let frames = read_frames(&path);
+    let ports: Vec<u16> = frames
+        .iter()
+        .map(|frame| {
+            let ip = Ipv4Packet::new_checked(&frame[14..]).unwrap();
+            assert!(ip.verify_checksum());
+            let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+            assert!(tcp.syn() && !tcp.ack());
+            assert!(tcp.verify_checksum(
+                &IpAddress::Ipv4(ip.src_addr()),
+                &IpAddress::Ipv4(ip.dst_addr())
+            ));
+            tcp.src_port()
+        })
+        .collect();
+    assert!(ports.iter().all(|p| (2000..=2999).contains(p)));
+    assert!(
+        ports.windows(2).any(|w| w[1] != w[0] + 1),
+        "random, not incrementing"
+    );
+
+    run_json(pktgen().args([
+        "--backend",
+        "pcap",
+        "--pcap-out",
+        path.to_str().unwrap(),
+        "--mode",
+        "tcp-syn",
+        "--dst-mac",
+        "02:00:00:00:00:02",
+        "--src-ip",
+        "10.0.0.1",
+        "--dst-ip",
+        "10.0.1.1",
+        "--src-port",
+        "2000-2999",
+        "--flow-mode",
+        "random",
+        "--seed",
+        "7",
+        "--count",
+        "50",
+        "--rx-wait-ms",
+        "0",
+    ]));
+    let again: Vec<u16> = read_frames(&path)
+        .iter()
+        .map(|f| u16::from_be_bytes([f[34], f[35]]))
+        .collect();
+    assert_eq!(again, ports, "same seed, same flows");
+
+    run_json(pktgen().args([
+        "--backend",
+        "pcap",
+        "--pcap-out",
+        path.to_str().unwrap(),
+        "--mode",
+        "icmp",
+        "--size",
+        "imix",
+        "--dst-mac",
+        "02:00:00:00:00:02",
+        "--src-ip",
+        "10.0.0.1",
+        "--dst-ip",
+        "10.0.1.1",
+        "--count",
+        "12",
+        "--rx-wait-ms",
+        "0",
+    ]));
+    let frames = read_frames(&path);
+    std::fs::remove_file(&path).unwrap();
+    let mut sizes: Vec<usize> = frames.iter().map(Vec::len).collect();
+    sizes.sort_unstable();
+    assert_eq!(
+        sizes,
+        [[60; 7].as_slice(), &[590; 4], &[1514]].concat(),
+        "IMIX 7:4:1"
+    );
+    for frame in &frames {
+        let ip = Ipv4Packet::new_checked(&frame[14..]).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!(ip.payload()[0], 8, "echo request");
+        assert_eq!(checksum::data(ip.payload()), !0, "ICMP checksum");
+    }
+}
+
+#[cfg(feature = "dpdk")]
+fn eal(vdevs: &str, cores: &str) -> String {
+    let mut eal = format!("-l {cores} --no-pci {vdevs}");
+    for arg in common::eal_memory_args() {
+        eal.push(' ');
+        eal.push_str(&arg);
+    }
+    eal
+}
+
+#[cfg(feature = "dpdk")]
+#[test]
+fn rate_on_net_null_is_within_five_percent() {
+    let summary = run_json(pktgen().args([
+        "--eal",
+        &eal("--vdev=net_null0", "0"),
+        "--tx-only",
+        "--dst-mac",
+        "02:00:00:00:00:02",
+        "--src-ip",
+        "10.0.0.1",
+        "--dst-ip",
+        "10.0.1.1",
+        "--rate",
+        "100000pps",
+        "--duration",
+        "2",
+    ]));
+    let pps = summary["tx_pps"].as_f64().unwrap();
+    assert!(
+        (95_000.0..=105_000.0).contains(&pps),
+        "achieved {pps} pps: {summary}"
+    );
+    let sent = summary["tx_packets"].as_u64().unwrap();
+    assert!((190_000..=210_000).contains(&sent), "{summary}");
+    assert!(summary["lost"].is_null(), "not measured with --tx-only");
+}
+
+#[cfg(feature = "dpdk")]
+#[test]
+fn loopback_with_one_percent_loss_reports_loss_and_latency() {
+    let summary = run_json(pktgen().args([
+        "--eal",
+        &eal("--vdev=net_ring0", "0"),
+        "--inject-rx-loss",
+        "0.01",
+        "--latency",
+        "--dst-mac",
+        "02:00:00:00:00:02",
+        "--src-ip",
+        "10.0.0.1",
+        "--dst-ip",
+        "10.0.1.1",
+        "--rate",
+        "200000pps",
+        "--count",
+        "100000",
+    ]));
+    assert_eq!(summary["tx_packets"], 100_000);
+    let lost = summary["lost"].as_u64().unwrap();
+    assert!((700..=1_300).contains(&lost), "about 1% lost: {summary}");
+    assert_eq!(summary["reordered"], 0);
+    let latency = &summary["latency_us"];
+    assert_eq!(latency["samples"].as_u64().unwrap(), 100_000 - lost);
+    let (min, p50, p99, max) = (
+        latency["min"].as_f64().unwrap(),
+        latency["p50"].as_f64().unwrap(),
+        latency["p99"].as_f64().unwrap(),
+        latency["max"].as_f64().unwrap(),
+    );
+    assert!(
+        min > 0.0 && min <= p50 && p50 <= p99 && p99 <= max,
+        "{latency}"
+    );
+}
+
+#[cfg(feature = "dpdk")]
+#[test]
+fn frames_into_the_kernel_through_net_tap_are_counted_there() {
+    let ns = common::Netns::create("pktgen");
+    let mut command = ns.command(env!("CARGO_BIN_EXE_dpstack-pktgen"));
+    command.args([
+        "--eal",
+        &eal("--vdev=net_tap0,iface=dpspg0", "0"),
+        "--ip",
+        "10.79.0.2/24",
+        "--dst-ip",
+        "10.79.0.1",
+        "--dst-port",
+        "9",
+        "--rate",
+        "20000pps",
+        "--count",
+        "5000",
+        "--rx-wait-ms",
+        "4000",
+        "--json",
+    ]);
+    let mut app = common::App::spawn(command);
+    app.wait_ready(Duration::from_secs(20));
+    // pktgen resolves the kernel's MAC with ARP once the kernel side is up.
+    ns.run(&["ip", "addr", "add", "10.79.0.1/24", "dev", "dpspg0"]);
+    ns.run(&["ip", "link", "set", "dpspg0", "up"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let kernel_rx = loop {
+        let (rx, _) = ns.link_packets("dpspg0");
+        if rx >= 5_000 || std::time::Instant::now() > deadline {
+            break rx;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let summary: serde_json::Value = serde_json::from_str(&app.terminate()).unwrap();
+    assert_eq!(summary["tx_packets"], 5_000, "{summary}");
+    // The kernel also counts pktgen's ARP request(s): at most three.
+    assert!(
+        (5_000..=5_003).contains(&kernel_rx),
+        "kernel counted {kernel_rx}: {summary}"
+    );
+}
+
+#[test]
+fn bad_flags_fail_before_anything_is_sent() {
+    let path = temp_pcap("bad");
+    let base = [
+        "--backend",
+        "pcap",
+        "--dst-mac",
+        "02:00:00:00:00:02",
+        "--src-ip",
+        "10.0.0.1",
+        "--dst-ip",
+        "10.0.1.1",
+    ];
+    for (extra, expect) in [
+        (&["--size", "59"][..], "outside 60..=9018"),
+        (&["--size", "100-60"], "empty"),
+        (&["--src-port", "9-1"], "empty"),
+        (&["--dst-port", "9-1"], "empty"),
+        (&["--rate", "1bps"], "below one frame per second"),
+        (&["--rate", "5Gpps"], "bad rate"),
+        (&["--rate", "2000Mpps"], "above what can be generated"),
+        (&["--mode", "tcp-syn", "--latency"], "--latency needs"),
+        (&["--mode", "replay"], "--replay FILE"),
+        (&["--burst", "0"], "--burst"),
+    ] {
+        let out = pktgen()
+            .args(base)
+            .args(["--pcap-out", path.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{extra:?} was accepted");
+        assert!(stderr.contains(expect), "{extra:?}: {stderr}");
+        assert!(!path.exists(), "{extra:?}: nothing may be written");
+    }
+}
