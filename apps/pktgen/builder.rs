@@ -4,7 +4,6 @@
 use crate::spec::{mac_from_u64, Mode, Range, PROBE_LEN};
 use dpstack::rand::Rng;
 use dpstack::wire::MacAddr;
-use smoltcp::wire::checksum;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
@@ -70,16 +69,33 @@ pub struct Flow {
 /// Produces the flow of each successive frame.
 pub struct FlowWalker {
     spec: FlowSpec,
-    counter: u64,
+    /// Odometer digits: the position in each range, fastest first
+    /// (source port, destination port, source IP, destination IP, source
+    /// MAC, destination MAC). Incremented with carry: no division per frame.
+    digits: [u64; 6],
+    lens: [u64; 6],
     rng: Rng,
 }
 
 impl FlowWalker {
     /// A walker; `seed` fixes the random mode's draws.
     pub fn new(spec: FlowSpec, seed: u64) -> Self {
+        let dst_macs = match &spec.dst_mac {
+            DstMacs::Range(r) => r.len(),
+            DstMacs::Resolved(_) => 1,
+        };
+        let lens = [
+            spec.src_port.len(),
+            spec.dst_port.len(),
+            spec.src_ip.len(),
+            spec.dst_ip.len(),
+            spec.src_mac.len(),
+            dst_macs,
+        ];
         FlowWalker {
             spec,
-            counter: 0,
+            digits: [0; 6],
+            lens,
             rng: Rng::new(seed),
         }
     }
@@ -104,39 +120,45 @@ impl FlowWalker {
 
     /// The next frame's flow.
     pub fn next_flow(&mut self) -> Flow {
-        let spec = &self.spec;
-        let incr = spec.mode == FlowMode::Incr;
-        let rng = &mut self.rng;
-        let mut rest = self.counter;
-        // A single-value range needs neither a division nor a draw.
-        let mut pick = |len: u64| -> u64 {
-            if len == 1 {
-                0
-            } else if incr {
-                let value = rest % len;
-                rest /= len;
-                value
-            } else {
-                rng.below(len)
+        let digits = match self.spec.mode {
+            FlowMode::Incr => {
+                let current = self.digits;
+                for (digit, len) in self.digits.iter_mut().zip(self.lens) {
+                    *digit += 1;
+                    if *digit < len {
+                        break;
+                    }
+                    *digit = 0;
+                }
+                current
+            }
+            FlowMode::Random => {
+                let mut drawn = [0; 6];
+                for (digit, len) in drawn.iter_mut().zip(self.lens) {
+                    // A single-value range needs no draw.
+                    *digit = if len == 1 { 0 } else { self.rng.below(len) };
+                }
+                drawn
             }
         };
-        let src_port = spec.src_port.first + pick(spec.src_port.len()) as u16;
-        let dst_port = spec.dst_port.first + pick(spec.dst_port.len()) as u16;
-        let src_ip = spec.src_ip.first + pick(spec.src_ip.len()) as u32;
-        let dst_ip = spec.dst_ip.first + pick(spec.dst_ip.len()) as u32;
-        let src_mac = mac_from_u64(spec.src_mac.first + pick(spec.src_mac.len()));
+        self.flow_at(digits)
+    }
+
+    /// The flow at odometer position `digits`.
+    fn flow_at(&self, digits: [u64; 6]) -> Flow {
+        let spec = &self.spec;
+        let dst_ip = spec.dst_ip.first + digits[3] as u32;
         let dst_mac = match &spec.dst_mac {
-            DstMacs::Range(r) => mac_from_u64(r.first + pick(r.len())),
+            DstMacs::Range(r) => mac_from_u64(r.first + digits[5]),
             DstMacs::Resolved(table) => table.get(&dst_ip).copied().unwrap_or(MacAddr::BROADCAST),
         };
-        self.counter = self.counter.wrapping_add(1);
         Flow {
-            src_mac,
+            src_mac: mac_from_u64(spec.src_mac.first + digits[4]),
             dst_mac,
-            src_ip: Ipv4Addr::from(src_ip),
+            src_ip: Ipv4Addr::from(spec.src_ip.first + digits[2] as u32),
             dst_ip: Ipv4Addr::from(dst_ip),
-            src_port,
-            dst_port,
+            src_port: spec.src_port.first + digits[0] as u16,
+            dst_port: spec.dst_port.first + digits[1] as u16,
         }
     }
 }
@@ -154,100 +176,136 @@ pub struct Probe {
     pub ident: u16,
 }
 
-fn fold(sum: u32) -> u16 {
-    let sum = (sum & 0xffff) + (sum >> 16);
-    ((sum & 0xffff) + (sum >> 16)) as u16
+/// Sum of the four 16-bit words of `x`, for ones' complement arithmetic.
+#[inline]
+fn words64(x: u64) -> u64 {
+    (x >> 48) + ((x >> 32) & 0xffff) + ((x >> 16) & 0xffff) + (x & 0xffff)
+}
+
+/// Sum of the two 16-bit words of `x`.
+#[inline]
+fn words32(x: u32) -> u64 {
+    u64::from(x >> 16) + u64::from(x & 0xffff)
+}
+
+/// The checksum of a ones' complement sum of big-endian words, as wire bytes.
+#[inline]
+fn checksum_of(mut acc: u64) -> [u8; 2] {
+    while acc >> 16 != 0 {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    (!(acc as u16)).to_be_bytes()
 }
 
 /// Writes a complete frame of `frame.len()` bytes for `mode` (not replay):
 /// Ethernet, IPv4 (total length = frame - 14), the transport header with a
 /// correct checksum, and the probe; the rest of the payload is zero.
+///
+/// Checksums are summed from the field values, never read back from the
+/// frame: reading just-written bytes in other widths stalls store
+/// forwarding, which cost more than building the frame. Zero padding adds
+/// nothing to a ones' complement sum.
 pub fn write_frame(frame: &mut [u8], mode: Mode, flow: &Flow, probe: &Probe) {
     let len = frame.len();
+    let (protocol, header_len, probe_len) = match mode {
+        Mode::TcpSyn => (6u8, 20, 0),
+        Mode::Icmp => (1, 8, 16),
+        _ => (17, 8, PROBE_LEN),
+    };
+    let ip_len = (len - 14) as u16;
+    let segment_len = len - 34;
+    let src = u32::from(flow.src_ip);
+    let dst = u32::from(flow.dst_ip);
+
     frame[0..6].copy_from_slice(&flow.dst_mac.0);
     frame[6..12].copy_from_slice(&flow.src_mac.0);
     frame[12..14].copy_from_slice(&[0x08, 0x00]);
-    let protocol = match mode {
-        Mode::TcpSyn => 6u8,
-        Mode::Icmp => 1,
-        _ => 17,
-    };
+    let ip_sum = 0x4500
+        + u64::from(ip_len)
+        + u64::from(probe.ident)
+        + (64 << 8 | u64::from(protocol))
+        + words32(src)
+        + words32(dst);
     let ip = &mut frame[14..34];
     ip[0] = 0x45;
     ip[1] = 0;
-    ip[2..4].copy_from_slice(&((len - 14) as u16).to_be_bytes());
+    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
     ip[4..6].copy_from_slice(&probe.ident.to_be_bytes());
     ip[6..8].fill(0);
     ip[8] = 64;
     ip[9] = protocol;
-    ip[10..12].fill(0);
-    ip[12..16].copy_from_slice(&flow.src_ip.octets());
-    ip[16..20].copy_from_slice(&flow.dst_ip.octets());
-    let sum = !checksum::data(ip);
-    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    ip[10..12].copy_from_slice(&checksum_of(ip_sum));
+    ip[12..16].copy_from_slice(&src.to_be_bytes());
+    ip[16..20].copy_from_slice(&dst.to_be_bytes());
 
-    let segment_len = len - 34;
-    let (header_len, checksum_at) = match mode {
-        Mode::TcpSyn => (20, 16),
-        Mode::Icmp => (8, 2),
-        _ => (8, 6),
-    };
-    let payload_start = 34 + header_len;
-    // Zero bytes add nothing to a ones' complement sum, so only the headers
-    // and the probe are summed; the zero tail is written, not summed.
-    let probe_len = match mode {
-        Mode::TcpSyn => 0,
-        Mode::Icmp => 16,
-        _ => PROBE_LEN,
-    };
-    frame[payload_start + probe_len..].fill(0);
+    // Most frames are minimal: a few bytes of tail do not justify a memset call.
+    let tail = &mut frame[34 + header_len + probe_len..];
+    if tail.len() <= 16 {
+        for byte in tail {
+            *byte = 0;
+        }
+    } else {
+        tail.fill(0);
+    }
     let segment = &mut frame[34..];
+    let pseudo = words32(src) + words32(dst) + u64::from(protocol) + segment_len as u64;
     match mode {
         Mode::TcpSyn => {
+            let seq = probe.seq as u32;
+            let (offset_flags, window) = (5u16 << 12 | 0x02, 65_535u16);
+            let sum = pseudo
+                + u64::from(flow.src_port)
+                + u64::from(flow.dst_port)
+                + words32(seq)
+                + u64::from(offset_flags)
+                + u64::from(window);
             segment[0..2].copy_from_slice(&flow.src_port.to_be_bytes());
             segment[2..4].copy_from_slice(&flow.dst_port.to_be_bytes());
-            segment[4..8].copy_from_slice(&(probe.seq as u32).to_be_bytes());
+            segment[4..8].copy_from_slice(&seq.to_be_bytes());
             segment[8..12].fill(0);
-            segment[12] = 5 << 4;
-            segment[13] = 0x02;
-            segment[14..16].copy_from_slice(&65_535u16.to_be_bytes());
-            segment[16..20].fill(0);
+            segment[12..14].copy_from_slice(&offset_flags.to_be_bytes());
+            segment[14..16].copy_from_slice(&window.to_be_bytes());
+            segment[16..18].copy_from_slice(&checksum_of(sum));
+            segment[18..20].fill(0);
         }
         Mode::Icmp => {
+            let (ident, seq16) = (u16::from(probe.queue), probe.seq as u16);
+            let sum = 0x0800
+                + u64::from(ident)
+                + u64::from(seq16)
+                + words64(probe.seq)
+                + words64(probe.timestamp);
             segment[0] = 8;
             segment[1] = 0;
-            segment[2..4].fill(0);
-            segment[4..6].copy_from_slice(&u16::from(probe.queue).to_be_bytes());
-            segment[6..8].copy_from_slice(&(probe.seq as u16).to_be_bytes());
+            segment[2..4].copy_from_slice(&checksum_of(sum));
+            segment[4..6].copy_from_slice(&ident.to_be_bytes());
+            segment[6..8].copy_from_slice(&seq16.to_be_bytes());
             segment[8..16].copy_from_slice(&probe.seq.to_be_bytes());
             segment[16..24].copy_from_slice(&probe.timestamp.to_be_bytes());
         }
         _ => {
+            let magic_queue = u16::from(PROBE_MAGIC) << 8 | u16::from(probe.queue);
+            let sum = pseudo
+                + u64::from(flow.src_port)
+                + u64::from(flow.dst_port)
+                + segment_len as u64
+                + u64::from(magic_queue)
+                + words64(probe.seq)
+                + words64(probe.timestamp);
+            let mut checksum = checksum_of(sum);
+            // UDP sends a computed zero as all ones (RFC 768).
+            if checksum == [0, 0] {
+                checksum = [0xff, 0xff];
+            }
             segment[0..2].copy_from_slice(&flow.src_port.to_be_bytes());
             segment[2..4].copy_from_slice(&flow.dst_port.to_be_bytes());
             segment[4..6].copy_from_slice(&(segment_len as u16).to_be_bytes());
-            segment[6..8].fill(0);
-            let probe_bytes = &mut segment[8..8 + PROBE_LEN];
-            probe_bytes[0] = PROBE_MAGIC;
-            probe_bytes[1] = probe.queue;
-            probe_bytes[2..10].copy_from_slice(&probe.seq.to_be_bytes());
-            probe_bytes[10..18].copy_from_slice(&probe.timestamp.to_be_bytes());
+            segment[6..8].copy_from_slice(&checksum);
+            segment[8..10].copy_from_slice(&magic_queue.to_be_bytes());
+            segment[10..18].copy_from_slice(&probe.seq.to_be_bytes());
+            segment[18..26].copy_from_slice(&probe.timestamp.to_be_bytes());
         }
     }
-    let mut sum = u32::from(checksum::data(&segment[..header_len + probe_len]));
-    if mode != Mode::Icmp {
-        sum += u32::from(checksum::pseudo_header_v4(
-            &flow.src_ip,
-            &flow.dst_ip,
-            protocol.into(),
-            segment_len as u32,
-        ));
-    }
-    let mut sum = !fold(sum);
-    if sum == 0 && mode == Mode::Udp {
-        sum = 0xffff;
-    }
-    segment[checksum_at..checksum_at + 2].copy_from_slice(&sum.to_be_bytes());
 }
 
 /// A probe found in a received frame.
@@ -310,7 +368,7 @@ pub fn parse_probe(frame: &[u8]) -> Option<Received> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smoltcp::wire::{IpAddress, Ipv4Packet, TcpPacket, UdpPacket};
+    use smoltcp::wire::{checksum, IpAddress, Ipv4Packet, TcpPacket, UdpPacket};
 
     fn spec(mode: FlowMode) -> FlowSpec {
         FlowSpec {
@@ -336,6 +394,29 @@ mod tests {
             },
             dst_port: Range { first: 7, last: 7 },
             mode,
+        }
+    }
+
+    #[test]
+    fn carry_odometer_matches_positional_digits() {
+        let mut wide = spec(FlowMode::Incr);
+        wide.dst_port = Range { first: 7, last: 8 };
+        wide.dst_mac = DstMacs::Range(Range {
+            first: 0x0200_0000_0002,
+            last: 0x0200_0000_0004,
+        });
+        let mut walker = FlowWalker::new(wide.clone(), 1);
+        let reference = FlowWalker::new(wide, 1);
+        let mut digits = [0u64; 6];
+        for _ in 0..200 {
+            assert_eq!(walker.next_flow(), reference.flow_at(digits));
+            for (digit, len) in digits.iter_mut().zip(reference.lens) {
+                *digit += 1;
+                if *digit < len {
+                    break;
+                }
+                *digit = 0;
+            }
         }
     }
 
@@ -415,7 +496,7 @@ mod tests {
             timestamp: 42,
             ident: 1,
         };
-        let mut syn = vec![0u8; 60];
+        let mut syn = vec![0xeeu8; 60];
         write_frame(&mut syn, Mode::TcpSyn, &flow(), &probe);
         let ip = Ipv4Packet::new_checked(&syn[14..]).unwrap();
         let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
@@ -426,7 +507,7 @@ mod tests {
         ));
         assert_eq!(parse_probe(&syn).unwrap().seq, 5, "32-bit sequence field");
 
-        let mut echo = vec![0u8; 100];
+        let mut echo = vec![0xeeu8; 100];
         write_frame(&mut echo, Mode::Icmp, &flow(), &probe);
         let ip = Ipv4Packet::new_checked(&echo[14..]).unwrap();
         assert_eq!(checksum::data(ip.payload()), !0);

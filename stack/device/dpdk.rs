@@ -14,7 +14,12 @@ pub struct DpdkDevice {
     claim: QueueClaim,
     mac: MacAddr,
     stats: DeviceStats,
+    /// Mbufs taken from the pool in bulk, handed out by `alloc_tx`.
+    spare: Vec<Mbuf>,
 }
+
+/// Mbufs `alloc_tx` takes from the pool at a time.
+const ALLOC_BULK: usize = 32;
 
 impl DpdkDevice {
     /// Claims queue pair `queue` of `port` for this device.
@@ -25,6 +30,7 @@ impl DpdkDevice {
             claim,
             mac,
             stats: DeviceStats::default(),
+            spare: Vec::with_capacity(ALLOC_BULK),
         })
     }
 
@@ -50,8 +56,19 @@ impl Device for DpdkDevice {
     }
 
     fn alloc_tx(&mut self, len: usize) -> Option<Mbuf> {
-        let mut mbuf = self.claim.port().mempool().alloc()?;
-        mbuf.append(len)?;
+        if self.spare.is_empty() {
+            let pool = self.claim.port().mempool();
+            if !pool.alloc_bulk(&mut self.spare, ALLOC_BULK) {
+                // Nearly empty: what is left may still come one at a time.
+                self.spare.push(pool.alloc()?);
+            }
+        }
+        let mut mbuf = self.spare.pop()?;
+        if mbuf.append(len).is_none() {
+            // Too long for one mbuf: keep the buffer for the next request.
+            self.spare.push(mbuf);
+            return None;
+        }
         Some(mbuf)
     }
 

@@ -38,20 +38,17 @@ impl Mbuf {
 
     /// Number of segments in the chain (1 for a single buffer).
     pub fn segments(&self) -> u16 {
-        // SAFETY: self owns a valid mbuf.
-        unsafe { sys::dps_pktmbuf_nb_segs(self.as_ptr()) }
+        self.raw().nb_segs
     }
 
     /// Total packet length over all segments, in bytes.
     pub fn pkt_len(&self) -> u32 {
-        // SAFETY: self owns a valid mbuf.
-        unsafe { sys::dps_pktmbuf_pkt_len(self.as_ptr()) }
+        self.raw().pkt_len
     }
 
     /// The mbuf's offload flags (`RTE_MBUF_F_*`), e.g. checksum verdicts.
     pub fn ol_flags(&self) -> u64 {
-        // SAFETY: self owns a valid mbuf.
-        unsafe { sys::dps_mbuf_ol_flags(self.as_ptr()) }
+        self.raw().ol_flags
     }
 
     /// Reference count (1 unless the mbuf is shared).
@@ -61,69 +58,129 @@ impl Mbuf {
     }
 }
 
+impl Mbuf {
+    fn raw(&self) -> &sys::rte_mbuf {
+        // SAFETY: self owns a valid mbuf for as long as the borrow lasts.
+        unsafe { self.0.as_ref() }
+    }
+
+    fn raw_mut(&mut self) -> &mut sys::rte_mbuf {
+        // SAFETY: as raw(); &mut self makes the access exclusive.
+        unsafe { self.0.as_mut() }
+    }
+
+    /// True for a single-segment mbuf, whose fields this module edits
+    /// directly (inlined, no call into the shim); chains go through DPDK.
+    fn single(&self) -> bool {
+        self.raw().nb_segs == 1
+    }
+
+    /// Pointer to byte `offset` of the mbuf's buffer.
+    fn buf_ptr(&self, offset: usize) -> *mut u8 {
+        // SAFETY: callers keep `offset` within buf_len, inside the buffer.
+        unsafe { (self.raw().buf_addr as *mut u8).add(offset) }
+    }
+}
+
 impl PacketBuf for Mbuf {
     fn data(&self) -> &[u8] {
-        // SAFETY: mtod points at data_len initialised bytes of the first
-        // segment, valid while self owns the mbuf; the borrow ties them.
+        let m = self.raw();
+        // SAFETY: data_off + data_len <= buf_len for a valid mbuf; those
+        // bytes live while self owns the mbuf, and the borrow ties them.
         unsafe {
-            let len = sys::dps_pktmbuf_data_len(self.as_ptr()) as usize;
-            let ptr = sys::dps_pktmbuf_mtod(self.as_ptr()) as *const u8;
-            std::slice::from_raw_parts(ptr, len)
+            std::slice::from_raw_parts(
+                self.buf_ptr(usize::from(m.data_off)),
+                usize::from(m.data_len),
+            )
         }
     }
 
     fn data_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as in data(); &mut self guarantees exclusive access.
-        unsafe {
-            let len = sys::dps_pktmbuf_data_len(self.as_ptr()) as usize;
-            let ptr = sys::dps_pktmbuf_mtod(self.as_ptr()) as *mut u8;
-            std::slice::from_raw_parts_mut(ptr, len)
-        }
+        let (off, len) = (
+            usize::from(self.raw().data_off),
+            usize::from(self.raw().data_len),
+        );
+        // SAFETY: as data(); &mut self guarantees exclusive access.
+        unsafe { std::slice::from_raw_parts_mut(self.buf_ptr(off), len) }
     }
 
     fn headroom(&self) -> usize {
-        // SAFETY: self owns a valid mbuf.
-        unsafe { sys::dps_pktmbuf_headroom(self.as_ptr()) as usize }
+        usize::from(self.raw().data_off)
     }
 
     fn tailroom(&self) -> usize {
-        // SAFETY: self owns a valid mbuf.
-        unsafe { sys::dps_pktmbuf_tailroom(self.as_ptr()) as usize }
+        if !self.single() {
+            // SAFETY: self owns a valid mbuf.
+            return unsafe { sys::dps_pktmbuf_tailroom(self.as_ptr()) as usize };
+        }
+        let m = self.raw();
+        usize::from(m.buf_len) - usize::from(m.data_off) - usize::from(m.data_len)
     }
 
     fn append(&mut self, len: usize) -> Option<&mut [u8]> {
         let len16 = u16::try_from(len).ok()?;
-        // SAFETY: DPDK checks the tailroom and returns null when short; on
-        // success the pointer addresses `len` bytes inside this mbuf's buffer.
-        unsafe {
-            let ptr = sys::dps_pktmbuf_append(self.as_ptr(), len16) as *mut u8;
-            (!ptr.is_null()).then(|| std::slice::from_raw_parts_mut(ptr, len))
+        if !self.single() {
+            // SAFETY: DPDK checks the tailroom of the last segment and
+            // returns null when short; on success the bytes are ours.
+            return unsafe {
+                let ptr = sys::dps_pktmbuf_append(self.as_ptr(), len16) as *mut u8;
+                (!ptr.is_null()).then(|| std::slice::from_raw_parts_mut(ptr, len))
+            };
         }
+        if len > self.tailroom() {
+            return None;
+        }
+        let m = self.raw_mut();
+        let at = usize::from(m.data_off) + usize::from(m.data_len);
+        m.data_len += len16;
+        m.pkt_len += u32::from(len16);
+        // SAFETY: the tailroom check keeps [at, at + len) inside the buffer.
+        Some(unsafe { std::slice::from_raw_parts_mut(self.buf_ptr(at), len) })
     }
 
     fn prepend(&mut self, len: usize) -> Option<&mut [u8]> {
         let len16 = u16::try_from(len).ok()?;
-        // SAFETY: DPDK checks the headroom and returns null when short.
-        unsafe {
-            let ptr = sys::dps_pktmbuf_prepend(self.as_ptr(), len16) as *mut u8;
-            (!ptr.is_null()).then(|| std::slice::from_raw_parts_mut(ptr, len))
+        if len > self.headroom() {
+            return None;
         }
+        let m = self.raw_mut();
+        m.data_off -= len16;
+        m.data_len += len16;
+        m.pkt_len += u32::from(len16);
+        let at = usize::from(m.data_off);
+        // SAFETY: the headroom check keeps [at, at + len) inside the buffer.
+        Some(unsafe { std::slice::from_raw_parts_mut(self.buf_ptr(at), len) })
     }
 
     fn adj(&mut self, len: usize) -> bool {
         let Ok(len16) = u16::try_from(len) else {
             return false;
         };
-        // SAFETY: DPDK checks the data length and returns null when short.
-        unsafe { !sys::dps_pktmbuf_adj(self.as_ptr(), len16).is_null() }
+        let m = self.raw_mut();
+        if len16 > m.data_len {
+            return false;
+        }
+        m.data_off += len16;
+        m.data_len -= len16;
+        m.pkt_len -= u32::from(len16);
+        true
     }
 
     fn trim(&mut self, len: usize) -> bool {
         let Ok(len16) = u16::try_from(len) else {
             return false;
         };
-        // SAFETY: DPDK checks the data length and returns -1 when short.
-        unsafe { sys::dps_pktmbuf_trim(self.as_ptr(), len16) == 0 }
+        if !self.single() {
+            // SAFETY: DPDK checks the length and returns -1 when short.
+            return unsafe { sys::dps_pktmbuf_trim(self.as_ptr(), len16) == 0 };
+        }
+        let m = self.raw_mut();
+        if len16 > m.data_len {
+            return false;
+        }
+        m.data_len -= len16;
+        m.pkt_len -= u32::from(len16);
+        true
     }
 }
 

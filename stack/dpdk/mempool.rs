@@ -90,6 +90,27 @@ impl Mempool {
         unsafe { Mbuf::from_raw(sys::dps_pktmbuf_alloc(self.as_ptr())) }
     }
 
+    /// Takes `count` mbufs at once (cheaper than one by one) and appends
+    /// them to `out`; false, and nothing taken, if the pool has too few.
+    pub fn alloc_bulk(&self, out: &mut Vec<Mbuf>, count: usize) -> bool {
+        let mut raw = [std::ptr::null_mut(); 64];
+        let count = count.min(raw.len());
+        // SAFETY: `raw` has room for `count` pointers; on success each is a
+        // fresh mbuf we now own, on failure none was taken.
+        let rc =
+            unsafe { sys::dps_pktmbuf_alloc_bulk(self.as_ptr(), raw.as_mut_ptr(), count as u32) };
+        if rc != 0 {
+            return false;
+        }
+        for &ptr in &raw[..count] {
+            // SAFETY: as above; each pointer is owned exactly once.
+            if let Some(mbuf) = unsafe { Mbuf::from_raw(ptr) } {
+                out.push(mbuf);
+            }
+        }
+        true
+    }
+
     /// Mbufs currently free in the pool (caches included).
     pub fn available(&self) -> u32 {
         // SAFETY: the pool is valid; the call only reads counters.
