@@ -49,6 +49,26 @@ pub struct FlowSpec {
     pub mode: FlowMode,
 }
 
+impl FlowSpec {
+    /// Values in each range, in odometer order (fastest first): source
+    /// port, destination port, source IP, destination IP, source MAC,
+    /// destination MAC (one when resolved: it follows the destination IP).
+    pub fn lens(&self) -> [u64; 6] {
+        let dst_macs = match &self.dst_mac {
+            DstMacs::Range(r) => r.len(),
+            DstMacs::Resolved(_) => 1,
+        };
+        [
+            self.src_port.len(),
+            self.dst_port.len(),
+            self.src_ip.len(),
+            self.dst_ip.len(),
+            self.src_mac.len(),
+            dst_macs,
+        ]
+    }
+}
+
 /// One frame's addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flow {
@@ -80,18 +100,7 @@ pub struct FlowWalker {
 impl FlowWalker {
     /// A walker; `seed` fixes the random mode's draws.
     pub fn new(spec: FlowSpec, seed: u64) -> Self {
-        let dst_macs = match &spec.dst_mac {
-            DstMacs::Range(r) => r.len(),
-            DstMacs::Resolved(_) => 1,
-        };
-        let lens = [
-            spec.src_port.len(),
-            spec.dst_port.len(),
-            spec.src_ip.len(),
-            spec.dst_ip.len(),
-            spec.src_mac.len(),
-            dst_macs,
-        ];
+        let lens = spec.lens();
         FlowWalker {
             spec,
             digits: [0; 6],
@@ -102,20 +111,9 @@ impl FlowWalker {
 
     /// Distinct flows in one cycle (saturating).
     pub fn flow_count(spec: &FlowSpec) -> u64 {
-        let dst_macs = match &spec.dst_mac {
-            DstMacs::Range(r) => r.len(),
-            DstMacs::Resolved(_) => 1,
-        };
-        [
-            spec.src_port.len(),
-            spec.dst_port.len(),
-            spec.src_ip.len(),
-            spec.dst_ip.len(),
-            spec.src_mac.len(),
-            dst_macs,
-        ]
-        .iter()
-        .fold(1u64, |acc, n| acc.saturating_mul(*n))
+        spec.lens()
+            .iter()
+            .fold(1u64, |acc, n| acc.saturating_mul(*n))
     }
 
     /// The next frame's flow.
