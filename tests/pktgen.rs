@@ -370,3 +370,34 @@ fn bad_flags_fail_before_anything_is_sent() {
         assert!(!path.exists(), "{extra:?}: nothing may be written");
     }
 }
+
+#[cfg(feature = "dpdk")]
+#[test]
+fn two_lcores_each_drive_a_queue_and_totals_add_up() {
+    let _turn = take_turn();
+    let summary = run_json(pktgen().args([
+        "--eal",
+        &eal("--vdev=net_null0", "0-1"),
+        "--tx-only",
+        "--dst-mac",
+        "02:00:00:00:00:02",
+        "--src-ip",
+        "10.0.0.1",
+        "--dst-ip",
+        "10.0.1.1",
+        "--rate",
+        "100000pps",
+        "--count",
+        "100001",
+    ]));
+    assert_eq!(summary["lcores"], 2, "{summary}");
+    assert_eq!(
+        summary["tx_packets"], 100_001,
+        "shares of the count add up: {summary}"
+    );
+    let pps = summary["tx_pps"].as_f64().unwrap();
+    assert!(
+        (95_000.0..=105_000.0).contains(&pps),
+        "the rate is for both lcores together: {summary}"
+    );
+}
