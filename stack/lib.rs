@@ -39,5 +39,6 @@ pub mod rand;
 pub mod runtime;
 pub mod stats;
 pub mod time;
+pub mod timer;
 pub mod udp;
 pub mod wire;
