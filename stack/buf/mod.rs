@@ -5,9 +5,11 @@
 //! transmit can prepend headers without copying) and tailroom behind, the
 //! same shape as a DPDK mbuf.
 
+mod byte_ring;
 mod datagram_queue;
 mod pool;
 
+pub use byte_ring::ByteRing;
 pub use datagram_queue::{DatagramQueue, QueueFull};
 pub use pool::{BufPool, PoolBuf, PoolConfig, PoolStats, SizeClass};
 
