@@ -196,6 +196,28 @@ counters! {
     }
 }
 
+counters! {
+    /// TCP counters (like the `Tcp:` section of `netstat -s`).
+    TcpStats {
+        /// Segments received (before validation).
+        rx_segments,
+        /// Shorter than a TCP header.
+        rx_truncated,
+        /// Data offset below 5 words or past the segment's end.
+        rx_bad_offset,
+        /// Checksum wrong.
+        rx_bad_checksum,
+        /// An option with an impossible or wrong length.
+        rx_bad_options,
+        /// SYN with FIN or RST, or no control bit at all.
+        rx_bad_flags,
+        /// Segments for a port nobody listens on.
+        rx_closed_port,
+        /// Resets sent.
+        tx_resets,
+    }
+}
+
 /// A snapshot of every layer's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StackStats {
@@ -211,11 +233,13 @@ pub struct StackStats {
     pub icmp: IcmpStats,
     /// UDP counters.
     pub udp: UdpStats,
+    /// TCP counters.
+    pub tcp: TcpStats,
 }
 
 impl StackStats {
     /// Every layer's counters, layer by layer, for printing.
-    pub fn layers(&self) -> [(&'static str, Vec<(&'static str, u64)>); 6] {
+    pub fn layers(&self) -> [(&'static str, Vec<(&'static str, u64)>); 7] {
         [
             ("device", self.device.fields()),
             ("ethernet", self.ethernet.fields()),
@@ -223,6 +247,7 @@ impl StackStats {
             ("ipv4", self.ipv4.fields()),
             ("icmp", self.icmp.fields()),
             ("udp", self.udp.fields()),
+            ("tcp", self.tcp.fields()),
         ]
     }
 
@@ -260,7 +285,7 @@ mod tests {
     #[test]
     fn json_has_every_layer() {
         let json = StackStats::default().to_json();
-        for layer in ["device", "ethernet", "arp", "ipv4", "icmp", "udp"] {
+        for layer in ["device", "ethernet", "arp", "ipv4", "icmp", "udp", "tcp"] {
             assert!(json[layer].is_object(), "{layer}");
         }
         assert_eq!(json["ipv4"]["rx_ttl_zero"], 0);

@@ -145,6 +145,10 @@ impl Interface {
                 self.ipv4.rx_delivered += 1;
                 self.udp_input(now, src, dst, broadcast, header, body, udp, sink);
             }
+            IpProtocol::Tcp => {
+                self.ipv4.rx_delivered += 1;
+                self.tcp_input(now, src, dst, broadcast, body, sink);
+            }
             _ => {
                 self.ipv4.rx_unknown_protocol += 1;
                 if !broadcast {

@@ -12,7 +12,7 @@ pub mod reassembly;
 mod transport;
 
 use crate::rand::Rng;
-use crate::stats::{EthernetStats, IcmpStats, Ipv4Stats, StackStats, UdpStats};
+use crate::stats::{EthernetStats, IcmpStats, Ipv4Stats, StackStats, TcpStats, UdpStats};
 use crate::time::Instant;
 use crate::udp::UdpSockets;
 use crate::wire::{Ipv4Cidr, MacAddr};
@@ -107,6 +107,7 @@ pub struct Interface {
     ipv4: Ipv4Stats,
     icmp: IcmpStats,
     udp: UdpStats,
+    tcp: TcpStats,
 }
 
 impl Interface {
@@ -124,6 +125,7 @@ impl Interface {
             ipv4: Ipv4Stats::default(),
             icmp: IcmpStats::default(),
             udp: UdpStats::default(),
+            tcp: TcpStats::default(),
         }
     }
 
@@ -165,6 +167,7 @@ impl Interface {
             ipv4: self.ipv4,
             icmp: self.icmp,
             udp: self.udp,
+            tcp: self.tcp,
         }
     }
 

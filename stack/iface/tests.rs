@@ -598,3 +598,137 @@ fn fragment_timeout_frees_memory_through_poll() {
     assert_eq!(iface.reassembly_load(), (0, 0));
     assert_eq!(iface.stats().ipv4.frag_timeouts, 1);
 }
+
+/// A TCP segment from the peer to us with `control` bits, checksummed.
+fn tcp_segment(control: u8, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
+    use crate::tcp::segment::{write_bare, HEADER_LEN};
+    use crate::tcp::seq::SeqNumber;
+    let mut s = vec![0u8; HEADER_LEN + data.len()];
+    write_bare(
+        &mut s,
+        PEER_IP,
+        OUR_IP,
+        40_000,
+        80,
+        SeqNumber(seq),
+        SeqNumber(ack),
+        control,
+        1024,
+    );
+    s[HEADER_LEN..].copy_from_slice(data);
+    s[16..18].fill(0);
+    let sum = !checksum::combine(&[
+        checksum::pseudo_header_v4(
+            &PEER_IP,
+            &OUR_IP,
+            smoltcp::wire::IpProtocol::Tcp,
+            s.len() as u32,
+        ),
+        checksum::data(&s),
+    ]);
+    s[16..18].copy_from_slice(&sum.to_be_bytes());
+    s
+}
+
+fn reset_of(frame: &[u8]) -> crate::tcp::segment::Segment<'_> {
+    let ip = ip_of(frame);
+    assert_eq!((ip.src_addr(), ip.dst_addr()), (OUR_IP, PEER_IP));
+    let total = usize::from(ip.total_len());
+    crate::tcp::segment::parse(OUR_IP, PEER_IP, &frame[14 + 20..14 + total])
+        .expect("a valid segment")
+}
+
+#[test]
+fn closed_port_answers_syn_with_rst_ack_and_ack_with_rst() {
+    use crate::tcp::segment::flags;
+    use crate::tcp::seq::SeqNumber;
+    let (mut iface, mut udp) = setup();
+    learn_peer(&mut iface, &mut udp);
+    let mut out = Vec::new();
+    iface.receive(
+        at(1),
+        &ethernet(
+            OUR_MAC,
+            0x0800,
+            &ipv4(6, &tcp_segment(flags::SYN, 1000, 0, b"")),
+        ),
+        &mut udp,
+        &mut out,
+    );
+    let rst = reset_of(&out[0]);
+    assert_eq!(rst.flags, flags::RST | flags::ACK);
+    assert_eq!(
+        (rst.seq, rst.ack),
+        (SeqNumber(0), SeqNumber(1001)),
+        "ACK covers the SYN"
+    );
+    assert_eq!((rst.src_port, rst.dst_port), (80, 40_000));
+
+    out.clear();
+    let data_ack = tcp_segment(flags::ACK | flags::PSH, 5000, 777, b"hello");
+    iface.receive(
+        at(2),
+        &ethernet(OUR_MAC, 0x0800, &ipv4(6, &data_ack)),
+        &mut udp,
+        &mut out,
+    );
+    let rst = reset_of(&out[0]);
+    assert_eq!(
+        (rst.flags, rst.seq),
+        (flags::RST, SeqNumber(777)),
+        "RST at the peer's ACK number"
+    );
+
+    out.clear();
+    iface.receive(
+        at(3),
+        &ethernet(
+            OUR_MAC,
+            0x0800,
+            &ipv4(6, &tcp_segment(flags::RST, 1, 0, b"")),
+        ),
+        &mut udp,
+        &mut out,
+    );
+    assert!(out.is_empty(), "a RST is never answered");
+    let tcp = iface.stats().tcp;
+    assert_eq!(
+        (tcp.rx_segments, tcp.rx_closed_port, tcp.tx_resets),
+        (3, 3, 2)
+    );
+    assert_eq!(
+        iface.stats().icmp.tx_dest_unreachable,
+        0,
+        "TCP gets RST, not ICMP"
+    );
+}
+
+#[test]
+fn malformed_tcp_is_counted_and_not_answered() {
+    use crate::tcp::segment::flags;
+    let (mut iface, mut udp) = setup();
+    learn_peer(&mut iface, &mut udp);
+    let mut out = Vec::new();
+    let mut bad_sum = tcp_segment(flags::SYN, 1, 0, b"");
+    bad_sum[4] ^= 1;
+    let mut short_offset = tcp_segment(flags::ACK, 1, 0, b"");
+    short_offset[12] = 4 << 4;
+    let syn_fin = tcp_segment(flags::SYN | flags::FIN, 1, 0, b"");
+    let no_flags = tcp_segment(0, 1, 0, b"");
+    for segment in [bad_sum, short_offset, syn_fin, no_flags, vec![0u8; 12]] {
+        iface.receive(
+            at(1),
+            &ethernet(OUR_MAC, 0x0800, &ipv4(6, &segment)),
+            &mut udp,
+            &mut out,
+        );
+    }
+    assert!(out.is_empty());
+    let tcp = iface.stats().tcp;
+    // The data offset is checked before the checksum, so that edit counts there.
+    assert_eq!((tcp.rx_bad_checksum, tcp.rx_bad_offset), (1, 1));
+    assert_eq!(
+        (tcp.rx_bad_flags, tcp.rx_truncated, tcp.tx_resets),
+        (2, 1, 0)
+    );
+}

@@ -1,8 +1,11 @@
 //! UDP on the wire (RFC 768): checksum, demultiplexing to sockets, port
-//! unreachable for closed ports, and sending what sockets queued.
+//! unreachable for closed ports, and sending what sockets queued. TCP
+//! input: validation with a counter per reason, and the CLOSED-state reply
+//! (RFC 9293 3.10.7.1) for ports nobody listens on.
 
 use super::ipv4::{IpFields, SendFailure};
 use super::{FrameSink, Interface};
+use crate::tcp::segment::{self, flags, SegmentError};
 use crate::time::Instant;
 use crate::udp::UdpSockets;
 use smoltcp::wire::{checksum, IpAddress, IpProtocol, UdpPacket};
@@ -43,6 +46,62 @@ impl Interface {
                     self.send_unreachable(now, sink, super::icmp::PORT_UNREACHABLE, header, body);
                 }
             }
+        }
+    }
+
+    pub(super) fn tcp_input<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        broadcast: bool,
+        body: &[u8],
+        sink: &mut S,
+    ) {
+        self.tcp.rx_segments += 1;
+        let seg = match segment::parse(src, dst, body) {
+            Ok(seg) => seg,
+            Err(error) => {
+                *match error {
+                    SegmentError::Truncated => &mut self.tcp.rx_truncated,
+                    SegmentError::BadDataOffset => &mut self.tcp.rx_bad_offset,
+                    SegmentError::BadChecksum => &mut self.tcp.rx_bad_checksum,
+                    SegmentError::BadOptions => &mut self.tcp.rx_bad_options,
+                    SegmentError::BadFlags => &mut self.tcp.rx_bad_flags,
+                } += 1;
+                return;
+            }
+        };
+        // No listener or connection exists yet: every port is CLOSED.
+        self.tcp.rx_closed_port += 1;
+        // RFC 9293 3.10.7.1: a RST is never answered; anything else gets one.
+        if seg.has(flags::RST) || broadcast {
+            return;
+        }
+        let (seq, ack, control) = if seg.has(flags::ACK) {
+            (seg.ack, crate::tcp::seq::SeqNumber(0), flags::RST)
+        } else {
+            (
+                crate::tcp::seq::SeqNumber(0),
+                seg.seq + seg.len(),
+                flags::RST | flags::ACK,
+            )
+        };
+        let fields = IpFields {
+            src: dst,
+            dst: src,
+            protocol: IpProtocol::Tcp,
+            dont_fragment: true,
+        };
+        let (local_port, remote_port) = (seg.dst_port, seg.src_port);
+        let mut fill = |out: &mut [u8]| {
+            segment::write_bare(out, dst, src, local_port, remote_port, seq, ack, control, 0);
+        };
+        if self
+            .send_ip(now, sink, fields, segment::HEADER_LEN, &mut fill)
+            .is_ok()
+        {
+            self.tcp.tx_resets += 1;
         }
     }
 

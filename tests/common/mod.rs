@@ -364,6 +364,16 @@ pub fn l3_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) {
                 Err(_) => lost += 1,
             }
         }
+        // No TCP listener on dpstack: the kernel's connect gets a RST.
+        let tcp = std::net::TcpStream::connect_timeout(
+            &"10.78.0.2:80".parse().unwrap(),
+            Duration::from_secs(3),
+        );
+        assert_eq!(
+            tcp.map_err(|e| e.kind()).err(),
+            Some(std::io::ErrorKind::ConnectionRefused),
+            "connect to a closed dpstack port"
+        );
         let closed = UdpSocket::bind("10.78.0.1:0").unwrap();
         closed.connect("10.78.0.2:9").unwrap();
         closed
