@@ -13,6 +13,16 @@ use std::process::Command;
 #[cfg(feature = "dpdk")]
 use std::time::Duration;
 
+/// The flow most tests send: one fixed MAC and address pair.
+const ONE_FLOW: [&str; 6] = [
+    "--dst-mac",
+    "02:00:00:00:00:02",
+    "--src-ip",
+    "10.0.0.1",
+    "--dst-ip",
+    "10.0.1.1",
+];
+
 fn pktgen() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dpstack-pktgen"))
 }
@@ -115,12 +125,6 @@ fn syn_icmp_and_random_flows_are_valid() {
         path.to_str().unwrap(),
         "--mode",
         "tcp-syn",
-        "--dst-mac",
-        "02:00:00:00:00:02",
-        "--src-ip",
-        "10.0.0.1",
-        "--dst-ip",
-        "10.0.1.1",
         "--src-port",
         "2000-2999",
         "--flow-mode",
@@ -132,7 +136,7 @@ fn syn_icmp_and_random_flows_are_valid() {
         "--rx-wait-ms",
         "0",
     ];
-    run_json(pktgen().args(seeded_syn));
+    run_json(pktgen().args(ONE_FLOW).args(seeded_syn));
     let frames = read_frames(&path);
     let ports: Vec<u16> = frames
         .iter()
@@ -154,14 +158,14 @@ fn syn_icmp_and_random_flows_are_valid() {
         "random, not incrementing"
     );
 
-    run_json(pktgen().args(seeded_syn));
+    run_json(pktgen().args(ONE_FLOW).args(seeded_syn));
     let again: Vec<u16> = read_frames(&path)
         .iter()
         .map(|f| u16::from_be_bytes([f[34], f[35]]))
         .collect();
     assert_eq!(again, ports, "same seed, same flows");
 
-    run_json(pktgen().args([
+    run_json(pktgen().args(ONE_FLOW).args([
         "--backend",
         "pcap",
         "--pcap-out",
@@ -170,12 +174,6 @@ fn syn_icmp_and_random_flows_are_valid() {
         "icmp",
         "--size",
         "imix",
-        "--dst-mac",
-        "02:00:00:00:00:02",
-        "--src-ip",
-        "10.0.0.1",
-        "--dst-ip",
-        "10.0.1.1",
         "--count",
         "12",
         "--rx-wait-ms",
@@ -224,16 +222,10 @@ fn eal(vdevs: &str, cores: &str) -> String {
 #[test]
 fn rate_on_net_null_is_within_five_percent() {
     let _turn = take_turn();
-    let summary = run_json(pktgen().args([
+    let summary = run_json(pktgen().args(ONE_FLOW).args([
         "--eal",
         &eal("--vdev=net_null0", "0"),
         "--tx-only",
-        "--dst-mac",
-        "02:00:00:00:00:02",
-        "--src-ip",
-        "10.0.0.1",
-        "--dst-ip",
-        "10.0.1.1",
         "--rate",
         "100000pps",
         "--duration",
@@ -253,18 +245,12 @@ fn rate_on_net_null_is_within_five_percent() {
 #[test]
 fn loopback_with_one_percent_loss_reports_loss_and_latency() {
     let _turn = take_turn();
-    let summary = run_json(pktgen().args([
+    let summary = run_json(pktgen().args(ONE_FLOW).args([
         "--eal",
         &eal("--vdev=net_ring0", "0"),
         "--inject-rx-loss",
         "0.01",
         "--latency",
-        "--dst-mac",
-        "02:00:00:00:00:02",
-        "--src-ip",
-        "10.0.0.1",
-        "--dst-ip",
-        "10.0.1.1",
         "--rate",
         "200000pps",
         "--count",
@@ -336,16 +322,7 @@ fn frames_into_the_kernel_through_net_tap_are_counted_there() {
 #[test]
 fn bad_flags_fail_before_anything_is_sent() {
     let path = temp_pcap("bad");
-    let base = [
-        "--backend",
-        "pcap",
-        "--dst-mac",
-        "02:00:00:00:00:02",
-        "--src-ip",
-        "10.0.0.1",
-        "--dst-ip",
-        "10.0.1.1",
-    ];
+    let base = ["--backend", "pcap"];
     for (extra, expect) in [
         (&["--size", "59"][..], "outside 60..=9018"),
         (&["--size", "100-60"], "empty"),
@@ -360,6 +337,7 @@ fn bad_flags_fail_before_anything_is_sent() {
     ] {
         let out = pktgen()
             .args(base)
+            .args(ONE_FLOW)
             .args(["--pcap-out", path.to_str().unwrap()])
             .args(extra)
             .output()
@@ -375,16 +353,10 @@ fn bad_flags_fail_before_anything_is_sent() {
 #[test]
 fn two_lcores_each_drive_a_queue_and_totals_add_up() {
     let _turn = take_turn();
-    let summary = run_json(pktgen().args([
+    let summary = run_json(pktgen().args(ONE_FLOW).args([
         "--eal",
         &eal("--vdev=net_null0", "0-1"),
         "--tx-only",
-        "--dst-mac",
-        "02:00:00:00:00:02",
-        "--src-ip",
-        "10.0.0.1",
-        "--dst-ip",
-        "10.0.1.1",
         "--rate",
         "100000pps",
         "--count",
