@@ -215,6 +215,60 @@ counters! {
         rx_closed_port,
         /// Resets sent.
         tx_resets,
+        /// Segments sent (every kind, retransmissions included).
+        tx_segments,
+        /// Bytes of data sent, retransmissions included.
+        tx_data_bytes,
+        /// Data bytes received in order and delivered to receive buffers.
+        rx_data_bytes,
+        /// Connections opened by connect (SYN sent).
+        active_opens,
+        /// Connections opened from a listener (SYN received).
+        passive_opens,
+        /// Connections that reached ESTABLISHED.
+        established,
+        /// Connect attempts that failed (refused, timed out, reset).
+        attempt_fails,
+        /// Established connections reset by the peer.
+        resets_received,
+        /// Connections that gave up after retransmitting (ETIMEDOUT).
+        timeouts,
+        /// Segments retransmitted (timeouts, fast retransmit, SYN, FIN).
+        tx_retransmits,
+        /// Retransmission timer expirations.
+        rto_expirations,
+        /// Fast retransmits on three duplicate ACKs.
+        fast_retransmits,
+        /// Duplicate ACKs received.
+        rx_dup_acks,
+        /// Segments that arrived ahead of a hole and were held.
+        rx_out_of_order,
+        /// Out-of-order segments dropped because the reassembly record was full.
+        rx_reassembly_full,
+        /// Segments wholly below `rcv_nxt` (duplicates).
+        rx_duplicate,
+        /// Segments outside the receive window.
+        rx_outside_window,
+        /// Segments dropped by PAWS (an old timestamp).
+        rx_paws_dropped,
+        /// ACKs for data never sent.
+        rx_ack_too_new,
+        /// Challenge ACKs sent for in-window RSTs or SYNs (RFC 5961).
+        tx_challenge_acks,
+        /// Delayed-ACK timer expirations.
+        delayed_acks,
+        /// Zero-window probes sent.
+        window_probes,
+        /// SYNs dropped because the listener's SYN queue was full.
+        syn_queue_overflow,
+        /// Handshake-completing ACKs dropped because the accept queue was full.
+        accept_queue_overflow,
+        /// Replies (resets, challenge ACKs) dropped because their queue was full.
+        tx_replies_dropped,
+        /// Data arriving after the application closed; answered with a reset.
+        rx_after_close,
+        /// TIME_WAIT connections taken over by a new SYN (RFC 6191).
+        time_wait_reused,
     }
 }
 

@@ -3,9 +3,9 @@
 //! next-hop resolution, and fragmentation of datagrams over the MTU.
 
 use super::reassembly::FragmentKey;
+use super::Sockets;
 use super::{FrameSink, Interface};
 use crate::time::Instant;
-use crate::udp::UdpSockets;
 use crate::wire::MacAddr;
 use smoltcp::wire::{EthernetProtocol, IpProtocol, Ipv4Packet};
 use std::net::Ipv4Addr;
@@ -50,7 +50,7 @@ impl Interface {
         now: Instant,
         payload: &[u8],
         link_broadcast: bool,
-        udp: &mut UdpSockets,
+        sockets: &mut Sockets,
         sink: &mut S,
     ) {
         let stats = &mut self.ipv4;
@@ -114,13 +114,20 @@ impl Interface {
                     header,
                     &whole,
                     to_broadcast || link_broadcast,
-                    udp,
+                    sockets,
                     sink,
                 );
             }
             return;
         }
-        self.deliver(now, header, body, to_broadcast || link_broadcast, udp, sink);
+        self.deliver(
+            now,
+            header,
+            body,
+            to_broadcast || link_broadcast,
+            sockets,
+            sink,
+        );
     }
 
     /// Hands a whole datagram to its protocol. `header` is the (last
@@ -131,7 +138,7 @@ impl Interface {
         header: &[u8],
         body: &[u8],
         broadcast: bool,
-        udp: &mut UdpSockets,
+        sockets: &mut Sockets,
         sink: &mut S,
     ) {
         let packet = Ipv4Packet::new_unchecked(header);
@@ -139,15 +146,24 @@ impl Interface {
         match packet.next_header() {
             IpProtocol::Icmp => {
                 self.ipv4.rx_delivered += 1;
-                self.icmp_input(now, src, broadcast, body, udp, sink);
+                self.icmp_input(now, src, broadcast, body, &mut sockets.udp, sink);
             }
             IpProtocol::Udp => {
                 self.ipv4.rx_delivered += 1;
-                self.udp_input(now, src, dst, broadcast, header, body, udp, sink);
+                self.udp_input(
+                    now,
+                    src,
+                    dst,
+                    broadcast,
+                    header,
+                    body,
+                    &mut sockets.udp,
+                    sink,
+                );
             }
             IpProtocol::Tcp => {
                 self.ipv4.rx_delivered += 1;
-                self.tcp_input(now, src, dst, broadcast, body, sink);
+                self.tcp_input(now, src, dst, broadcast, body, &mut sockets.tcp);
             }
             _ => {
                 self.ipv4.rx_unknown_protocol += 1;
@@ -165,6 +181,11 @@ impl Interface {
     }
 
     /// The next hop for `dst`: itself on the subnet, else the gateway.
+    /// The next hop towards `dst`: itself on our subnet, else the gateway.
+    pub fn next_hop_of(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.next_hop(dst)
+    }
+
     pub(super) fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
         if self.config.ip.contains(dst) || dst.is_broadcast() {
             Some(dst)

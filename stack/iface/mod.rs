@@ -12,7 +12,8 @@ pub mod reassembly;
 mod transport;
 
 use crate::rand::Rng;
-use crate::stats::{EthernetStats, IcmpStats, Ipv4Stats, StackStats, TcpStats, UdpStats};
+use crate::stats::{EthernetStats, IcmpStats, Ipv4Stats, StackStats, UdpStats};
+use crate::tcp::TcpSockets;
 use crate::time::Instant;
 use crate::udp::UdpSockets;
 use crate::wire::{Ipv4Cidr, MacAddr};
@@ -41,6 +42,14 @@ impl FrameSink for Vec<Vec<u8>> {
         self.push(vec![0; len]);
         self.last_mut().map(Vec::as_mut_slice)
     }
+}
+
+/// The transport endpoints the interface delivers to and sends for.
+pub struct Sockets {
+    /// UDP sockets.
+    pub udp: UdpSockets,
+    /// TCP connections and listeners.
+    pub tcp: TcpSockets,
 }
 
 /// No route leads to the destination: it is off the subnet and there is no gateway.
@@ -107,7 +116,6 @@ pub struct Interface {
     ipv4: Ipv4Stats,
     icmp: IcmpStats,
     udp: UdpStats,
-    tcp: TcpStats,
 }
 
 impl Interface {
@@ -125,7 +133,6 @@ impl Interface {
             ipv4: Ipv4Stats::default(),
             icmp: IcmpStats::default(),
             udp: UdpStats::default(),
-            tcp: TcpStats::default(),
         }
     }
 
@@ -157,8 +164,9 @@ impl Interface {
         )
     }
 
-    /// A snapshot of the counters of every layer above the device (whose
-    /// counters are left at zero: the device keeps them).
+    /// A snapshot of the counters of the layers the interface runs (the
+    /// device and TCP counters are left at zero: the device and
+    /// [`TcpSockets`] keep them).
     pub fn stats(&self) -> StackStats {
         StackStats {
             device: Default::default(),
@@ -167,7 +175,7 @@ impl Interface {
             ipv4: self.ipv4,
             icmp: self.icmp,
             udp: self.udp,
-            tcp: self.tcp,
+            tcp: Default::default(),
         }
     }
 
@@ -207,7 +215,7 @@ impl Interface {
         &mut self,
         now: Instant,
         frame: &[u8],
-        udp: &mut UdpSockets,
+        sockets: &mut Sockets,
         sink: &mut S,
     ) {
         self.ethernet.rx_frames += 1;
@@ -227,15 +235,17 @@ impl Interface {
         let payload = &frame[ETHERNET_HEADER_LEN..];
         match eth.ethertype() {
             EthernetProtocol::Arp => self.arp_input(now, payload, sink),
-            EthernetProtocol::Ipv4 => self.ipv4_input(now, payload, dst.is_broadcast(), udp, sink),
+            EthernetProtocol::Ipv4 => {
+                self.ipv4_input(now, payload, dst.is_broadcast(), sockets, sink)
+            }
             EthernetProtocol::Unknown(0x8100 | 0x88a8) => self.ethernet.rx_vlan_dropped += 1,
             _ => self.ethernet.rx_unknown_ethertype += 1,
         }
     }
 
-    /// Runs timers (ARP retries and timeouts, reassembly timeouts) and sends
-    /// what sockets queued.
-    pub fn poll<S: FrameSink>(&mut self, now: Instant, udp: &mut UdpSockets, sink: &mut S) {
+    /// Runs timers (ARP retries and timeouts, reassembly timeouts, TCP
+    /// timers) and sends what sockets queued.
+    pub fn poll<S: FrameSink>(&mut self, now: Instant, sockets: &mut Sockets, sink: &mut S) {
         self.reassembler.expire(now, &mut self.ipv4);
         let mut retry = std::mem::take(&mut self.retry);
         retry.clear();
@@ -244,18 +254,24 @@ impl Interface {
             self.send_arp_request(sink, *ip, MacAddr::BROADCAST);
         }
         self.retry = retry;
-        self.udp_output(now, udp, sink);
+        sockets.tcp.on_timers(now);
+        self.tcp_output(now, &mut sockets.tcp, sink);
+        self.udp_output(now, &mut sockets.udp, sink);
     }
 
     /// When [`poll`](Self::poll) next has work: `Some(Instant::ZERO)` means now.
-    pub fn poll_at(&self, udp: &UdpSockets) -> Option<Instant> {
-        if udp.has_outgoing() {
+    pub fn poll_at(&self, sockets: &Sockets) -> Option<Instant> {
+        if sockets.udp.has_outgoing() || sockets.tcp.has_outgoing() {
             return Some(Instant::ZERO);
         }
-        match (self.arp.poll_at(), self.reassembler.poll_at()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.arp.poll_at(),
+            self.reassembler.poll_at(),
+            sockets.tcp.poll_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Reserves a frame for `payload_len` bytes after the Ethernet header

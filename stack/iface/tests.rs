@@ -13,7 +13,7 @@ const PEER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
 const OUR_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 
-fn setup() -> (Interface, UdpSockets) {
+fn setup() -> (Interface, Sockets) {
     let cidr = Ipv4Cidr {
         addr: OUR_IP,
         prefix_len: 24,
@@ -21,8 +21,15 @@ fn setup() -> (Interface, UdpSockets) {
     let config = InterfaceConfig::new(OUR_MAC, cidr, Some(Ipv4Addr::new(10, 0, 0, 254)), 1500);
     (
         Interface::new(config, Rng::new(5)),
-        UdpSockets::new(Rng::new(6), UdpBuffers::default()),
+        sockets(UdpSockets::new(Rng::new(6), UdpBuffers::default())),
     )
+}
+
+fn sockets(udp: UdpSockets) -> Sockets {
+    Sockets {
+        udp,
+        tcp: crate::tcp::TcpSockets::new(Rng::new(7), crate::tcp::TcpConfig::default()),
+    }
 }
 
 fn at(ms: u64) -> Instant {
@@ -105,16 +112,19 @@ fn ip_of(frame: &[u8]) -> Ipv4Packet<&[u8]> {
 }
 
 /// Queues `data` on `socket` for `to`, as an application's sendto would.
-fn queue(udp: &mut UdpSockets, socket: crate::udp::UdpHandle, data: &[u8], to: SocketAddrV4) {
-    udp.send_to(socket, data, Some(to), OUR_IP, 1472).unwrap();
+fn queue(sockets: &mut Sockets, socket: crate::udp::UdpHandle, data: &[u8], to: SocketAddrV4) {
+    sockets
+        .udp
+        .send_to(socket, data, Some(to), OUR_IP, 1472)
+        .unwrap();
 }
 
-fn learn_peer(iface: &mut Interface, udp: &mut UdpSockets) {
+fn learn_peer(iface: &mut Interface, sockets: &mut Sockets) {
     let mut out = Vec::new();
     iface.receive(
         at(0),
         &arp(ArpOperation::Request, (PEER_MAC, PEER_IP), OUR_IP),
-        udp,
+        sockets,
         &mut out,
     );
     assert_eq!(out.len(), 1, "the request is answered");
@@ -122,12 +132,12 @@ fn learn_peer(iface: &mut Interface, udp: &mut UdpSockets) {
 
 #[test]
 fn answers_arp_for_our_address_and_learns_the_sender() {
-    let (mut iface, mut udp) = setup();
+    let (mut iface, mut sockets) = setup();
     let mut out: Vec<Vec<u8>> = Vec::new();
     iface.receive(
         at(0),
         &arp(ArpOperation::Request, (PEER_MAC, PEER_IP), OUR_IP),
-        &mut udp,
+        &mut sockets,
         &mut out,
     );
     assert_eq!(out.len(), 1);
@@ -165,7 +175,7 @@ fn answers_arp_for_our_address_and_learns_the_sender() {
             (MacAddr([2, 0, 0, 0, 0, 7]), other),
             PEER_IP,
         ),
-        &mut udp,
+        &mut sockets,
         &mut out,
     );
     assert!(out.is_empty(), "not for us: no reply");
@@ -173,21 +183,21 @@ fn answers_arp_for_our_address_and_learns_the_sender() {
     iface.receive(
         at(0),
         &arp(ArpOperation::Request, (MacAddr::BROADCAST, other), OUR_IP),
-        &mut udp,
+        &mut sockets,
         &mut out,
     );
     assert_eq!(iface.stats().arp.rx_bogus, 1);
     iface.receive(
         at(0),
         &ethernet(MacAddr::BROADCAST, 0x0806, &[0; 5]),
-        &mut udp,
+        &mut sockets,
         &mut out,
     );
     assert_eq!(iface.stats().arp.rx_malformed, 1);
     iface.receive(
         at(0),
         &ethernet(MacAddr::BROADCAST, 0x0806, &[0; 28]),
-        &mut udp,
+        &mut sockets,
         &mut out,
     );
     assert_eq!(
@@ -220,19 +230,19 @@ fn gratuitous_arp_announces_our_address() {
 
 #[test]
 fn sending_resolves_the_next_hop_then_releases_the_queue() {
-    let (mut iface, mut udp) = setup();
-    let socket = udp.open();
+    let (mut iface, mut sockets) = setup();
+    let socket = sockets.udp.open();
     let peer = SocketAddrV4::new(PEER_IP, 9000);
-    queue(&mut udp, socket, b"first", peer);
-    queue(&mut udp, socket, b"second", peer);
+    queue(&mut sockets, socket, b"first", peer);
+    queue(&mut sockets, socket, b"second", peer);
     let mut out = Vec::new();
-    iface.poll(at(0), &mut udp, &mut out);
+    iface.poll(at(0), &mut sockets, &mut out);
     assert_eq!(out.len(), 1, "one ARP request for both datagrams");
     assert_eq!(&out[0][12..14], &[0x08, 0x06]);
     out.clear();
     let mut reply = arp(ArpOperation::Reply, (PEER_MAC, PEER_IP), OUR_IP);
     reply[0..6].copy_from_slice(&OUR_MAC.0);
-    iface.receive(at(5), &reply, &mut udp, &mut out);
+    iface.receive(at(5), &reply, &mut sockets, &mut out);
     assert_eq!(out.len(), 2, "queued datagrams leave on resolution");
     for (frame, text) in out.iter().zip([&b"first"[..], b"second"]) {
         assert_eq!(&frame[0..6], &PEER_MAC.0);
@@ -245,36 +255,36 @@ fn sending_resolves_the_next_hop_then_releases_the_queue() {
 
 #[test]
 fn unresolved_next_hop_times_out_and_drops_with_a_count() {
-    let (mut iface, mut udp) = setup();
-    let socket = udp.open();
+    let (mut iface, mut sockets) = setup();
+    let socket = sockets.udp.open();
     queue(
-        &mut udp,
+        &mut sockets,
         socket,
         b"lost",
         SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 50), 9),
     );
     let mut out = Vec::new();
     for ms in [0, 1_000, 2_000, 3_000] {
-        iface.poll(at(ms), &mut udp, &mut out);
+        iface.poll(at(ms), &mut sockets, &mut out);
     }
     assert_eq!(out.len(), 3, "three requests, then give up");
     assert_eq!(iface.stats().arp.resolve_timeouts, 1);
     assert_eq!(iface.arp_cache().queued_packets(), 0);
-    assert_eq!(iface.poll_at(&udp), None);
+    assert_eq!(iface.poll_at(&sockets), None);
 }
 
 #[test]
 fn off_subnet_goes_to_the_gateway_and_no_gateway_means_no_route() {
-    let (mut iface, mut udp) = setup();
-    let socket = udp.open();
+    let (mut iface, mut sockets) = setup();
+    let socket = sockets.udp.open();
     queue(
-        &mut udp,
+        &mut sockets,
         socket,
         b"x",
         SocketAddrV4::new(Ipv4Addr::new(8, 8, 8, 8), 53),
     );
     let mut out = Vec::new();
-    iface.poll(at(0), &mut udp, &mut out);
+    iface.poll(at(0), &mut sockets, &mut out);
     let repr = ArpRepr::parse(&ArpPacket::new_checked(&out[0][14..42]).unwrap()).unwrap();
     let ArpRepr::EthernetIpv4 {
         target_protocol_addr,
@@ -291,12 +301,12 @@ fn off_subnet_goes_to_the_gateway_and_no_gateway_means_no_route() {
     };
     let mut lone = Interface::new(InterfaceConfig::new(OUR_MAC, cidr, None, 1500), Rng::new(1));
     queue(
-        &mut udp,
+        &mut sockets,
         socket,
         b"x",
         SocketAddrV4::new(Ipv4Addr::new(8, 8, 8, 8), 53),
     );
-    lone.poll(at(0), &mut udp, &mut out);
+    lone.poll(at(0), &mut sockets, &mut out);
     assert_eq!(
         (lone.stats().ipv4.tx_no_route, lone.stats().udp.tx_dropped),
         (1, 1)
@@ -305,14 +315,14 @@ fn off_subnet_goes_to_the_gateway_and_no_gateway_means_no_route() {
 
 #[test]
 fn echo_request_gets_an_identical_reply() {
-    let (mut iface, mut udp) = setup();
-    learn_peer(&mut iface, &mut udp);
+    let (mut iface, mut sockets) = setup();
+    learn_peer(&mut iface, &mut sockets);
     let mut out = Vec::new();
     let request = echo_request(0x77, 3, b"ping payload");
     iface.receive(
         at(1),
         &ethernet(OUR_MAC, 0x0800, &ipv4(1, &request)),
-        &mut udp,
+        &mut sockets,
         &mut out,
     );
     assert_eq!(out.len(), 1);
@@ -331,8 +341,8 @@ fn echo_request_gets_an_identical_reply() {
 
 #[test]
 fn large_echo_is_reassembled_and_the_reply_fragmented() {
-    let (mut sender, mut udp) = setup();
-    learn_peer(&mut sender, &mut udp);
+    let (mut sender, mut sockets) = setup();
+    learn_peer(&mut sender, &mut sockets);
     // Fragment an 8000-byte echo request by hand, as `ping -s 8000` sends it.
     let data: Vec<u8> = (0..8000u32).map(|i| i as u8).collect();
     let request = echo_request(1, 1, &data);
@@ -343,7 +353,12 @@ fn large_echo_is_reassembled_and_the_reply_fragmented() {
         let flags_offset = ((i * 1480 / 8) as u16) | if more { 0x2000 } else { 0 };
         d[6..8].copy_from_slice(&flags_offset.to_be_bytes());
         refresh_ip_checksum(&mut d);
-        sender.receive(at(1), &ethernet(OUR_MAC, 0x0800, &d), &mut udp, &mut out);
+        sender.receive(
+            at(1),
+            &ethernet(OUR_MAC, 0x0800, &d),
+            &mut sockets,
+            &mut out,
+        );
     }
     assert_eq!(sender.stats().ipv4.frag_reassembled, 1);
     assert_eq!(out.len(), 6, "8008 bytes of ICMP in 1480-byte fragments");
@@ -361,8 +376,8 @@ fn large_echo_is_reassembled_and_the_reply_fragmented() {
 
 #[test]
 fn udp_to_closed_port_gets_port_unreachable_rate_limited() {
-    let (mut iface, mut udp) = setup();
-    learn_peer(&mut iface, &mut udp);
+    let (mut iface, mut sockets) = setup();
+    learn_peer(&mut iface, &mut sockets);
     let mut out = Vec::new();
     let frame = ethernet(
         OUR_MAC,
@@ -370,7 +385,7 @@ fn udp_to_closed_port_gets_port_unreachable_rate_limited() {
         &ipv4(17, &udp_datagram(5000, 9, b"anyone?")),
     );
     for _ in 0..60 {
-        iface.receive(at(1), &frame, &mut udp, &mut out);
+        iface.receive(at(1), &frame, &mut sockets, &mut out);
     }
     assert_eq!(out.len(), 50, "the burst, then the rate limit");
     assert_eq!(iface.stats().icmp.rate_limited, 10);
@@ -390,17 +405,19 @@ fn udp_to_closed_port_gets_port_unreachable_rate_limited() {
 
 #[test]
 fn udp_is_delivered_and_echoed() {
-    let (mut iface, mut udp) = setup();
-    learn_peer(&mut iface, &mut udp);
-    let socket = udp.open();
-    udp.bind(socket, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7), OUR_IP)
+    let (mut iface, mut sockets) = setup();
+    learn_peer(&mut iface, &mut sockets);
+    let socket = sockets.udp.open();
+    sockets
+        .udp
+        .bind(socket, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7), OUR_IP)
         .unwrap();
     let mut out = Vec::new();
     for data in [&b""[..], b"hello"] {
         iface.receive(
             at(1),
             &ethernet(OUR_MAC, 0x0800, &ipv4(17, &udp_datagram(5000, 7, data))),
-            &mut udp,
+            &mut sockets,
             &mut out,
         );
     }
@@ -409,19 +426,19 @@ fn udp_is_delivered_and_echoed() {
     iface.receive(
         at(1),
         &ethernet(OUR_MAC, 0x0800, &ipv4(17, &zero_checksum)),
-        &mut udp,
+        &mut sockets,
         &mut out,
     );
     let mut buf = [0u8; 64];
     let peer = SocketAddrV4::new(PEER_IP, 5000);
     assert_eq!(
-        udp.recv_from(socket, &mut buf),
+        sockets.udp.recv_from(socket, &mut buf),
         Ok((0, peer)),
         "zero-length datagram"
     );
-    assert_eq!(udp.recv_from(socket, &mut buf), Ok((5, peer)));
+    assert_eq!(sockets.udp.recv_from(socket, &mut buf), Ok((5, peer)));
     assert_eq!(
-        udp.recv_from(socket, &mut buf),
+        sockets.udp.recv_from(socket, &mut buf),
         Ok((5, peer)),
         "zero checksum accepted (RFC 768)"
     );
@@ -430,14 +447,17 @@ fn udp_is_delivered_and_echoed() {
 
 #[test]
 fn port_unreachable_reaches_the_connected_socket() {
-    let (mut iface, mut udp) = setup();
-    learn_peer(&mut iface, &mut udp);
-    let socket = udp.open();
+    let (mut iface, mut sockets) = setup();
+    learn_peer(&mut iface, &mut sockets);
+    let socket = sockets.udp.open();
     let peer = SocketAddrV4::new(PEER_IP, 9999);
-    udp.connect(socket, peer, OUR_IP).unwrap();
-    udp.send_to(socket, b"knock", None, OUR_IP, 1472).unwrap();
+    sockets.udp.connect(socket, peer, OUR_IP).unwrap();
+    sockets
+        .udp
+        .send_to(socket, b"knock", None, OUR_IP, 1472)
+        .unwrap();
     let mut out = Vec::new();
-    iface.poll(at(1), &mut udp, &mut out);
+    iface.poll(at(1), &mut sockets, &mut out);
     let sent = out[0][14..].to_vec();
     let mut message = vec![3u8, 3, 0, 0, 0, 0, 0, 0];
     message.extend_from_slice(&sent[..28]);
@@ -446,10 +466,15 @@ fn port_unreachable_reaches_the_connected_socket() {
     let mut icmp = ipv4(1, &message);
     icmp[12..16].copy_from_slice(&PEER_IP.octets());
     refresh_ip_checksum(&mut icmp);
-    iface.receive(at(2), &ethernet(OUR_MAC, 0x0800, &icmp), &mut udp, &mut out);
+    iface.receive(
+        at(2),
+        &ethernet(OUR_MAC, 0x0800, &icmp),
+        &mut sockets,
+        &mut out,
+    );
     let mut buf = [0u8; 8];
     assert_eq!(
-        udp.recv_from(socket, &mut buf),
+        sockets.udp.recv_from(socket, &mut buf),
         Err(UdpError::ConnectionRefused)
     );
 }
@@ -459,8 +484,9 @@ fn large_udp_send_is_fragmented_and_reassembled_by_a_peer() {
     let (mut a, mut udp_a) = setup();
     learn_peer(&mut a, &mut udp_a);
     let data: Vec<u8> = (0..65_507u32).map(|i| (i * 7) as u8).collect();
-    let socket = udp_a.open();
+    let socket = udp_a.udp.open();
     udp_a
+        .udp
         .send_to(
             socket,
             &data,
@@ -484,9 +510,10 @@ fn large_udp_send_is_fragmented_and_reassembled_by_a_peer() {
         InterfaceConfig::new(PEER_MAC, cidr, None, 1500),
         Rng::new(9),
     );
-    let mut udp_b = UdpSockets::new(Rng::new(1), UdpBuffers::default());
-    let receiver = udp_b.open();
+    let mut udp_b = sockets(UdpSockets::new(Rng::new(1), UdpBuffers::default()));
+    let receiver = udp_b.udp.open();
     udp_b
+        .udp
         .bind(receiver, SocketAddrV4::new(PEER_IP, 7), PEER_IP)
         .unwrap();
     let mut replies = Vec::new();
@@ -494,21 +521,21 @@ fn large_udp_send_is_fragmented_and_reassembled_by_a_peer() {
         b.receive(at(2), frame, &mut udp_b, &mut replies);
     }
     let mut buf = vec![0u8; 70_000];
-    let (n, from) = udp_b.recv_from(receiver, &mut buf).unwrap();
+    let (n, from) = udp_b.udp.recv_from(receiver, &mut buf).unwrap();
     assert_eq!(&buf[..n], &data[..]);
     assert_eq!(*from.ip(), OUR_IP);
 }
 
 #[test]
 fn malformed_frames_are_counted_never_fatal() {
-    let (mut iface, mut udp) = setup();
+    let (mut iface, mut sockets) = setup();
     let mut out = Vec::new();
     let good = ipv4(17, &udp_datagram(1, 2, b"x"));
     let mut feed = |iface: &mut Interface, payload: Vec<u8>| {
         iface.receive(
             at(0),
             &ethernet(OUR_MAC, 0x0800, &payload),
-            &mut udp,
+            &mut sockets,
             &mut out,
         );
     };
@@ -556,21 +583,31 @@ fn malformed_frames_are_counted_never_fatal() {
     );
     assert_eq!(stats.icmp.rx_errors, 1);
 
-    iface.receive(at(0), &[0u8; 13], &mut udp, &mut out);
+    iface.receive(at(0), &[0u8; 13], &mut sockets, &mut out);
     iface.receive(
         at(0),
         &ethernet(MacAddr([2, 9, 9, 9, 9, 9]), 0x0800, &good),
-        &mut udp,
+        &mut sockets,
         &mut out,
     );
     iface.receive(
         at(0),
         &ethernet(MacAddr([1, 0, 0x5e, 0, 0, 1]), 0x0800, &good),
-        &mut udp,
+        &mut sockets,
         &mut out,
     );
-    iface.receive(at(0), &ethernet(OUR_MAC, 0x8100, &good), &mut udp, &mut out);
-    iface.receive(at(0), &ethernet(OUR_MAC, 0x86dd, &good), &mut udp, &mut out);
+    iface.receive(
+        at(0),
+        &ethernet(OUR_MAC, 0x8100, &good),
+        &mut sockets,
+        &mut out,
+    );
+    iface.receive(
+        at(0),
+        &ethernet(OUR_MAC, 0x86dd, &good),
+        &mut sockets,
+        &mut out,
+    );
     let eth = iface.stats().ethernet;
     assert_eq!(
         (
@@ -586,15 +623,23 @@ fn malformed_frames_are_counted_never_fatal() {
 
 #[test]
 fn fragment_timeout_frees_memory_through_poll() {
-    let (mut iface, mut udp) = setup();
+    let (mut iface, mut sockets) = setup();
     let mut d = ipv4(17, &[0u8; 64]);
     d[6..8].copy_from_slice(&0x2000u16.to_be_bytes());
     refresh_ip_checksum(&mut d);
     let mut out = Vec::new();
-    iface.receive(at(0), &ethernet(OUR_MAC, 0x0800, &d), &mut udp, &mut out);
+    iface.receive(
+        at(0),
+        &ethernet(OUR_MAC, 0x0800, &d),
+        &mut sockets,
+        &mut out,
+    );
     assert_eq!(iface.reassembly_load().0, 1);
-    assert_eq!(iface.poll_at(&udp), Some(at(0) + Duration::from_secs(30)));
-    iface.poll(at(30_000), &mut udp, &mut out);
+    assert_eq!(
+        iface.poll_at(&sockets),
+        Some(at(0) + Duration::from_secs(30))
+    );
+    iface.poll(at(30_000), &mut sockets, &mut out);
     assert_eq!(iface.reassembly_load(), (0, 0));
     assert_eq!(iface.stats().ipv4.frag_timeouts, 1);
 }
@@ -642,8 +687,8 @@ fn reset_of(frame: &[u8]) -> crate::tcp::segment::Segment<'_> {
 fn closed_port_answers_syn_with_rst_ack_and_ack_with_rst() {
     use crate::tcp::segment::flags;
     use crate::tcp::seq::SeqNumber;
-    let (mut iface, mut udp) = setup();
-    learn_peer(&mut iface, &mut udp);
+    let (mut iface, mut sockets) = setup();
+    learn_peer(&mut iface, &mut sockets);
     let mut out = Vec::new();
     iface.receive(
         at(1),
@@ -652,9 +697,10 @@ fn closed_port_answers_syn_with_rst_ack_and_ack_with_rst() {
             0x0800,
             &ipv4(6, &tcp_segment(flags::SYN, 1000, 0, b"")),
         ),
-        &mut udp,
+        &mut sockets,
         &mut out,
     );
+    iface.poll(at(2), &mut sockets, &mut out);
     let rst = reset_of(&out[0]);
     assert_eq!(rst.flags, flags::RST | flags::ACK);
     assert_eq!(
@@ -669,9 +715,10 @@ fn closed_port_answers_syn_with_rst_ack_and_ack_with_rst() {
     iface.receive(
         at(2),
         &ethernet(OUR_MAC, 0x0800, &ipv4(6, &data_ack)),
-        &mut udp,
+        &mut sockets,
         &mut out,
     );
+    iface.poll(at(2), &mut sockets, &mut out);
     let rst = reset_of(&out[0]);
     assert_eq!(
         (rst.flags, rst.seq),
@@ -687,11 +734,12 @@ fn closed_port_answers_syn_with_rst_ack_and_ack_with_rst() {
             0x0800,
             &ipv4(6, &tcp_segment(flags::RST, 1, 0, b"")),
         ),
-        &mut udp,
+        &mut sockets,
         &mut out,
     );
+    iface.poll(at(3), &mut sockets, &mut out);
     assert!(out.is_empty(), "a RST is never answered");
-    let tcp = iface.stats().tcp;
+    let tcp = sockets.tcp.stats();
     assert_eq!(
         (tcp.rx_segments, tcp.rx_closed_port, tcp.tx_resets),
         (3, 3, 2)
@@ -706,8 +754,8 @@ fn closed_port_answers_syn_with_rst_ack_and_ack_with_rst() {
 #[test]
 fn malformed_tcp_is_counted_and_not_answered() {
     use crate::tcp::segment::flags;
-    let (mut iface, mut udp) = setup();
-    learn_peer(&mut iface, &mut udp);
+    let (mut iface, mut sockets) = setup();
+    learn_peer(&mut iface, &mut sockets);
     let mut out = Vec::new();
     let mut bad_sum = tcp_segment(flags::SYN, 1, 0, b"");
     bad_sum[4] ^= 1;
@@ -719,12 +767,13 @@ fn malformed_tcp_is_counted_and_not_answered() {
         iface.receive(
             at(1),
             &ethernet(OUR_MAC, 0x0800, &ipv4(6, &segment)),
-            &mut udp,
+            &mut sockets,
             &mut out,
         );
     }
+    iface.poll(at(2), &mut sockets, &mut out);
     assert!(out.is_empty());
-    let tcp = iface.stats().tcp;
+    let tcp = sockets.tcp.stats();
     // The data offset is checked before the checksum, so that edit counts there.
     assert_eq!((tcp.rx_bad_checksum, tcp.rx_bad_offset), (1, 1));
     assert_eq!(

@@ -1,11 +1,12 @@
 //! UDP on the wire (RFC 768): checksum, demultiplexing to sockets, port
-//! unreachable for closed ports, and sending what sockets queued. TCP
-//! input: validation with a counter per reason, and the CLOSED-state reply
-//! (RFC 9293 3.10.7.1) for ports nobody listens on.
+//! unreachable for closed ports, and sending what sockets queued. TCP on
+//! the wire: validation with a counter per reason before the connections
+//! see a segment, and their segments out through IP.
 
 use super::ipv4::{IpFields, SendFailure};
 use super::{FrameSink, Interface};
-use crate::tcp::segment::{self, flags, SegmentError};
+use crate::tcp::segment::{self, SegmentError};
+use crate::tcp::TcpSockets;
 use crate::time::Instant;
 use crate::udp::UdpSockets;
 use smoltcp::wire::{checksum, IpAddress, IpProtocol, UdpPacket};
@@ -49,60 +50,63 @@ impl Interface {
         }
     }
 
-    pub(super) fn tcp_input<S: FrameSink>(
+    /// Validates a TCP segment (each failure counted by reason) and hands
+    /// it to the connections. TCP is unicast only: segments to a broadcast
+    /// address are dropped.
+    pub(super) fn tcp_input(
         &mut self,
         now: Instant,
         src: Ipv4Addr,
         dst: Ipv4Addr,
         broadcast: bool,
         body: &[u8],
-        sink: &mut S,
+        tcp: &mut TcpSockets,
     ) {
-        self.tcp.rx_segments += 1;
+        let stats = tcp.stats_mut();
+        stats.rx_segments += 1;
         let seg = match segment::parse(src, dst, body) {
             Ok(seg) => seg,
             Err(error) => {
                 *match error {
-                    SegmentError::Truncated => &mut self.tcp.rx_truncated,
-                    SegmentError::BadDataOffset => &mut self.tcp.rx_bad_offset,
-                    SegmentError::BadChecksum => &mut self.tcp.rx_bad_checksum,
-                    SegmentError::BadOptions => &mut self.tcp.rx_bad_options,
-                    SegmentError::BadFlags => &mut self.tcp.rx_bad_flags,
+                    SegmentError::Truncated => &mut stats.rx_truncated,
+                    SegmentError::BadDataOffset => &mut stats.rx_bad_offset,
+                    SegmentError::BadChecksum => &mut stats.rx_bad_checksum,
+                    SegmentError::BadOptions => &mut stats.rx_bad_options,
+                    SegmentError::BadFlags => &mut stats.rx_bad_flags,
                 } += 1;
                 return;
             }
         };
-        // No listener or connection exists yet: every port is CLOSED.
-        self.tcp.rx_closed_port += 1;
-        // RFC 9293 3.10.7.1: a RST is never answered; anything else gets one.
-        if seg.has(flags::RST) || broadcast {
+        if broadcast {
+            stats.rx_closed_port += 1;
             return;
         }
-        let (seq, ack, control) = if seg.has(flags::ACK) {
-            (seg.ack, crate::tcp::seq::SeqNumber(0), flags::RST)
-        } else {
-            (
-                crate::tcp::seq::SeqNumber(0),
-                seg.seq + seg.len(),
-                flags::RST | flags::ACK,
-            )
-        };
-        let fields = IpFields {
-            src: dst,
-            dst: src,
-            protocol: IpProtocol::Tcp,
-            dont_fragment: true,
-        };
-        let (local_port, remote_port) = (seg.dst_port, seg.src_port);
-        let mut fill = |out: &mut [u8]| {
-            segment::write_bare(out, dst, src, local_port, remote_port, seq, ack, control, 0);
-        };
-        if self
-            .send_ip(now, sink, fields, segment::HEADER_LEN, &mut fill)
-            .is_ok()
-        {
-            self.tcp.tx_resets += 1;
-        }
+        tcp.input(now, src, dst, &seg);
+    }
+
+    /// Sends the segments connections have ready, until transmit buffers run out.
+    pub(super) fn tcp_output<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        tcp: &mut TcpSockets,
+        sink: &mut S,
+    ) {
+        tcp.drain_output(now, |out| {
+            let fields = IpFields {
+                src: *out.local.ip(),
+                dst: *out.remote.ip(),
+                protocol: IpProtocol::Tcp,
+                dont_fragment: true,
+            };
+            match self.send_ip(now, sink, fields, out.len(), &mut |segment| {
+                out.write(segment)
+            }) {
+                Ok(()) => true,
+                Err(SendFailure::NoBuffer) => false,
+                // Counted by IP; the connection's timers recover or give up.
+                Err(SendFailure::NoRoute | SendFailure::TooBig) => true,
+            }
+        });
     }
 
     /// Sends the datagrams sockets queued, until transmit buffers run out.

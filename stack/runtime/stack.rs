@@ -7,9 +7,10 @@
 
 use crate::buf::PacketBuf;
 use crate::device::{Device, MAX_BURST};
-use crate::iface::{FrameSink, Interface, InterfaceConfig, NoRoute};
+use crate::iface::{FrameSink, Interface, InterfaceConfig, NoRoute, Sockets};
 use crate::rand::Rng;
 use crate::stats::StackStats;
+use crate::tcp::{Readiness, State, TcpConfig, TcpError, TcpHandle, TcpOptions, TcpSockets};
 use crate::time::{Clock, Instant};
 use crate::udp::{UdpBuffers, UdpError, UdpHandle, UdpSockets};
 use crate::wire::{Ipv4Cidr, MacAddr};
@@ -28,6 +29,8 @@ pub struct StackConfig {
     pub seed: Option<u64>,
     /// UDP socket queue sizes.
     pub udp_buffers: UdpBuffers,
+    /// TCP settings (its `max_mss` is replaced by the device's MTU - 40).
+    pub tcp: TcpConfig,
     /// Frames that may wait for the device's transmit queue.
     pub max_tx_backlog: usize,
 }
@@ -41,6 +44,7 @@ impl StackConfig {
             mac: None,
             seed: None,
             udp_buffers: UdpBuffers::default(),
+            tcp: TcpConfig::default(),
             max_tx_backlog: 4096,
         }
     }
@@ -51,7 +55,7 @@ pub struct Stack<D: Device, C: Clock> {
     device: D,
     clock: C,
     iface: Interface,
-    udp: UdpSockets,
+    sockets: Sockets,
     rx: Vec<D::Buf>,
     tx: Vec<D::Buf>,
     max_tx_backlog: usize,
@@ -93,11 +97,14 @@ impl<D: Device, C: Clock> Stack<D, C> {
         );
         let iface = Interface::new(iface_config, Rng::new(rng.next_u64()));
         let udp = UdpSockets::new(Rng::new(rng.next_u64()), config.udp_buffers);
+        let mut tcp_config = config.tcp.clone();
+        tcp_config.max_mss = caps.mtu.saturating_sub(40).clamp(64, usize::from(u16::MAX)) as u16;
+        let tcp = TcpSockets::new(Rng::new(rng.next_u64()), tcp_config);
         let mut stack = Stack {
             device,
             clock,
             iface,
-            udp,
+            sockets: Sockets { udp, tcp },
             rx: Vec::with_capacity(MAX_BURST),
             tx: Vec::with_capacity(MAX_BURST),
             max_tx_backlog: config.max_tx_backlog.max(MAX_BURST),
@@ -127,9 +134,9 @@ impl<D: Device, C: Clock> Stack<D, C> {
         };
         for frame in self.rx.drain(..) {
             self.iface
-                .receive(now, frame.data(), &mut self.udp, &mut sink);
+                .receive(now, frame.data(), &mut self.sockets, &mut sink);
         }
-        self.iface.poll(now, &mut self.udp, &mut sink);
+        self.iface.poll(now, &mut self.sockets, &mut sink);
         let sent = self.flush(now);
         received > 0 || sent > 0
     }
@@ -167,7 +174,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
         let backlog = (!self.tx.is_empty()).then_some(Instant::ZERO);
         [
             backlog,
-            self.iface.poll_at(&self.udp),
+            self.iface.poll_at(&self.sockets),
             self.device.poll_at(),
         ]
         .into_iter()
@@ -194,23 +201,24 @@ impl<D: Device, C: Clock> Stack<D, C> {
     pub fn stats(&self) -> StackStats {
         StackStats {
             device: self.device.stats(),
+            tcp: self.sockets.tcp.stats(),
             ..self.iface.stats()
         }
     }
 
     /// Opens a UDP socket.
     pub fn udp_open(&mut self) -> UdpHandle {
-        self.udp.open()
+        self.sockets.udp.open()
     }
 
     /// Binds a UDP socket (port 0: ephemeral).
     pub fn udp_bind(&mut self, handle: UdpHandle, local: SocketAddrV4) -> Result<(), UdpError> {
-        self.udp.bind(handle, local, self.iface.ip())
+        self.sockets.udp.bind(handle, local, self.iface.ip())
     }
 
     /// Connects a UDP socket to a default peer.
     pub fn udp_connect(&mut self, handle: UdpHandle, remote: SocketAddrV4) -> Result<(), UdpError> {
-        self.udp.connect(handle, remote, self.iface.ip())
+        self.sockets.udp.connect(handle, remote, self.iface.ip())
     }
 
     /// Queues a datagram to `remote` (or the connected peer); it leaves on the next poll.
@@ -221,7 +229,9 @@ impl<D: Device, C: Clock> Stack<D, C> {
         remote: Option<SocketAddrV4>,
     ) -> Result<usize, UdpError> {
         let max = self.iface.max_unfragmented_udp();
-        self.udp.send_to(handle, data, remote, self.iface.ip(), max)
+        self.sockets
+            .udp
+            .send_to(handle, data, remote, self.iface.ip(), max)
     }
 
     /// Takes a received datagram.
@@ -230,17 +240,120 @@ impl<D: Device, C: Clock> Stack<D, C> {
         handle: UdpHandle,
         buf: &mut [u8],
     ) -> Result<(usize, SocketAddrV4), UdpError> {
-        self.udp.recv_from(handle, buf)
+        self.sockets.udp.recv_from(handle, buf)
     }
 
     /// The UDP socket table (addresses, options).
     pub fn udp(&mut self) -> &mut UdpSockets {
-        &mut self.udp
+        &mut self.sockets.udp
     }
 
     /// Closes a UDP socket.
     pub fn udp_close(&mut self, handle: UdpHandle) -> Result<(), UdpError> {
-        self.udp.close(handle)
+        self.sockets.udp.close(handle)
+    }
+}
+
+/// TCP calls: each acts on the connection table at the stack's current
+/// time; segments leave on the next [`Stack::poll`].
+impl<D: Device, C: Clock> Stack<D, C> {
+    /// The TCP table (advanced calls, counters).
+    pub fn tcp(&mut self) -> &mut TcpSockets {
+        &mut self.sockets.tcp
+    }
+
+    /// Per-socket options as the stack's TCP settings make them.
+    pub fn tcp_default_options(&self) -> TcpOptions {
+        TcpOptions::from_config(self.sockets.tcp.config())
+    }
+
+    /// Listens on `port` of our address (0: ephemeral) with `backlog`.
+    pub fn tcp_listen(&mut self, port: u16, backlog: usize) -> Result<TcpHandle, TcpError> {
+        let options = self.tcp_default_options();
+        self.tcp_listen_with(port, backlog, options)
+    }
+
+    /// Listens with explicit options for the accepted connections.
+    pub fn tcp_listen_with(
+        &mut self,
+        port: u16,
+        backlog: usize,
+        options: TcpOptions,
+    ) -> Result<TcpHandle, TcpError> {
+        let ip = self.iface.ip();
+        self.sockets
+            .tcp
+            .listen(SocketAddrV4::new(ip, port), backlog, options, ip)
+    }
+
+    /// Starts connecting to `remote` from an ephemeral port (non-blocking:
+    /// poll until [`tcp_state`](Self::tcp_state) is ESTABLISHED or an error shows).
+    pub fn tcp_connect(&mut self, remote: SocketAddrV4) -> Result<TcpHandle, TcpError> {
+        let options = self.tcp_default_options();
+        self.tcp_connect_with(remote, 0, options)
+    }
+
+    /// Connects from `local_port` (0: ephemeral) with explicit options.
+    pub fn tcp_connect_with(
+        &mut self,
+        remote: SocketAddrV4,
+        local_port: u16,
+        options: TcpOptions,
+    ) -> Result<TcpHandle, TcpError> {
+        if self.iface.next_hop_of(*remote.ip()).is_none() {
+            return Err(TcpError::NetworkUnreachable);
+        }
+        let now = self.clock.now();
+        let ip = self.iface.ip();
+        self.sockets
+            .tcp
+            .connect(now, remote, local_port, options, ip)
+    }
+
+    /// Takes an established connection from a listener.
+    pub fn tcp_accept(
+        &mut self,
+        listener: TcpHandle,
+    ) -> Result<(TcpHandle, SocketAddrV4), TcpError> {
+        self.sockets.tcp.accept(listener)
+    }
+
+    /// Queues data to send; returns how many bytes the send buffer took.
+    pub fn tcp_send(&mut self, handle: TcpHandle, data: &[u8]) -> Result<usize, TcpError> {
+        self.sockets.tcp.send(handle, data)
+    }
+
+    /// Reads received data; `Ok(0)` at end of stream.
+    pub fn tcp_recv(&mut self, handle: TcpHandle, buf: &mut [u8]) -> Result<usize, TcpError> {
+        self.sockets.tcp.recv(handle, buf)
+    }
+
+    /// Shuts the sending direction (FIN after queued data).
+    pub fn tcp_shutdown(&mut self, handle: TcpHandle) -> Result<(), TcpError> {
+        let now = self.clock.now();
+        self.sockets.tcp.shutdown(now, handle)
+    }
+
+    /// Closes gracefully; the handle is released.
+    pub fn tcp_close(&mut self, handle: TcpHandle) -> Result<(), TcpError> {
+        let now = self.clock.now();
+        self.sockets.tcp.close(now, handle)
+    }
+
+    /// Aborts with a reset; the handle is released.
+    pub fn tcp_abort(&mut self, handle: TcpHandle) -> Result<(), TcpError> {
+        let now = self.clock.now();
+        self.sockets.tcp.abort(now, handle)
+    }
+
+    /// A connection's state.
+    pub fn tcp_state(&self, handle: TcpHandle) -> Result<State, TcpError> {
+        self.sockets.tcp.state(handle)
+    }
+
+    /// What a socket is ready for.
+    pub fn tcp_readiness(&self, handle: TcpHandle) -> Result<Readiness, TcpError> {
+        self.sockets.tcp.readiness(handle)
     }
 }
 

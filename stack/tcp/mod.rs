@@ -1,12 +1,39 @@
-//! TCP (RFC 9293). In place so far: segment validation with named
-//! failures ([`segment`]), the CLOSED-state reset for ports nobody listens
-//! on (in the interface), sequence-number arithmetic ([`seq`]), initial
-//! sequence numbers per RFC 6528 ([`isn`]) and the out-of-order receive
-//! record ([`assembler`]); socket buffers are `buf::ByteRing` and timers
-//! the stack's `timer::TimerWheel`. The state machine, input, output,
-//! timers and congestion control follow (issue 4).
+//! TCP (RFC 9293), sans-IO: connections are driven by segments
+//! ([`TcpSockets::input`]), time ([`TcpSockets::on_timers`]) and calls,
+//! and their output is pulled by the interface
+//! ([`TcpSockets::drain_output`]). Split as the Linux kernel splits it:
+//! [`input`] (segment arrival), [`output`] (what to send), [`timers`]
+//! (expiry), [`congestion`] (the window's reaction to ACKs and losses),
+//! [`rtt`] (the retransmission timeout), [`listen`] (SYN and accept
+//! queues), and [`sockets`] (the table and the calls).
+//!
+//! Building blocks: [`segment`] validation with named failures, [`emit`]
+//! for outgoing segments, [`seq`] arithmetic, [`isn`] (RFC 6528), and the
+//! out-of-order [`assembler`]; buffers are `buf::ByteRing`s and timers sit
+//! on the stack's `timer::TimerWheel`.
 
 pub mod assembler;
+pub mod config;
+pub mod congestion;
+pub mod emit;
+pub mod error;
+pub mod input;
 pub mod isn;
+pub mod listen;
+pub mod output;
+pub mod rtt;
 pub mod segment;
 pub mod seq;
+pub mod sockets;
+pub mod state;
+pub mod tcb;
+pub mod timers;
+
+pub use config::TcpConfig;
+pub use error::TcpError;
+pub use sockets::{Readiness, TcpHandle, TcpSockets};
+pub use state::State;
+pub use tcb::TcpOptions;
+
+#[cfg(test)]
+mod tests;

@@ -70,6 +70,14 @@ impl Sub<SeqNumber> for SeqNumber {
     }
 }
 
+impl Sub<u32> for SeqNumber {
+    type Output = SeqNumber;
+    /// The number `rhs` before `self`.
+    fn sub(self, rhs: u32) -> SeqNumber {
+        SeqNumber(self.0.wrapping_sub(rhs))
+    }
+}
+
 impl fmt::Display for SeqNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)

@@ -1,0 +1,410 @@
+//! Segment arrival for an existing connection: RFC 9293 3.10.7.3
+//! (SYN-SENT) and 3.10.7.4 (every other state), step by step, with PAWS
+//! (RFC 7323 5) and the RFC 5961 checks on RSTs and SYNs.
+
+use super::config::TcpConfig;
+use super::error::TcpError;
+use super::segment::{flags, Segment};
+use super::seq::SeqNumber;
+use super::state::State;
+use super::tcb::{Owner, Reply, Tcb, Timer};
+use crate::stats::TcpStats;
+use crate::time::{Duration, Instant};
+
+impl Tcb {
+    /// Processes one segment addressed to this connection. A reply that
+    /// is not part of the connection's own output (a reset for an
+    /// unacceptable ACK) is returned for the caller to send.
+    pub fn input(
+        &mut self,
+        now: Instant,
+        seg: &Segment<'_>,
+        config: &TcpConfig,
+        stats: &mut TcpStats,
+    ) -> Option<Reply> {
+        match self.state {
+            State::SynSent => return self.input_syn_sent(now, seg, config, stats),
+            State::Closed | State::Listen => return None,
+            _ => {}
+        }
+        // RFC 7323 5.3 R1: PAWS, before the sequence check; RSTs are exempt.
+        if let (Some(ts), Some((val, _))) = (self.timestamps, seg.options.timestamps) {
+            if !seg.has(flags::RST) && (val.wrapping_sub(ts.recent) as i32) < 0 {
+                stats.rx_paws_dropped += 1;
+                self.ack_now = true;
+                return None;
+            }
+        }
+        // First: is the segment acceptable (RFC 9293 3.10.7.4, the four cases)?
+        let window = self.rcv_wnd();
+        let acceptable = match (seg.len(), window) {
+            (0, 0) => seg.seq == self.rcv_nxt,
+            (0, w) => seg.seq.in_window(self.rcv_nxt, w),
+            (_, 0) => false,
+            (n, w) => {
+                seg.seq.in_window(self.rcv_nxt, w) || (seg.seq + (n - 1)).in_window(self.rcv_nxt, w)
+            }
+        };
+        // A zero window still takes ACKs and RSTs at exactly rcv_nxt.
+        let ack_only = !acceptable && window == 0 && seg.seq == self.rcv_nxt;
+        if !acceptable && !ack_only {
+            if !seg.has(flags::RST) {
+                if (seg.seq + seg.len()).before(self.rcv_nxt) || seg.seq + seg.len() == self.rcv_nxt
+                {
+                    stats.rx_duplicate += 1;
+                } else {
+                    stats.rx_outside_window += 1;
+                }
+                self.ack_now = true;
+                // A retransmitted FIN restarts TIME_WAIT (RFC 9293 3.10.7.4, eighth).
+                if self.state == State::TimeWait && seg.has(flags::FIN) {
+                    self.set_timer(Timer::Linger, Some(now + config.time_wait));
+                }
+            }
+            return None;
+        }
+        if let (Some(ts), Some((val, _))) = (self.timestamps.as_mut(), seg.options.timestamps) {
+            // RFC 7323 4.3: remember TSval of a segment covering rcv_nxt.
+            if !seg.seq.after(self.rcv_nxt) {
+                ts.recent = val;
+            }
+        }
+        // Second: RST (RFC 5961 3.2: only the exact next sequence resets).
+        if seg.has(flags::RST) {
+            self.input_rst(seg, stats);
+            return None;
+        }
+        // Fourth: a SYN here is answered with a challenge ACK (RFC 5961 4.2),
+        // except the peer's retransmitted SYN in SYN-RECEIVED.
+        if seg.has(flags::SYN) {
+            if self.state == State::SynReceived && seg.seq == self.irs {
+                self.send_syn = true;
+            } else {
+                stats.tx_challenge_acks += 1;
+                self.ack_now = true;
+            }
+            return None;
+        }
+        // Fifth: the ACK field.
+        if !seg.has(flags::ACK) {
+            return None;
+        }
+        if self.state == State::SynReceived {
+            if !(seg.ack.after(self.snd_una) && !seg.ack.after(self.snd_max)) {
+                return Some(self.reset_reply(seg));
+            }
+            self.state = State::Established;
+            stats.established += 1;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = seg.ack;
+            self.snd_wnd = usize::from(seg.window) << self.snd_wscale;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+        }
+        if !self.input_ack(now, seg, stats) {
+            return None;
+        }
+        match self.state {
+            State::FinWait1 if self.fin_acked() => {
+                self.state = State::FinWait2;
+                if self.owner == Owner::Orphan {
+                    self.set_timer(Timer::Linger, Some(now + config.fin_wait2_timeout));
+                }
+            }
+            State::Closing if self.fin_acked() => {
+                self.enter_time_wait(now, config.time_wait);
+                return None;
+            }
+            State::LastAck if self.fin_acked() => {
+                self.enter_closed();
+                return None;
+            }
+            _ => {}
+        }
+        if ack_only {
+            return None;
+        }
+        // Seventh: the segment text.
+        if !seg.payload.is_empty() && self.state.can_receive() {
+            if self.owner == Owner::Orphan {
+                // Nobody will read it: tell the peer, as Linux does.
+                stats.rx_after_close += 1;
+                self.send_rst = true;
+                return None;
+            }
+            self.input_data(now, seg, config, stats);
+        }
+        // Eighth: FIN, in sequence once every byte before it has arrived.
+        if seg.has(flags::FIN) && self.peer_fin.is_none() && !self.fin_received {
+            self.peer_fin = Some(seg.seq + seg.payload.len() as u32);
+        }
+        self.input_fin(now, config);
+        None
+    }
+
+    fn input_rst(&mut self, seg: &Segment<'_>, stats: &mut TcpStats) {
+        if seg.seq != self.rcv_nxt {
+            stats.tx_challenge_acks += 1;
+            self.ack_now = true;
+            return;
+        }
+        match self.state {
+            State::SynReceived => {
+                stats.attempt_fails += 1;
+                if matches!(self.owner, Owner::Listener(_)) {
+                    // Passive open: back to LISTEN, which for us is forgetting it.
+                    self.enter_closed();
+                } else {
+                    self.fail(TcpError::ConnectionRefused);
+                }
+            }
+            State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                stats.resets_received += 1;
+                self.fail(TcpError::ConnectionReset);
+            }
+            // RFC 1337: a reset must not cut TIME_WAIT short.
+            State::TimeWait => {}
+            _ => self.enter_closed(),
+        }
+    }
+
+    /// RFC 9293 3.10.7.3: SYN-SENT.
+    fn input_syn_sent(
+        &mut self,
+        now: Instant,
+        seg: &Segment<'_>,
+        config: &TcpConfig,
+        stats: &mut TcpStats,
+    ) -> Option<Reply> {
+        let ack_ok = seg.has(flags::ACK);
+        if ack_ok && (!seg.ack.after(self.iss) || seg.ack.after(self.snd_max)) {
+            if seg.has(flags::RST) {
+                return None;
+            }
+            return Some(Reply {
+                local: self.local,
+                remote: self.remote,
+                seq: seg.ack,
+                ack: SeqNumber(0),
+                flags: flags::RST,
+            });
+        }
+        if seg.has(flags::RST) {
+            if ack_ok {
+                stats.attempt_fails += 1;
+                self.fail(TcpError::ConnectionRefused);
+            }
+            return None;
+        }
+        if !seg.has(flags::SYN) {
+            return None;
+        }
+        self.negotiate(config, seg);
+        if !ack_ok {
+            // Simultaneous open: answer with SYN-ACK (RFC 9293 figure 8).
+            self.state = State::SynReceived;
+            self.send_syn = true;
+            return None;
+        }
+        self.snd_una = seg.ack;
+        self.snd_nxt = self.snd_nxt.max(seg.ack);
+        self.snd_wl2 = seg.ack;
+        self.state = State::Established;
+        stats.established += 1;
+        self.ack_now = true;
+        self.backoff = 0;
+        self.take_rtt_sample(now, seg);
+        self.set_timer(Timer::Retransmit, None);
+        if !seg.payload.is_empty() {
+            self.input_data(now, seg, config, stats);
+        }
+        if seg.has(flags::FIN) {
+            self.peer_fin = Some(seg.seq + 1 + seg.payload.len() as u32);
+        }
+        self.input_fin(now, config);
+        None
+    }
+
+    /// RFC 9293 3.10.7.4 fifth, ESTABLISHED processing, with NewReno loss
+    /// recovery (RFC 5681 3.2, RFC 6582). False when the segment must be
+    /// dropped (it acknowledges data never sent).
+    fn input_ack(&mut self, now: Instant, seg: &Segment<'_>, stats: &mut TcpStats) -> bool {
+        let ack = seg.ack;
+        if ack.after(self.snd_max) {
+            stats.rx_ack_too_new += 1;
+            self.ack_now = true;
+            return false;
+        }
+        let window = usize::from(seg.window) << self.snd_wscale;
+        let mut window_changed = false;
+        if !ack.before(self.snd_una)
+            && (self.snd_wl1.before(seg.seq)
+                || (self.snd_wl1 == seg.seq && !self.snd_wl2.after(ack)))
+        {
+            window_changed = window != self.snd_wnd;
+            self.snd_wnd = window;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = ack;
+            self.max_snd_wnd = self.max_snd_wnd.max(window);
+        }
+        let mss = self.mss;
+        if ack.after(self.snd_una) {
+            let acked = (ack - self.snd_una) as usize;
+            self.take_rtt_sample(now, seg);
+            self.backoff = 0;
+            self.persist_backoff = 0;
+            let end = self.data_end();
+            let data_acked = if ack.after(self.tx_start) {
+                ((ack.min(end)) - self.tx_start) as usize
+            } else {
+                0
+            };
+            self.tx.consume(data_acked);
+            self.tx_start += data_acked as u32;
+            self.snd_una = ack;
+            if self.snd_nxt.before(ack) {
+                self.snd_nxt = ack;
+            }
+            let flight = self.flight();
+            match self.recover {
+                Some(recover) if !ack.before(recover) => {
+                    self.cc.on_exit_recovery(flight, mss);
+                    self.recover = None;
+                }
+                Some(_) => {
+                    self.cc.on_partial_ack(acked, mss);
+                    self.retransmit_head = true;
+                }
+                None => self.cc.on_ack(acked, mss),
+            }
+            self.dup_acks = 0;
+            let next = (self.snd_una != self.snd_max).then(|| now + self.rtt.rto());
+            self.set_timer(Timer::Retransmit, next);
+        } else if ack == self.snd_una
+            && seg.payload.is_empty()
+            && !seg.has(flags::FIN)
+            && !window_changed
+            && self.snd_una != self.snd_max
+        {
+            stats.rx_dup_acks += 1;
+            self.dup_acks += 1;
+            if self.recover.is_some() {
+                self.cc.on_dup_ack_in_recovery(mss);
+            } else if self.dup_acks == 3 && ack.after(self.high_recover) {
+                // RFC 6582 3.2 step 2: enter fast recovery.
+                self.recover = Some(self.snd_max);
+                self.high_recover = self.snd_max;
+                self.cc.on_enter_recovery(self.flight(), mss);
+                self.retransmit_head = true;
+                self.rtt_probe = None;
+                stats.fast_retransmits += 1;
+            }
+        }
+        true
+    }
+
+    /// One RTT measurement from the echoed timestamp, or from the timed
+    /// segment when timestamps are off (Karn: never from a retransmission;
+    /// the probe is dropped when anything is retransmitted).
+    fn take_rtt_sample(&mut self, now: Instant, seg: &Segment<'_>) {
+        if let (Some(_), Some((_, ecr))) = (self.timestamps, seg.options.timestamps) {
+            let elapsed = self.ts_val(now).wrapping_sub(ecr);
+            if ecr != 0 && elapsed < 1 << 31 {
+                self.rtt.sample(Duration::from_millis(u64::from(elapsed)));
+                return;
+            }
+        }
+        if let Some((seq, sent)) = self.rtt_probe {
+            if seg.ack.after(seq) {
+                self.rtt.sample(now.saturating_duration_since(sent));
+                self.rtt_probe = None;
+            }
+        }
+    }
+
+    /// RFC 9293 3.10.7.4 seventh: in-order data goes to the receive
+    /// buffer, data past a hole waits in it, recorded by the assembler.
+    fn input_data(
+        &mut self,
+        now: Instant,
+        seg: &Segment<'_>,
+        config: &TcpConfig,
+        stats: &mut TcpStats,
+    ) {
+        let mut data = seg.payload;
+        let mut seq = seg.seq;
+        if seg.has(flags::SYN) {
+            seq += 1;
+        }
+        if seq.before(self.rcv_nxt) {
+            let skip = (self.rcv_nxt - seq) as usize;
+            if skip >= data.len() {
+                stats.rx_duplicate += 1;
+                self.ack_now = true;
+                return;
+            }
+            data = &data[skip..];
+            seq = self.rcv_nxt;
+        }
+        self.rcv_mss = self.rcv_mss.max(data.len());
+        let offset = (seq - self.rcv_nxt) as usize;
+        let room = self.rx.free();
+        if offset >= room {
+            stats.rx_outside_window += 1;
+            self.ack_now = true;
+            return;
+        }
+        let data = &data[..data.len().min(room - offset)];
+        if offset == 0 {
+            let written = self.rx.write_ahead(0, data);
+            let _ = self.ooo.add(0, written as u32);
+            let ready = self.ooo.take_front() as usize;
+            self.rx.commit(ready);
+            self.rcv_nxt += ready as u32;
+            stats.rx_data_bytes += ready as u64;
+            self.unacked_bytes += ready;
+            if ready > written || !self.ooo.is_empty() || self.unacked_bytes >= 2 * self.rcv_mss {
+                // A hole filled or remains, or two full segments wait (RFC 1122 4.2.3.2).
+                self.ack_now = true;
+            } else if self.timer(Timer::DelayedAck).is_none() {
+                self.set_timer(Timer::DelayedAck, Some(now + config.delayed_ack));
+            }
+        } else {
+            if self.ooo.add(offset as u32, data.len() as u32).is_err() {
+                stats.rx_reassembly_full += 1;
+            } else {
+                self.rx.write_ahead(offset, data);
+                stats.rx_out_of_order += 1;
+            }
+            // An immediate duplicate ACK drives the sender's fast retransmit.
+            self.ack_now = true;
+        }
+    }
+
+    /// RFC 9293 3.10.7.4 eighth: the FIN, once `rcv_nxt` reaches it.
+    fn input_fin(&mut self, now: Instant, config: &TcpConfig) {
+        if self.peer_fin != Some(self.rcv_nxt) || self.fin_received {
+            return;
+        }
+        self.fin_received = true;
+        self.rcv_nxt += 1;
+        self.ack_now = true;
+        match self.state {
+            State::SynReceived | State::Established => self.state = State::CloseWait,
+            State::FinWait1 if self.fin_acked() => self.enter_time_wait(now, config.time_wait),
+            State::FinWait1 => self.state = State::Closing,
+            State::FinWait2 => self.enter_time_wait(now, config.time_wait),
+            _ => {}
+        }
+    }
+
+    /// The reset answering an unacceptable ACK: `<SEQ=SEG.ACK><CTL=RST>`.
+    fn reset_reply(&self, seg: &Segment<'_>) -> Reply {
+        Reply {
+            local: self.local,
+            remote: self.remote,
+            seq: seg.ack,
+            ack: SeqNumber(0),
+            flags: flags::RST,
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! Listeners: a SYN queue of half-open connections and an accept queue of
+//! established ones not yet accepted, both bounded by the backlog (as the
+//! kernel's `listen(2)`).
+
+use super::tcb::TcpOptions;
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
+
+/// A listening socket.
+#[derive(Debug)]
+pub struct Listener {
+    /// Address and port listened on.
+    pub local: SocketAddrV4,
+    /// Most connections held in each queue.
+    pub backlog: usize,
+    /// Half-open connections (SYN-RECEIVED) created from this listener.
+    pub syn_queue: usize,
+    /// Established connections waiting for `accept`, oldest first (slot indices).
+    pub accept_queue: VecDeque<u32>,
+    /// Options accepted connections start with.
+    pub options: TcpOptions,
+}
+
+impl Listener {
+    /// A listener on `local` holding up to `backlog` connections per queue.
+    pub fn new(local: SocketAddrV4, backlog: usize, options: TcpOptions) -> Self {
+        Listener {
+            local,
+            backlog,
+            syn_queue: 0,
+            accept_queue: VecDeque::new(),
+            options,
+        }
+    }
+
+    /// True when a new SYN must be dropped: either queue is full (Linux
+    /// drops the SYN when the accept queue is full, too).
+    pub fn refuses_syn(&self) -> bool {
+        self.syn_queue >= self.backlog || self.accept_queue.len() >= self.backlog
+    }
+
+    /// True when a completed handshake has no room to wait for `accept`.
+    pub fn accept_queue_full(&self) -> bool {
+        self.accept_queue.len() >= self.backlog
+    }
+}

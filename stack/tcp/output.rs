@@ -1,0 +1,332 @@
+//! What a connection sends next: SYN, retransmissions, new data under the
+//! send and congestion windows (with Nagle and sender-side SWS avoidance),
+//! FIN, zero-window probes and ACKs (with receiver-side SWS avoidance).
+//! [`Tcb::next_segment`] plans one segment without changing state;
+//! [`Tcb::commit`] records it once a transmit buffer took it, so a full
+//! transmit ring loses nothing.
+
+use super::config::TcpConfig;
+use super::emit::{OptionsOut, Payload, SegmentOut};
+use super::segment::flags;
+use super::seq::SeqNumber;
+use super::state::State;
+use super::tcb::{Tcb, Timer};
+use crate::stats::TcpStats;
+use crate::time::Instant;
+
+/// One planned segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Sequence number.
+    pub seq: SeqNumber,
+    /// Control bits.
+    pub flags: u8,
+    /// Data bytes, taken from the send buffer at `seq`.
+    pub len: usize,
+    /// The window field to send.
+    pub window: u16,
+    /// Right edge of the receive window this segment advertises.
+    pub rcv_edge: SeqNumber,
+    /// Options.
+    pub options: OptionsOut,
+    /// Why it is sent (decides what committing it changes).
+    pub kind: PlanKind,
+}
+
+/// Why a segment is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanKind {
+    /// SYN or SYN-ACK.
+    Syn,
+    /// The segment at `snd_una` again (fast retransmit or partial ACK).
+    RetransmitHead,
+    /// Data and/or FIN at `snd_nxt`.
+    Data,
+    /// A zero-window probe (an old sequence number that elicits an ACK).
+    Probe,
+    /// A bare ACK or window update.
+    Ack,
+    /// A reset ending the connection (abort).
+    Reset,
+}
+
+impl Tcb {
+    /// The next segment to send at `now`, if any.
+    pub fn next_segment(&mut self, now: Instant, config: &TcpConfig) -> Option<Plan> {
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::SynSent | State::SynReceived => {
+                if self.send_syn {
+                    return Some(self.plan_syn(now, config));
+                }
+                if self.send_rst && self.state == State::SynReceived {
+                    return Some(self.plan_control(
+                        now,
+                        self.snd_nxt,
+                        flags::RST | flags::ACK,
+                        PlanKind::Reset,
+                    ));
+                }
+                if self.state == State::SynSent || !self.ack_now {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+        if self.send_rst {
+            return Some(self.plan_control(
+                now,
+                self.snd_nxt,
+                flags::RST | flags::ACK,
+                PlanKind::Reset,
+            ));
+        }
+        if self.state.is_synchronized() && self.state != State::TimeWait {
+            if let Some(plan) = self.plan_retransmit_head(now) {
+                return Some(plan);
+            }
+            if let Some(plan) = self.plan_data(now) {
+                return Some(plan);
+            }
+            if self.probe_due {
+                return Some(self.plan_control(now, self.snd_una - 1, flags::ACK, PlanKind::Probe));
+            }
+        }
+        if self.ack_now || self.window_update_due() {
+            return Some(self.plan_control(now, self.snd_nxt, flags::ACK, PlanKind::Ack));
+        }
+        None
+    }
+
+    fn plan_syn(&mut self, now: Instant, config: &TcpConfig) -> Plan {
+        let passive = self.state == State::SynReceived;
+        let timestamps = if passive {
+            self.timestamps.map(|ts| (self.ts_val(now), ts.recent))
+        } else {
+            config.timestamps.then(|| (self.ts_val(now), 0))
+        };
+        // A SYN-ACK offers scaling only if the SYN did (RFC 7323 1.3).
+        let window_scale =
+            (config.window_scaling && (!passive || self.wscale_ok)).then_some(self.offered_wscale);
+        let (ack_flag, rcv_edge) = if passive {
+            (flags::ACK, self.rcv_nxt + self.rx.free().min(65_535) as u32)
+        } else {
+            (0, self.rcv_adv)
+        };
+        Plan {
+            seq: self.iss,
+            flags: flags::SYN | ack_flag,
+            len: 0,
+            // The window of a SYN is never scaled (RFC 7323 2.2).
+            window: self.rx.free().min(65_535) as u16,
+            rcv_edge,
+            options: OptionsOut {
+                mss: Some(config.max_mss),
+                window_scale,
+                timestamps,
+            },
+            kind: PlanKind::Syn,
+        }
+    }
+
+    fn plan_retransmit_head(&mut self, now: Instant) -> Option<Plan> {
+        if !self.retransmit_head || self.snd_una == self.snd_max {
+            self.retransmit_head = false;
+            return None;
+        }
+        let end = self.data_end();
+        let data = if self.snd_una.before(end) {
+            ((end - self.snd_una) as usize).min(self.mss)
+        } else {
+            0
+        };
+        let fin = self.fin_sent() && self.snd_una + data as u32 == end;
+        if data == 0 && !fin {
+            self.retransmit_head = false;
+            return None;
+        }
+        let mut plan = self.plan_control(now, self.snd_una, flags::ACK, PlanKind::RetransmitHead);
+        plan.len = data;
+        if fin {
+            plan.flags |= flags::FIN;
+        }
+        Some(plan)
+    }
+
+    /// New data at `snd_nxt` (or the same data again after a timeout),
+    /// within both windows, when Nagle and SWS avoidance allow it
+    /// (RFC 1122 4.2.3.4; RFC 9293 3.7.4); then the FIN.
+    fn plan_data(&mut self, now: Instant) -> Option<Plan> {
+        let unsent = self.unsent();
+        let may_send = matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        );
+        if !may_send {
+            return None;
+        }
+        if unsent > 0 {
+            let flight = self.flight();
+            let window = self.snd_wnd.min(self.cc.cwnd());
+            let usable = window.saturating_sub(flight);
+            let len = unsent.min(usable).min(self.mss);
+            let idle = flight == 0;
+            let send = len > 0
+                && (len == self.mss
+                    || (len == unsent && (self.nodelay || idle || self.fin_queued))
+                    || (idle && len >= self.max_snd_wnd / 2));
+            if send {
+                let mut plan = self.plan_control(now, self.snd_nxt, flags::ACK, PlanKind::Data);
+                plan.len = len;
+                if len == unsent {
+                    plan.flags |= flags::PSH;
+                    if self.fin_queued {
+                        plan.flags |= flags::FIN;
+                    }
+                }
+                return Some(plan);
+            }
+            return None;
+        }
+        let end = self.data_end();
+        if self.fin_queued && self.snd_nxt == end {
+            return Some(self.plan_control(now, end, flags::ACK | flags::FIN, PlanKind::Data));
+        }
+        None
+    }
+
+    /// A segment without data: header fields, window and timestamps.
+    fn plan_control(&mut self, now: Instant, seq: SeqNumber, control: u8, kind: PlanKind) -> Plan {
+        let (window, rcv_edge) = self.window_to_advertise();
+        Plan {
+            seq,
+            flags: control,
+            len: 0,
+            window,
+            rcv_edge,
+            options: OptionsOut {
+                mss: None,
+                window_scale: None,
+                timestamps: self.timestamps.map(|ts| (self.ts_val(now), ts.recent)),
+            },
+            kind,
+        }
+    }
+
+    /// The window to advertise, scaled, and the right edge it stands for.
+    /// The edge moves right only by at least min(buffer / 2, MSS) (RFC
+    /// 1122 4.2.3.3) and never left.
+    fn window_to_advertise(&self) -> (u16, SeqNumber) {
+        let edge = self.candidate_edge();
+        let current = self.rcv_adv.max(self.rcv_nxt);
+        let threshold = (self.rx.capacity() / 2).min(self.rcv_mss) as u32;
+        let edge = if edge.after(current) && edge - current >= threshold {
+            edge
+        } else {
+            current
+        };
+        let window = (edge - self.rcv_nxt) >> self.rcv_wscale;
+        (window.min(u32::from(u16::MAX)) as u16, edge)
+    }
+
+    /// The right edge the free receive space would allow.
+    fn candidate_edge(&self) -> SeqNumber {
+        let max = u32::from(u16::MAX) << self.rcv_wscale;
+        self.rcv_nxt + (self.rx.free() as u32).min(max)
+    }
+
+    /// Whether reading has opened the window enough to announce it: the
+    /// new window at least doubles the advertised one, as Linux decides.
+    pub fn window_update_due(&self) -> bool {
+        if !self.state.can_receive() {
+            return false;
+        }
+        let current = self.rcv_wnd();
+        let candidate = self.candidate_edge() - self.rcv_nxt;
+        let threshold = (self.rx.capacity() / 2).min(self.rcv_mss) as u32;
+        candidate >= current.saturating_mul(2) && candidate - current >= threshold
+    }
+
+    /// The segment `plan` describes, borrowing the send buffer.
+    pub fn segment(&self, plan: &Plan) -> SegmentOut<'_> {
+        let payload = if plan.len > 0 {
+            Payload::Ring {
+                ring: &self.tx,
+                offset: (plan.seq - self.tx_start) as usize,
+                len: plan.len,
+            }
+        } else {
+            Payload::None
+        };
+        SegmentOut {
+            local: self.local,
+            remote: self.remote,
+            seq: plan.seq,
+            ack: if plan.flags & flags::ACK != 0 {
+                self.rcv_nxt
+            } else {
+                SeqNumber(0)
+            },
+            flags: plan.flags,
+            window: plan.window,
+            options: plan.options,
+            payload,
+        }
+    }
+
+    /// Records that `plan` was sent at `now`.
+    pub fn commit(&mut self, now: Instant, plan: &Plan, stats: &mut TcpStats) {
+        stats.tx_segments += 1;
+        stats.tx_data_bytes += plan.len as u64;
+        if plan.flags & flags::ACK != 0 {
+            self.ack_now = false;
+            self.unacked_bytes = 0;
+            self.set_timer(Timer::DelayedAck, None);
+            if plan.rcv_edge.after(self.rcv_adv) {
+                self.rcv_adv = plan.rcv_edge;
+            }
+        }
+        let occupied = plan.len as u32
+            + u32::from(plan.flags & flags::SYN != 0)
+            + u32::from(plan.flags & flags::FIN != 0);
+        let end = plan.seq + occupied;
+        match plan.kind {
+            PlanKind::Syn => self.send_syn = false,
+            PlanKind::RetransmitHead => self.retransmit_head = false,
+            PlanKind::Probe => {
+                self.probe_due = false;
+                stats.window_probes += 1;
+            }
+            PlanKind::Reset => {
+                stats.tx_resets += 1;
+                self.enter_closed();
+                return;
+            }
+            PlanKind::Data | PlanKind::Ack => {}
+        }
+        if occupied == 0 {
+            return;
+        }
+        if plan.seq.before(self.snd_max) {
+            stats.tx_retransmits += 1;
+            // Karn: a retransmitted range cannot be timed.
+            self.rtt_probe = None;
+        } else if self.rtt_probe.is_none() && self.timestamps.is_none() {
+            self.rtt_probe = Some((plan.seq, now));
+        }
+        if end.after(self.snd_nxt) && plan.kind != PlanKind::RetransmitHead {
+            self.snd_nxt = end;
+        }
+        if end.after(self.snd_max) {
+            self.snd_max = end;
+        }
+        if self.timer(Timer::Retransmit).is_none() {
+            let timeout = self.rtt.backed_off(self.backoff);
+            self.set_timer(Timer::Retransmit, Some(now + timeout));
+        }
+    }
+}

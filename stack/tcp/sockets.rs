@@ -1,0 +1,820 @@
+//! The stack's TCP endpoints: connections and listeners in one slab,
+//! demultiplexed by 4-tuple (connections) and port (listeners) through
+//! hash maps, so the cost per segment does not grow with their number;
+//! one timing wheel orders every connection's earliest deadline.
+
+use super::config::TcpConfig;
+use super::emit::{OptionsOut, Payload, SegmentOut};
+use super::error::TcpError;
+use super::isn::IsnGenerator;
+use super::listen::Listener;
+use super::segment::{flags, Segment};
+use super::seq::SeqNumber;
+use super::state::State;
+use super::tcb::{Owner, Reply, Tcb, TcpOptions, Timer};
+use crate::rand::Rng;
+use crate::stats::TcpStats;
+use crate::time::Instant;
+use crate::timer::TimerWheel;
+use crate::udp::{EPHEMERAL_FIRST, EPHEMERAL_LAST};
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Names an open TCP socket (connection or listener); stale handles are
+/// refused, not confused with a later socket in the same slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TcpHandle {
+    index: u32,
+    generation: u32,
+}
+
+/// What a socket is ready for, as poll/epoll would report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Readiness {
+    /// Data to read, end of stream, an error, or (listeners) a connection to accept.
+    pub readable: bool,
+    /// Room in the send buffer on a connection that may send.
+    pub writable: bool,
+    /// The peer sent FIN (EPOLLRDHUP).
+    pub read_closed: bool,
+    /// Both directions are finished or the connection failed (EPOLLHUP).
+    pub hung_up: bool,
+    /// An error is pending (EPOLLERR).
+    pub error: bool,
+}
+
+enum Entry {
+    Conn(Box<Tcb>),
+    Listener(Listener),
+}
+
+struct Slot {
+    generation: u32,
+    entry: Option<Entry>,
+}
+
+type FourTuple = (SocketAddrV4, SocketAddrV4);
+
+/// Every TCP connection and listener of one stack.
+pub struct TcpSockets {
+    config: TcpConfig,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    demux: HashMap<FourTuple, u32>,
+    listeners: HashMap<u16, u32>,
+    wheel: TimerWheel<(u32, u32)>,
+    expired: Vec<(u32, u32)>,
+    /// Connections with something to send, each at most once.
+    dirty: VecDeque<u32>,
+    /// Resets that belong to no connection, bounded.
+    replies: VecDeque<Reply>,
+    isn: IsnGenerator,
+    rng: Rng,
+    stats: TcpStats,
+}
+
+impl TcpSockets {
+    /// No sockets yet; ISNs, ports and timestamp offsets come from `rng`.
+    pub fn new(mut rng: Rng, config: TcpConfig) -> Self {
+        TcpSockets {
+            isn: IsnGenerator::new(&mut rng),
+            config,
+            slots: Vec::new(),
+            free: Vec::new(),
+            demux: HashMap::new(),
+            listeners: HashMap::new(),
+            wheel: TimerWheel::new(),
+            expired: Vec::new(),
+            dirty: VecDeque::new(),
+            replies: VecDeque::new(),
+            rng,
+            stats: TcpStats::default(),
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &TcpConfig {
+        &self.config
+    }
+
+    /// Changes the largest MSS (the stack sets it from the device's MTU).
+    pub fn set_max_mss(&mut self, mss: u16) {
+        self.config.max_mss = mss;
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> TcpStats {
+        self.stats
+    }
+
+    /// Counters, for the interface's validation counts.
+    pub fn stats_mut(&mut self) -> &mut TcpStats {
+        &mut self.stats
+    }
+
+    /// Connections in the table (every state, TIME_WAIT included).
+    pub fn connection_count(&self) -> usize {
+        self.demux.len()
+    }
+
+    fn alloc(&mut self, entry: Entry) -> TcpHandle {
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot {
+                generation: 0,
+                entry: None,
+            });
+            (self.slots.len() - 1) as u32
+        });
+        let slot = &mut self.slots[index as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.entry = Some(entry);
+        TcpHandle {
+            index,
+            generation: slot.generation,
+        }
+    }
+
+    fn release(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        if let Some(Entry::Conn(tcb)) = slot.entry.take() {
+            if let Some((handle, _)) = tcb.wheel {
+                self.wheel.cancel(handle);
+            }
+            if self.demux.get(&(tcb.local, tcb.remote)) == Some(&index) {
+                self.demux.remove(&(tcb.local, tcb.remote));
+            }
+        }
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(index);
+    }
+
+    fn tcb(&mut self, index: u32) -> Option<&mut Tcb> {
+        conn_in(&mut self.slots, index)
+    }
+
+    fn listener(&mut self, index: u32) -> Option<&mut Listener> {
+        match self.slots.get_mut(index as usize)?.entry.as_mut()? {
+            Entry::Listener(listener) => Some(listener),
+            Entry::Conn(_) => None,
+        }
+    }
+
+    fn check(&self, handle: TcpHandle) -> Result<&Entry, TcpError> {
+        let slot = self
+            .slots
+            .get(handle.index as usize)
+            .filter(|slot| slot.generation == handle.generation)
+            .ok_or(TcpError::BadHandle)?;
+        match slot.entry.as_ref() {
+            Some(Entry::Conn(tcb)) if tcb.owner != Owner::User => Err(TcpError::BadHandle),
+            Some(entry) => Ok(entry),
+            None => Err(TcpError::BadHandle),
+        }
+    }
+
+    /// The connection a handle names (not a listener).
+    fn user_tcb(&mut self, handle: TcpHandle) -> Result<&mut Tcb, TcpError> {
+        match self.check(handle)? {
+            Entry::Conn(_) => Ok(self.tcb(handle.index).expect("checked")),
+            Entry::Listener(_) => Err(TcpError::NotConnected),
+        }
+    }
+
+    // ---- input ------------------------------------------------------------
+
+    /// Handles a validated segment from `src` to `dst` (our address).
+    pub fn input(&mut self, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, seg: &Segment<'_>) {
+        let local = SocketAddrV4::new(dst, seg.dst_port);
+        let remote = SocketAddrV4::new(src, seg.src_port);
+        let is_syn = seg.has(flags::SYN) && !seg.has(flags::ACK);
+        if let Some(&index) = self.demux.get(&(local, remote)) {
+            let listening = self.listeners.get(&local.port()).copied();
+            let tcb = self.tcb(index).expect("demux names connections");
+            if tcb.state == State::TimeWait
+                && is_syn
+                && listening.is_some()
+                && time_wait_reusable(tcb, seg)
+            {
+                // RFC 6191: a new incarnation may take over the pair.
+                self.stats.time_wait_reused += 1;
+                self.release(index);
+            } else {
+                if tcb.state == State::SynReceived && seg.has(flags::ACK) && !seg.has(flags::RST) {
+                    if let Owner::Listener(l) = tcb.owner {
+                        if self.listener(l).is_some_and(|l| l.accept_queue_full()) {
+                            // Linux drops the final ACK; the SYN-ACK will be retransmitted.
+                            self.stats.accept_queue_overflow += 1;
+                            return;
+                        }
+                    }
+                }
+                let tcb = conn_in(&mut self.slots, index).expect("still there");
+                let before = tcb.state;
+                let reply = tcb.input(now, seg, &self.config, &mut self.stats);
+                if let Some(reply) = reply {
+                    self.queue_reply(reply);
+                }
+                self.settle(index, before, now);
+                return;
+            }
+        }
+        if is_syn {
+            if let Some(&l) = self.listeners.get(&local.port()) {
+                self.passive_open(now, l, local, remote, seg);
+                return;
+            }
+        }
+        // RFC 9293 3.10.7.1: CLOSED. A RST is never answered; anything else gets one.
+        self.stats.rx_closed_port += 1;
+        if seg.has(flags::RST) {
+            return;
+        }
+        let reply = if seg.has(flags::ACK) {
+            Reply {
+                local,
+                remote,
+                seq: seg.ack,
+                ack: SeqNumber(0),
+                flags: flags::RST,
+            }
+        } else {
+            Reply {
+                local,
+                remote,
+                seq: SeqNumber(0),
+                ack: seg.seq + seg.len(),
+                flags: flags::RST | flags::ACK,
+            }
+        };
+        self.queue_reply(reply);
+    }
+
+    fn queue_reply(&mut self, reply: Reply) {
+        if self.replies.len() >= self.config.max_pending_replies {
+            self.stats.tx_replies_dropped += 1;
+        } else {
+            self.replies.push_back(reply);
+        }
+    }
+
+    /// RFC 9293 3.10.7.2: a SYN for a listener makes a SYN-RECEIVED connection.
+    fn passive_open(
+        &mut self,
+        now: Instant,
+        listener_index: u32,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Segment<'_>,
+    ) {
+        let listener = self
+            .listener(listener_index)
+            .expect("listeners map names listeners");
+        if listener.refuses_syn() {
+            self.stats.syn_queue_overflow += 1;
+            return;
+        }
+        listener.syn_queue += 1;
+        let options = listener.options;
+        let iss = self.isn.isn(now, local, remote);
+        let ts_offset = self.rng.next_u64() as u32;
+        let mut tcb = Tcb::new(
+            &self.config,
+            options,
+            local,
+            remote,
+            iss,
+            ts_offset,
+            Owner::Listener(listener_index),
+        );
+        tcb.negotiate(&self.config, seg);
+        tcb.state = State::SynReceived;
+        tcb.send_syn = true;
+        self.stats.passive_opens += 1;
+        let handle = self.alloc(Entry::Conn(Box::new(tcb)));
+        self.demux.insert((local, remote), handle.index);
+        self.settle(handle.index, State::SynReceived, now);
+    }
+
+    /// After anything changed a connection: moves it between listener
+    /// queues, removes it when closed, queues it for output and files its
+    /// next deadline on the wheel.
+    fn settle(&mut self, index: u32, before: State, now: Instant) {
+        let Some(tcb) = self.tcb(index) else { return };
+        // A FIN the application asked for before the handshake completed.
+        if tcb.fin_queued {
+            match tcb.state {
+                State::Established => tcb.state = State::FinWait1,
+                State::CloseWait => tcb.state = State::LastAck,
+                _ => {}
+            }
+        }
+        tcb.update_persist(now);
+        let (state, owner) = (tcb.state, tcb.owner);
+        if before == State::SynReceived && state != State::SynReceived {
+            if let Owner::Listener(l) = owner {
+                let listener = self.listener(l).expect("owner is a listener");
+                listener.syn_queue -= 1;
+                if state != State::Closed {
+                    listener.accept_queue.push_back(index);
+                }
+            }
+        }
+        if state == State::Closed {
+            let tcb = self.tcb(index).expect("present");
+            let tuple = (tcb.local, tcb.remote);
+            if self.demux.get(&tuple) == Some(&index) {
+                self.demux.remove(&tuple);
+            }
+            let gone = owner == Owner::Orphan
+                || (before == State::SynReceived && matches!(owner, Owner::Listener(_)));
+            if gone {
+                self.release(index);
+                return;
+            }
+        }
+        let tcb = self.tcb(index).expect("present");
+        if !tcb.dirty && state != State::Closed {
+            tcb.dirty = true;
+            self.dirty.push_back(index);
+        }
+        self.reschedule(index);
+    }
+
+    /// Files the connection's earliest deadline on the wheel. A wheel
+    /// entry earlier than needed is kept: it fires, finds nothing due, and
+    /// refiles, which is cheaper than cancelling on every ACK.
+    fn reschedule(&mut self, index: u32) {
+        let generation = self.slots[index as usize].generation;
+        let Some(Entry::Conn(tcb)) = self.slots[index as usize].entry.as_mut() else {
+            return;
+        };
+        let next = tcb.next_deadline();
+        match (tcb.wheel, next) {
+            (Some((_, at)), Some(next)) if at <= next => {}
+            (None, None) => {}
+            (current, next) => {
+                if let Some((handle, _)) = current {
+                    self.wheel.cancel(handle);
+                }
+                tcb.wheel = next.map(|at| (self.wheel.schedule((index, generation), at), at));
+            }
+        }
+    }
+
+    // ---- timers and output --------------------------------------------------
+
+    /// Runs every connection timer due at `now`.
+    pub fn on_timers(&mut self, now: Instant) {
+        let mut expired = std::mem::take(&mut self.expired);
+        expired.clear();
+        self.wheel.advance(now, &mut expired);
+        for &(index, generation) in &expired {
+            if self.slots[index as usize].generation != generation {
+                continue;
+            }
+            let Some(tcb) = conn_in(&mut self.slots, index) else {
+                continue;
+            };
+            tcb.wheel = None;
+            let before = tcb.state;
+            tcb.on_timers(now, &self.config, &mut self.stats);
+            self.settle(index, before, now);
+        }
+        self.expired = expired;
+    }
+
+    /// When [`on_timers`](Self::on_timers) or output next has work.
+    pub fn poll_at(&self) -> Option<Instant> {
+        if !self.dirty.is_empty() || !self.replies.is_empty() {
+            return Some(Instant::ZERO);
+        }
+        self.wheel.poll_at()
+    }
+
+    /// True when segments wait to be sent.
+    pub fn has_outgoing(&self) -> bool {
+        !self.dirty.is_empty() || !self.replies.is_empty()
+    }
+
+    /// Hands every segment ready at `now` to `emit`, which returns false
+    /// when it has no transmit buffer: sending stops there and resumes
+    /// with the same segment on the next call.
+    pub fn drain_output(&mut self, now: Instant, mut emit: impl FnMut(&SegmentOut<'_>) -> bool) {
+        while let Some(reply) = self.replies.front() {
+            let out = SegmentOut {
+                local: reply.local,
+                remote: reply.remote,
+                seq: reply.seq,
+                ack: reply.ack,
+                flags: reply.flags,
+                window: 0,
+                options: OptionsOut::default(),
+                payload: Payload::None,
+            };
+            if !emit(&out) {
+                return;
+            }
+            self.stats.tx_segments += 1;
+            if reply.flags & flags::RST != 0 {
+                self.stats.tx_resets += 1;
+            }
+            self.replies.pop_front();
+        }
+        while let Some(&index) = self.dirty.front() {
+            let Some(Entry::Conn(tcb)) = self.slots[index as usize].entry.as_mut() else {
+                self.dirty.pop_front();
+                continue;
+            };
+            let before = tcb.state;
+            while let Some(plan) = tcb.next_segment(now, &self.config) {
+                if !emit(&tcb.segment(&plan)) {
+                    return;
+                }
+                tcb.commit(now, &plan, &mut self.stats);
+            }
+            tcb.dirty = false;
+            self.dirty.pop_front();
+            let tcb = self.tcb(index).expect("present");
+            tcb.update_persist(now);
+            if tcb.state == State::Closed {
+                self.settle(index, before, now);
+            } else {
+                self.reschedule(index);
+            }
+        }
+    }
+
+    fn mark_dirty(&mut self, index: u32) {
+        if let Some(tcb) = self.tcb(index) {
+            if !tcb.dirty {
+                tcb.dirty = true;
+                self.dirty.push_back(index);
+            }
+        }
+    }
+
+    // ---- calls --------------------------------------------------------------
+
+    /// Listens on `local` (port 0: an ephemeral port) with room for
+    /// `backlog` connections in each queue (at most the configured maximum).
+    pub fn listen(
+        &mut self,
+        local: SocketAddrV4,
+        backlog: usize,
+        options: TcpOptions,
+        own_ip: Ipv4Addr,
+    ) -> Result<TcpHandle, TcpError> {
+        if !local.ip().is_unspecified() && *local.ip() != own_ip {
+            return Err(TcpError::AddrNotAvailable);
+        }
+        let port = if local.port() == 0 {
+            self.ephemeral_port(None, own_ip)?
+        } else {
+            local.port()
+        };
+        if self.listeners.contains_key(&port) {
+            return Err(TcpError::AddrInUse);
+        }
+        let backlog = backlog.clamp(1, self.config.max_backlog.max(1));
+        let local = SocketAddrV4::new(own_ip, port);
+        let handle = self.alloc(Entry::Listener(Listener::new(local, backlog, options)));
+        self.listeners.insert(port, handle.index);
+        Ok(handle)
+    }
+
+    /// Opens a connection to `remote` from `own_ip` and `local_port` (0:
+    /// a random ephemeral port, RFC 6056); the SYN leaves on the next poll.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddrV4,
+        local_port: u16,
+        options: TcpOptions,
+        own_ip: Ipv4Addr,
+    ) -> Result<TcpHandle, TcpError> {
+        if remote.port() == 0 || remote.ip().is_unspecified() || remote.ip().is_broadcast() {
+            return Err(TcpError::AddrNotAvailable);
+        }
+        let port = if local_port == 0 {
+            self.ephemeral_port(Some(remote), own_ip)?
+        } else {
+            local_port
+        };
+        let local = SocketAddrV4::new(own_ip, port);
+        if self.demux.contains_key(&(local, remote)) {
+            return Err(TcpError::AddrInUse);
+        }
+        let iss = self.isn.isn(now, local, remote);
+        let ts_offset = self.rng.next_u64() as u32;
+        let mut tcb = Tcb::new(
+            &self.config,
+            options,
+            local,
+            remote,
+            iss,
+            ts_offset,
+            Owner::User,
+        );
+        tcb.state = State::SynSent;
+        tcb.send_syn = true;
+        tcb.rcv_adv = SeqNumber(0);
+        self.stats.active_opens += 1;
+        let handle = self.alloc(Entry::Conn(Box::new(tcb)));
+        self.demux.insert((local, remote), handle.index);
+        self.settle(handle.index, State::SynSent, now);
+        Ok(handle)
+    }
+
+    /// A random free port: unused towards `remote` (any use, for a listener).
+    fn ephemeral_port(
+        &mut self,
+        remote: Option<SocketAddrV4>,
+        own_ip: Ipv4Addr,
+    ) -> Result<u16, TcpError> {
+        let span = u32::from(EPHEMERAL_LAST - EPHEMERAL_FIRST) + 1;
+        let start = self.rng.below(u64::from(span)) as u32;
+        for step in 0..span {
+            let port = EPHEMERAL_FIRST + ((start + step) % span) as u16;
+            if self.listeners.contains_key(&port) {
+                continue;
+            }
+            let free = match remote {
+                Some(remote) => !self
+                    .demux
+                    .contains_key(&(SocketAddrV4::new(own_ip, port), remote)),
+                None => !self.demux.keys().any(|(local, _)| local.port() == port),
+            };
+            if free {
+                return Ok(port);
+            }
+        }
+        Err(TcpError::AddrNotAvailable)
+    }
+
+    /// Takes the oldest established connection from a listener, with the
+    /// peer's address.
+    pub fn accept(&mut self, listener: TcpHandle) -> Result<(TcpHandle, SocketAddrV4), TcpError> {
+        match self.check(listener)? {
+            Entry::Listener(_) => {}
+            Entry::Conn(_) => return Err(TcpError::InvalidState),
+        }
+        let l = self.listener(listener.index).expect("checked");
+        let index = l.accept_queue.pop_front().ok_or(TcpError::WouldBlock)?;
+        let generation = self.slots[index as usize].generation;
+        let tcb = self.tcb(index).expect("accept queue holds connections");
+        tcb.owner = Owner::User;
+        let remote = tcb.remote;
+        Ok((TcpHandle { index, generation }, remote))
+    }
+
+    /// Queues as much of `data` as the send buffer takes; returns how many bytes.
+    pub fn send(&mut self, handle: TcpHandle, data: &[u8]) -> Result<usize, TcpError> {
+        let tcb = self.user_tcb(handle)?;
+        if let Some(error) = tcb.error.filter(|_| !tcb.error_reported) {
+            tcb.error_reported = true;
+            return Err(error);
+        }
+        match tcb.state {
+            State::SynSent | State::SynReceived => return Err(TcpError::WouldBlock),
+            State::Established | State::CloseWait if !tcb.fin_queued => {}
+            _ => return Err(TcpError::BrokenPipe),
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = tcb.tx.write(data);
+        if n == 0 {
+            return Err(TcpError::WouldBlock);
+        }
+        self.mark_dirty(handle.index);
+        Ok(n)
+    }
+
+    /// Reads received data into `buf`; `Ok(0)` at end of stream.
+    pub fn recv(&mut self, handle: TcpHandle, buf: &mut [u8]) -> Result<usize, TcpError> {
+        let tcb = self.user_tcb(handle)?;
+        if !tcb.rx.is_empty() && !buf.is_empty() {
+            let n = tcb.rx.read(buf);
+            if tcb.window_update_due() {
+                self.mark_dirty(handle.index);
+            }
+            return Ok(n);
+        }
+        if let Some(error) = tcb.error.filter(|_| !tcb.error_reported) {
+            tcb.error_reported = true;
+            return Err(error);
+        }
+        if buf.is_empty() || tcb.fin_received || tcb.state == State::Closed {
+            return Ok(0);
+        }
+        Err(TcpError::WouldBlock)
+    }
+
+    /// Shuts the sending direction: a FIN follows the queued data.
+    pub fn shutdown(&mut self, now: Instant, handle: TcpHandle) -> Result<(), TcpError> {
+        let tcb = self.user_tcb(handle)?;
+        match tcb.state {
+            State::SynReceived | State::Established | State::CloseWait => tcb.fin_queued = true,
+            State::SynSent | State::Closed => return Err(TcpError::NotConnected),
+            _ => return Ok(()),
+        }
+        let before = tcb.state;
+        self.settle(handle.index, before, now);
+        Ok(())
+    }
+
+    /// Closes the socket: a listener stops (its pending connections are
+    /// reset); a connection finishes gracefully on its own (FIN after the
+    /// queued data), or is reset if received data was left unread (RFC
+    /// 2525 2.17, as Linux does). The handle is invalid afterwards.
+    pub fn close(&mut self, now: Instant, handle: TcpHandle) -> Result<(), TcpError> {
+        if let Entry::Listener(_) = self.check(handle)? {
+            self.close_listener(now, handle.index);
+            return Ok(());
+        }
+        let fin_wait2_timeout = self.config.fin_wait2_timeout;
+        let tcb = self.tcb(handle.index).expect("checked");
+        tcb.owner = Owner::Orphan;
+        let unread = !tcb.rx.is_empty() || !tcb.ooo.is_empty();
+        let before = tcb.state;
+        match tcb.state {
+            State::SynSent | State::Closed => tcb.enter_closed(),
+            State::Established | State::CloseWait | State::SynReceived if unread => {
+                tcb.send_rst = true;
+            }
+            State::FinWait1 | State::FinWait2 | State::Closing if unread => tcb.send_rst = true,
+            State::Established | State::CloseWait | State::SynReceived => tcb.fin_queued = true,
+            State::FinWait2 => {
+                tcb.set_timer(Timer::Linger, Some(now + fin_wait2_timeout));
+            }
+            _ => {}
+        }
+        let state = self.tcb(handle.index).expect("present").state;
+        if state == State::Closed {
+            self.release(handle.index);
+            return Ok(());
+        }
+        self.settle(handle.index, before, now);
+        Ok(())
+    }
+
+    /// Aborts: a reset to the peer (in states where it knows us), and the
+    /// connection is gone. The handle is invalid afterwards.
+    pub fn abort(&mut self, now: Instant, handle: TcpHandle) -> Result<(), TcpError> {
+        if let Entry::Listener(_) = self.check(handle)? {
+            self.close_listener(now, handle.index);
+            return Ok(());
+        }
+        let tcb = self.tcb(handle.index).expect("checked");
+        tcb.owner = Owner::Orphan;
+        let before = tcb.state;
+        match tcb.state {
+            State::SynReceived
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait => tcb.send_rst = true,
+            _ => {
+                self.release(handle.index);
+                return Ok(());
+            }
+        }
+        self.settle(handle.index, before, now);
+        Ok(())
+    }
+
+    fn close_listener(&mut self, now: Instant, index: u32) {
+        let Some(Entry::Listener(listener)) = self.slots[index as usize].entry.take() else {
+            return;
+        };
+        self.slots[index as usize].entry = Some(Entry::Listener(Listener::new(
+            listener.local,
+            0,
+            listener.options,
+        )));
+        self.listeners.remove(&listener.local.port());
+        // Every connection it still holds, half-open or unaccepted, is reset.
+        let children: Vec<u32> = (0..self.slots.len() as u32)
+            .filter(|&i| {
+                matches!(&self.slots[i as usize].entry,
+                    Some(Entry::Conn(tcb)) if tcb.owner == Owner::Listener(index))
+            })
+            .collect();
+        for child in children {
+            let tcb = self.tcb(child).expect("filtered");
+            tcb.owner = Owner::Orphan;
+            let before = tcb.state;
+            if tcb.state == State::Closed || tcb.state == State::TimeWait {
+                self.release(child);
+            } else {
+                tcb.send_rst = true;
+                self.settle(child, before, now);
+            }
+        }
+        self.release(index);
+    }
+
+    /// The connection's state.
+    pub fn state(&self, handle: TcpHandle) -> Result<State, TcpError> {
+        Ok(match self.check(handle)? {
+            Entry::Conn(tcb) => tcb.state,
+            Entry::Listener(_) => State::Listen,
+        })
+    }
+
+    /// Our address and port.
+    pub fn local_addr(&self, handle: TcpHandle) -> Result<SocketAddrV4, TcpError> {
+        Ok(match self.check(handle)? {
+            Entry::Conn(tcb) => tcb.local,
+            Entry::Listener(listener) => listener.local,
+        })
+    }
+
+    /// The peer's address and port.
+    pub fn peer_addr(&self, handle: TcpHandle) -> Result<SocketAddrV4, TcpError> {
+        match self.check(handle)? {
+            Entry::Conn(tcb) => Ok(tcb.remote),
+            Entry::Listener(_) => Err(TcpError::NotConnected),
+        }
+    }
+
+    /// Turns Nagle's algorithm off (`true`, TCP_NODELAY) or on.
+    pub fn set_nodelay(&mut self, handle: TcpHandle, nodelay: bool) -> Result<(), TcpError> {
+        self.user_tcb(handle)?.nodelay = nodelay;
+        self.mark_dirty(handle.index);
+        Ok(())
+    }
+
+    /// Bytes waiting to be read.
+    pub fn recv_queued(&self, handle: TcpHandle) -> Result<usize, TcpError> {
+        match self.check(handle)? {
+            Entry::Conn(tcb) => Ok(tcb.rx.len()),
+            Entry::Listener(_) => Err(TcpError::NotConnected),
+        }
+    }
+
+    /// Bytes written and not yet acknowledged.
+    pub fn send_queued(&self, handle: TcpHandle) -> Result<usize, TcpError> {
+        match self.check(handle)? {
+            Entry::Conn(tcb) => Ok(tcb.tx.len()),
+            Entry::Listener(_) => Err(TcpError::NotConnected),
+        }
+    }
+
+    /// What the socket is ready for.
+    pub fn readiness(&self, handle: TcpHandle) -> Result<Readiness, TcpError> {
+        Ok(match self.check(handle)? {
+            Entry::Listener(listener) => Readiness {
+                readable: !listener.accept_queue.is_empty(),
+                ..Readiness::default()
+            },
+            Entry::Conn(tcb) => {
+                let error = tcb.error.is_some() && !tcb.error_reported;
+                let closed = tcb.state == State::Closed;
+                let may_send =
+                    matches!(tcb.state, State::Established | State::CloseWait) && !tcb.fin_queued;
+                Readiness {
+                    readable: !tcb.rx.is_empty() || tcb.fin_received || error || closed,
+                    writable: (may_send && tcb.tx.free() > 0) || error || closed,
+                    read_closed: tcb.fin_received,
+                    hung_up: closed || (tcb.fin_received && tcb.fin_queued),
+                    error,
+                }
+            }
+        })
+    }
+
+    /// Round-trip time estimate of a connection (smoothed), if measured.
+    pub fn srtt(&self, handle: TcpHandle) -> Result<Option<crate::time::Duration>, TcpError> {
+        match self.check(handle)? {
+            Entry::Conn(tcb) => Ok(tcb.rtt.srtt()),
+            Entry::Listener(_) => Err(TcpError::NotConnected),
+        }
+    }
+
+    /// Read access to a connection's control block (tests, diagnostics).
+    pub fn tcb_of(&self, handle: TcpHandle) -> Result<&Tcb, TcpError> {
+        match self.check(handle)? {
+            Entry::Conn(tcb) => Ok(tcb),
+            Entry::Listener(_) => Err(TcpError::NotConnected),
+        }
+    }
+}
+
+/// The connection in slot `index`, if it holds one.
+fn conn_in(slots: &mut [Slot], index: u32) -> Option<&mut Tcb> {
+    match slots.get_mut(index as usize)?.entry.as_mut()? {
+        Entry::Conn(tcb) => Some(tcb),
+        Entry::Listener(_) => None,
+    }
+}
+
+/// RFC 6191: a SYN may reopen a pair in TIME_WAIT when it is newer than
+/// the old incarnation: a larger timestamp if both used them, else a
+/// sequence number past the old one's end.
+fn time_wait_reusable(tcb: &Tcb, seg: &Segment<'_>) -> bool {
+    match (tcb.timestamps, seg.options.timestamps) {
+        (Some(ts), Some((val, _))) => (val.wrapping_sub(ts.recent) as i32) > 0,
+        _ => seg.seq.after(tcb.rcv_nxt),
+    }
+}

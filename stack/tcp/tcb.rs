@@ -1,0 +1,414 @@
+//! The transmission control block: one connection's state, named as in
+//! RFC 9293 3.3.1, plus the buffers, options, timers and congestion state
+//! that input, output and the timers share.
+
+use super::assembler::Assembler;
+use super::config::{window_scale_for, TcpConfig};
+use super::congestion::{CongestionControl, NewReno};
+use super::error::TcpError;
+use super::rtt::RttEstimator;
+use super::segment::Segment;
+use super::seq::SeqNumber;
+use super::state::State;
+use crate::buf::ByteRing;
+use crate::time::Instant;
+use crate::timer::TimerHandle;
+use std::net::SocketAddrV4;
+
+/// MSS assumed when the peer's SYN carries none (RFC 9293 3.7.1).
+pub const DEFAULT_MSS: u16 = 536;
+/// Smallest send MSS accepted from a peer, so a tiny announced MSS cannot
+/// make us send one-byte segments (Linux `tcp_min_snd_mss`: 48).
+pub const MIN_MSS: usize = 64;
+/// Bytes the timestamp option adds to every segment (with its padding).
+pub const TIMESTAMP_OPTION_LEN: usize = 12;
+
+/// Per-socket options, fixed when the connection is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpOptions {
+    /// Send buffer, in bytes (`SO_SNDBUF`).
+    pub send_buffer: usize,
+    /// Receive buffer, in bytes (`SO_RCVBUF`).
+    pub recv_buffer: usize,
+    /// Nagle's algorithm off (`TCP_NODELAY`).
+    pub nodelay: bool,
+}
+
+impl TcpOptions {
+    /// The stack-wide defaults.
+    pub fn from_config(config: &TcpConfig) -> Self {
+        TcpOptions {
+            send_buffer: config.send_buffer,
+            recv_buffer: config.recv_buffer,
+            nodelay: config.nodelay,
+        }
+    }
+}
+
+/// Who holds a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The application, through its handle.
+    User,
+    /// A listener, until accepted (index of the listener's slot).
+    Listener(u32),
+    /// Nobody: the application closed it; it finishes on its own.
+    Orphan,
+}
+
+/// The timers one connection runs; each has at most one deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timer {
+    /// Retransmission (RFC 6298), also of SYN and SYN-ACK.
+    Retransmit = 0,
+    /// Zero-window probes (RFC 9293 3.8.6.1).
+    Persist = 1,
+    /// Delayed acknowledgment (RFC 1122 4.2.3.2).
+    DelayedAck = 2,
+    /// End of TIME_WAIT, or of an orphaned FIN_WAIT_2.
+    Linger = 3,
+}
+
+/// Timestamp state when both sides use them (RFC 7323 3, 4, 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamps {
+    /// TS.Recent: the peer's TSval to echo, and PAWS's reference.
+    pub recent: u32,
+    /// Added to our millisecond clock to make TSval (random per connection).
+    pub offset: u32,
+}
+
+/// A reply that belongs to no connection state: a reset for a segment
+/// that cannot be accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    /// Our address and port.
+    pub local: SocketAddrV4,
+    /// The peer's address and port.
+    pub remote: SocketAddrV4,
+    /// Sequence number.
+    pub seq: SeqNumber,
+    /// Acknowledgment number.
+    pub ack: SeqNumber,
+    /// Control bits.
+    pub flags: u8,
+}
+
+/// One connection.
+#[derive(Debug)]
+pub struct Tcb {
+    /// Where in RFC 9293's state diagram the connection is.
+    pub state: State,
+    /// Our address and port.
+    pub local: SocketAddrV4,
+    /// The peer's address and port.
+    pub remote: SocketAddrV4,
+    /// Who holds it.
+    pub owner: Owner,
+
+    /// Initial send sequence number.
+    pub iss: SeqNumber,
+    /// Oldest unacknowledged sequence number.
+    pub snd_una: SeqNumber,
+    /// Next sequence number to send; `snd_una <= snd_nxt <= snd_max`
+    /// (it falls back to `snd_una` after a timeout).
+    pub snd_nxt: SeqNumber,
+    /// Highest sequence number sent so far, plus one.
+    pub snd_max: SeqNumber,
+    /// Send window the peer offers, in bytes (scaled).
+    pub snd_wnd: usize,
+    /// Largest window the peer has offered, in bytes (RFC 1122 4.2.3.4).
+    pub max_snd_wnd: usize,
+    /// Sequence number of the segment that last updated `snd_wnd`.
+    pub snd_wl1: SeqNumber,
+    /// Acknowledgment number of the segment that last updated `snd_wnd`.
+    pub snd_wl2: SeqNumber,
+    /// Shift applied to windows the peer sends.
+    pub snd_wscale: u8,
+    /// Sequence number of the send buffer's first byte.
+    pub tx_start: SeqNumber,
+    /// Data written by the application and not yet acknowledged.
+    pub tx: ByteRing,
+    /// The application is done writing: a FIN follows the data.
+    pub fin_queued: bool,
+
+    /// Initial receive sequence number.
+    pub irs: SeqNumber,
+    /// Next sequence number expected.
+    pub rcv_nxt: SeqNumber,
+    /// Right edge of the window last advertised; never moves left.
+    pub rcv_adv: SeqNumber,
+    /// Shift applied to windows we send.
+    pub rcv_wscale: u8,
+    /// Shift we offer in our SYN (or would offer in a SYN-ACK).
+    pub offered_wscale: u8,
+    /// Both SYNs carried window scaling.
+    pub wscale_ok: bool,
+    /// Received data not yet read; out-of-order data sits past its end.
+    pub rx: ByteRing,
+    /// Which ranges past `rcv_nxt` have arrived.
+    pub ooo: Assembler,
+    /// Sequence number of the peer's FIN, once seen (perhaps ahead of a hole).
+    pub peer_fin: Option<SeqNumber>,
+    /// The peer's FIN has been received in order: no more data will come.
+    pub fin_received: bool,
+    /// Largest segment payload received, an estimate of the peer's MSS.
+    pub rcv_mss: usize,
+
+    /// Data bytes per segment we send (MSS less options carried on every segment).
+    pub mss: usize,
+    /// Timestamps, when negotiated.
+    pub timestamps: Option<Timestamps>,
+    /// Our timestamp offset (kept before negotiation, for the SYN).
+    pub ts_offset: u32,
+
+    /// RTO state.
+    pub rtt: RttEstimator,
+    /// A segment being timed without timestamps: (its sequence number, when sent).
+    pub rtt_probe: Option<(SeqNumber, Instant)>,
+    /// Consecutive retransmission timeouts (the RTO's backoff exponent).
+    pub backoff: u32,
+    /// Consecutive zero-window probes (their backoff exponent).
+    pub persist_backoff: u32,
+    /// The congestion-control algorithm.
+    pub cc: Box<dyn CongestionControl>,
+    /// Duplicate ACKs in a row.
+    pub dup_acks: u32,
+    /// During fast recovery: the recovery point (RFC 6582 `recover`).
+    pub recover: Option<SeqNumber>,
+    /// `snd_max` at the last recovery or timeout: no new recovery until
+    /// an ACK passes it (RFC 6582 3.2 step 2).
+    pub high_recover: SeqNumber,
+
+    /// Send the segment at `snd_una` again (fast retransmit, partial ACK).
+    pub retransmit_head: bool,
+    /// Send (or resend) our SYN (SYN-ACK in SYN-RECEIVED).
+    pub send_syn: bool,
+    /// Send a reset and close (abort).
+    pub send_rst: bool,
+    /// Send a zero-window probe.
+    pub probe_due: bool,
+    /// Acknowledge now rather than delaying.
+    pub ack_now: bool,
+    /// Bytes received in order since our last ACK.
+    pub unacked_bytes: usize,
+    /// Nagle off.
+    pub nodelay: bool,
+    /// Why the connection failed, until the application is told.
+    pub error: Option<TcpError>,
+    /// The application was told of `error` (later calls see EPIPE or EOF).
+    pub error_reported: bool,
+
+    /// Deadline of each [`Timer`].
+    pub timers: [Option<Instant>; 4],
+    /// The wheel entry ordering this connection, and its deadline.
+    pub wheel: Option<(TimerHandle, Instant)>,
+    /// Queued for output.
+    pub dirty: bool,
+}
+
+impl Tcb {
+    /// A connection from `local` to `remote` with initial sequence number `iss`.
+    pub fn new(
+        config: &TcpConfig,
+        options: TcpOptions,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+        ts_offset: u32,
+        owner: Owner,
+    ) -> Self {
+        let recv_buffer = options.recv_buffer.clamp(1024, 1 << 30);
+        let send_buffer = options.send_buffer.clamp(1024, 1 << 30);
+        let offered_wscale = if config.window_scaling {
+            window_scale_for(recv_buffer)
+        } else {
+            0
+        };
+        let mss = usize::from(DEFAULT_MSS);
+        Tcb {
+            state: State::Closed,
+            local,
+            remote,
+            owner,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: iss,
+            snd_wscale: 0,
+            tx_start: iss + 1,
+            tx: ByteRing::new(send_buffer),
+            fin_queued: false,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            rcv_adv: SeqNumber(0),
+            rcv_wscale: 0,
+            offered_wscale,
+            wscale_ok: false,
+            rx: ByteRing::new(recv_buffer),
+            ooo: Assembler::new(config.max_ooo_ranges),
+            peer_fin: None,
+            fin_received: false,
+            rcv_mss: mss,
+            mss,
+            timestamps: None,
+            ts_offset,
+            rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
+            rtt_probe: None,
+            backoff: 0,
+            persist_backoff: 0,
+            cc: Box::new(NewReno::new(mss)),
+            dup_acks: 0,
+            recover: None,
+            high_recover: iss,
+            retransmit_head: false,
+            send_syn: false,
+            send_rst: false,
+            probe_due: false,
+            ack_now: false,
+            unacked_bytes: 0,
+            nodelay: options.nodelay,
+            error: None,
+            error_reported: false,
+            timers: [None; 4],
+            wheel: None,
+            dirty: false,
+        }
+    }
+
+    /// Adopts what the peer's SYN offers (RFC 9293 3.7.1; RFC 7323 2.2,
+    /// 3.2): options are used only when both sides sent them.
+    pub fn negotiate(&mut self, config: &TcpConfig, syn: &Segment<'_>) {
+        self.irs = syn.seq;
+        self.rcv_nxt = syn.seq + 1;
+        self.rcv_adv = self.rcv_nxt;
+        match syn.options.window_scale {
+            Some(shift) if config.window_scaling => {
+                self.snd_wscale = shift.min(super::config::MAX_WINDOW_SCALE);
+                self.rcv_wscale = self.offered_wscale;
+                self.wscale_ok = true;
+            }
+            _ => {
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+                self.offered_wscale = 0;
+                self.wscale_ok = false;
+            }
+        }
+        self.timestamps = match syn.options.timestamps {
+            Some((val, _)) if config.timestamps => Some(Timestamps {
+                recent: val,
+                offset: self.ts_offset,
+            }),
+            _ => None,
+        };
+        let peer_mss = usize::from(syn.options.mss.unwrap_or(DEFAULT_MSS));
+        let option_space = if self.timestamps.is_some() {
+            TIMESTAMP_OPTION_LEN
+        } else {
+            0
+        };
+        self.mss = (peer_mss.min(usize::from(config.max_mss)))
+            .saturating_sub(option_space)
+            .max(MIN_MSS);
+        self.rcv_mss = self.mss;
+        self.cc = Box::new(NewReno::new(self.mss));
+        // The SYN's window is never scaled (RFC 7323 2.2).
+        self.snd_wnd = usize::from(syn.window);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = syn.seq;
+    }
+
+    /// Sequence number just past the data in the send buffer.
+    pub fn data_end(&self) -> SeqNumber {
+        self.tx_start + self.tx.len() as u32
+    }
+
+    /// True once our FIN has been sent (perhaps not yet acknowledged).
+    pub fn fin_sent(&self) -> bool {
+        self.fin_queued && self.snd_max == self.data_end() + 1
+    }
+
+    /// True once our FIN has been acknowledged.
+    pub fn fin_acked(&self) -> bool {
+        self.fin_sent() && self.snd_una == self.snd_max
+    }
+
+    /// The receive window last advertised, from `rcv_nxt` to `rcv_adv`, in bytes.
+    pub fn rcv_wnd(&self) -> u32 {
+        if self.rcv_adv.after(self.rcv_nxt) {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        }
+    }
+
+    /// Bytes sent and not acknowledged.
+    pub fn flight(&self) -> usize {
+        (self.snd_nxt - self.snd_una) as usize
+    }
+
+    /// Bytes written and not sent yet.
+    pub fn unsent(&self) -> usize {
+        let end = self.data_end();
+        if self.snd_nxt.before(end) {
+            (end - self.snd_nxt) as usize
+        } else {
+            0
+        }
+    }
+
+    /// Our TSval at `now`: a millisecond clock plus the connection's offset.
+    pub fn ts_val(&self, now: Instant) -> u32 {
+        ((now.as_nanos() / 1_000_000) as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Sets (or clears) the deadline of `timer`.
+    pub fn set_timer(&mut self, timer: Timer, at: Option<Instant>) {
+        self.timers[timer as usize] = at;
+    }
+
+    /// The deadline of `timer`.
+    pub fn timer(&self, timer: Timer) -> Option<Instant> {
+        self.timers[timer as usize]
+    }
+
+    /// The earliest deadline of any timer.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    /// Ends the connection with `error`: no more segments, buffered data
+    /// to send is dropped (received data stays readable).
+    pub fn fail(&mut self, error: TcpError) {
+        self.error = Some(error);
+        self.enter_closed();
+    }
+
+    /// Moves to CLOSED, stopping every timer and pending send.
+    pub fn enter_closed(&mut self) {
+        self.state = State::Closed;
+        self.timers = [None; 4];
+        self.send_syn = false;
+        self.retransmit_head = false;
+        self.probe_due = false;
+        self.ack_now = false;
+        self.tx.consume(self.tx.len());
+    }
+
+    /// Moves to TIME_WAIT for `duration`, releasing the buffers' memory:
+    /// nothing more will be sent or received.
+    pub fn enter_time_wait(&mut self, now: Instant, duration: crate::time::Duration) {
+        self.state = State::TimeWait;
+        self.timers = [None; 4];
+        self.set_timer(Timer::Linger, Some(now + duration));
+        self.tx = ByteRing::new(0);
+        if self.rx.is_empty() {
+            self.rx = ByteRing::new(0);
+        }
+    }
+}

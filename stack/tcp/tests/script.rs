@@ -1,0 +1,1 @@
+//! A scripted peer: one dpstack TCP, segments injected by hand, output checked.

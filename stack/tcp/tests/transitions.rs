@@ -1,0 +1,1 @@
+//! One test per transition of the RFC 9293 state diagram.

@@ -1,0 +1,115 @@
+//! Timer expiry for one connection: retransmission with exponential
+//! backoff until the retry limit (then ETIMEDOUT), zero-window probes,
+//! delayed ACKs, and the end of TIME_WAIT or an orphaned FIN_WAIT_2. Also
+//! keeps the retransmission and persist timers consistent with what is
+//! outstanding after every change.
+
+use super::config::TcpConfig;
+use super::error::TcpError;
+use super::state::State;
+use super::tcb::{Owner, Tcb, Timer};
+use crate::stats::TcpStats;
+use crate::time::Instant;
+
+impl Tcb {
+    /// Runs every timer due at `now`.
+    pub fn on_timers(&mut self, now: Instant, config: &TcpConfig, stats: &mut TcpStats) {
+        let due = |at: Option<Instant>| at.is_some_and(|at| at <= now);
+        if due(self.timer(Timer::Linger)) {
+            self.set_timer(Timer::Linger, None);
+            if matches!(self.state, State::TimeWait | State::FinWait2) {
+                self.enter_closed();
+                return;
+            }
+        }
+        if due(self.timer(Timer::Retransmit)) {
+            self.set_timer(Timer::Retransmit, None);
+            self.on_retransmit_timeout(now, config, stats);
+            if self.state == State::Closed {
+                return;
+            }
+        }
+        if due(self.timer(Timer::Persist)) {
+            self.set_timer(Timer::Persist, None);
+            if self.snd_wnd == 0 && self.unsent() > 0 {
+                self.probe_due = true;
+                self.persist_backoff = self.persist_backoff.saturating_add(1);
+            }
+        }
+        if due(self.timer(Timer::DelayedAck)) {
+            self.set_timer(Timer::DelayedAck, None);
+            if self.unacked_bytes > 0 {
+                stats.delayed_acks += 1;
+                self.ack_now = true;
+            }
+        }
+    }
+
+    /// RFC 6298 5.4-5.6: retransmit the earliest unacknowledged segment,
+    /// back the timer off, and (RFC 5681 3.1) collapse the window.
+    fn on_retransmit_timeout(&mut self, now: Instant, config: &TcpConfig, stats: &mut TcpStats) {
+        let outstanding = self.snd_una != self.snd_max;
+        if !outstanding && !matches!(self.state, State::SynSent | State::SynReceived) {
+            return;
+        }
+        let limit = match self.state {
+            State::SynSent => config.syn_retries,
+            State::SynReceived => config.synack_retries,
+            _ => config.max_retries,
+        };
+        if self.backoff >= limit {
+            stats.timeouts += 1;
+            if matches!(self.state, State::SynSent | State::SynReceived) {
+                stats.attempt_fails += 1;
+            }
+            if matches!(self.owner, Owner::Listener(_)) && self.state == State::SynReceived {
+                // A half-open connection nobody saw: dropped silently, as Linux does.
+                self.enter_closed();
+            } else {
+                self.fail(TcpError::TimedOut);
+            }
+            return;
+        }
+        self.backoff += 1;
+        stats.rto_expirations += 1;
+        match self.state {
+            State::SynSent | State::SynReceived => self.send_syn = true,
+            _ => {
+                self.cc.on_timeout(self.flight().max(self.mss), self.mss);
+                self.recover = None;
+                self.high_recover = self.snd_max;
+                self.dup_acks = 0;
+                self.retransmit_head = false;
+                self.snd_nxt = self.snd_una;
+            }
+        }
+        self.rtt_probe = None;
+        let timeout = self.rtt.backed_off(self.backoff);
+        self.set_timer(Timer::Retransmit, Some(now + timeout));
+    }
+
+    /// Arms or stops the persist timer after a change: it runs while the
+    /// peer's window is zero, data waits, and nothing is in flight (RFC
+    /// 9293 3.8.6.1); otherwise the retransmission timer covers us.
+    pub fn update_persist(&mut self, now: Instant) {
+        let stalled = self.snd_wnd == 0
+            && self.unsent() > 0
+            && self.snd_una == self.snd_max
+            && matches!(
+                self.state,
+                State::Established
+                    | State::CloseWait
+                    | State::FinWait1
+                    | State::Closing
+                    | State::LastAck
+            );
+        if !stalled {
+            self.set_timer(Timer::Persist, None);
+            self.persist_backoff = 0;
+            self.probe_due = false;
+        } else if self.timer(Timer::Persist).is_none() && !self.probe_due {
+            let timeout = self.rtt.backed_off(self.persist_backoff);
+            self.set_timer(Timer::Persist, Some(now + timeout));
+        }
+    }
+}
