@@ -86,15 +86,14 @@ impl ByteRing {
         n
     }
 
-    /// Drops `n` bytes from the front (fewer if there are fewer); returns how many.
+    /// Drops `n` bytes from the front (fewer if there are fewer); returns
+    /// how many. Bytes written ahead keep their place.
     pub fn consume(&mut self, n: usize) -> usize {
         let n = n.min(self.len);
         self.len -= n;
-        self.head = if self.len == 0 {
-            0
-        } else {
-            (self.head + n) % self.capacity()
-        };
+        // The head advances even when the ring empties: bytes written
+        // ahead of the data must stay where `write_ahead` put them.
+        self.head = (self.head + n) % self.capacity().max(1);
         n
     }
 
@@ -153,6 +152,19 @@ mod tests {
         assert_eq!(ring.read(&mut out), 8);
         assert_eq!(&out[..8], b"abcdefgh");
         assert_eq!(ring.write_ahead(10, b"x"), 0, "beyond the capacity");
+    }
+
+    #[test]
+    fn data_written_ahead_survives_the_ring_emptying() {
+        let mut ring = ByteRing::new(8);
+        ring.write(b"ab");
+        assert_eq!(ring.write_ahead(1, b"d"), 1, "one byte after a gap");
+        let mut out = [0u8; 2];
+        assert_eq!(ring.read(&mut out), 2, "the reader drains the ring");
+        assert_eq!(ring.write_ahead(0, b"c"), 1, "the gap fills");
+        ring.commit(2);
+        assert_eq!(ring.read(&mut out), 2);
+        assert_eq!(&out, b"cd");
     }
 
     #[test]

@@ -11,6 +11,9 @@ use super::tcb::{Owner, Reply, Tcb, Timer};
 use crate::stats::TcpStats;
 use crate::time::{Duration, Instant};
 
+/// Most duplicate ACKs queued by one burst of out-of-order segments.
+const MAX_DUP_ACKS_OWED: u32 = 64;
+
 impl Tcb {
     /// Processes one segment addressed to this connection. A reply that
     /// is not part of the connection's own output (a reset for an
@@ -90,7 +93,7 @@ impl Tcb {
             return None;
         }
         if self.state == State::SynReceived {
-            if !(seg.ack.after(self.snd_una) && !seg.ack.after(self.snd_max)) {
+            if !seg.ack.after(self.snd_una) || seg.ack.after(self.snd_max) {
                 return Some(self.reset_reply(seg));
             }
             self.state = State::Established;
@@ -375,8 +378,10 @@ impl Tcb {
                 self.rx.write_ahead(offset, data);
                 stats.rx_out_of_order += 1;
             }
-            // An immediate duplicate ACK drives the sender's fast retransmit.
+            // An immediate duplicate ACK per segment drives the sender's
+            // fast retransmit (RFC 5681 4.2).
             self.ack_now = true;
+            self.dup_acks_owed = (self.dup_acks_owed + 1).min(MAX_DUP_ACKS_OWED);
         }
     }
 

@@ -92,7 +92,7 @@ impl Tcb {
                 return Some(self.plan_control(now, self.snd_una - 1, flags::ACK, PlanKind::Probe));
             }
         }
-        if self.ack_now || self.window_update_due() {
+        if self.ack_now || self.dup_acks_owed > 0 || self.window_update_due() {
             return Some(self.plan_control(now, self.snd_nxt, flags::ACK, PlanKind::Ack));
         }
         None
@@ -284,6 +284,7 @@ impl Tcb {
         stats.tx_data_bytes += plan.len as u64;
         if plan.flags & flags::ACK != 0 {
             self.ack_now = false;
+            self.dup_acks_owed = self.dup_acks_owed.saturating_sub(1);
             self.unacked_bytes = 0;
             self.set_timer(Timer::DelayedAck, None);
             if plan.rcv_edge.after(self.rcv_adv) {

@@ -190,6 +190,9 @@ pub struct Tcb {
     pub probe_due: bool,
     /// Acknowledge now rather than delaying.
     pub ack_now: bool,
+    /// Duplicate ACKs still to send: one per out-of-order segment, even
+    /// when a burst brought several, so the sender can count them.
+    pub dup_acks_owed: u32,
     /// Bytes received in order since our last ACK.
     pub unacked_bytes: usize,
     /// Nagle off.
@@ -270,6 +273,7 @@ impl Tcb {
             send_rst: false,
             probe_due: false,
             ack_now: false,
+            dup_acks_owed: 0,
             unacked_bytes: 0,
             nodelay: options.nodelay,
             error: None,

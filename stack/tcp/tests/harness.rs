@@ -100,6 +100,9 @@ pub fn craft(
     }
 }
 
+/// Decides whether the link loses a segment: (sent by A, segment) -> lose it.
+pub type DropRule = Box<dyn FnMut(bool, &Captured) -> bool>;
+
 /// Two stacks joined by a perfect link, with a clock that can jump.
 pub struct Pair {
     pub a: TcpSockets,
@@ -108,7 +111,7 @@ pub struct Pair {
     /// Segments seen, in order, with their direction (true: from A).
     pub log: Vec<(bool, Captured)>,
     /// Drop predicate: given (from A, segment), true to lose it.
-    pub drop: Box<dyn FnMut(bool, &Captured) -> bool>,
+    pub drop: DropRule,
 }
 
 impl Pair {

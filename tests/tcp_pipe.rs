@@ -1,0 +1,292 @@
+//! Two dpstack stacks over an in-memory pipe with the fault layer on one
+//! side (fixed seeds): 100 MB each way at once on one connection, under
+//! loss, reordering and duplication; SHA-256 of each direction compared,
+//! retransmissions and goodput printed.
+
+use dpstack::buf::BufPool;
+use dpstack::device::fault::{FaultConfig, FaultDevice, FaultProfile};
+use dpstack::device::pipe::{pipe_pair, PipeConfig};
+use dpstack::device::Device;
+use dpstack::runtime::{Stack, StackConfig};
+use dpstack::tcp::{State, TcpError, TcpHandle};
+use dpstack::time::{Clock, Duration, ManualClock};
+use dpstack::wire::Ipv4Cidr;
+use sha2::{Digest, Sha256};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+const A_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 60, 1);
+const B_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 60, 2);
+const MB: usize = 1_000_000;
+
+fn config(ip: Ipv4Addr, seed: u64) -> StackConfig {
+    StackConfig {
+        seed: Some(seed),
+        ..StackConfig::new(Ipv4Cidr {
+            addr: ip,
+            prefix_len: 24,
+        })
+    }
+}
+
+/// The byte at stream offset `i` (the apps' pattern, varied per direction).
+fn pattern_byte(i: u64, salt: u64) -> u8 {
+    (((i + salt) * 2654435761) >> 24) as u8
+}
+
+/// One direction of the transfer: what was written, what was read.
+struct Flow {
+    sent: usize,
+    received: usize,
+    salt: u64,
+    tx_hash: Sha256,
+    rx_hash: Sha256,
+    chunk: Vec<u8>,
+}
+
+impl Flow {
+    fn new(salt: u64) -> Self {
+        Flow {
+            sent: 0,
+            received: 0,
+            salt,
+            tx_hash: Sha256::new(),
+            rx_hash: Sha256::new(),
+            chunk: Vec::with_capacity(65536),
+        }
+    }
+}
+
+fn write_some<D: Device, C: Clock>(
+    stack: &mut Stack<D, C>,
+    h: TcpHandle,
+    flow: &mut Flow,
+    total: usize,
+) {
+    while flow.sent < total {
+        let n = (total - flow.sent).min(65536);
+        flow.chunk.clear();
+        flow.chunk
+            .extend((flow.sent..flow.sent + n).map(|i| pattern_byte(i as u64, flow.salt)));
+        match stack.tcp_send(h, &flow.chunk) {
+            Ok(k) => {
+                flow.tx_hash.update(&flow.chunk[..k]);
+                flow.sent += k;
+                if k < n {
+                    return;
+                }
+            }
+            Err(TcpError::WouldBlock) => return,
+            Err(e) => panic!("send: {e}"),
+        }
+    }
+}
+
+fn read_some<D: Device, C: Clock>(
+    stack: &mut Stack<D, C>,
+    h: TcpHandle,
+    flow: &mut Flow,
+    buf: &mut [u8],
+) {
+    loop {
+        match stack.tcp_recv(h, buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                flow.rx_hash.update(&buf[..n]);
+                flow.received += n;
+            }
+            Err(TcpError::WouldBlock) => return,
+            Err(e) => panic!("recv: {e}"),
+        }
+    }
+}
+
+/// Moves `total` bytes each way; `simultaneous`: both directions at once
+/// (every ACK rides on data), else A to B first, then B to A.
+fn run(name: &str, total: usize, fault: FaultProfile, simultaneous: bool) {
+    let pool = BufPool::with_defaults();
+    let (pa, pb) = pipe_pair(
+        &PipeConfig {
+            queue_len: 4096,
+            ..PipeConfig::default()
+        },
+        &pool,
+    );
+    let pa = FaultDevice::new(
+        pa,
+        FaultConfig {
+            seed: 7,
+            tx: fault.clone(),
+            rx: fault,
+        },
+    )
+    .unwrap();
+    let clock = ManualClock::new();
+    let mut a = Stack::new(pa, clock.clone(), config(A_IP, 11));
+    let mut b = Stack::new(pb, clock.clone(), config(B_IP, 12));
+    let (a_mac, b_mac) = (a.device().capabilities().mac, b.device().capabilities().mac);
+    a.interface().arp_cache().insert_static(B_IP, b_mac);
+    b.interface().arp_cache().insert_static(A_IP, a_mac);
+
+    let listener = b.tcp_listen(5001, 8).unwrap();
+    let client = a.tcp_connect(SocketAddrV4::new(B_IP, 5001)).unwrap();
+    let mut server = None;
+    let (mut up, mut down) = (Flow::new(1), Flow::new(2));
+    let mut buf = vec![0u8; 65536];
+    let started = std::time::Instant::now();
+    let virtual_start = clock.now();
+    let mut turns = 0u64;
+    while up.received < total || down.received < total {
+        turns += 1;
+        assert!(
+            clock.now().saturating_duration_since(virtual_start) < Duration::from_secs(3600),
+            "{name}: stalled at up {} down {}",
+            up.received,
+            down.received
+        );
+        let busy = a.poll() | b.poll();
+        if server.is_none() {
+            server = b.tcp_accept(listener).ok().map(|(h, _)| h);
+        }
+        if a.tcp_state(client) == Ok(State::Established) {
+            write_some(&mut a, client, &mut up, total);
+            read_some(&mut a, client, &mut down, &mut buf);
+        }
+        if let Some(s) = server {
+            if simultaneous || up.received == total {
+                write_some(&mut b, s, &mut down, total);
+            }
+            read_some(&mut b, s, &mut up, &mut buf);
+        }
+        if busy {
+            clock.advance(Duration::from_micros(5));
+        } else {
+            // Idle: jump to the next deadline (a timer, or a delayed frame).
+            let next = [a.poll_at(), b.poll_at()].into_iter().flatten().min();
+            match next {
+                Some(t) if t > clock.now() => clock.set(t),
+                _ => clock.advance(Duration::from_micros(5)),
+            }
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let virtual_secs = clock
+        .now()
+        .saturating_duration_since(virtual_start)
+        .as_secs_f64();
+    assert_eq!(
+        up.tx_hash.finalize(),
+        up.rx_hash.finalize(),
+        "{name}: A to B stream differs"
+    );
+    assert_eq!(
+        down.tx_hash.finalize(),
+        down.rx_hash.finalize(),
+        "{name}: B to A stream differs"
+    );
+    // Close both ways.
+    a.tcp_close(client).unwrap();
+    let server = server.unwrap();
+    for _ in 0..100_000 {
+        a.poll();
+        b.poll();
+        clock.advance(Duration::from_millis(1));
+        if b.tcp_state(server) == Ok(State::CloseWait) {
+            break;
+        }
+    }
+    assert_eq!(b.tcp_recv(server, &mut buf), Ok(0), "{name}: end of stream");
+    b.tcp_close(server).unwrap();
+    for _ in 0..100_000 {
+        a.poll();
+        b.poll();
+        clock.advance(Duration::from_millis(1));
+        if b.tcp().connection_count() == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        b.tcp().connection_count(),
+        0,
+        "{name}: the passive closer is done"
+    );
+    let (sa, sb) = (a.stats().tcp, b.stats().tcp);
+    let faults = a.device().tx_fault_stats();
+    let rx_faults = a.device().rx_fault_stats();
+    println!(
+        "{name}: {} MB each way, SHA-256 equal; wall {:.2} s ({:.0} Mbit/s both ways, this test's CPU), \
+         virtual {:.2} s; retransmits A {} B {} (RTO {} + {}, fast {} + {}); frames lost {} of {}, reordered {}, duplicated {}; turns {}",
+        total / MB,
+        wall,
+        (2 * total * 8) as f64 / wall / 1e6,
+        virtual_secs,
+        sa.tx_retransmits,
+        sb.tx_retransmits,
+        sa.rto_expirations,
+        sb.rto_expirations,
+        sa.fast_retransmits,
+        sb.fast_retransmits,
+        faults.lost + rx_faults.lost,
+        faults.offered + rx_faults.offered,
+        faults.reordered + rx_faults.reordered,
+        faults.duplicated + rx_faults.duplicated,
+        turns,
+    );
+}
+
+fn megabytes() -> usize {
+    std::env::var("DPSTACK_TCP_PIPE_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+        * MB
+}
+
+#[test]
+fn clean_link_100_mb_each_way() {
+    run(
+        "loss 0%, both ways at once",
+        megabytes(),
+        FaultProfile::default(),
+        true,
+    );
+}
+
+#[test]
+fn one_percent_loss_100_mb_each_way() {
+    run(
+        "loss 1%, one way then the other",
+        megabytes(),
+        FaultProfile {
+            loss: 0.01,
+            ..FaultProfile::default()
+        },
+        false,
+    );
+}
+
+#[test]
+fn five_percent_loss_100_mb_each_way() {
+    run(
+        "loss 5%, one way then the other",
+        megabytes(),
+        FaultProfile {
+            loss: 0.05,
+            ..FaultProfile::default()
+        },
+        false,
+    );
+}
+
+#[test]
+fn reorder_and_duplicate_100_mb_each_way() {
+    run(
+        "reorder 5% + duplicate 1%, both ways at once",
+        megabytes(),
+        FaultProfile {
+            reorder: 0.05,
+            duplicate: 0.01,
+            ..FaultProfile::default()
+        },
+        true,
+    );
+}
