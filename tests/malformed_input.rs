@@ -1,10 +1,12 @@
 //! Bad input never crashes the stack and never grows memory without bound:
-//! valid frames from a peer (ARP, UDP of many sizes, fragments) are mutated
-//! at random (seeded) and fed to an interface, 200,000 times.
+//! valid frames from a peer (ARP, UDP of many sizes, fragments, a TCP SYN
+//! to a listener) are mutated at random (seeded) and fed to an interface,
+//! 200,000 times.
 
 use dpstack::iface::reassembly::ReassemblyConfig;
-use dpstack::iface::{Interface, InterfaceConfig};
+use dpstack::iface::{Interface, InterfaceConfig, Sockets};
 use dpstack::rand::Rng;
+use dpstack::tcp::{TcpConfig, TcpOptions, TcpSockets};
 use dpstack::time::{Duration, Instant};
 use dpstack::udp::{UdpBuffers, UdpSockets};
 use dpstack::wire::{Ipv4Cidr, MacAddr};
@@ -29,27 +31,44 @@ fn interface(mac: MacAddr, ip: Ipv4Addr, reassembly: ReassemblyConfig) -> Interf
     Interface::new(config, Rng::new(7))
 }
 
-/// Valid frames a peer at A sends to B: a gratuitous ARP, and UDP datagrams
-/// of assorted sizes (fragmented above 1472 bytes), to open and closed ports.
+fn sockets(seed: u64) -> Sockets {
+    Sockets {
+        udp: UdpSockets::new(Rng::new(seed), UdpBuffers::default()),
+        tcp: TcpSockets::new(Rng::new(seed + 100), TcpConfig::default()),
+    }
+}
+
+/// Valid frames a peer at A sends to B: a gratuitous ARP, UDP datagrams
+/// of assorted sizes (fragmented above 1472 bytes) to open and closed
+/// ports, and a TCP SYN with every option to a listening port.
 fn seed_frames() -> Vec<Vec<u8>> {
     let mut peer = interface(A_MAC, A_IP, ReassemblyConfig::default());
-    let mut udp = UdpSockets::new(Rng::new(1), UdpBuffers::default());
+    let mut sockets = sockets(1);
+    let udp = &mut sockets.udp;
     peer.arp_cache().insert_static(B_IP, B_MAC);
     let mut frames = Vec::new();
     peer.announce(&mut frames);
-    let socket = udp.open();
+    let socket = sockets.udp.open();
     for (len, port) in [(0, 7), (1, 7), (100, 9), (1472, 7), (3000, 7), (9000, 9)] {
         let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
-        udp.send_to(
-            socket,
-            &data,
-            Some(SocketAddrV4::new(B_IP, port)),
-            A_IP,
-            1472,
-        )
-        .unwrap();
-        peer.poll(Instant::ZERO, &mut udp, &mut frames);
+        sockets
+            .udp
+            .send_to(
+                socket,
+                &data,
+                Some(SocketAddrV4::new(B_IP, port)),
+                A_IP,
+                1472,
+            )
+            .unwrap();
+        peer.poll(Instant::ZERO, &mut sockets, &mut frames);
     }
+    let options = TcpOptions::from_config(&TcpConfig::default());
+    sockets
+        .tcp
+        .connect(Instant::ZERO, SocketAddrV4::new(B_IP, 80), 0, options, A_IP)
+        .unwrap();
+    peer.poll(Instant::ZERO, &mut sockets, &mut frames);
     frames
 }
 
@@ -94,9 +113,20 @@ fn two_hundred_thousand_mutated_frames_neither_crash_nor_leak() {
         ..ReassemblyConfig::default()
     };
     let mut target = interface(B_MAC, B_IP, bound.clone());
-    let mut udp = UdpSockets::new(Rng::new(2), UdpBuffers::default());
-    let socket = udp.open();
-    udp.bind(socket, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7), B_IP)
+    let mut sockets = sockets(2);
+    let socket = sockets.udp.open();
+    sockets
+        .udp
+        .bind(socket, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7), B_IP)
+        .unwrap();
+    let options = TcpOptions {
+        recv_buffer: 4096,
+        send_buffer: 4096,
+        nodelay: false,
+    };
+    sockets
+        .tcp
+        .listen(SocketAddrV4::new(B_IP, 80), 64, options, B_IP)
         .unwrap();
     let mut rng = Rng::new(2026);
     let mut out = Vec::new();
@@ -107,13 +137,17 @@ fn two_hundred_thousand_mutated_frames_neither_crash_nor_leak() {
         if !frame.is_empty() {
             mutate(&mut rng, &mut frame);
         }
-        target.receive(now, &frame, &mut udp, &mut out);
+        target.receive(now, &frame, &mut sockets, &mut out);
         if i % 64 == 0 {
             now += Duration::from_millis(50);
-            target.poll(now, &mut udp, &mut out);
+            target.poll(now, &mut sockets, &mut out);
             out.clear();
-            while udp.recv_from(socket, &mut drain).is_ok() {}
+            while sockets.udp.recv_from(socket, &mut drain).is_ok() {}
         }
+        assert!(
+            sockets.tcp.connection_count() <= 64,
+            "half-open connections stay within the backlog"
+        );
         let (_, bytes) = target.reassembly_load();
         assert!(bytes <= bound.max_bytes, "reassembly holds {bytes} bytes");
     }
@@ -132,4 +166,10 @@ fn two_hundred_thousand_mutated_frames_neither_crash_nor_leak() {
         stats.udp.rx_datagrams > 0,
         "unharmed frames still get through"
     );
+    let tcp = sockets.tcp.stats();
+    assert!(
+        tcp.rx_bad_checksum + tcp.rx_bad_offset + tcp.rx_bad_options + tcp.rx_truncated > 1_000,
+        "mutated segments were counted and dropped: {tcp:?}"
+    );
+    assert!(tcp.passive_opens > 0, "unharmed SYNs reached the listener");
 }

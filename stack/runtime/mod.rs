@@ -10,6 +10,7 @@ mod open;
 mod options;
 mod signal;
 mod stack;
+mod summary;
 
 pub use open::{open_device, DeviceUser, OpenError};
 #[cfg(feature = "dpdk")]
@@ -17,6 +18,7 @@ pub use open::{open_dpdk_port, start_dpdk_port};
 pub use options::{Backend, NetOptions, DEFAULT_EAL};
 pub use signal::RunControl;
 pub use stack::{IdleBackoff, Stack, StackConfig};
+pub use summary::{fill_pattern, pattern_byte, print_summary, SummaryValue};
 
 use crate::device::Capabilities;
 use std::io::Write;

@@ -3,6 +3,8 @@
 //! child processes inside a namespace.
 #![allow(dead_code)]
 
+pub mod tcp_kernel;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -205,6 +207,33 @@ impl App {
             self.output
         );
         self.output.last().cloned().expect("app printed a summary")
+    }
+}
+
+impl App {
+    /// Waits (up to `timeout`) for the app to exit by itself, checks it
+    /// succeeded, and returns every stdout line after the ready line.
+    pub fn wait_exit(mut self, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waitable") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                self.output.extend(self.lines.try_iter());
+                panic!("app still running after {timeout:?}: {:?}", self.output);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let start = self.output.len();
+        self.output.extend(self.lines.iter());
+        assert!(
+            status.success(),
+            "app exited with {status}; output: {:?}",
+            self.output
+        );
+        self.output[start..].to_vec()
     }
 }
 

@@ -1,0 +1,329 @@
+//! dpstack-httpd: a small HTTP/1.1 server with keep-alive on dpstack.
+//! `GET /bytes/N` streams N bytes of the test pattern (generated as the
+//! send buffer drains, never held whole); `GET /` returns a short page.
+
+use clap::Parser;
+use dpstack::device::Device;
+use dpstack::runtime::{
+    announce_ready, fill_pattern, print_summary, run_app, DeviceUser, IdleBackoff, NetOptions,
+    RunControl, Stack, SummaryValue,
+};
+use dpstack::tcp::{TcpError, TcpHandle};
+use dpstack::time::{Clock, MonotonicClock};
+use std::process::ExitCode;
+
+/// HTTP/1.1 server on dpstack.
+#[derive(Parser, Debug)]
+#[command(name = "dpstack-httpd", version)]
+struct Args {
+    #[command(flatten)]
+    net: NetOptions,
+    /// TCP port to serve on.
+    #[arg(long, default_value_t = 80)]
+    listen_port: u16,
+    /// Listen backlog.
+    #[arg(long, default_value_t = 1024)]
+    backlog: usize,
+}
+
+/// Longest request head accepted (request line and headers), in bytes.
+const MAX_HEAD: usize = 16 * 1024;
+/// Largest `/bytes/N` served: 1 TiB.
+const MAX_BYTES: u64 = 1 << 40;
+const INDEX: &str = "<!doctype html>\n<title>dpstack</title>\n<h1>dpstack-httpd</h1>\n<p>A userspace TCP/IP stack over DPDK. Try <a href=\"/bytes/1000000\">/bytes/1000000</a>.</p>\n";
+
+#[derive(Default)]
+struct Counts {
+    accepted: u64,
+    requests: u64,
+    status_200: u64,
+    status_errors: u64,
+    body_bytes: u64,
+}
+
+/// One connection: request bytes not yet parsed and the response in flight.
+struct HttpConn {
+    handle: TcpHandle,
+    inbuf: Vec<u8>,
+    /// Status line, headers and (for small bodies) the body, then `head_sent` of it sent.
+    head: Vec<u8>,
+    head_sent: usize,
+    /// Pattern body: next offset to send and total length.
+    body_offset: u64,
+    body_len: u64,
+    close_after: bool,
+    peer_done: bool,
+}
+
+enum Step {
+    Progress,
+    Idle,
+    Close,
+}
+
+impl HttpConn {
+    fn responding(&self) -> bool {
+        self.head_sent < self.head.len() || self.body_offset < self.body_len
+    }
+
+    /// Sends what the response still holds.
+    fn flush<D: Device, C: Clock>(
+        &mut self,
+        stack: &mut Stack<D, C>,
+        scratch: &mut [u8],
+        counts: &mut Counts,
+    ) -> Result<bool, TcpError> {
+        let mut progress = false;
+        while self.head_sent < self.head.len() {
+            match stack.tcp_send(self.handle, &self.head[self.head_sent..]) {
+                Ok(n) => {
+                    self.head_sent += n;
+                    progress = true;
+                }
+                Err(TcpError::WouldBlock) => return Ok(progress),
+                Err(e) => return Err(e),
+            }
+        }
+        while self.body_offset < self.body_len {
+            let n = (self.body_len - self.body_offset).min(scratch.len() as u64) as usize;
+            fill_pattern(self.body_offset, &mut scratch[..n]);
+            match stack.tcp_send(self.handle, &scratch[..n]) {
+                Ok(sent) => {
+                    self.body_offset += sent as u64;
+                    counts.body_bytes += sent as u64;
+                    progress = true;
+                    if sent < n {
+                        return Ok(progress);
+                    }
+                }
+                Err(TcpError::WouldBlock) => return Ok(progress),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(progress)
+    }
+
+    fn turn<D: Device, C: Clock>(
+        &mut self,
+        stack: &mut Stack<D, C>,
+        scratch: &mut [u8],
+        counts: &mut Counts,
+    ) -> Step {
+        let mut progress = false;
+        loop {
+            match self.flush(stack, scratch, counts) {
+                Ok(p) => progress |= p,
+                Err(_) => return Step::Close,
+            }
+            if self.responding() {
+                break;
+            }
+            if self.close_after {
+                return Step::Close;
+            }
+            if self.parse_request(counts) {
+                progress = true;
+                continue;
+            }
+            if self.peer_done {
+                return Step::Close;
+            }
+            // Read more of the next request.
+            let room = MAX_HEAD - self.inbuf.len();
+            let start = self.inbuf.len();
+            self.inbuf.resize(start + room, 0);
+            match stack.tcp_recv(self.handle, &mut self.inbuf[start..]) {
+                Ok(0) => {
+                    self.inbuf.truncate(start);
+                    self.peer_done = true;
+                }
+                Ok(n) => {
+                    self.inbuf.truncate(start + n);
+                    progress = true;
+                }
+                Err(TcpError::WouldBlock) => {
+                    self.inbuf.truncate(start);
+                    break;
+                }
+                Err(_) => return Step::Close,
+            }
+        }
+        if progress {
+            Step::Progress
+        } else {
+            Step::Idle
+        }
+    }
+
+    /// Parses one complete request from `inbuf` into a response; false
+    /// when the head is not complete yet.
+    fn parse_request(&mut self, counts: &mut Counts) -> bool {
+        let Some(end) = find(&self.inbuf, b"\r\n\r\n") else {
+            if self.inbuf.len() >= MAX_HEAD {
+                self.respond(431, "Request Header Fields Too Large", true, counts);
+                return true;
+            }
+            return false;
+        };
+        counts.requests += 1;
+        let head = String::from_utf8_lossy(&self.inbuf[..end]).into_owned();
+        self.inbuf.drain(..end + 4);
+        let mut lines = head.split("\r\n");
+        let request_line = lines.next().unwrap_or("");
+        let mut parts = request_line.split(' ');
+        let (method, target, version) = (parts.next(), parts.next(), parts.next());
+        let (Some(method), Some(target), Some(version)) = (method, target, version) else {
+            self.respond(400, "Bad Request", true, counts);
+            return true;
+        };
+        let mut close = version != "HTTP/1.1";
+        let mut has_body = false;
+        for line in lines {
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let (name, value) = (name.trim(), value.trim());
+            if name.eq_ignore_ascii_case("connection") {
+                if value.eq_ignore_ascii_case("close") {
+                    close = true;
+                } else if value.eq_ignore_ascii_case("keep-alive") {
+                    close = false;
+                }
+            } else if name.eq_ignore_ascii_case("content-length") && value != "0" {
+                has_body = true;
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                has_body = true;
+            }
+        }
+        if !version.starts_with("HTTP/1.") {
+            self.respond(505, "HTTP Version Not Supported", true, counts);
+        } else if has_body {
+            // Request bodies are not read: answer and close rather than misparse.
+            self.respond(413, "Content Too Large", true, counts);
+        } else if method != "GET" && method != "HEAD" {
+            self.respond(405, "Method Not Allowed", true, counts);
+        } else if target == "/" {
+            self.head = response_head(200, "OK", "text/html", INDEX.len() as u64, close);
+            if method == "GET" {
+                self.head.extend_from_slice(INDEX.as_bytes());
+            }
+            self.head_sent = 0;
+            self.close_after = close;
+            counts.status_200 += 1;
+        } else if let Some(n) = target
+            .strip_prefix("/bytes/")
+            .and_then(|n| n.parse::<u64>().ok())
+            .filter(|n| *n <= MAX_BYTES)
+        {
+            self.head = response_head(200, "OK", "application/octet-stream", n, close);
+            self.head_sent = 0;
+            self.body_offset = 0;
+            self.body_len = if method == "GET" { n } else { 0 };
+            self.close_after = close;
+            counts.status_200 += 1;
+        } else {
+            self.respond(404, "Not Found", close, counts);
+        }
+        true
+    }
+
+    fn respond(&mut self, code: u16, reason: &str, close: bool, counts: &mut Counts) {
+        let body = format!("{code} {reason}\n");
+        self.head = response_head(code, reason, "text/plain", body.len() as u64, close);
+        self.head.extend_from_slice(body.as_bytes());
+        self.head_sent = 0;
+        self.body_offset = 0;
+        self.body_len = 0;
+        self.close_after = close;
+        counts.status_errors += 1;
+    }
+}
+
+fn response_head(code: u16, reason: &str, content_type: &str, len: u64, close: bool) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {code} {reason}\r\nServer: dpstack-httpd\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\nConnection: {}\r\n\r\n",
+        if close { "close" } else { "keep-alive" }
+    )
+    .into_bytes()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+struct Httpd<'a> {
+    args: &'a Args,
+    control: RunControl,
+}
+
+impl DeviceUser for Httpd<'_> {
+    type Output = Result<(), String>;
+
+    fn run<D: Device>(self, device: D) -> Result<(), String> {
+        let config = self.args.net.stack_config()?;
+        let mut stack = Stack::new(device, MonotonicClock::new(), config);
+        let port = self.args.listen_port;
+        let listener = stack
+            .tcp_listen(port, self.args.backlog)
+            .map_err(|e| format!("cannot listen on TCP port {port}: {e}"))?;
+        announce_ready(&self.args.net, &stack.device().capabilities());
+        let mut counts = Counts::default();
+        let mut conns: Vec<HttpConn> = Vec::new();
+        let mut scratch = vec![0u8; 16 * 1024];
+        let mut backoff = IdleBackoff::default();
+        while self.control.keep_running() {
+            let mut busy = stack.poll();
+            while let Ok((handle, _)) = stack.tcp_accept(listener) {
+                counts.accepted += 1;
+                busy = true;
+                conns.push(HttpConn {
+                    handle,
+                    inbuf: Vec::with_capacity(1024),
+                    head: Vec::new(),
+                    head_sent: 0,
+                    body_offset: 0,
+                    body_len: 0,
+                    close_after: false,
+                    peer_done: false,
+                });
+            }
+            conns.retain_mut(
+                |conn| match conn.turn(&mut stack, &mut scratch, &mut counts) {
+                    Step::Progress => {
+                        busy = true;
+                        true
+                    }
+                    Step::Idle => true,
+                    Step::Close => {
+                        // Closing a connection that already failed just releases it.
+                        let _ = stack.tcp_close(conn.handle);
+                        busy = true;
+                        false
+                    }
+                },
+            );
+            backoff.turn(busy);
+        }
+        print_summary(
+            "dpstack-httpd",
+            self.args.net.json,
+            &stack.stats(),
+            &[
+                ("accepted", SummaryValue::Count(counts.accepted)),
+                ("requests", SummaryValue::Count(counts.requests)),
+                ("status_200", SummaryValue::Count(counts.status_200)),
+                ("status_errors", SummaryValue::Count(counts.status_errors)),
+                ("body_bytes", SummaryValue::Count(counts.body_bytes)),
+            ],
+        );
+        Ok(())
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    run_app("dpstack-httpd", &args.net, |control| Httpd {
+        args: &args,
+        control,
+    })
+}

@@ -1,0 +1,319 @@
+//! dpstack-perf: bulk TCP transfer of the test pattern, as a server or a
+//! client, sending or receiving; reports bytes, seconds, Gbit/s and the
+//! stream's SHA-256, and checks received bytes against the pattern.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use dpstack::device::Device;
+use dpstack::runtime::{
+    announce_ready, fill_pattern, print_summary, run_app, DeviceUser, IdleBackoff, NetOptions,
+    RunControl, Stack, SummaryValue,
+};
+use dpstack::tcp::{State, TcpError, TcpHandle};
+use dpstack::time::{Clock, Instant, MonotonicClock};
+use sha2::{Digest, Sha256};
+use std::net::SocketAddrV4;
+use std::process::ExitCode;
+
+/// Bulk TCP transfer on dpstack.
+#[derive(Parser, Debug)]
+#[command(name = "dpstack-perf", version)]
+struct Args {
+    #[command(subcommand)]
+    role: Role,
+}
+
+#[derive(Subcommand, Debug)]
+enum Role {
+    /// Accept connections and transfer on each.
+    Server {
+        #[command(flatten)]
+        net: NetOptions,
+        /// TCP port to listen on.
+        #[arg(long, default_value_t = 5001)]
+        listen_port: u16,
+        #[command(flatten)]
+        transfer: TransferOptions,
+        /// Exit after this many transfers (0: run until stopped).
+        #[arg(long, default_value_t = 1)]
+        connections: u64,
+    },
+    /// Connect to a server and transfer once.
+    Client {
+        #[command(flatten)]
+        net: NetOptions,
+        /// Server address and port.
+        #[arg(long)]
+        connect: SocketAddrV4,
+        #[command(flatten)]
+        transfer: TransferOptions,
+    },
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct TransferOptions {
+    /// Send the pattern, or receive (and check) it. Default: the client
+    /// sends, the server receives.
+    #[arg(long, value_enum)]
+    direction: Option<Direction>,
+    /// Bytes to send (sending side).
+    #[arg(long, default_value_t = 100_000_000)]
+    bytes: u64,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Send,
+    Receive,
+}
+
+/// One transfer on one connection.
+struct Transfer {
+    handle: TcpHandle,
+    direction: Direction,
+    /// Bytes to send (sending) or bytes received so far (receiving).
+    target: u64,
+    done_bytes: u64,
+    hash: Sha256,
+    pattern_ok: bool,
+    started: Option<Instant>,
+    finished: Option<Instant>,
+    shut: bool,
+    error: Option<TcpError>,
+}
+
+impl Transfer {
+    fn new(handle: TcpHandle, direction: Direction, bytes: u64) -> Self {
+        Transfer {
+            handle,
+            direction,
+            target: bytes,
+            done_bytes: 0,
+            hash: Sha256::new(),
+            pattern_ok: true,
+            started: None,
+            finished: None,
+            shut: false,
+            error: None,
+        }
+    }
+
+    /// Moves data; true on progress. Sets `finished` when the peer has
+    /// closed its side (receiving: the stream ended; sending: our FIN went
+    /// out and the peer answered with its own after reading everything).
+    fn turn<D: Device, C: Clock>(
+        &mut self,
+        stack: &mut Stack<D, C>,
+        buf: &mut [u8],
+        expected: &mut [u8],
+    ) -> bool {
+        match stack.tcp_state(self.handle) {
+            Ok(State::SynSent | State::SynReceived) => return false,
+            Ok(_) => {}
+            Err(e) => {
+                self.error = Some(e);
+                return false;
+            }
+        }
+        let now = stack.now();
+        self.started.get_or_insert(now);
+        let mut progress = false;
+        if self.direction == Direction::Send {
+            while self.done_bytes < self.target {
+                let n = (self.target - self.done_bytes).min(buf.len() as u64) as usize;
+                fill_pattern(self.done_bytes, &mut buf[..n]);
+                match stack.tcp_send(self.handle, &buf[..n]) {
+                    Ok(sent) => {
+                        self.hash.update(&buf[..sent]);
+                        self.done_bytes += sent as u64;
+                        progress = true;
+                        if sent < n {
+                            break;
+                        }
+                    }
+                    Err(TcpError::WouldBlock) => break,
+                    Err(e) => {
+                        self.error = Some(e);
+                        return true;
+                    }
+                }
+            }
+            if self.done_bytes == self.target && !self.shut {
+                self.shut = true;
+                if let Err(e) = stack.tcp_shutdown(self.handle) {
+                    self.error = Some(e);
+                }
+            }
+        }
+        loop {
+            match stack.tcp_recv(self.handle, buf) {
+                Ok(0) => {
+                    self.finished.get_or_insert(now);
+                    break;
+                }
+                Ok(n) => {
+                    progress = true;
+                    if self.direction == Direction::Receive {
+                        self.hash.update(&buf[..n]);
+                        fill_pattern(self.done_bytes, &mut expected[..n]);
+                        self.pattern_ok &= buf[..n] == expected[..n];
+                        self.done_bytes += n as u64;
+                    }
+                }
+                Err(TcpError::WouldBlock) => break,
+                Err(e) => {
+                    self.error = Some(e);
+                    break;
+                }
+            }
+        }
+        progress
+    }
+
+    fn is_over(&self) -> bool {
+        self.error.is_some() || self.finished.is_some()
+    }
+
+    fn report(self, net: &NetOptions, stats: &dpstack::stats::StackStats) -> bool {
+        let seconds = match (self.started, self.finished) {
+            (Some(s), Some(f)) => f.saturating_duration_since(s).as_secs_f64(),
+            _ => 0.0,
+        };
+        let gbps = if seconds > 0.0 {
+            self.done_bytes as f64 * 8.0 / seconds / 1e9
+        } else {
+            0.0
+        };
+        let sha: String = self
+            .hash
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let ok = self.error.is_none()
+            && self.pattern_ok
+            && (self.direction == Direction::Receive || self.done_bytes == self.target);
+        let mut figures = vec![
+            (
+                "direction",
+                SummaryValue::Text(format!("{:?}", self.direction).to_lowercase()),
+            ),
+            ("bytes", SummaryValue::Count(self.done_bytes)),
+            ("seconds", SummaryValue::Real(seconds)),
+            ("gbps", SummaryValue::Real(gbps)),
+            ("sha256", SummaryValue::Text(sha)),
+        ];
+        if self.direction == Direction::Receive {
+            let verdict = if self.pattern_ok { "ok" } else { "mismatch" };
+            figures.push(("pattern", SummaryValue::Text(verdict.into())));
+        }
+        if let Some(e) = self.error {
+            figures.push(("error", SummaryValue::Text(e.errno_name().into())));
+        }
+        print_summary("dpstack-perf", net.json, stats, &figures);
+        ok
+    }
+}
+
+struct Perf<'a> {
+    role: &'a Role,
+    control: RunControl,
+}
+
+impl DeviceUser for Perf<'_> {
+    type Output = Result<(), String>;
+
+    fn run<D: Device>(self, device: D) -> Result<(), String> {
+        let net = match self.role {
+            Role::Server { net, .. } | Role::Client { net, .. } => net,
+        };
+        let config = net.stack_config()?;
+        let mut stack = Stack::new(device, MonotonicClock::new(), config);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut expected = vec![0u8; 64 * 1024];
+        let mut backoff = IdleBackoff::default();
+        let mut failures = 0u64;
+        match self.role {
+            Role::Server {
+                listen_port,
+                transfer,
+                connections,
+                ..
+            } => {
+                let listener = stack
+                    .tcp_listen(*listen_port, 128)
+                    .map_err(|e| format!("cannot listen on TCP port {listen_port}: {e}"))?;
+                announce_ready(net, &stack.device().capabilities());
+                let direction = transfer.direction.unwrap_or(Direction::Receive);
+                let mut active: Vec<Transfer> = Vec::new();
+                let mut completed = 0u64;
+                while self.control.keep_running() && (*connections == 0 || completed < *connections)
+                {
+                    let mut busy = stack.poll();
+                    while let Ok((handle, _)) = stack.tcp_accept(listener) {
+                        active.push(Transfer::new(handle, direction, transfer.bytes));
+                    }
+                    for t in &mut active {
+                        busy |= t.turn(&mut stack, &mut buf, &mut expected);
+                    }
+                    let (over, rest): (Vec<_>, Vec<_>) =
+                        active.drain(..).partition(Transfer::is_over);
+                    active = rest;
+                    for t in over {
+                        let handle = t.handle;
+                        let stats = stack.stats();
+                        failures += u64::from(!t.report(net, &stats));
+                        let _ = stack.tcp_close(handle);
+                        completed += 1;
+                    }
+                    backoff.turn(busy);
+                }
+                // Let the last FINs and ACKs leave before the device goes away.
+                linger(&mut stack);
+            }
+            Role::Client {
+                connect, transfer, ..
+            } => {
+                announce_ready(net, &stack.device().capabilities());
+                let handle = stack
+                    .tcp_connect(*connect)
+                    .map_err(|e| format!("cannot connect to {connect}: {e}"))?;
+                let direction = transfer.direction.unwrap_or(Direction::Send);
+                let mut t = Transfer::new(handle, direction, transfer.bytes);
+                while self.control.keep_running() && !t.is_over() {
+                    let mut busy = stack.poll();
+                    busy |= t.turn(&mut stack, &mut buf, &mut expected);
+                    backoff.turn(busy);
+                }
+                let stats = stack.stats();
+                failures += u64::from(!t.report(net, &stats));
+                let _ = stack.tcp_close(handle);
+                linger(&mut stack);
+            }
+        }
+        if failures > 0 {
+            return Err(format!("{failures} transfer(s) failed"));
+        }
+        Ok(())
+    }
+}
+
+/// Polls for a moment so the final segments (our FIN, the last ACK) leave.
+fn linger<D: Device, C: Clock>(stack: &mut Stack<D, C>) {
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(200);
+    while std::time::Instant::now() < until {
+        if !stack.poll() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let net = match &args.role {
+        Role::Server { net, .. } | Role::Client { net, .. } => net,
+    };
+    run_app("dpstack-perf", net, |control| Perf {
+        role: &args.role,
+        control,
+    })
+}
