@@ -44,7 +44,6 @@ fn sockets(seed: u64) -> Sockets {
 fn seed_frames() -> Vec<Vec<u8>> {
     let mut peer = interface(A_MAC, A_IP, ReassemblyConfig::default());
     let mut sockets = sockets(1);
-    let udp = &mut sockets.udp;
     peer.arp_cache().insert_static(B_IP, B_MAC);
     let mut frames = Vec::new();
     peer.announce(&mut frames);

@@ -781,3 +781,109 @@ fn malformed_tcp_is_counted_and_not_answered() {
         (2, 1, 0)
     );
 }
+
+/// Re-checksums a hand-edited TCP segment from the peer.
+fn tcp_refresh(s: &mut [u8]) {
+    s[16..18].fill(0);
+    let sum = !checksum::combine(&[
+        checksum::pseudo_header_v4(
+            &PEER_IP,
+            &OUR_IP,
+            smoltcp::wire::IpProtocol::Tcp,
+            s.len() as u32,
+        ),
+        checksum::data(s),
+    ]);
+    s[16..18].copy_from_slice(&sum.to_be_bytes());
+}
+
+#[test]
+fn malformed_tcp_never_changes_an_established_connection() {
+    use crate::tcp::segment::flags;
+    let (mut iface, mut sockets) = setup();
+    learn_peer(&mut iface, &mut sockets);
+    let options = crate::tcp::TcpOptions::from_config(sockets.tcp.config());
+    let listener = sockets
+        .tcp
+        .listen(SocketAddrV4::new(OUR_IP, 80), 4, options, OUR_IP)
+        .unwrap();
+    let mut out = Vec::new();
+    let feed =
+        |iface: &mut Interface, sockets: &mut Sockets, segment: &[u8], out: &mut Vec<Vec<u8>>| {
+            iface.receive(
+                at(1),
+                &ethernet(OUR_MAC, 0x0800, &ipv4(6, segment)),
+                sockets,
+                out,
+            );
+            iface.poll(at(1), sockets, out);
+        };
+    feed(
+        &mut iface,
+        &mut sockets,
+        &tcp_segment(flags::SYN, 1000, 0, b""),
+        &mut out,
+    );
+    let syn_ack = reset_of(&out[0]);
+    let iss = syn_ack.seq.0;
+    out.clear();
+    feed(
+        &mut iface,
+        &mut sockets,
+        &tcp_segment(flags::ACK, 1001, iss + 1, b""),
+        &mut out,
+    );
+    let (conn, _) = sockets.tcp.accept(listener).expect("established");
+    let before = sockets.tcp.tcb_of(conn).unwrap().rcv_nxt;
+    out.clear();
+
+    let good = tcp_segment(flags::ACK | flags::PSH, 1001, iss + 1, b"payload");
+    let mut short_offset = good.clone();
+    short_offset[12] = 4 << 4;
+    tcp_refresh(&mut short_offset);
+    let mut long_offset = good.clone();
+    long_offset[12] = 15 << 4;
+    tcp_refresh(&mut long_offset);
+    let mut bad_sum = good.clone();
+    bad_sum[25] ^= 0x40;
+    let mut bad_option = good.clone();
+    bad_option[12] = 6 << 4; // one word of options: the first payload bytes
+    bad_option[20..24].copy_from_slice(&[2, 9, 0, 0]); // MSS with length 9
+    tcp_refresh(&mut bad_option);
+    let mut syn_fin = good.clone();
+    syn_fin[13] = flags::SYN | flags::FIN;
+    tcp_refresh(&mut syn_fin);
+    let mut no_flags = good.clone();
+    no_flags[13] = 0;
+    tcp_refresh(&mut no_flags);
+    for segment in [
+        short_offset,
+        long_offset,
+        bad_sum,
+        bad_option,
+        syn_fin,
+        no_flags,
+    ] {
+        feed(&mut iface, &mut sockets, &segment, &mut out);
+    }
+    assert!(out.is_empty(), "nothing answers a malformed segment");
+    let tcb = sockets.tcp.tcb_of(conn).unwrap();
+    assert_eq!(
+        (tcb.state, tcb.rcv_nxt),
+        (crate::tcp::State::Established, before)
+    );
+    assert_eq!(sockets.tcp.recv_queued(conn), Ok(0));
+    let stats = sockets.tcp.stats();
+    assert_eq!(
+        (
+            stats.rx_bad_offset,
+            stats.rx_bad_checksum,
+            stats.rx_bad_options,
+            stats.rx_bad_flags
+        ),
+        (2, 1, 1, 2)
+    );
+    // The intact segment still goes through.
+    feed(&mut iface, &mut sockets, &good, &mut out);
+    assert_eq!(sockets.tcp.recv_queued(conn), Ok(7));
+}

@@ -2,6 +2,7 @@
 //! next deadline, and a scripted peer that injects hand-built segments and
 //! checks what comes back (packetdrill style).
 
+mod behaviour;
 mod harness;
 mod peers;
 mod script;

@@ -108,9 +108,28 @@ impl Script {
         self.tcp.on_timers(self.now);
     }
 
-    /// The next deadline of B's TCP.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.tcp.poll_at()
+    /// Jumps from deadline to deadline (the wheel's `poll_at` is a lower
+    /// bound, so one jump may find nothing due yet) until B sends
+    /// something or `within` has passed; returns what it sent.
+    pub fn run_until_output(&mut self, within: Duration) -> Vec<Sent> {
+        let limit = self.now + within;
+        while let Some(deadline) = self.tcp.poll_at() {
+            if deadline > limit {
+                break;
+            }
+            let step = deadline.saturating_duration_since(self.now);
+            self.advance(
+                step.max(Duration::from_nanos(1))
+                    .min(limit.saturating_duration_since(self.now)),
+            );
+            let sent = self.sent();
+            if !sent.is_empty() {
+                return sent;
+            }
+        }
+        let rest = limit.saturating_duration_since(self.now);
+        self.advance(rest);
+        self.sent()
     }
 
     /// B listens on port 80; returns the listener.

@@ -1,0 +1,432 @@
+//! Behaviour beyond the state diagram: retransmission and its backoff,
+//! windows (zero window, persist probes, updates), out-of-order arrival,
+//! PAWS, TIME-WAIT reuse, listen queues, delayed ACKs, Nagle, options.
+
+use super::harness::*;
+use super::script::*;
+use crate::tcp::emit::OptionsOut;
+use crate::tcp::segment::flags::*;
+use crate::tcp::{State, TcpConfig, TcpError};
+use crate::time::Duration;
+use std::net::SocketAddrV4;
+
+const P: u32 = PEER_ISS + 1;
+
+#[test]
+fn retransmission_backs_off_until_etimedout() {
+    let config = TcpConfig {
+        max_retries: 4,
+        ..script_config()
+    };
+    let mut s = Script::new(config);
+    let (_, conn) = s.established_passive();
+    s.tcp.send(conn, b"hello").unwrap();
+    let first = s.sent_one();
+    assert_eq!(first.data, b"hello");
+    let mut intervals = Vec::new();
+    let mut last = s.now;
+    for _ in 0..4 {
+        let mut sent = s.run_until_output(Duration::from_secs(100));
+        assert_eq!(sent.len(), 1, "one retransmission");
+        let again = sent.remove(0);
+        assert_eq!(
+            (again.seq, again.data.as_slice()),
+            (s.iss + 1, &b"hello"[..])
+        );
+        intervals.push(s.now.saturating_duration_since(last).as_nanos() / 1_000_000);
+        last = s.now;
+    }
+    // The handshake measured an RTT of zero: the RTO sits at its 200 ms
+    // floor, doubled at each expiry.
+    assert_eq!(intervals, [200, 400, 800, 1600]);
+    assert!(s.run_until_output(Duration::from_secs(100)).is_empty());
+    assert_eq!(s.state(conn), State::Closed);
+    assert_eq!(s.tcp.send(conn, b"x"), Err(TcpError::TimedOut));
+    let stats = s.tcp.stats();
+    assert_eq!(
+        (stats.rto_expirations, stats.timeouts, stats.tx_retransmits),
+        (4, 1, 4)
+    );
+}
+
+#[test]
+fn syn_retransmits_then_connect_times_out() {
+    let config = TcpConfig {
+        syn_retries: 2,
+        ..script_config()
+    };
+    let mut s = Script::new(config);
+    let conn = s.syn_sent();
+    for expected_gap in [1000, 2000] {
+        let before = s.now;
+        let sent = s.run_until_output(Duration::from_secs(100));
+        assert_eq!(sent[0].flags, SYN);
+        assert_eq!(
+            s.now.saturating_duration_since(before).as_nanos() / 1_000_000,
+            expected_gap
+        );
+    }
+    assert!(s.run_until_output(Duration::from_secs(100)).is_empty());
+    assert_eq!(s.tcp.recv(conn, &mut [0u8; 1]), Err(TcpError::TimedOut));
+}
+
+#[test]
+fn zero_window_then_persist_probes_then_window_update() {
+    let mut s = Script::new(script_config());
+    let (_, conn) = s.established_passive();
+    // The peer acknowledges the first bytes but closes its window.
+    s.tcp.send(conn, &[7u8; 100]).unwrap();
+    s.sent_one();
+    s.inject_with(ACK, P, s.iss + 101, 0, OptionsOut::default(), b"");
+    s.tcp.send(conn, &[8u8; 50]).unwrap();
+    s.sent_none();
+    // Persist timer: probes after one RTO (200 ms), then backed off, without data.
+    for expected_gap in [200, 400] {
+        let before = s.now;
+        let mut sent = s.run_until_output(Duration::from_secs(100));
+        assert_eq!(sent.len(), 1);
+        let probe = sent.remove(0);
+        assert_eq!(
+            s.now.saturating_duration_since(before).as_nanos() / 1_000_000,
+            expected_gap
+        );
+        assert_eq!(
+            (probe.seq, probe.data.len()),
+            (s.iss + 100, 0),
+            "an old sequence number"
+        );
+        s.inject_with(ACK, P, s.iss + 101, 0, OptionsOut::default(), b"");
+        s.sent_none();
+    }
+    assert_eq!(s.tcp.stats().window_probes, 2);
+    // The window opens: the held data leaves at once.
+    s.inject_with(ACK, P, s.iss + 101, 1000, OptionsOut::default(), b"");
+    let data = s.sent_one();
+    assert_eq!((data.seq, data.data.len()), (s.iss + 101, 50));
+}
+
+#[test]
+fn out_of_order_data_is_held_and_delivered_when_the_hole_fills() {
+    let mut s = Script::new(script_config());
+    let (_, conn) = s.established_passive();
+    s.inject(ACK, P + 5, s.iss + 1, b"fghij");
+    let dup = s.sent_one();
+    assert_eq!(dup.ack, P, "an immediate duplicate ACK");
+    s.inject(ACK, P + 15, s.iss + 1, b"pqrst");
+    assert_eq!(s.sent_one().ack, P);
+    let mut buf = [0u8; 32];
+    assert_eq!(s.tcp.recv(conn, &mut buf), Err(TcpError::WouldBlock));
+    s.inject(ACK, P, s.iss + 1, b"abcde");
+    assert_eq!(
+        s.sent_one().ack,
+        P + 10,
+        "the first hole filled: ACK at once"
+    );
+    s.inject(ACK, P + 10, s.iss + 1, b"klmno");
+    assert_eq!(s.sent_one().ack, P + 20);
+    assert_eq!(s.tcp.recv(conn, &mut buf), Ok(20));
+    assert_eq!(&buf[..20], b"abcdefghijklmnopqrst");
+    assert_eq!(s.tcp.stats().rx_out_of_order, 2);
+}
+
+#[test]
+fn delayed_ack_waits_for_a_second_segment_or_the_timer() {
+    let mut s = Script::new(script_config());
+    let (_, conn) = s.established_passive();
+    s.inject(ACK, P, s.iss + 1, b"one");
+    s.sent_none();
+    s.advance(Duration::from_millis(39));
+    s.sent_none();
+    s.advance(Duration::from_millis(1));
+    assert_eq!(s.sent_one().ack, P + 3, "after 40 ms");
+    // Two full-sized segments are acknowledged at once.
+    let full = vec![1u8; 536];
+    s.inject(ACK, P + 3, s.iss + 1, &full);
+    s.sent_none();
+    s.inject(ACK, P + 539, s.iss + 1, &full);
+    assert_eq!(s.sent_one().ack, P + 1075);
+    let _ = conn;
+}
+
+#[test]
+fn nagle_holds_small_segments_while_data_is_unacknowledged() {
+    let mut s = Script::new(script_config());
+    let (_, conn) = s.established_passive();
+    s.tcp.send(conn, b"a").unwrap();
+    assert_eq!(s.sent_one().data, b"a", "nothing in flight: sent");
+    s.tcp.send(conn, b"b").unwrap();
+    s.tcp.send(conn, b"c").unwrap();
+    s.sent_none();
+    s.inject(ACK, P, s.iss + 2, b"");
+    assert_eq!(s.sent_one().data, b"bc", "coalesced after the ACK");
+    s.tcp.set_nodelay(conn, true).unwrap();
+    s.tcp.send(conn, b"d").unwrap();
+    assert_eq!(s.sent_one().data, b"d", "TCP_NODELAY sends at once");
+}
+
+#[test]
+fn paws_drops_a_segment_with_an_old_timestamp() {
+    let mut s = Script::new(script_config());
+    let listener = s.listen();
+    let ts = |val| OptionsOut {
+        timestamps: Some((val, 0)),
+        ..OptionsOut::default()
+    };
+    s.inject_with(SYN, PEER_ISS, 0, PEER_WINDOW, ts(500), b"");
+    let syn_ack = s.sent_one();
+    assert!(syn_ack.timestamps.is_some(), "timestamps negotiated");
+    assert_eq!(
+        syn_ack.timestamps.unwrap().1,
+        500,
+        "our TSecr echoes the peer"
+    );
+    assert_eq!(
+        syn_ack.window_scale, None,
+        "no scaling: the peer did not offer it"
+    );
+    s.iss = syn_ack.seq;
+    s.inject_with(ACK, P, s.iss + 1, PEER_WINDOW, ts(600), b"");
+    let (conn, _) = s.tcp.accept(listener).unwrap();
+    s.inject_with(ACK, P, s.iss + 1, PEER_WINDOW, ts(700), b"new");
+    s.advance(Duration::from_millis(40));
+    assert_eq!(s.sent_one().ack, P + 3);
+    // An old duplicate with an earlier TSval is dropped and acknowledged.
+    s.inject_with(ACK, P + 3, s.iss + 1, PEER_WINDOW, ts(650), b"old");
+    let ack = s.sent_one();
+    assert_eq!(ack.ack, P + 3, "the old segment's data was not taken");
+    assert_eq!(s.tcp.stats().rx_paws_dropped, 1);
+    assert_eq!(s.tcp.recv_queued(conn), Ok(3));
+}
+
+#[test]
+fn time_wait_is_reused_by_a_newer_syn() {
+    let mut s = Script::new(script_config());
+    let (listener, conn) = s.established_passive();
+    // The peer closes first; we close; the peer's last ACK leaves us in... LAST-ACK.
+    // For TIME-WAIT on our side we close first.
+    s.tcp.close(s.now, conn).unwrap();
+    s.sent_one();
+    s.inject(FIN | ACK, P, s.iss + 2, b"");
+    s.sent_one();
+    assert_eq!(s.tcp.connection_count(), 1);
+    // An old SYN (sequence not past the old connection's) gets a challenge ACK.
+    s.inject(SYN, P - 10, 0, b"");
+    assert_eq!(s.sent_one().flags, ACK);
+    // A newer SYN takes the pair over and is answered with a SYN-ACK.
+    s.inject(SYN, P + 100_000, 0, b"");
+    let syn_ack = s.sent_one();
+    assert_eq!((syn_ack.flags, syn_ack.ack), (SYN | ACK, P + 100_001));
+    s.inject(ACK, P + 100_001, syn_ack.seq + 1, b"");
+    let (again, _) = s.tcp.accept(listener).expect("the new incarnation");
+    assert_eq!(s.state(again), State::Established);
+    assert_eq!(s.tcp.stats().time_wait_reused, 1);
+}
+
+#[test]
+fn syn_queue_and_accept_queue_are_bounded_by_the_backlog() {
+    let mut s = Script::new(script_config());
+    let options = s.options();
+    let listener = s.tcp.listen(s.us, 2, options, B_IP).unwrap();
+    let client = |port: u16| SocketAddrV4::new(A_IP, port);
+    for port in [1, 2, 3] {
+        let syn = craft(
+            client(port),
+            s.us,
+            SYN,
+            PEER_ISS,
+            0,
+            65_535,
+            OptionsOut::default(),
+            b"",
+        );
+        deliver(&mut s.tcp, s.now, &syn);
+    }
+    let syn_acks = s.sent();
+    assert_eq!(syn_acks.len(), 2, "the third SYN is dropped");
+    assert_eq!(s.tcp.stats().syn_queue_overflow, 1);
+    // Both complete: the accept queue holds two.
+    for (port, syn_ack) in [1u16, 2].iter().zip(&syn_acks) {
+        let ack = craft(
+            client(*port),
+            s.us,
+            ACK,
+            P,
+            syn_ack.seq + 1,
+            65_535,
+            OptionsOut::default(),
+            b"",
+        );
+        deliver(&mut s.tcp, s.now, &ack);
+    }
+    // A third handshake completes while the accept queue is full: its final ACK is dropped.
+    let syn = craft(
+        client(3),
+        s.us,
+        SYN,
+        PEER_ISS,
+        0,
+        65_535,
+        OptionsOut::default(),
+        b"",
+    );
+    deliver(&mut s.tcp, s.now, &syn);
+    assert!(s.sent().is_empty(), "SYN dropped: the accept queue is full");
+    assert_eq!(s.tcp.stats().syn_queue_overflow, 2);
+    assert!(s.tcp.accept(listener).is_ok());
+    assert!(s.tcp.accept(listener).is_ok());
+    assert_eq!(s.tcp.accept(listener), Err(TcpError::WouldBlock));
+}
+
+#[test]
+fn mss_and_window_scale_are_negotiated_from_the_syn() {
+    let mut s = Script::new(TcpConfig {
+        max_mss: 1000,
+        ..script_config()
+    });
+    let listener = s.listen();
+    let options = OptionsOut {
+        mss: Some(1460),
+        window_scale: Some(7),
+        timestamps: None,
+    };
+    s.inject_with(SYN, PEER_ISS, 0, 512, options, b"");
+    let syn_ack = s.sent_one();
+    assert_eq!(
+        syn_ack.window_scale,
+        Some(3),
+        "256 KiB buffer needs shift 3"
+    );
+    s.inject_with(ACK, P, syn_ack.seq + 1, 512, OptionsOut::default(), b"");
+    let (conn, _) = s.tcp.accept(listener).unwrap();
+    let tcb = s.tcp.tcb_of(conn).unwrap();
+    assert_eq!(tcb.mss, 1000, "our MTU's MSS clamps the peer's");
+    assert_eq!(
+        tcb.snd_wnd,
+        512 << 7,
+        "the peer's window scaled by its shift"
+    );
+    s.tcp.send(conn, &vec![0u8; 3000]).unwrap();
+    let sent = s.sent();
+    assert_eq!(sent.len(), 3);
+    assert!(sent.iter().all(|seg| seg.data.len() <= 1000));
+}
+
+#[test]
+fn simultaneous_open_and_simultaneous_close_between_two_stacks() {
+    let mut pair = Pair::new(config(), config());
+    let a_addr = SocketAddrV4::new(A_IP, 5000);
+    let b_addr = SocketAddrV4::new(B_IP, 6000);
+    let opts = crate::tcp::TcpOptions::from_config(&config());
+    let a = pair.a.connect(pair.now, b_addr, 5000, opts, A_IP).unwrap();
+    let b = pair.b.connect(pair.now, a_addr, 6000, opts, B_IP).unwrap();
+    // Both SYNs cross: deliver them before either side sees a SYN-ACK.
+    let syn_a = drain(&mut pair.a, pair.now);
+    let syn_b = drain(&mut pair.b, pair.now);
+    deliver(&mut pair.b, pair.now, &syn_a[0]);
+    deliver(&mut pair.a, pair.now, &syn_b[0]);
+    assert_eq!(pair.a.state(a), Ok(State::SynReceived));
+    assert_eq!(pair.b.state(b), Ok(State::SynReceived));
+    pair.settle();
+    assert_eq!(pair.a.state(a), Ok(State::Established));
+    assert_eq!(pair.b.state(b), Ok(State::Established));
+    pair.a.send(a, b"ping").unwrap();
+    pair.settle();
+    let mut buf = [0u8; 8];
+    assert_eq!(pair.b.recv(b, &mut buf), Ok(4));
+    // Both close at once: the FINs cross.
+    pair.a.shutdown(pair.now, a).unwrap();
+    pair.b.shutdown(pair.now, b).unwrap();
+    let fin_a = drain(&mut pair.a, pair.now);
+    let fin_b = drain(&mut pair.b, pair.now);
+    for fin in &fin_a {
+        deliver(&mut pair.b, pair.now, fin);
+    }
+    for fin in &fin_b {
+        deliver(&mut pair.a, pair.now, fin);
+    }
+    assert_eq!(pair.a.state(a), Ok(State::Closing));
+    assert_eq!(pair.b.state(b), Ok(State::Closing));
+    pair.settle();
+    assert_eq!(pair.a.state(a), Ok(State::TimeWait));
+    assert_eq!(pair.b.state(b), Ok(State::TimeWait));
+}
+
+#[test]
+fn half_close_lets_data_flow_the_other_way() {
+    let mut pair = Pair::new(config(), config());
+    let opts = crate::tcp::TcpOptions::from_config(&config());
+    let listener = pair
+        .b
+        .listen(SocketAddrV4::new(B_IP, 80), 4, opts, B_IP)
+        .unwrap();
+    let client = pair
+        .a
+        .connect(pair.now, SocketAddrV4::new(B_IP, 80), 0, opts, A_IP)
+        .unwrap();
+    pair.settle();
+    let (server, _) = pair.b.accept(listener).unwrap();
+    pair.a.send(client, b"request").unwrap();
+    pair.a.shutdown(pair.now, client).unwrap();
+    pair.settle();
+    let mut buf = [0u8; 64];
+    assert_eq!(pair.b.recv(server, &mut buf), Ok(7));
+    assert_eq!(
+        pair.b.recv(server, &mut buf),
+        Ok(0),
+        "the client is done sending"
+    );
+    assert_eq!(pair.a.state(client), Ok(State::FinWait2));
+    // The server still sends, and the client still receives.
+    for _ in 0..10 {
+        pair.b.send(server, &[9u8; 1000]).unwrap();
+        pair.settle();
+    }
+    let mut total = 0;
+    while let Ok(n) = pair.a.recv(client, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        total += n;
+    }
+    assert_eq!(total, 10_000);
+    assert_eq!(pair.a.send(client, b"x"), Err(TcpError::BrokenPipe));
+    pair.b.close(pair.now, server).unwrap();
+    pair.settle();
+    assert_eq!(pair.a.state(client), Ok(State::TimeWait));
+}
+
+#[test]
+fn loss_of_a_segment_is_repaired_by_fast_retransmit() {
+    let mut pair = Pair::new(config(), config());
+    let opts = crate::tcp::TcpOptions::from_config(&config());
+    let listener = pair
+        .b
+        .listen(SocketAddrV4::new(B_IP, 80), 4, opts, B_IP)
+        .unwrap();
+    let client = pair
+        .a
+        .connect(pair.now, SocketAddrV4::new(B_IP, 80), 0, opts, A_IP)
+        .unwrap();
+    pair.settle();
+    let (server, _) = pair.b.accept(listener).unwrap();
+    let mut count = 0;
+    pair.drop = Box::new(move |from_a, s| {
+        if from_a && !s.seg().payload.is_empty() {
+            count += 1;
+            return count == 3;
+        }
+        false
+    });
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    pair.a.send(client, &data).unwrap();
+    pair.run_until(pair.now + Duration::from_millis(100));
+    let mut got = vec![0u8; 200_000];
+    let n = pair.b.recv(server, &mut got).unwrap();
+    assert_eq!(
+        &got[..n],
+        &data[..],
+        "repaired within 100 ms: no timeout needed"
+    );
+    let stats = pair.a.stats();
+    assert_eq!((stats.fast_retransmits, stats.rto_expirations), (1, 0));
+}
