@@ -189,9 +189,9 @@ impl HttpConn {
                 } else if value.eq_ignore_ascii_case("keep-alive") {
                     close = false;
                 }
-            } else if name.eq_ignore_ascii_case("content-length") && value != "0" {
-                has_body = true;
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            } else if (name.eq_ignore_ascii_case("content-length") && value != "0")
+                || name.eq_ignore_ascii_case("transfer-encoding")
+            {
                 has_body = true;
             }
         }
