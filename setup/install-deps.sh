@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs (idempotently) everything dpstack's build, tests and demo need from
 # Debian's packages: DPDK 22.11 headers and libraries, pkg-config, clang for
-# bindgen, iproute2 for network namespaces, ping/arping, tcpdump to read pcaps.
+# bindgen, iproute2 for network namespaces, ping/arping, tcpdump to read pcaps,
+# curl and python3 for the demo and the TCP tests against the kernel.
 set -euo pipefail
 
-packages=(libdpdk-dev dpdk pkg-config clang libclang-dev iproute2 iputils-ping arping tcpdump)
+packages=(libdpdk-dev dpdk pkg-config clang libclang-dev iproute2 iputils-ping arping tcpdump curl python3)
 
 missing=()
 for package in "${packages[@]}"; do
