@@ -430,3 +430,110 @@ fn loss_of_a_segment_is_repaired_by_fast_retransmit() {
     let stats = pair.a.stats();
     assert_eq!((stats.fast_retransmits, stats.rto_expirations), (1, 0));
 }
+
+#[test]
+fn syn_ack_is_retransmitted_with_backoff_then_the_half_open_is_dropped() {
+    let mut s = Script::new(TcpConfig {
+        synack_retries: 2,
+        ..script_config()
+    });
+    let listener = s.syn_received();
+    for expected_gap in [1000, 2000] {
+        let before = s.now;
+        let sent = s.run_until_output(Duration::from_secs(100));
+        assert_eq!((sent.len(), sent[0].flags), (1, SYN | ACK));
+        assert_eq!(
+            s.now.saturating_duration_since(before).as_nanos() / 1_000_000,
+            expected_gap
+        );
+    }
+    assert!(
+        s.run_until_output(Duration::from_secs(100)).is_empty(),
+        "no RST: silently dropped"
+    );
+    assert_eq!(s.tcp.connection_count(), 0);
+    assert_eq!(
+        s.tcp.state(listener),
+        Ok(State::Listen),
+        "the listener is untouched"
+    );
+}
+
+#[test]
+fn calls_fail_with_the_errno_linux_gives() {
+    let mut s = Script::new(script_config());
+    let (listener, conn) = s.established_passive();
+    let options = s.options();
+    assert_eq!(
+        s.tcp.listen(s.us, 4, options, B_IP),
+        Err(TcpError::AddrInUse)
+    );
+    assert_eq!(
+        s.tcp.connect(s.now, s.peer, 80, options, B_IP),
+        Err(TcpError::AddrInUse),
+        "the 4-tuple is taken"
+    );
+    assert_eq!(s.tcp.send(listener, b"x"), Err(TcpError::NotConnected));
+    assert_eq!(
+        s.tcp.recv(listener, &mut [0u8; 4]),
+        Err(TcpError::NotConnected)
+    );
+    assert_eq!(s.tcp.accept(conn), Err(TcpError::InvalidState));
+    assert_eq!(s.tcp.recv(conn, &mut [0u8; 4]), Err(TcpError::WouldBlock));
+    let other = s
+        .tcp
+        .listen(SocketAddrV4::new(B_IP, 0), 4, options, B_IP)
+        .expect("port 0: an ephemeral port");
+    assert!(s.tcp.local_addr(other).unwrap().port() >= 32_768);
+    assert_eq!(
+        s.tcp.listen(SocketAddrV4::new(A_IP, 81), 4, options, B_IP),
+        Err(TcpError::AddrNotAvailable),
+        "not our address"
+    );
+    s.tcp.close(s.now, conn).unwrap();
+    assert_eq!(
+        s.tcp.send(conn, b"x"),
+        Err(TcpError::BadHandle),
+        "closed handle"
+    );
+    assert_eq!(s.tcp.close(s.now, conn), Err(TcpError::BadHandle));
+}
+
+#[test]
+fn abort_resets_the_peer() {
+    let mut pair = Pair::new(config(), config());
+    let opts = crate::tcp::TcpOptions::from_config(&config());
+    let listener = pair
+        .b
+        .listen(SocketAddrV4::new(B_IP, 80), 4, opts, B_IP)
+        .unwrap();
+    let client = pair
+        .a
+        .connect(pair.now, SocketAddrV4::new(B_IP, 80), 0, opts, A_IP)
+        .unwrap();
+    pair.settle();
+    let (server, _) = pair.b.accept(listener).unwrap();
+    pair.a.abort(pair.now, client).unwrap();
+    pair.settle();
+    assert_eq!(pair.a.connection_count(), 0, "gone at once, no TIME-WAIT");
+    assert_eq!(
+        pair.b.recv(server, &mut [0u8; 4]),
+        Err(TcpError::ConnectionReset)
+    );
+    assert_eq!(pair.b.stats().resets_received, 1);
+}
+
+#[test]
+fn close_with_unread_data_resets_instead_of_fin() {
+    let mut s = Script::new(script_config());
+    let (_, conn) = s.established_passive();
+    s.inject(ACK, P, s.iss + 1, b"unread");
+    s.tcp.close(s.now, conn).unwrap();
+    let rst = s
+        .sent()
+        .into_iter()
+        .find(|seg| seg.flags & RST != 0)
+        .expect("a reset");
+    assert_eq!(rst.seq, s.iss + 1);
+    assert_eq!(s.tcp.connection_count(), 0);
+}
