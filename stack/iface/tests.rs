@@ -661,17 +661,7 @@ fn tcp_segment(control: u8, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
         1024,
     );
     s[HEADER_LEN..].copy_from_slice(data);
-    s[16..18].fill(0);
-    let sum = !checksum::combine(&[
-        checksum::pseudo_header_v4(
-            &PEER_IP,
-            &OUR_IP,
-            smoltcp::wire::IpProtocol::Tcp,
-            s.len() as u32,
-        ),
-        checksum::data(&s),
-    ]);
-    s[16..18].copy_from_slice(&sum.to_be_bytes());
+    tcp_refresh(&mut s);
     s
 }
 

@@ -158,14 +158,7 @@ impl Tcb {
     /// (RFC 1122 4.2.3.4; RFC 9293 3.7.4); then the FIN.
     fn plan_data(&mut self, now: Instant) -> Option<Plan> {
         let unsent = self.unsent();
-        let may_send = matches!(
-            self.state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::Closing
-                | State::LastAck
-        );
+        let may_send = self.state.can_send();
         if !may_send {
             return None;
         }

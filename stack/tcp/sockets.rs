@@ -628,45 +628,38 @@ impl TcpSockets {
     /// queued data), or is reset if received data was left unread (RFC
     /// 2525 2.17, as Linux does). The handle is invalid afterwards.
     pub fn close(&mut self, now: Instant, handle: TcpHandle) -> Result<(), TcpError> {
-        if let Entry::Listener(_) = self.check(handle)? {
-            self.close_listener(now, handle.index);
-            return Ok(());
-        }
         let fin_wait2_timeout = self.config.fin_wait2_timeout;
-        let tcb = self.tcb(handle.index).expect("checked");
-        tcb.owner = Owner::Orphan;
+        let Some(tcb) = self.disown(now, handle)? else {
+            return Ok(());
+        };
         let unread = !tcb.rx.is_empty() || !tcb.ooo.is_empty();
         let before = tcb.state;
         match tcb.state {
             State::SynSent | State::Closed => tcb.enter_closed(),
-            State::Established | State::CloseWait | State::SynReceived if unread => {
-                tcb.send_rst = true;
+            State::Established
+            | State::CloseWait
+            | State::SynReceived
+            | State::FinWait1
+            | State::FinWait2
+            | State::Closing
+                if unread =>
+            {
+                tcb.send_rst = true
             }
-            State::FinWait1 | State::FinWait2 | State::Closing if unread => tcb.send_rst = true,
             State::Established | State::CloseWait | State::SynReceived => tcb.fin_queued = true,
-            State::FinWait2 => {
-                tcb.set_timer(Timer::Linger, Some(now + fin_wait2_timeout));
-            }
+            State::FinWait2 => tcb.set_timer(Timer::Linger, Some(now + fin_wait2_timeout)),
             _ => {}
         }
-        let state = self.tcb(handle.index).expect("present").state;
-        if state == State::Closed {
-            self.release(handle.index);
-            return Ok(());
-        }
-        self.settle(handle.index, before, now);
+        self.finish_orphan(handle.index, before, now);
         Ok(())
     }
 
     /// Aborts: a reset to the peer (in states where it knows us), and the
     /// connection is gone. The handle is invalid afterwards.
     pub fn abort(&mut self, now: Instant, handle: TcpHandle) -> Result<(), TcpError> {
-        if let Entry::Listener(_) = self.check(handle)? {
-            self.close_listener(now, handle.index);
+        let Some(tcb) = self.disown(now, handle)? else {
             return Ok(());
-        }
-        let tcb = self.tcb(handle.index).expect("checked");
-        tcb.owner = Owner::Orphan;
+        };
         let before = tcb.state;
         match tcb.state {
             State::SynReceived
@@ -674,13 +667,36 @@ impl TcpSockets {
             | State::FinWait1
             | State::FinWait2
             | State::CloseWait => tcb.send_rst = true,
-            _ => {
-                self.release(handle.index);
-                return Ok(());
-            }
+            _ => tcb.enter_closed(),
         }
-        self.settle(handle.index, before, now);
+        self.finish_orphan(handle.index, before, now);
         Ok(())
+    }
+
+    /// The application lets go of `handle`: a listener is closed at once
+    /// (`None`); a connection is orphaned and returned for the caller to
+    /// wind down.
+    fn disown(&mut self, now: Instant, handle: TcpHandle) -> Result<Option<&mut Tcb>, TcpError> {
+        if let Entry::Listener(_) = self.check(handle)? {
+            self.close_listener(now, handle.index);
+            return Ok(None);
+        }
+        let tcb = self.tcb(handle.index).expect("checked");
+        tcb.owner = Owner::Orphan;
+        Ok(Some(tcb))
+    }
+
+    /// An orphaned connection already CLOSED is released; otherwise it
+    /// carries on (FIN or RST to send, timers) until it is.
+    fn finish_orphan(&mut self, index: u32, before: State, now: Instant) {
+        if self
+            .tcb(index)
+            .is_some_and(|tcb| tcb.state == State::Closed)
+        {
+            self.release(index);
+        } else {
+            self.settle(index, before, now);
+        }
     }
 
     fn close_listener(&mut self, now: Instant, index: u32) {

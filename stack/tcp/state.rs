@@ -45,6 +45,19 @@ impl State {
         matches!(self, State::Established | State::FinWait1 | State::FinWait2)
     }
 
+    /// True in the states where we may still send data (and our FIN):
+    /// established, or closing with our FIN not yet acknowledged.
+    pub fn can_send(self) -> bool {
+        matches!(
+            self,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        )
+    }
+
     /// The name Linux's `ss` prints.
     pub fn name(self) -> &'static str {
         match self {

@@ -95,14 +95,7 @@ impl Tcb {
         let stalled = self.snd_wnd == 0
             && self.unsent() > 0
             && self.snd_una == self.snd_max
-            && matches!(
-                self.state,
-                State::Established
-                    | State::CloseWait
-                    | State::FinWait1
-                    | State::Closing
-                    | State::LastAck
-            );
+            && self.state.can_send();
         if !stalled {
             self.set_timer(Timer::Persist, None);
             self.persist_backoff = 0;

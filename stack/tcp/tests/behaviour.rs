@@ -354,17 +354,7 @@ fn simultaneous_open_and_simultaneous_close_between_two_stacks() {
 #[test]
 fn half_close_lets_data_flow_the_other_way() {
     let mut pair = Pair::new(config(), config());
-    let opts = crate::tcp::TcpOptions::from_config(&config());
-    let listener = pair
-        .b
-        .listen(SocketAddrV4::new(B_IP, 80), 4, opts, B_IP)
-        .unwrap();
-    let client = pair
-        .a
-        .connect(pair.now, SocketAddrV4::new(B_IP, 80), 0, opts, A_IP)
-        .unwrap();
-    pair.settle();
-    let (server, _) = pair.b.accept(listener).unwrap();
+    let (client, server, _) = pair.connected();
     pair.a.send(client, b"request").unwrap();
     pair.a.shutdown(pair.now, client).unwrap();
     pair.settle();
@@ -398,17 +388,7 @@ fn half_close_lets_data_flow_the_other_way() {
 #[test]
 fn loss_of_a_segment_is_repaired_by_fast_retransmit() {
     let mut pair = Pair::new(config(), config());
-    let opts = crate::tcp::TcpOptions::from_config(&config());
-    let listener = pair
-        .b
-        .listen(SocketAddrV4::new(B_IP, 80), 4, opts, B_IP)
-        .unwrap();
-    let client = pair
-        .a
-        .connect(pair.now, SocketAddrV4::new(B_IP, 80), 0, opts, A_IP)
-        .unwrap();
-    pair.settle();
-    let (server, _) = pair.b.accept(listener).unwrap();
+    let (client, server, _) = pair.connected();
     let mut count = 0;
     pair.drop = Box::new(move |from_a, s| {
         if from_a && !s.seg().payload.is_empty() {
@@ -502,17 +482,7 @@ fn calls_fail_with_the_errno_linux_gives() {
 #[test]
 fn abort_resets_the_peer() {
     let mut pair = Pair::new(config(), config());
-    let opts = crate::tcp::TcpOptions::from_config(&config());
-    let listener = pair
-        .b
-        .listen(SocketAddrV4::new(B_IP, 80), 4, opts, B_IP)
-        .unwrap();
-    let client = pair
-        .a
-        .connect(pair.now, SocketAddrV4::new(B_IP, 80), 0, opts, A_IP)
-        .unwrap();
-    pair.settle();
-    let (server, _) = pair.b.accept(listener).unwrap();
+    let (client, server, _) = pair.connected();
     pair.a.abort(pair.now, client).unwrap();
     pair.settle();
     assert_eq!(pair.a.connection_count(), 0, "gone at once, no TIME-WAIT");

@@ -4,7 +4,7 @@ use crate::rand::Rng;
 use crate::tcp::emit::{OptionsOut, Payload, SegmentOut};
 use crate::tcp::segment::{self, Segment};
 use crate::tcp::seq::SeqNumber;
-use crate::tcp::{TcpConfig, TcpSockets};
+use crate::tcp::{State, TcpConfig, TcpHandle, TcpOptions, TcpSockets};
 use crate::time::{Duration, Instant};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -123,6 +123,26 @@ impl Pair {
             log: Vec::new(),
             drop: Box::new(|_, _| false),
         }
+    }
+
+    /// A connection from A to B's listener on port 80, established and
+    /// accepted: (client, server, listener).
+    pub fn connected(&mut self) -> (TcpHandle, TcpHandle, TcpHandle) {
+        let opts = TcpOptions::from_config(self.a.config());
+        let listener = self
+            .b
+            .listen(SocketAddrV4::new(B_IP, 80), 16, opts, B_IP)
+            .unwrap();
+        let client = self
+            .a
+            .connect(self.now, SocketAddrV4::new(B_IP, 80), 0, opts, A_IP)
+            .unwrap();
+        self.settle();
+        let (server, peer) = self.b.accept(listener).expect("handshake completed");
+        assert_eq!(peer, self.a.local_addr(client).unwrap());
+        assert_eq!(self.a.state(client), Ok(State::Established));
+        assert_eq!(self.b.state(server), Ok(State::Established));
+        (client, server, listener)
     }
 
     /// Exchanges segments at the current time until both are quiet.

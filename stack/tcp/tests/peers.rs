@@ -1,34 +1,8 @@
 //! Two dpstack TCPs against each other over the simulated link.
 
 use super::harness::*;
-use crate::tcp::{State, TcpError, TcpHandle, TcpOptions};
+use crate::tcp::{State, TcpError, TcpHandle};
 use crate::time::Duration;
-use std::net::SocketAddrV4;
-
-const PORT: u16 = 80;
-
-fn options(pair: &Pair) -> TcpOptions {
-    TcpOptions::from_config(pair.a.config())
-}
-
-/// A connection from A to B's listener, established; returns (client, server, listener).
-fn connected(pair: &mut Pair) -> (TcpHandle, TcpHandle, TcpHandle) {
-    let opts = options(pair);
-    let listener = pair
-        .b
-        .listen(SocketAddrV4::new(B_IP, PORT), 16, opts, B_IP)
-        .unwrap();
-    let client = pair
-        .a
-        .connect(pair.now, SocketAddrV4::new(B_IP, PORT), 0, opts, A_IP)
-        .unwrap();
-    pair.settle();
-    let (server, peer) = pair.b.accept(listener).expect("handshake completed");
-    assert_eq!(peer, pair.a.local_addr(client).unwrap());
-    assert_eq!(pair.a.state(client), Ok(State::Established));
-    assert_eq!(pair.b.state(server), Ok(State::Established));
-    (client, server, listener)
-}
 
 /// Moves `data` from `from` to `to` through the pair, reading as it arrives.
 fn transfer(pair: &mut Pair, a_to_b: bool, from: TcpHandle, to: TcpHandle, data: &[u8]) -> Vec<u8> {
@@ -78,7 +52,7 @@ fn pattern(n: usize) -> Vec<u8> {
 #[test]
 fn handshake_transfer_and_graceful_close() {
     let mut pair = Pair::new(config(), config());
-    let (client, server, _) = connected(&mut pair);
+    let (client, server, _) = pair.connected();
     let data = pattern(1_000_000);
     assert_eq!(transfer(&mut pair, true, client, server, &data), data);
     let back = pattern(300_000);
