@@ -190,7 +190,10 @@ impl TcpSockets {
         if let Some(&index) = self.demux.get(&(local, remote)) {
             let listening = self.listeners.get(&local.port()).copied();
             let tcb = self.tcb(index).expect("demux names connections");
+            // Only an orphan may be taken over: a connection in TIME-WAIT that
+            // an application still holds (or a listener, unaccepted) keeps its slot.
             if tcb.state == State::TimeWait
+                && tcb.owner == Owner::Orphan
                 && is_syn
                 && listening.is_some()
                 && time_wait_reusable(tcb, seg)
