@@ -252,6 +252,7 @@ impl Tcb {
         let mss = self.mss;
         if ack.after(self.snd_una) {
             let acked = (ack - self.snd_una) as usize;
+            self.last_ack_advance = acked;
             self.take_rtt_sample(now, seg);
             self.backoff = 0;
             self.persist_backoff = 0;
@@ -292,8 +293,14 @@ impl Tcb {
             self.dup_acks += 1;
             if self.recover.is_some() {
                 self.cc.on_dup_ack_in_recovery(mss);
-            } else if self.dup_acks == 3 && ack.after(self.high_recover) {
-                // RFC 6582 3.2 step 2: enter fast recovery.
+            } else if self.dup_acks == 3
+                && (ack.after(self.high_recover)
+                    || (self.cc.cwnd() > mss && self.last_ack_advance <= 4 * mss))
+            {
+                // RFC 6582 3.2 step 2: enter fast recovery. Below the last
+                // recovery point, the ACK heuristic of 4.2 tells a new loss
+                // (ACKs advancing a few segments at a time) from duplicates
+                // caused by our own go-back-N after a timeout (ACKs jumping).
                 self.recover = Some(self.snd_max);
                 self.high_recover = self.snd_max;
                 self.cc.on_enter_recovery(self.flight(), mss);

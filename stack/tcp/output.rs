@@ -157,39 +157,66 @@ impl Tcb {
     /// within both windows, when Nagle and SWS avoidance allow it
     /// (RFC 1122 4.2.3.4; RFC 9293 3.7.4); then the FIN.
     fn plan_data(&mut self, now: Instant) -> Option<Plan> {
-        let unsent = self.unsent();
-        let may_send = self.state.can_send();
-        if !may_send {
+        if !self.state.can_send() {
             return None;
         }
+        let unsent = self.unsent();
         if unsent > 0 {
-            let flight = self.flight();
-            let window = self.snd_wnd.min(self.cc.cwnd());
-            let usable = window.saturating_sub(flight);
-            let len = unsent.min(usable).min(self.mss);
-            let idle = flight == 0;
-            let send = len > 0
-                && (len == self.mss
-                    || (len == unsent && (self.nodelay || idle || self.fin_queued))
-                    || (idle && len >= self.max_snd_wnd / 2));
-            if send {
-                let mut plan = self.plan_control(now, self.snd_nxt, flags::ACK, PlanKind::Data);
-                plan.len = len;
-                if len == unsent {
-                    plan.flags |= flags::PSH;
-                    if self.fin_queued {
-                        plan.flags |= flags::FIN;
-                    }
-                }
-                return Some(plan);
+            let len = self.sendable_len();
+            if len == 0 {
+                return None;
             }
-            return None;
+            let mut plan = self.plan_control(now, self.snd_nxt, flags::ACK, PlanKind::Data);
+            plan.len = len;
+            if len == unsent {
+                plan.flags |= flags::PSH;
+                if self.fin_queued {
+                    plan.flags |= flags::FIN;
+                }
+            }
+            return Some(plan);
         }
         let end = self.data_end();
         if self.fin_queued && self.snd_nxt == end {
             return Some(self.plan_control(now, end, flags::ACK | flags::FIN, PlanKind::Data));
         }
         None
+    }
+
+    /// Bytes of data that may leave at `snd_nxt` now: within both windows
+    /// and one MSS, and (for new data) allowed by Nagle and sender-side SWS
+    /// avoidance (RFC 1122 4.2.3.4: a full segment, or everything queued
+    /// when nothing is in flight or Nagle is off, or half the peer's largest
+    /// window). Data sent before (after a timeout) and the SWS override
+    /// timer's segment go regardless. Zero when nothing may go.
+    pub fn sendable_len(&self) -> usize {
+        let unsent = self.unsent();
+        let flight = self.flight();
+        // Limited transmit (RFC 3042): each of the first two duplicate ACKs
+        // lets one new segment past the congestion window, so a small
+        // window still produces the three duplicates fast retransmit needs.
+        let limited = if self.recover.is_none() && self.dup_acks <= 2 {
+            self.dup_acks as usize * self.mss
+        } else {
+            0
+        };
+        let window = self.snd_wnd.min(self.cc.cwnd() + limited);
+        let len = unsent.min(window.saturating_sub(flight)).min(self.mss);
+        if len == 0 {
+            return 0;
+        }
+        let idle = flight == 0;
+        let resend = self.snd_nxt.before(self.snd_max);
+        let allowed = resend
+            || self.override_sws
+            || len == self.mss
+            || (len == unsent && (self.nodelay || idle || self.fin_queued))
+            || (idle && len >= self.max_snd_wnd / 2);
+        if allowed {
+            len
+        } else {
+            0
+        }
     }
 
     /// A segment without data: header fields, window and timestamps.
@@ -300,7 +327,8 @@ impl Tcb {
                 self.enter_closed();
                 return;
             }
-            PlanKind::Data | PlanKind::Ack => {}
+            PlanKind::Data => self.override_sws = false,
+            PlanKind::Ack => {}
         }
         if occupied == 0 {
             return;

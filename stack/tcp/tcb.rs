@@ -180,6 +180,9 @@ pub struct Tcb {
     /// an ACK passes it (RFC 6582 3.2 step 2).
     pub high_recover: SeqNumber,
 
+    /// Bytes the latest new cumulative ACK advanced `snd_una` by (RFC 6582
+    /// 4.2's `highest_ack - prev_highest_ack`).
+    pub last_ack_advance: usize,
     /// Send the segment at `snd_una` again (fast retransmit, partial ACK).
     pub retransmit_head: bool,
     /// Send (or resend) our SYN (SYN-ACK in SYN-RECEIVED).
@@ -188,6 +191,9 @@ pub struct Tcb {
     pub send_rst: bool,
     /// Send a zero-window probe.
     pub probe_due: bool,
+    /// Send what the window allows even if SWS avoidance would wait (the
+    /// override timeout of RFC 1122 4.2.3.4).
+    pub override_sws: bool,
     /// Acknowledge now rather than delaying.
     pub ack_now: bool,
     /// Duplicate ACKs still to send: one per out-of-order segment, even
@@ -268,10 +274,12 @@ impl Tcb {
             dup_acks: 0,
             recover: None,
             high_recover: iss,
+            last_ack_advance: 0,
             retransmit_head: false,
             send_syn: false,
             send_rst: false,
             probe_due: false,
+            override_sws: false,
             ack_now: false,
             dup_acks_owed: 0,
             unacked_bytes: 0,

@@ -31,8 +31,15 @@ impl Tcb {
         }
         if due(self.timer(Timer::Persist)) {
             self.set_timer(Timer::Persist, None);
-            if self.snd_wnd == 0 && self.unsent() > 0 {
-                self.probe_due = true;
+            if self.unsent() > 0 {
+                // A zero window gets a probe; a window too small for SWS
+                // avoidance gets what fits, so a lost window update cannot
+                // stall the connection.
+                if self.snd_wnd == 0 {
+                    self.probe_due = true;
+                } else {
+                    self.override_sws = true;
+                }
                 self.persist_backoff = self.persist_backoff.saturating_add(1);
             }
         }
@@ -88,19 +95,20 @@ impl Tcb {
         self.set_timer(Timer::Retransmit, Some(now + timeout));
     }
 
-    /// Arms or stops the persist timer after a change: it runs while the
-    /// peer's window is zero, data waits, and nothing is in flight (RFC
-    /// 9293 3.8.6.1); otherwise the retransmission timer covers us.
+    /// Arms or stops the persist timer after a change: it runs while data
+    /// waits, nothing is in flight, and the peer's window is zero (RFC 9293
+    /// 3.8.6.1) or too small for SWS avoidance to send (RFC 1122 4.2.3.4's
+    /// override timeout); otherwise the retransmission timer covers us.
     pub fn update_persist(&mut self, now: Instant) {
-        let stalled = self.snd_wnd == 0
-            && self.unsent() > 0
+        let stalled = self.unsent() > 0
             && self.snd_una == self.snd_max
-            && self.state.can_send();
+            && self.state.can_send()
+            && self.sendable_len() == 0;
         if !stalled {
             self.set_timer(Timer::Persist, None);
             self.persist_backoff = 0;
             self.probe_due = false;
-        } else if self.timer(Timer::Persist).is_none() && !self.probe_due {
+        } else if self.timer(Timer::Persist).is_none() && !self.probe_due && !self.override_sws {
             let timeout = self.rtt.backed_off(self.persist_backoff);
             self.set_timer(Timer::Persist, Some(now + timeout));
         }

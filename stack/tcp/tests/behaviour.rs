@@ -507,3 +507,46 @@ fn close_with_unread_data_resets_instead_of_fin() {
     assert_eq!(rst.seq, s.iss + 1);
     assert_eq!(s.tcp.connection_count(), 0);
 }
+
+#[test]
+fn a_window_too_small_for_sws_avoidance_is_used_after_the_override_timeout() {
+    // The peer's window shrank to 100 bytes and the update that reopens it
+    // was lost: without the override timer nothing would ever be sent.
+    let mut s = Script::new(script_config());
+    let (_, conn) = s.established_passive();
+    s.tcp.set_nodelay(conn, true).unwrap();
+    s.tcp.send(conn, &[1u8; 2000]).unwrap();
+    assert_eq!(
+        s.sent().iter().map(|seg| seg.data.len()).sum::<usize>(),
+        2000
+    );
+    s.inject_with(ACK, P, s.iss + 2001, 100, OptionsOut::default(), b"");
+    s.tcp.send(conn, &[2u8; 1000]).unwrap();
+    s.sent_none();
+    let sent = s.run_until_output(Duration::from_secs(10));
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].seq, sent[0].data.len()), (s.iss + 2001, 100));
+    // Its ACK carries the reopened window: the rest follows.
+    s.inject_with(ACK, P, s.iss + 2101, 65_535, OptionsOut::default(), b"");
+    assert_eq!(
+        s.sent().iter().map(|seg| seg.data.len()).sum::<usize>(),
+        900
+    );
+}
+
+#[test]
+fn after_a_timeout_a_small_retransmission_is_not_held_by_sws_avoidance() {
+    let mut s = Script::new(script_config());
+    let (_, conn) = s.established_passive();
+    s.tcp.send(conn, &[3u8; 56]).unwrap();
+    s.sent_one();
+    // The peer's ACK of the 56 bytes, and its window update, are lost;
+    // its last word was a 56-byte window.
+    s.inject_with(ACK, P, s.iss + 1, 56, OptionsOut::default(), b"");
+    s.tcp.send(conn, &[4u8; 10_000]).unwrap();
+    let sent = s.run_until_output(Duration::from_secs(10));
+    assert_eq!(
+        (sent.len(), sent[0].seq, sent[0].data.len()),
+        (1, s.iss + 1, 56)
+    );
+}

@@ -147,7 +147,22 @@ impl Pair {
 
     /// Exchanges segments at the current time until both are quiet.
     pub fn settle(&mut self) {
-        for _ in 0..100_000 {
+        for round in 0..100_000 {
+            if round == 1000 {
+                for (from_a, s) in self.log.iter().rev().take(12).rev() {
+                    let seg = s.seg();
+                    eprintln!(
+                        "{} seq {} ack {} len {} win {} flags {:#x}",
+                        if *from_a { "A>" } else { "<B" },
+                        seg.seq,
+                        seg.ack,
+                        seg.payload.len(),
+                        seg.window,
+                        seg.flags
+                    );
+                }
+                panic!("the peers never went quiet");
+            }
             let from_a = drain(&mut self.a, self.now);
             let from_b = drain(&mut self.b, self.now);
             if from_a.is_empty() && from_b.is_empty() {
