@@ -147,22 +147,8 @@ impl Pair {
 
     /// Exchanges segments at the current time until both are quiet.
     pub fn settle(&mut self) {
-        for round in 0..100_000 {
-            if round == 1000 {
-                for (from_a, s) in self.log.iter().rev().take(12).rev() {
-                    let seg = s.seg();
-                    eprintln!(
-                        "{} seq {} ack {} len {} win {} flags {:#x}",
-                        if *from_a { "A>" } else { "<B" },
-                        seg.seq,
-                        seg.ack,
-                        seg.payload.len(),
-                        seg.window,
-                        seg.flags
-                    );
-                }
-                panic!("the peers never went quiet");
-            }
+        // A thousand rounds without quiet is an ACK war or a livelock.
+        for _ in 0..1000 {
             let from_a = drain(&mut self.a, self.now);
             let from_b = drain(&mut self.b, self.now);
             if from_a.is_empty() && from_b.is_empty() {
@@ -181,7 +167,19 @@ impl Pair {
                 }
             }
         }
-        panic!("the peers never went quiet");
+        for (from_a, s) in self.log.iter().rev().take(12).rev() {
+            let seg = s.seg();
+            eprintln!(
+                "{} seq {} ack {} len {} win {} flags {:#x}",
+                if *from_a { "A>" } else { "<B" },
+                seg.seq,
+                seg.ack,
+                seg.payload.len(),
+                seg.window,
+                seg.flags
+            );
+        }
+        panic!("the peers never went quiet (last segments above)");
     }
 
     /// Jumps to the next deadline of either peer (if before `limit`),
