@@ -330,6 +330,8 @@ pub fn l3_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) {
         STACK_MAC,
         "--udp-port",
         "7",
+        "--tcp-port",
+        "7",
         "--json",
     ]);
     let mut app = App::spawn(command);
@@ -393,7 +395,25 @@ pub fn l3_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) {
                 Err(_) => lost += 1,
             }
         }
-        // No TCP listener on dpstack: the kernel's connect gets a RST.
+        // TCP echo: 1 MB written while reading it back on the same connection.
+        {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect("10.78.0.2:7").expect("TCP echo port");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+            let mut writer = stream.try_clone().unwrap();
+            let sent = data.clone();
+            let feeder = std::thread::spawn(move || writer.write_all(&sent));
+            let mut echoed = vec![0u8; data.len()];
+            stream
+                .read_exact(&mut echoed)
+                .expect("the whole stream echoed");
+            feeder.join().unwrap().unwrap();
+            assert!(echoed == data, "TCP echo came back different");
+        }
+        // No TCP listener on dpstack's port 80: the kernel's connect gets a RST.
         let tcp = std::net::TcpStream::connect_timeout(
             &"10.78.0.2:80".parse().unwrap(),
             Duration::from_secs(3),
@@ -421,6 +441,7 @@ pub fn l3_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) {
         "datagrams lost (ping-pong cannot overflow a socket buffer): {summary}"
     );
     assert_eq!(json["echoed"], 10_000, "{summary}");
+    assert_eq!(json["tcp_echoed_bytes"], 1_000_000, "{summary}");
     assert!(
         json["udp"]["rx_no_port"].as_u64().unwrap() >= 1,
         "{summary}"

@@ -17,6 +17,22 @@ fn closed_to_listen_on_listen() {
 }
 
 #[test]
+fn rst_and_stray_ack_to_a_listener() {
+    let mut s = Script::new(script_config());
+    let listener = s.listen();
+    s.inject(RST, PEER_ISS, 0, b"");
+    s.sent_none();
+    s.inject(ACK, PEER_ISS, 777, b"");
+    let rst = s.sent_one();
+    assert_eq!(
+        (rst.flags, rst.seq),
+        (RST, 777),
+        "an ACK with no connection is reset"
+    );
+    assert_eq!(s.tcp.state(listener), Ok(State::Listen));
+}
+
+#[test]
 fn listen_to_syn_received_on_syn() {
     let mut s = Script::new(script_config());
     s.syn_received();
