@@ -34,10 +34,12 @@ pub mod buf;
 pub mod device;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
+pub mod epoll;
 pub mod iface;
 pub mod rand;
 pub mod runtime;
 pub mod siphash;
+pub mod socket;
 pub mod stats;
 pub mod tcp;
 pub mod time;

@@ -9,6 +9,7 @@
 mod open;
 mod options;
 mod signal;
+mod socket_api;
 mod stack;
 mod summary;
 

@@ -53,9 +53,10 @@ impl StackConfig {
 /// A network stack on one device.
 pub struct Stack<D: Device, C: Clock> {
     device: D,
-    clock: C,
-    iface: Interface,
-    sockets: Sockets,
+    pub(super) clock: C,
+    pub(super) iface: Interface,
+    pub(super) sockets: Sockets,
+    pub(super) fds: crate::socket::FdTable,
     rx: Vec<D::Buf>,
     tx: Vec<D::Buf>,
     max_tx_backlog: usize,
@@ -105,6 +106,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
             clock,
             iface,
             sockets: Sockets { udp, tcp },
+            fds: crate::socket::FdTable::new(),
             rx: Vec::with_capacity(MAX_BURST),
             tx: Vec::with_capacity(MAX_BURST),
             max_tx_backlog: config.max_tx_backlog.max(MAX_BURST),

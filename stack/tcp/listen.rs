@@ -19,6 +19,10 @@ pub struct Listener {
     pub accept_queue: VecDeque<u32>,
     /// Options accepted connections start with.
     pub options: TcpOptions,
+    /// An epoll watches it: new connections to accept are reported.
+    pub watched: bool,
+    /// Already in the table's list of readiness changes.
+    pub wake_queued: bool,
 }
 
 impl Listener {
@@ -30,6 +34,8 @@ impl Listener {
             syn_queue: 0,
             accept_queue: VecDeque::new(),
             options,
+            watched: false,
+            wake_queued: false,
         }
     }
 

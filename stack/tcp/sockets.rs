@@ -68,6 +68,8 @@ pub struct TcpSockets {
     dirty: VecDeque<u32>,
     /// Resets that belong to no connection, bounded.
     replies: VecDeque<Reply>,
+    /// Watched sockets whose readiness may have changed, each at most once.
+    wakeups: Vec<u32>,
     isn: IsnGenerator,
     rng: Rng,
     stats: TcpStats,
@@ -87,6 +89,7 @@ impl TcpSockets {
             expired: Vec::new(),
             dirty: VecDeque::new(),
             replies: VecDeque::new(),
+            wakeups: Vec::new(),
             rng,
             stats: TcpStats::default(),
         }
@@ -319,6 +322,7 @@ impl TcpSockets {
                 listener.syn_queue -= 1;
                 if state != State::Closed {
                     listener.accept_queue.push_back(index);
+                    self.wake(l);
                 }
             }
         }
@@ -335,12 +339,61 @@ impl TcpSockets {
                 return;
             }
         }
+        self.wake(index);
         let tcb = self.tcb(index).expect("present");
         if !tcb.dirty && state != State::Closed {
             tcb.dirty = true;
             self.dirty.push_back(index);
         }
         self.reschedule(index);
+    }
+
+    /// Notes that a watched socket's readiness may have changed.
+    fn wake(&mut self, index: u32) {
+        let flags = match self
+            .slots
+            .get_mut(index as usize)
+            .and_then(|s| s.entry.as_mut())
+        {
+            Some(Entry::Conn(tcb)) => (&mut tcb.watched, &mut tcb.wake_queued),
+            Some(Entry::Listener(l)) => (&mut l.watched, &mut l.wake_queued),
+            None => return,
+        };
+        if *flags.0 && !*flags.1 {
+            *flags.1 = true;
+            self.wakeups.push(index);
+        }
+    }
+
+    /// Marks a socket as watched by an epoll (or not): only watched sockets
+    /// report readiness changes through [`take_wakeups`](Self::take_wakeups).
+    pub fn set_watched(&mut self, handle: TcpHandle, watched: bool) -> Result<(), TcpError> {
+        self.check(handle)?;
+        match self.slots[handle.index as usize].entry.as_mut() {
+            Some(Entry::Conn(tcb)) => tcb.watched = watched,
+            Some(Entry::Listener(l)) => l.watched = watched,
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Appends every watched socket whose readiness may have changed since
+    /// the last call (each once) to `out`.
+    pub fn take_wakeups(&mut self, out: &mut Vec<TcpHandle>) {
+        for index in self.wakeups.drain(..) {
+            let slot = &mut self.slots[index as usize];
+            let queued = match slot.entry.as_mut() {
+                Some(Entry::Conn(tcb)) => std::mem::take(&mut tcb.wake_queued),
+                Some(Entry::Listener(l)) => std::mem::take(&mut l.wake_queued),
+                None => false,
+            };
+            if queued {
+                out.push(TcpHandle {
+                    index,
+                    generation: slot.generation,
+                });
+            }
+        }
     }
 
     /// Files the connection's earliest deadline on the wheel. A wheel
@@ -611,6 +664,25 @@ impl TcpSockets {
             return Ok(0);
         }
         Err(TcpError::WouldBlock)
+    }
+
+    /// Copies received data into `buf` without consuming it (`MSG_PEEK`).
+    pub fn peek(&self, handle: TcpHandle, buf: &mut [u8]) -> Result<usize, TcpError> {
+        match self.check(handle)? {
+            Entry::Conn(tcb) => Ok(tcb.rx.read_at(0, buf)),
+            Entry::Listener(_) => Err(TcpError::NotConnected),
+        }
+    }
+
+    /// Takes the connection's pending error, as `SO_ERROR` does: it is
+    /// reported once, here or by the next `send`/`recv`.
+    pub fn take_error(&mut self, handle: TcpHandle) -> Result<Option<TcpError>, TcpError> {
+        let tcb = self.user_tcb(handle)?;
+        if tcb.error_reported {
+            return Ok(None);
+        }
+        tcb.error_reported = tcb.error.is_some();
+        Ok(tcb.error)
     }
 
     /// Shuts the sending direction: a FIN follows the queued data.

@@ -214,6 +214,10 @@ pub struct Tcb {
     pub wheel: Option<(TimerHandle, Instant)>,
     /// Queued for output.
     pub dirty: bool,
+    /// An epoll watches it: readiness changes are reported.
+    pub watched: bool,
+    /// Already in the table's list of readiness changes.
+    pub wake_queued: bool,
 }
 
 impl Tcb {
@@ -289,6 +293,8 @@ impl Tcb {
             timers: [None; 4],
             wheel: None,
             dirty: false,
+            watched: false,
+            wake_queued: false,
         }
     }
 

@@ -63,6 +63,10 @@ pub struct UdpSocket {
     /// An asynchronous error (from ICMP) reported by the next call, as Linux does.
     pending_error: Option<UdpError>,
     dont_fragment: bool,
+    /// An epoll watches it: readiness changes are reported.
+    watched: bool,
+    /// Already in the list of readiness changes.
+    wake_queued: bool,
 }
 
 impl UdpSocket {
@@ -81,6 +85,8 @@ pub struct UdpSockets {
     /// Sockets whose send queue went from empty to non-empty, in that order:
     /// sending visits only these, so its cost does not grow with idle sockets.
     sending: std::collections::VecDeque<UdpHandle>,
+    /// Watched sockets whose readiness may have changed, each at most once.
+    wakeups: Vec<UdpHandle>,
     rng: Rng,
     buffers: UdpBuffers,
 }
@@ -106,6 +112,7 @@ impl UdpSockets {
             free: Vec::new(),
             by_port: HashMap::new(),
             sending: std::collections::VecDeque::new(),
+            wakeups: Vec::new(),
             rng,
             buffers,
         }
@@ -129,6 +136,8 @@ impl UdpSockets {
             tx: DatagramQueue::new(b.tx_bytes, b.tx_datagrams),
             pending_error: None,
             dont_fragment: false,
+            watched: false,
+            wake_queued: false,
         });
         UdpHandle { index, generation }
     }
@@ -305,7 +314,78 @@ impl UdpSockets {
         {
             return Err(None);
         }
-        socket.rx.push(remote, payload).map_err(|_| Some(()))
+        socket.rx.push(remote, payload).map_err(|_| Some(()))?;
+        let handle = UdpHandle {
+            index,
+            generation: socket.generation,
+        };
+        Self::queue_wake(socket, &mut self.wakeups, handle);
+        Ok(())
+    }
+
+    fn queue_wake(socket: &mut UdpSocket, wakeups: &mut Vec<UdpHandle>, handle: UdpHandle) {
+        if socket.watched && !socket.wake_queued {
+            socket.wake_queued = true;
+            wakeups.push(handle);
+        }
+    }
+
+    /// Marks a socket as watched by an epoll (or not): only watched sockets
+    /// report readiness changes through [`take_wakeups`](Self::take_wakeups).
+    pub fn set_watched(&mut self, handle: UdpHandle, watched: bool) -> Result<(), UdpError> {
+        self.socket(handle)?.watched = watched;
+        Ok(())
+    }
+
+    /// Appends every watched socket whose readiness may have changed since
+    /// the last call (each once) to `out`.
+    pub fn take_wakeups(&mut self, out: &mut Vec<UdpHandle>) {
+        let mut wakeups = std::mem::take(&mut self.wakeups);
+        for handle in wakeups.drain(..) {
+            if let Ok(socket) = self.socket(handle) {
+                if std::mem::take(&mut socket.wake_queued) {
+                    out.push(handle);
+                }
+            }
+        }
+        self.wakeups = wakeups;
+    }
+
+    /// Copies the next datagram into `buf` without taking it (`MSG_PEEK`):
+    /// (bytes copied, sender).
+    pub fn peek_from(
+        &mut self,
+        handle: UdpHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddrV4), UdpError> {
+        let socket = self.socket(handle)?;
+        let (from, head, tail) = socket.rx.front().ok_or(UdpError::WouldBlock)?;
+        let n = (head.len() + tail.len()).min(buf.len());
+        let first = head.len().min(n);
+        buf[..first].copy_from_slice(&head[..first]);
+        buf[first..n].copy_from_slice(&tail[..n - first]);
+        Ok((n, *from))
+    }
+
+    /// True when a datagram waits to be read.
+    pub fn readable(&mut self, handle: UdpHandle) -> Result<bool, UdpError> {
+        Ok(!self.socket(handle)?.rx.is_empty())
+    }
+
+    /// True when an asynchronous error (from ICMP) waits to be reported.
+    pub fn has_error(&mut self, handle: UdpHandle) -> Result<bool, UdpError> {
+        Ok(self.socket(handle)?.pending_error.is_some())
+    }
+
+    /// Takes the pending asynchronous error, as `SO_ERROR` does.
+    pub fn take_error(&mut self, handle: UdpHandle) -> Result<Option<UdpError>, UdpError> {
+        Ok(self.socket(handle)?.pending_error.take())
+    }
+
+    /// True when the send queue has room: what EPOLLOUT reports.
+    pub fn writable(&mut self, handle: UdpHandle) -> Result<bool, UdpError> {
+        let socket = self.socket(handle)?;
+        Ok(socket.tx.has_room_for(1))
     }
 
     /// Reports an ICMP error about a datagram this host sent from
@@ -323,6 +403,11 @@ impl UdpSockets {
         match self.slots[index as usize].as_mut() {
             Some(socket) if socket.remote == Some(remote) => {
                 socket.pending_error = Some(error);
+                let handle = UdpHandle {
+                    index,
+                    generation: socket.generation,
+                };
+                Self::queue_wake(socket, &mut self.wakeups, handle);
                 true
             }
             _ => false,
@@ -344,9 +429,12 @@ impl UdpSockets {
     ) {
         while let Some(&handle) = self.sending.front() {
             // A socket closed (or closed and reopened) since it queued is skipped.
-            let Ok(socket) = self.socket(handle) else {
-                self.sending.pop_front();
-                continue;
+            let socket = match self.slots.get_mut(handle.index as usize) {
+                Some(Some(socket)) if socket.generation == handle.generation => socket,
+                _ => {
+                    self.sending.pop_front();
+                    continue;
+                }
             };
             while let Some(((remote, dont_fragment), head, tail)) = socket.tx.front() {
                 let local_ip = if socket.local.ip().is_unspecified() {
@@ -365,6 +453,7 @@ impl UdpSockets {
                 }
                 socket.tx.discard_front();
             }
+            Self::queue_wake(socket, &mut self.wakeups, handle);
             self.sending.pop_front();
         }
     }

@@ -1,0 +1,624 @@
+//! The POSIX-like socket layer: small-integer descriptors (the lowest free
+//! one first, as POSIX) naming TCP sockets, UDP sockets and epoll
+//! instances, with the calls and errno semantics of Linux. Sans-IO like
+//! the rest: every call takes a [`Net`] (the transport tables, the time
+//! and our address); the runtime's `Stack` wraps them.
+
+mod errno;
+mod options;
+mod readiness;
+
+pub use errno::Errno;
+pub use options::{SockOpt, SockOptName};
+
+use crate::epoll::{CtlOp, Epoll, EpollEvent};
+use crate::iface::Sockets;
+use crate::tcp::{State, TcpHandle, TcpOptions};
+use crate::time::Instant;
+use crate::udp::UdpHandle;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// A descriptor.
+pub type Fd = i32;
+
+/// `MSG_PEEK`: read without consuming.
+pub const MSG_PEEK: u32 = 0x2;
+/// `MSG_DONTWAIT`: never block (every call here is non-blocking anyway).
+pub const MSG_DONTWAIT: u32 = 0x40;
+
+/// The kind of socket `socket()` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockType {
+    /// TCP (`SOCK_STREAM`).
+    Stream,
+    /// UDP (`SOCK_DGRAM`).
+    Dgram,
+}
+
+/// Which directions `shutdown` closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// `SHUT_RD`.
+    Read,
+    /// `SHUT_WR`.
+    Write,
+    /// `SHUT_RDWR`.
+    Both,
+}
+
+/// What the socket calls act on: the transport tables, the time, our
+/// address, and the largest unfragmented UDP payload.
+pub struct Net<'a> {
+    /// UDP sockets and the TCP table.
+    pub sockets: &'a mut Sockets,
+    /// The stack's time.
+    pub now: Instant,
+    /// Our address.
+    pub ip: Ipv4Addr,
+    /// Largest UDP payload that fits one frame.
+    pub max_udp: usize,
+}
+
+/// Where a TCP socket is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TcpConn {
+    /// Made by `socket()`, perhaps bound; not listening or connecting yet.
+    Fresh,
+    /// Listening.
+    Listening(TcpHandle),
+    /// Connecting or connected.
+    Connected(TcpHandle),
+}
+
+#[derive(Debug)]
+struct TcpSock {
+    conn: TcpConn,
+    options: TcpOptions,
+    bound: Option<SocketAddrV4>,
+    reuse_addr: bool,
+    keepalive: bool,
+    /// `SO_LINGER` with a zero timeout: close aborts with a RST.
+    linger_zero: bool,
+    shut_rd: bool,
+    /// A later `connect` has reported the completed connection (Linux
+    /// returns success once, then EISCONN).
+    connect_reported: bool,
+}
+
+enum Kind {
+    Tcp(TcpSock),
+    Udp(UdpHandle),
+    Epoll(Box<Epoll>),
+}
+
+struct Slot {
+    kind: Kind,
+    /// The epoll descriptors watching this one.
+    watchers: Vec<Fd>,
+}
+
+/// Most descriptors open at once (`ulimit -n`'s usual hard limit).
+pub const MAX_FDS: usize = 1 << 20;
+
+/// The descriptor table.
+pub struct FdTable {
+    slots: Vec<Option<Slot>>,
+    free: BinaryHeap<Reverse<Fd>>,
+    tcp_fds: HashMap<TcpHandle, Fd>,
+    udp_fds: HashMap<UdpHandle, Fd>,
+    tcp_wakeups: Vec<TcpHandle>,
+    udp_wakeups: Vec<UdpHandle>,
+}
+
+impl Default for FdTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FdTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        FdTable {
+            slots: Vec::new(),
+            free: BinaryHeap::new(),
+            tcp_fds: HashMap::new(),
+            udp_fds: HashMap::new(),
+            tcp_wakeups: Vec::new(),
+            udp_wakeups: Vec::new(),
+        }
+    }
+
+    /// Descriptors open.
+    pub fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// True when no descriptor is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn insert(&mut self, kind: Kind) -> Result<Fd, Errno> {
+        let slot = Slot {
+            kind,
+            watchers: Vec::new(),
+        };
+        if let Some(Reverse(fd)) = self.free.pop() {
+            self.slots[fd as usize] = Some(slot);
+            return Ok(fd);
+        }
+        if self.slots.len() >= MAX_FDS {
+            return Err(Errno::EMFILE);
+        }
+        self.slots.push(Some(slot));
+        Ok((self.slots.len() - 1) as Fd)
+    }
+
+    fn slot(&mut self, fd: Fd) -> Result<&mut Slot, Errno> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get_mut(i))
+            .and_then(Option::as_mut)
+            .ok_or(Errno::EBADF)
+    }
+
+    fn tcp(&mut self, fd: Fd) -> Result<&mut TcpSock, Errno> {
+        match &mut self.slot(fd)?.kind {
+            Kind::Tcp(sock) => Ok(sock),
+            Kind::Udp(_) => Err(Errno::EOPNOTSUPP),
+            Kind::Epoll(_) => Err(Errno::ENOTSOCK),
+        }
+    }
+
+    /// `socket(AF_INET, type, 0)`.
+    pub fn socket(&mut self, net: &mut Net<'_>, kind: SockType) -> Result<Fd, Errno> {
+        match kind {
+            SockType::Stream => {
+                let options = TcpOptions::from_config(net.sockets.tcp.config());
+                self.insert(Kind::Tcp(TcpSock {
+                    conn: TcpConn::Fresh,
+                    options,
+                    bound: None,
+                    reuse_addr: false,
+                    keepalive: false,
+                    linger_zero: false,
+                    shut_rd: false,
+                    connect_reported: false,
+                }))
+            }
+            SockType::Dgram => {
+                let handle = net.sockets.udp.open();
+                let fd = self.insert(Kind::Udp(handle))?;
+                self.udp_fds.insert(handle, fd);
+                Ok(fd)
+            }
+        }
+    }
+
+    /// `bind`: a specific port or 0 (chosen at listen/connect for TCP).
+    pub fn bind(&mut self, net: &mut Net<'_>, fd: Fd, addr: SocketAddrV4) -> Result<(), Errno> {
+        if !addr.ip().is_unspecified() && *addr.ip() != net.ip {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        match &mut self.slot(fd)?.kind {
+            Kind::Udp(handle) => Ok(net.sockets.udp.bind(*handle, addr, net.ip)?),
+            Kind::Tcp(sock) => {
+                if sock.bound.is_some() || sock.conn != TcpConn::Fresh {
+                    return Err(Errno::EINVAL);
+                }
+                sock.bound = Some(addr);
+                Ok(())
+            }
+            Kind::Epoll(_) => Err(Errno::ENOTSOCK),
+        }
+    }
+
+    /// `listen(backlog)`.
+    pub fn listen(&mut self, net: &mut Net<'_>, fd: Fd, backlog: usize) -> Result<(), Errno> {
+        let sock = self.tcp(fd)?;
+        match sock.conn {
+            TcpConn::Fresh => {}
+            TcpConn::Listening(_) => return Ok(()),
+            TcpConn::Connected(_) => return Err(Errno::EINVAL),
+        }
+        let local = sock
+            .bound
+            .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+        let handle = net
+            .sockets
+            .tcp
+            .listen(local, backlog, sock.options, net.ip)?;
+        sock.conn = TcpConn::Listening(handle);
+        self.tcp_fds.insert(handle, fd);
+        self.rewatch(net, fd);
+        Ok(())
+    }
+
+    /// `accept`: a new descriptor for the oldest established connection,
+    /// and the peer's address.
+    pub fn accept(&mut self, net: &mut Net<'_>, fd: Fd) -> Result<(Fd, SocketAddrV4), Errno> {
+        let sock = self.tcp(fd)?;
+        let TcpConn::Listening(listener) = sock.conn else {
+            return Err(Errno::EINVAL);
+        };
+        let options = sock.options;
+        let (handle, peer) = net.sockets.tcp.accept(listener)?;
+        let new = self.insert(Kind::Tcp(TcpSock {
+            conn: TcpConn::Connected(handle),
+            options,
+            bound: None,
+            reuse_addr: false,
+            keepalive: false,
+            linger_zero: false,
+            shut_rd: false,
+            connect_reported: true,
+        }))?;
+        self.tcp_fds.insert(handle, new);
+        Ok((new, peer))
+    }
+
+    /// `connect`: TCP starts the handshake and returns `EINPROGRESS`
+    /// (completion shows as writable, its outcome in `SO_ERROR`); UDP sets
+    /// the default peer.
+    pub fn connect(&mut self, net: &mut Net<'_>, fd: Fd, addr: SocketAddrV4) -> Result<(), Errno> {
+        let sock = match &mut self.slot(fd)?.kind {
+            Kind::Udp(handle) => return Ok(net.sockets.udp.connect(*handle, addr, net.ip)?),
+            Kind::Epoll(_) => return Err(Errno::ENOTSOCK),
+            Kind::Tcp(sock) => sock,
+        };
+        match sock.conn {
+            TcpConn::Listening(_) => return Err(Errno::EISCONN),
+            TcpConn::Connected(handle) => {
+                let tcp = &mut net.sockets.tcp;
+                return match tcp.state(handle)? {
+                    State::SynSent | State::SynReceived => Err(Errno::EALREADY),
+                    State::Closed => match tcp.take_error(handle)? {
+                        Some(error) => Err(error.into()),
+                        None => Err(Errno::EISCONN),
+                    },
+                    _ if !sock.connect_reported => {
+                        sock.connect_reported = true;
+                        Ok(())
+                    }
+                    _ => Err(Errno::EISCONN),
+                };
+            }
+            TcpConn::Fresh => {}
+        }
+        let port = sock.bound.map_or(0, |b| b.port());
+        let handle = net
+            .sockets
+            .tcp
+            .connect(net.now, addr, port, sock.options, net.ip)?;
+        sock.conn = TcpConn::Connected(handle);
+        self.tcp_fds.insert(handle, fd);
+        self.rewatch(net, fd);
+        Err(Errno::EINPROGRESS)
+    }
+
+    /// `send` (TCP, or UDP to the connected peer).
+    pub fn send(
+        &mut self,
+        net: &mut Net<'_>,
+        fd: Fd,
+        data: &[u8],
+        _flags: u32,
+    ) -> Result<usize, Errno> {
+        match &mut self.slot(fd)?.kind {
+            Kind::Tcp(sock) => match sock.conn {
+                TcpConn::Connected(handle) => Ok(net.sockets.tcp.send(handle, data)?),
+                // Linux: sending on a socket that is not connected is EPIPE.
+                _ => Err(Errno::EPIPE),
+            },
+            Kind::Udp(handle) => {
+                Ok(net
+                    .sockets
+                    .udp
+                    .send_to(*handle, data, None, net.ip, net.max_udp)?)
+            }
+            Kind::Epoll(_) => Err(Errno::ENOTSOCK),
+        }
+    }
+
+    /// `sendto`: UDP to `to` (or the connected peer); TCP ignores `to` if
+    /// connected, as Linux does.
+    pub fn send_to(
+        &mut self,
+        net: &mut Net<'_>,
+        fd: Fd,
+        data: &[u8],
+        to: Option<SocketAddrV4>,
+    ) -> Result<usize, Errno> {
+        match &mut self.slot(fd)?.kind {
+            Kind::Udp(handle) => {
+                Ok(net
+                    .sockets
+                    .udp
+                    .send_to(*handle, data, to, net.ip, net.max_udp)?)
+            }
+            _ => self.send(net, fd, data, 0),
+        }
+    }
+
+    /// `recv`: `Ok(0)` at end of stream; `MSG_PEEK` leaves the data.
+    pub fn recv(
+        &mut self,
+        net: &mut Net<'_>,
+        fd: Fd,
+        buf: &mut [u8],
+        flags: u32,
+    ) -> Result<usize, Errno> {
+        self.recv_from(net, fd, buf, flags).map(|(n, _)| n)
+    }
+
+    /// `recvfrom`: bytes and the sender (the peer, for TCP).
+    pub fn recv_from(
+        &mut self,
+        net: &mut Net<'_>,
+        fd: Fd,
+        buf: &mut [u8],
+        flags: u32,
+    ) -> Result<(usize, Option<SocketAddrV4>), Errno> {
+        let peek = flags & MSG_PEEK != 0;
+        match &mut self.slot(fd)?.kind {
+            Kind::Tcp(sock) => {
+                let TcpConn::Connected(handle) = sock.conn else {
+                    return Err(Errno::ENOTCONN);
+                };
+                let tcp = &mut net.sockets.tcp;
+                let peer = tcp.peer_addr(handle).ok();
+                if peek {
+                    let n = tcp.peek(handle, buf)?;
+                    if n > 0 || buf.is_empty() {
+                        return Ok((n, peer));
+                    }
+                }
+                match tcp.recv(handle, buf) {
+                    Err(crate::tcp::TcpError::WouldBlock) if sock.shut_rd => Ok((0, peer)),
+                    other => Ok((other?, peer)),
+                }
+            }
+            Kind::Udp(handle) => {
+                let (n, from) = if peek {
+                    net.sockets.udp.peek_from(*handle, buf)?
+                } else {
+                    net.sockets.udp.recv_from(*handle, buf)?
+                };
+                Ok((n, Some(from)))
+            }
+            Kind::Epoll(_) => Err(Errno::ENOTSOCK),
+        }
+    }
+
+    /// `shutdown`.
+    pub fn shutdown(&mut self, net: &mut Net<'_>, fd: Fd, how: Shutdown) -> Result<(), Errno> {
+        let sock = self.tcp(fd)?;
+        let TcpConn::Connected(handle) = sock.conn else {
+            return Err(Errno::ENOTCONN);
+        };
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            sock.shut_rd = true;
+        }
+        if matches!(how, Shutdown::Write | Shutdown::Both) {
+            net.sockets.tcp.shutdown(net.now, handle)?;
+        }
+        self.wake_fd(net, fd);
+        Ok(())
+    }
+
+    /// `close`: the descriptor is freed at once and leaves every interest
+    /// set; a TCP connection finishes gracefully (or with a RST under
+    /// `SO_LINGER` 0, or with unread data); an epoll stops watching.
+    pub fn close(&mut self, net: &mut Net<'_>, fd: Fd) -> Result<(), Errno> {
+        let slot = self.slot(fd)?;
+        let watchers = std::mem::take(&mut slot.watchers);
+        let kind = match self.slots[fd as usize].take() {
+            Some(slot) => slot.kind,
+            None => return Err(Errno::EBADF),
+        };
+        self.free.push(Reverse(fd));
+        for epfd in watchers {
+            if let Ok(Slot {
+                kind: Kind::Epoll(ep),
+                ..
+            }) = self.slot(epfd)
+            {
+                let _ = ep.ctl(CtlOp::Del, fd, EpollEvent::default(), 0);
+            }
+        }
+        match kind {
+            Kind::Tcp(sock) => match sock.conn {
+                TcpConn::Fresh => {}
+                TcpConn::Listening(handle) | TcpConn::Connected(handle) => {
+                    self.tcp_fds.remove(&handle);
+                    if sock.linger_zero {
+                        net.sockets.tcp.abort(net.now, handle)?;
+                    } else {
+                        net.sockets.tcp.close(net.now, handle)?;
+                    }
+                }
+            },
+            Kind::Udp(handle) => {
+                self.udp_fds.remove(&handle);
+                net.sockets.udp.close(handle)?;
+            }
+            Kind::Epoll(ep) => {
+                for watched in ep.watched_fds() {
+                    if let Ok(slot) = self.slot(watched) {
+                        slot.watchers.retain(|&w| w != fd);
+                        if slot.watchers.is_empty() {
+                            self.set_watched(net, watched, false);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `getsockname`.
+    pub fn local_addr(&mut self, net: &mut Net<'_>, fd: Fd) -> Result<SocketAddrV4, Errno> {
+        match &mut self.slot(fd)?.kind {
+            Kind::Tcp(sock) => match sock.conn {
+                TcpConn::Fresh => Ok(sock
+                    .bound
+                    .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))),
+                TcpConn::Listening(h) | TcpConn::Connected(h) => {
+                    Ok(net.sockets.tcp.local_addr(h)?)
+                }
+            },
+            Kind::Udp(handle) => Ok(net.sockets.udp.local_addr(*handle)?),
+            Kind::Epoll(_) => Err(Errno::ENOTSOCK),
+        }
+    }
+
+    /// `getpeername`.
+    pub fn peer_addr(&mut self, net: &mut Net<'_>, fd: Fd) -> Result<SocketAddrV4, Errno> {
+        match &mut self.slot(fd)?.kind {
+            Kind::Tcp(sock) => match sock.conn {
+                TcpConn::Connected(h) => Ok(net.sockets.tcp.peer_addr(h)?),
+                _ => Err(Errno::ENOTCONN),
+            },
+            Kind::Udp(handle) => Ok(net.sockets.udp.peer_addr(*handle)?),
+            Kind::Epoll(_) => Err(Errno::ENOTSOCK),
+        }
+    }
+
+    // ---- epoll ----------------------------------------------------------
+
+    /// `epoll_create`.
+    pub fn epoll_create(&mut self) -> Result<Fd, Errno> {
+        self.insert(Kind::Epoll(Box::default()))
+    }
+
+    /// `epoll_ctl`.
+    pub fn epoll_ctl(
+        &mut self,
+        net: &mut Net<'_>,
+        epfd: Fd,
+        op: CtlOp,
+        fd: Fd,
+        event: EpollEvent,
+    ) -> Result<(), Errno> {
+        match self.slot(epfd)?.kind {
+            Kind::Epoll(_) => {}
+            _ => return Err(Errno::EINVAL),
+        }
+        match self.slot(fd)?.kind {
+            // Nesting epolls is not supported (Linux allows it).
+            Kind::Epoll(_) => return Err(Errno::EINVAL),
+            _ if fd == epfd => return Err(Errno::EINVAL),
+            _ => {}
+        }
+        let current = self.readiness(net, fd);
+        let Kind::Epoll(ep) = &mut self.slot(epfd)?.kind else {
+            unreachable!("checked above");
+        };
+        ep.ctl(op, fd, event, current)?;
+        let slot = self.slot(fd)?;
+        match op {
+            CtlOp::Add => slot.watchers.push(epfd),
+            CtlOp::Del => slot.watchers.retain(|&w| w != epfd),
+            CtlOp::Mod => {}
+        }
+        let watched = !slot.watchers.is_empty();
+        self.set_watched(net, fd, watched);
+        Ok(())
+    }
+
+    /// `epoll_wait` without blocking: takes the readiness changes the
+    /// transport tables noted, then collects the ready events into `out`.
+    pub fn epoll_collect(
+        &mut self,
+        net: &mut Net<'_>,
+        epfd: Fd,
+        out: &mut [EpollEvent],
+    ) -> Result<usize, Errno> {
+        match self.slot(epfd)?.kind {
+            Kind::Epoll(_) => {}
+            _ => return Err(Errno::EINVAL),
+        }
+        if out.is_empty() {
+            return Err(Errno::EINVAL);
+        }
+        self.dispatch_wakeups(net);
+        // Lift the epoll out of the table so it can poll the other slots.
+        let mut slot = self.slots[epfd as usize].take().expect("checked above");
+        let Kind::Epoll(ep) = &mut slot.kind else {
+            unreachable!("checked above");
+        };
+        let n = ep.collect(out, |fd| self.readiness(net, fd));
+        self.slots[epfd as usize] = Some(slot);
+        Ok(n)
+    }
+
+    /// Delivers the transport tables' readiness changes to every epoll
+    /// watching the sockets concerned.
+    pub fn dispatch_wakeups(&mut self, net: &mut Net<'_>) {
+        let mut tcp = std::mem::take(&mut self.tcp_wakeups);
+        let mut udp = std::mem::take(&mut self.udp_wakeups);
+        net.sockets.tcp.take_wakeups(&mut tcp);
+        net.sockets.udp.take_wakeups(&mut udp);
+        let fds: Vec<Fd> = tcp
+            .drain(..)
+            .filter_map(|h| self.tcp_fds.get(&h).copied())
+            .chain(udp.drain(..).filter_map(|h| self.udp_fds.get(&h).copied()))
+            .collect();
+        for fd in fds {
+            self.wake_fd(net, fd);
+        }
+        self.tcp_wakeups = tcp;
+        self.udp_wakeups = udp;
+    }
+
+    /// Tells every epoll watching `fd` its readiness now.
+    fn wake_fd(&mut self, net: &mut Net<'_>, fd: Fd) {
+        let Ok(slot) = self.slot(fd) else { return };
+        if slot.watchers.is_empty() {
+            return;
+        }
+        let watchers = slot.watchers.clone();
+        let events = self.readiness(net, fd);
+        for epfd in watchers {
+            if let Ok(Slot {
+                kind: Kind::Epoll(ep),
+                ..
+            }) = self.slot(epfd)
+            {
+                ep.notify(fd, events);
+            }
+        }
+    }
+
+    /// After a socket got a transport handle (listen, connect): keeps the
+    /// table's watched flag in line with the descriptor's watchers.
+    fn rewatch(&mut self, net: &mut Net<'_>, fd: Fd) {
+        let watched = self.slot(fd).is_ok_and(|s| !s.watchers.is_empty());
+        if watched {
+            self.set_watched(net, fd, true);
+            self.wake_fd(net, fd);
+        }
+    }
+
+    fn set_watched(&mut self, net: &mut Net<'_>, fd: Fd, watched: bool) {
+        let Ok(slot) = self.slot(fd) else { return };
+        match &slot.kind {
+            Kind::Tcp(TcpSock {
+                conn: TcpConn::Listening(h) | TcpConn::Connected(h),
+                ..
+            }) => {
+                let _ = net.sockets.tcp.set_watched(*h, watched);
+            }
+            Kind::Udp(h) => {
+                let _ = net.sockets.udp.set_watched(*h, watched);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

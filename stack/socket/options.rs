@@ -1,0 +1,122 @@
+//! `setsockopt`/`getsockopt`: the options a user of a production stack
+//! reaches for, typed instead of (level, name, void*) triples.
+
+use super::{Errno, FdTable, Kind, Net, TcpConn};
+use crate::socket::Fd;
+
+/// An option and the value to set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockOpt {
+    /// `SO_REUSEADDR` (recorded; ports are not held after close here, so it
+    /// changes nothing yet).
+    ReuseAddr(bool),
+    /// `SO_KEEPALIVE` (recorded; keepalive probes come with their issue).
+    KeepAlive(bool),
+    /// `SO_LINGER`: `Some(0)` makes close abort with a RST; other values
+    /// close gracefully in the background.
+    Linger(Option<u32>),
+    /// `SO_RCVBUF` in bytes (TCP: before listen/connect).
+    RcvBuf(usize),
+    /// `SO_SNDBUF` in bytes (TCP: before listen/connect).
+    SndBuf(usize),
+    /// `TCP_NODELAY`.
+    NoDelay(bool),
+}
+
+/// An option to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockOptName {
+    /// `SO_ERROR`: the pending error (taken), 0 if none.
+    Error,
+    /// `SO_REUSEADDR`.
+    ReuseAddr,
+    /// `SO_KEEPALIVE`.
+    KeepAlive,
+    /// `SO_RCVBUF`.
+    RcvBuf,
+    /// `SO_SNDBUF`.
+    SndBuf,
+    /// `TCP_NODELAY`.
+    NoDelay,
+    /// `SO_TYPE`: 1 for stream, 2 for datagram.
+    Type,
+}
+
+impl FdTable {
+    /// `setsockopt`.
+    pub fn set_option(&mut self, net: &mut Net<'_>, fd: Fd, option: SockOpt) -> Result<(), Errno> {
+        let slot = self.slot(fd)?;
+        let sock = match &mut slot.kind {
+            Kind::Tcp(sock) => sock,
+            Kind::Udp(_) => {
+                return match option {
+                    SockOpt::ReuseAddr(_) | SockOpt::RcvBuf(_) | SockOpt::SndBuf(_) => Ok(()),
+                    _ => Err(Errno::ENOPROTOOPT),
+                }
+            }
+            Kind::Epoll(_) => return Err(Errno::ENOTSOCK),
+        };
+        match option {
+            SockOpt::ReuseAddr(on) => sock.reuse_addr = on,
+            SockOpt::KeepAlive(on) => sock.keepalive = on,
+            SockOpt::Linger(timeout) => sock.linger_zero = timeout == Some(0),
+            SockOpt::RcvBuf(bytes) | SockOpt::SndBuf(bytes) => {
+                if sock.conn != TcpConn::Fresh {
+                    // Buffers are fixed once the connection exists.
+                    return Err(Errno::EINVAL);
+                }
+                if let SockOpt::RcvBuf(_) = option {
+                    sock.options.recv_buffer = bytes;
+                } else {
+                    sock.options.send_buffer = bytes;
+                }
+            }
+            SockOpt::NoDelay(on) => {
+                sock.options.nodelay = on;
+                if let TcpConn::Connected(handle) = sock.conn {
+                    net.sockets.tcp.set_nodelay(handle, on)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `getsockopt`, as an integer.
+    pub fn get_option(
+        &mut self,
+        net: &mut Net<'_>,
+        fd: Fd,
+        name: SockOptName,
+    ) -> Result<i64, Errno> {
+        let slot = self.slot(fd)?;
+        match &mut slot.kind {
+            Kind::Epoll(_) => Err(Errno::ENOTSOCK),
+            Kind::Udp(handle) => match name {
+                SockOptName::Error => Ok(net
+                    .sockets
+                    .udp
+                    .take_error(*handle)?
+                    .map_or(0, |e| Errno::from(e).code() as i64)),
+                SockOptName::Type => Ok(2),
+                SockOptName::ReuseAddr => Ok(0),
+                _ => Err(Errno::ENOPROTOOPT),
+            },
+            Kind::Tcp(sock) => Ok(match name {
+                SockOptName::Error => match sock.conn {
+                    TcpConn::Connected(handle) => net
+                        .sockets
+                        .tcp
+                        .take_error(handle)?
+                        .map_or(0, |e| Errno::from(e).code() as i64),
+                    _ => 0,
+                },
+                SockOptName::ReuseAddr => sock.reuse_addr as i64,
+                SockOptName::KeepAlive => sock.keepalive as i64,
+                SockOptName::RcvBuf => sock.options.recv_buffer as i64,
+                SockOptName::SndBuf => sock.options.send_buffer as i64,
+                SockOptName::NoDelay => sock.options.nodelay as i64,
+                SockOptName::Type => 1,
+            }),
+        }
+    }
+}
