@@ -1,17 +1,21 @@
 //! dpstack-echo: echoes UDP datagrams and TCP streams back to their
-//! sender, on dpstack. (The epoll trigger modes arrive with the epoll layer.)
+//! sender: one epoll reactor on dpstack's socket API, level- or
+//! edge-triggered (`--trigger`). The edge-triggered reactor accepts and
+//! reads until EAGAIN, as an ET reactor must.
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use dpstack::device::Device;
+use dpstack::epoll::{EpollEvent, EPOLLET, EPOLLIN};
 use dpstack::runtime::{
-    announce_ready, print_summary, run_app, DeviceUser, IdleBackoff, NetOptions, RunControl, Stack,
-    SummaryValue,
+    announce_ready, print_summary, run_app, DeviceUser, NetOptions, RunControl, Stack, SummaryValue,
 };
-use dpstack::tcp::{TcpError, TcpHandle};
-use dpstack::time::{Clock, MonotonicClock};
-use dpstack::udp::{UdpError, UdpHandle, MAX_DATAGRAM};
+use dpstack::socket::SockType;
+use dpstack::time::{Duration, MonotonicClock};
+use echo_reactor::Reactor;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::ExitCode;
+
+mod echo_reactor;
 
 /// UDP and TCP echo server on dpstack.
 #[derive(Parser, Debug)]
@@ -28,24 +32,15 @@ struct Args {
     /// Listen backlog of the TCP port.
     #[arg(long, default_value_t = 1024)]
     backlog: usize,
+    /// epoll mode: level-triggered or edge-triggered.
+    #[arg(long, value_enum, default_value_t = Trigger::Lt)]
+    trigger: Trigger,
 }
 
-#[derive(Default)]
-struct Counts {
-    echoed: u64,
-    echoed_bytes: u64,
-    socket_errors: u64,
-    tcp_accepted: u64,
-    tcp_echoed_bytes: u64,
-    tcp_closed: u64,
-}
-
-/// One TCP connection: bytes read and not yet sent back.
-struct Conn {
-    handle: TcpHandle,
-    pending: Vec<u8>,
-    sent: usize,
-    eof: bool,
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    Lt,
+    Et,
 }
 
 struct Echo<'a> {
@@ -57,198 +52,65 @@ impl DeviceUser for Echo<'_> {
     type Output = Result<(), String>;
 
     fn run<D: Device>(self, device: D) -> Result<(), String> {
-        if self.args.udp_port.is_none() && self.args.tcp_port.is_none() {
+        let args = self.args;
+        if args.udp_port.is_none() && args.tcp_port.is_none() {
             return Err("give --udp-port, --tcp-port or both".into());
         }
-        let config = self.args.net.stack_config()?;
+        let config = args.net.stack_config()?;
         let mut stack = Stack::new(device, MonotonicClock::new(), config);
-        let udp = match self.args.udp_port {
-            Some(port) => {
-                let socket = stack.udp_open();
-                stack
-                    .udp_bind(socket, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
-                    .map_err(|e| format!("cannot bind UDP port {port}: {e}"))?;
-                Some(socket)
-            }
-            None => None,
+        let epfd = stack.epoll_create().map_err(|e| e.to_string())?;
+        let trigger = if args.trigger == Trigger::Et {
+            EPOLLET
+        } else {
+            0
         };
-        let listener = match self.args.tcp_port {
-            Some(port) => Some(
-                stack
-                    .tcp_listen(port, self.args.backlog)
-                    .map_err(|e| format!("cannot listen on TCP port {port}: {e}"))?,
-            ),
-            None => None,
-        };
-        announce_ready(&self.args.net, &stack.device().capabilities());
-
-        let mut counts = Counts::default();
-        let mut udp_state = UdpEcho {
-            buf: vec![0u8; MAX_DATAGRAM],
-            held: None,
-        };
-        let mut conns: Vec<Conn> = Vec::new();
-        let mut backoff = IdleBackoff::default();
-        while self.control.keep_running() {
-            let mut busy = stack.poll();
-            if let Some(socket) = udp {
-                busy |= udp_state.turn(&mut stack, socket, &mut counts);
-            }
-            if let Some(listener) = listener {
-                busy |= tcp_turn(&mut stack, listener, &mut conns, &mut counts);
-            }
-            backoff.turn(busy);
+        let mut reactor = Reactor::new(epfd, trigger);
+        if let Some(port) = args.udp_port {
+            let fd = stack.socket(SockType::Dgram).map_err(|e| e.to_string())?;
+            stack
+                .bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+                .map_err(|e| format!("cannot bind UDP port {port}: {e}"))?;
+            reactor
+                .watch(&mut stack, fd, EPOLLIN)
+                .map_err(|e| e.to_string())?;
+            reactor.udp = Some(fd);
         }
+        if let Some(port) = args.tcp_port {
+            let fd = stack.socket(SockType::Stream).map_err(|e| e.to_string())?;
+            stack
+                .bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+                .and_then(|()| stack.listen(fd, args.backlog))
+                .map_err(|e| format!("cannot listen on TCP port {port}: {e}"))?;
+            reactor
+                .watch(&mut stack, fd, EPOLLIN)
+                .map_err(|e| e.to_string())?;
+            reactor.listener = Some(fd);
+        }
+        announce_ready(&args.net, &stack.device().capabilities());
+
+        let mut events = vec![EpollEvent::default(); 256];
+        while self.control.keep_running() {
+            // A short timeout keeps the stop flag checked while idle.
+            let n = stack
+                .epoll_wait(epfd, &mut events, Some(Duration::from_millis(50)))
+                .map_err(|e| e.to_string())?;
+            reactor.dispatch(&mut stack, &events[..n]);
+        }
+        let c = &reactor.counts;
         print_summary(
             "dpstack-echo",
-            self.args.net.json,
+            args.net.json,
             &stack.stats(),
             &[
-                ("echoed", SummaryValue::Count(counts.echoed)),
-                ("echoed_bytes", SummaryValue::Count(counts.echoed_bytes)),
-                ("socket_errors", SummaryValue::Count(counts.socket_errors)),
-                ("tcp_accepted", SummaryValue::Count(counts.tcp_accepted)),
-                (
-                    "tcp_echoed_bytes",
-                    SummaryValue::Count(counts.tcp_echoed_bytes),
-                ),
-                ("tcp_closed", SummaryValue::Count(counts.tcp_closed)),
+                ("echoed", SummaryValue::Count(c.echoed)),
+                ("echoed_bytes", SummaryValue::Count(c.echoed_bytes)),
+                ("socket_errors", SummaryValue::Count(c.socket_errors)),
+                ("tcp_accepted", SummaryValue::Count(c.tcp_accepted)),
+                ("tcp_echoed_bytes", SummaryValue::Count(c.tcp_echoed_bytes)),
+                ("tcp_closed", SummaryValue::Count(c.tcp_closed)),
             ],
         );
         Ok(())
-    }
-}
-
-struct UdpEcho {
-    buf: Vec<u8>,
-    /// A datagram received but not yet queued for sending (send queue full).
-    held: Option<(usize, SocketAddrV4)>,
-}
-
-impl UdpEcho {
-    fn turn<D: Device, C: Clock>(
-        &mut self,
-        stack: &mut Stack<D, C>,
-        socket: UdpHandle,
-        counts: &mut Counts,
-    ) -> bool {
-        let mut busy = false;
-        loop {
-            let (len, from) = match self.held.take() {
-                Some(datagram) => datagram,
-                None => match stack.udp_recv_from(socket, &mut self.buf) {
-                    Ok(datagram) => datagram,
-                    Err(UdpError::WouldBlock) => break,
-                    Err(_) => {
-                        // An ICMP error reported on the socket; nothing to echo.
-                        counts.socket_errors += 1;
-                        continue;
-                    }
-                },
-            };
-            busy = true;
-            match stack.udp_send_to(socket, &self.buf[..len], Some(from)) {
-                Ok(_) => {
-                    counts.echoed += 1;
-                    counts.echoed_bytes += len as u64;
-                }
-                Err(UdpError::WouldBlock) => {
-                    self.held = Some((len, from));
-                    break;
-                }
-                Err(_) => counts.socket_errors += 1,
-            }
-        }
-        busy
-    }
-}
-
-/// Accepts what waits, echoes what arrived, closes what ended.
-fn tcp_turn<D: Device, C: Clock>(
-    stack: &mut Stack<D, C>,
-    listener: TcpHandle,
-    conns: &mut Vec<Conn>,
-    counts: &mut Counts,
-) -> bool {
-    let mut busy = false;
-    while let Ok((handle, _)) = stack.tcp_accept(listener) {
-        counts.tcp_accepted += 1;
-        busy = true;
-        conns.push(Conn {
-            handle,
-            pending: Vec::with_capacity(64 * 1024),
-            sent: 0,
-            eof: false,
-        });
-    }
-    conns.retain_mut(|conn| {
-        let (progress, keep) = echo_conn(stack, conn, counts);
-        busy |= progress;
-        if !keep {
-            counts.tcp_closed += 1;
-            // A connection that failed is already gone on the stack's side.
-            let _ = stack.tcp_close(conn.handle);
-        }
-        keep
-    });
-    busy
-}
-
-/// Moves bytes from the receive side back out; (made progress, keep open).
-fn echo_conn<D: Device, C: Clock>(
-    stack: &mut Stack<D, C>,
-    conn: &mut Conn,
-    counts: &mut Counts,
-) -> (bool, bool) {
-    let mut progress = false;
-    loop {
-        // `pending[sent..]` is still to send.
-        if conn.sent < conn.filled() {
-            match stack.tcp_send(conn.handle, &conn.pending[conn.sent..conn.filled()]) {
-                Ok(n) => {
-                    conn.sent += n;
-                    counts.tcp_echoed_bytes += n as u64;
-                    progress = true;
-                }
-                Err(TcpError::WouldBlock) => return (progress, true),
-                Err(_) => return (true, false),
-            }
-            if conn.sent < conn.filled() {
-                return (progress, true);
-            }
-        }
-        if conn.eof {
-            return (progress, false);
-        }
-        conn.reset();
-        let capacity = conn.pending.capacity();
-        conn.pending.resize(capacity, 0);
-        match stack.tcp_recv(conn.handle, &mut conn.pending) {
-            Ok(0) => {
-                conn.pending.clear();
-                conn.eof = true;
-            }
-            Ok(n) => {
-                conn.pending.truncate(n);
-                progress = true;
-            }
-            Err(TcpError::WouldBlock) => {
-                conn.pending.clear();
-                return (progress, true);
-            }
-            Err(_) => return (true, false),
-        }
-    }
-}
-
-impl Conn {
-    fn filled(&self) -> usize {
-        self.pending.len()
-    }
-
-    fn reset(&mut self) {
-        self.pending.clear();
-        self.sent = 0;
     }
 }
 
