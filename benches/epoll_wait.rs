@@ -1,0 +1,144 @@
+//! Cost of `epoll_wait` with one active connection among N watched: 10
+//! against 10,000 (idle, established, in the same interest set). Two
+//! stacks over `pipe` in one thread; each iteration A sends one byte on
+//! the active connection, and B waits (one poll turn) and reads it. The
+//! figure is the time inside B's `epoll_wait` per event, median of 5
+//! interleaved runs; the goal is a ratio within 2x.
+//!
+//! Run: `cargo bench --bench epoll_wait`
+
+use dpstack::buf::BufPool;
+use dpstack::device::pipe::{pipe_pair, PipeConfig, PipeDevice};
+use dpstack::device::Device;
+use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN};
+use dpstack::runtime::{Stack, StackConfig};
+use dpstack::socket::{Errno, Fd, SockOpt, SockType};
+use dpstack::time::{Clock, Duration, ManualClock};
+use dpstack::wire::Ipv4Cidr;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+const ITERATIONS: u32 = 100_000;
+const RUNS: usize = 5;
+const A_IP: Ipv4Addr = Ipv4Addr::new(10, 5, 0, 1);
+const B_IP: Ipv4Addr = Ipv4Addr::new(10, 5, 0, 2);
+
+type Host = Stack<PipeDevice, ManualClock>;
+
+fn config(ip: Ipv4Addr, seed: u64) -> StackConfig {
+    StackConfig {
+        seed: Some(seed),
+        ..StackConfig::new(Ipv4Cidr {
+            addr: ip,
+            prefix_len: 24,
+        })
+    }
+}
+
+fn small(stack: &mut Host, fd: Fd) {
+    stack.setsockopt(fd, SockOpt::RcvBuf(4096)).unwrap();
+    stack.setsockopt(fd, SockOpt::SndBuf(4096)).unwrap();
+    stack.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
+}
+
+/// Two stacks with `idle` + 1 established connections, all watched by one
+/// epoll on B; returns (A, B, clock, epoll, active client, active server).
+fn setup(idle: usize) -> (Host, Host, ManualClock, Fd, Fd, Fd) {
+    let pool = BufPool::with_defaults();
+    let (pa, pb) = pipe_pair(
+        &PipeConfig {
+            queue_len: 16_384,
+            ..PipeConfig::default()
+        },
+        &pool,
+    );
+    let clock = ManualClock::new();
+    let mut a = Stack::new(pa, clock.clone(), config(A_IP, 1));
+    let mut b = Stack::new(pb, clock.clone(), config(B_IP, 2));
+    let (a_mac, b_mac) = (a.device().capabilities().mac, b.device().capabilities().mac);
+    a.interface().arp_cache().insert_static(B_IP, b_mac);
+    b.interface().arp_cache().insert_static(A_IP, a_mac);
+    let listener = b.socket(SockType::Stream).unwrap();
+    small(&mut b, listener);
+    b.bind(listener, SocketAddrV4::new(B_IP, 9)).unwrap();
+    b.listen(listener, 4096).unwrap();
+    let epfd = b.epoll_create().unwrap();
+    let mut pairs = Vec::new();
+    while pairs.len() < idle + 1 {
+        let batch = (idle + 1 - pairs.len()).min(1000);
+        let mut opening = Vec::new();
+        for _ in 0..batch {
+            let fd = a.socket(SockType::Stream).unwrap();
+            small(&mut a, fd);
+            assert_eq!(
+                a.connect(fd, SocketAddrV4::new(B_IP, 9)),
+                Err(Errno::EINPROGRESS)
+            );
+            opening.push(fd);
+        }
+        for _ in 0..200 {
+            clock.advance(Duration::from_micros(10));
+            a.poll();
+            b.poll();
+        }
+        for client in opening {
+            let (server, _) = b.accept(listener).expect("accepted");
+            let event = EpollEvent {
+                events: EPOLLIN,
+                data: server as u64,
+            };
+            b.epoll_ctl(epfd, CtlOp::Add, server, event).unwrap();
+            pairs.push((client, server));
+        }
+    }
+    let (client, server) = pairs[idle];
+    (a, b, clock, epfd, client, server)
+}
+
+/// Nanoseconds inside `epoll_wait` per event.
+fn run(idle: usize) -> f64 {
+    let (mut a, mut b, clock, epfd, client, server) = setup(idle);
+    let mut events = [EpollEvent::default(); 8];
+    let mut buf = [0u8; 64];
+    let mut waiting = std::time::Duration::ZERO;
+    for _ in 0..ITERATIONS {
+        clock.advance(Duration::from_micros(1));
+        a.send(client, b"x", 0).unwrap();
+        a.poll();
+        let started = std::time::Instant::now();
+        let n = b
+            .epoll_wait(epfd, &mut events, Some(Duration::ZERO))
+            .unwrap();
+        waiting += started.elapsed();
+        assert_eq!((n, events[0].data), (1, server as u64));
+        assert_eq!(b.recv(server, &mut buf, 0), Ok(1));
+    }
+    waiting.as_nanos() as f64 / f64::from(ITERATIONS)
+}
+
+fn median(mut samples: Vec<f64>) -> (f64, f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    (
+        samples[samples.len() / 2],
+        samples[0],
+        samples[samples.len() - 1],
+    )
+}
+
+fn main() {
+    let (mut few, mut many) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        few.push(run(10));
+        many.push(run(10_000));
+    }
+    for (name, samples) in [
+        ("10 watched", few.clone()),
+        ("10,001 watched", many.clone()),
+    ] {
+        let (m, lo, hi) = median(samples);
+        println!("{name:<16} median {m:7.1} ns per epoll_wait with 1 event (min {lo:.1}, max {hi:.1}, {RUNS} runs x {ITERATIONS})");
+    }
+    println!(
+        "ratio 10,001 / 10 watched: {:.3}",
+        median(many).0 / median(few).0
+    );
+}
