@@ -13,7 +13,7 @@ use dpstack::device::Device;
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN};
 use dpstack::runtime::{Stack, StackConfig};
 use dpstack::socket::{Errno, Fd, SockOpt, SockType};
-use dpstack::time::{Clock, Duration, ManualClock};
+use dpstack::time::{Duration, ManualClock};
 use dpstack::wire::Ipv4Cidr;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
