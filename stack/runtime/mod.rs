@@ -12,6 +12,7 @@ mod signal;
 mod socket_api;
 mod stack;
 mod summary;
+mod threads;
 
 pub use open::{open_device, DeviceUser, OpenError};
 #[cfg(feature = "dpdk")]
@@ -20,6 +21,7 @@ pub use options::{Backend, NetOptions, DEFAULT_EAL};
 pub use signal::RunControl;
 pub use stack::{IdleBackoff, Stack, StackConfig};
 pub use summary::{fill_pattern, pattern_byte, print_summary, SummaryValue};
+pub use threads::StackHandle;
 
 use crate::device::Capabilities;
 use std::io::Write;

@@ -129,6 +129,11 @@ impl<D: Device, C: Clock> Stack<D, C> {
         self.with_net(|fds, net| fds.epoll_ctl(net, epfd, op, fd, event))
     }
 
+    /// The events ready on `epfd` now, without turning the poll loop.
+    pub fn epoll_ready(&mut self, epfd: Fd, out: &mut [EpollEvent]) -> Result<usize, Errno> {
+        self.with_net(|fds, net| fds.epoll_collect(net, epfd, out))
+    }
+
     /// `epoll_wait`: turns the poll loop (at least once) until an event is
     /// ready or `timeout` passes (`None`: no limit; zero: one turn).
     /// Returns how many events were written to `out`.

@@ -8,7 +8,7 @@ pub use new_reno::NewReno;
 
 /// A congestion-control algorithm: the congestion window's reaction to
 /// ACKs and losses. All sizes are bytes.
-pub trait CongestionControl: std::fmt::Debug {
+pub trait CongestionControl: std::fmt::Debug + Send {
     /// The congestion window.
     fn cwnd(&self) -> usize;
     /// The slow-start threshold.
