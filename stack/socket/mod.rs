@@ -3,6 +3,50 @@
 //! instances, with the calls and errno semantics of Linux. Sans-IO like
 //! the rest: every call takes a [`Net`] (the transport tables, the time
 //! and our address); the runtime's `Stack` wraps them.
+//!
+//! A complete edge-triggered epoll echo server on a [`Stack`](crate::runtime::Stack)
+//! (run-to-completion: the loop below is the poll loop):
+//!
+//! ```no_run
+//! use dpstack::device::Device;
+//! use dpstack::epoll::{CtlOp, EpollEvent, EPOLLET, EPOLLIN};
+//! use dpstack::runtime::Stack;
+//! use dpstack::socket::{Errno, SockType};
+//! use dpstack::time::Clock;
+//! use std::net::{Ipv4Addr, SocketAddrV4};
+//!
+//! fn echo_server<D: Device, C: Clock>(stack: &mut Stack<D, C>) -> Result<(), Errno> {
+//!     let listener = stack.socket(SockType::Stream)?;
+//!     stack.bind(listener, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))?;
+//!     stack.listen(listener, 1024)?;
+//!     let epfd = stack.epoll_create()?;
+//!     let watch = |fd| EpollEvent { events: EPOLLIN | EPOLLET, data: fd as u64 };
+//!     stack.epoll_ctl(epfd, CtlOp::Add, listener, watch(listener))?;
+//!     let (mut events, mut buf) = (vec![EpollEvent::default(); 64], vec![0u8; 65536]);
+//!     loop {
+//!         let n = stack.epoll_wait(epfd, &mut events, None)?;
+//!         for event in &events[..n] {
+//!             let fd = event.data as i32;
+//!             if fd == listener {
+//!                 // Edge-triggered: accept until EAGAIN.
+//!                 while let Ok((conn, _peer)) = stack.accept(listener) {
+//!                     stack.epoll_ctl(epfd, CtlOp::Add, conn, watch(conn))?;
+//!                 }
+//!                 continue;
+//!             }
+//!             // Read until EAGAIN; echo (a real server keeps what send refuses).
+//!             loop {
+//!                 match stack.recv(fd, &mut buf, 0) {
+//!                     Ok(0) => { stack.close(fd)?; break; }
+//!                     Ok(n) => { stack.send(fd, &buf[..n], 0)?; }
+//!                     Err(Errno::EAGAIN) => break,
+//!                     Err(_) => { stack.close(fd)?; break; }
+//!                 }
+//!             }
+//!         }
+//!     }
+//! }
+//! ```
 
 mod errno;
 mod options;
