@@ -1,15 +1,19 @@
-//! dpstack-httpd: a small HTTP/1.1 server with keep-alive on dpstack.
-//! `GET /bytes/N` streams N bytes of the test pattern (generated as the
-//! send buffer drains, never held whole); `GET /` returns a short page.
+//! dpstack-httpd: a small HTTP/1.1 server with keep-alive on dpstack: one
+//! edge-triggered epoll reactor on the socket API. `GET /bytes/N` streams
+//! N bytes of the test pattern (generated as the send buffer drains, never
+//! held whole); `GET /` returns a short page.
 
 use clap::Parser;
 use dpstack::device::Device;
+use dpstack::epoll::{CtlOp, EpollEvent, EPOLLET, EPOLLIN, EPOLLOUT, EPOLLRDHUP};
 use dpstack::runtime::{
-    announce_ready, fill_pattern, print_summary, run_app, DeviceUser, IdleBackoff, NetOptions,
-    RunControl, Stack, SummaryValue,
+    announce_ready, fill_pattern, print_summary, run_app, DeviceUser, NetOptions, RunControl,
+    Stack, SummaryValue,
 };
-use dpstack::tcp::{TcpError, TcpHandle};
-use dpstack::time::{Clock, MonotonicClock};
+use dpstack::socket::{Errno, Fd, SockType};
+use dpstack::time::{Clock, Duration, MonotonicClock};
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::ExitCode;
 
 /// HTTP/1.1 server on dpstack.
@@ -43,7 +47,7 @@ struct Counts {
 
 /// One connection: request bytes not yet parsed and the response in flight.
 struct HttpConn {
-    handle: TcpHandle,
+    fd: Fd,
     inbuf: Vec<u8>,
     /// Status line, headers and (for small bodies) the body, then `head_sent` of it sent.
     head: Vec<u8>,
@@ -62,6 +66,19 @@ enum Step {
 }
 
 impl HttpConn {
+    fn new(fd: Fd) -> Self {
+        HttpConn {
+            fd,
+            inbuf: Vec::with_capacity(1024),
+            head: Vec::new(),
+            head_sent: 0,
+            body_offset: 0,
+            body_len: 0,
+            close_after: false,
+            peer_done: false,
+        }
+    }
+
     fn responding(&self) -> bool {
         self.head_sent < self.head.len() || self.body_offset < self.body_len
     }
@@ -72,22 +89,22 @@ impl HttpConn {
         stack: &mut Stack<D, C>,
         scratch: &mut [u8],
         counts: &mut Counts,
-    ) -> Result<bool, TcpError> {
+    ) -> Result<bool, Errno> {
         let mut progress = false;
         while self.head_sent < self.head.len() {
-            match stack.tcp_send(self.handle, &self.head[self.head_sent..]) {
+            match stack.send(self.fd, &self.head[self.head_sent..], 0) {
                 Ok(n) => {
                     self.head_sent += n;
                     progress = true;
                 }
-                Err(TcpError::WouldBlock) => return Ok(progress),
+                Err(Errno::EAGAIN) => return Ok(progress),
                 Err(e) => return Err(e),
             }
         }
         while self.body_offset < self.body_len {
             let n = (self.body_len - self.body_offset).min(scratch.len() as u64) as usize;
             fill_pattern(self.body_offset, &mut scratch[..n]);
-            match stack.tcp_send(self.handle, &scratch[..n]) {
+            match stack.send(self.fd, &scratch[..n], 0) {
                 Ok(sent) => {
                     self.body_offset += sent as u64;
                     counts.body_bytes += sent as u64;
@@ -96,7 +113,7 @@ impl HttpConn {
                         return Ok(progress);
                     }
                 }
-                Err(TcpError::WouldBlock) => return Ok(progress),
+                Err(Errno::EAGAIN) => return Ok(progress),
                 Err(e) => return Err(e),
             }
         }
@@ -132,7 +149,7 @@ impl HttpConn {
             let room = MAX_HEAD - self.inbuf.len();
             let start = self.inbuf.len();
             self.inbuf.resize(start + room, 0);
-            match stack.tcp_recv(self.handle, &mut self.inbuf[start..]) {
+            match stack.recv(self.fd, &mut self.inbuf[start..], 0) {
                 Ok(0) => {
                     self.inbuf.truncate(start);
                     self.peer_done = true;
@@ -141,7 +158,7 @@ impl HttpConn {
                     self.inbuf.truncate(start + n);
                     progress = true;
                 }
-                Err(TcpError::WouldBlock) => {
+                Err(Errno::EAGAIN) => {
                     self.inbuf.truncate(start);
                     break;
                 }
@@ -264,45 +281,55 @@ impl DeviceUser for Httpd<'_> {
         let mut stack = Stack::new(device, MonotonicClock::new(), config);
         let port = self.args.listen_port;
         let listener = stack
-            .tcp_listen(port, self.args.backlog)
+            .socket(SockType::Stream)
+            .and_then(|fd| {
+                stack.bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))?;
+                stack.listen(fd, self.args.backlog)?;
+                Ok(fd)
+            })
             .map_err(|e| format!("cannot listen on TCP port {port}: {e}"))?;
+        let epfd = stack.epoll_create().map_err(|e| e.to_string())?;
+        let watch = |fd: Fd, events: u32| EpollEvent {
+            events: events | EPOLLET,
+            data: fd as u64,
+        };
+        stack
+            .epoll_ctl(epfd, CtlOp::Add, listener, watch(listener, EPOLLIN))
+            .map_err(|e| e.to_string())?;
         announce_ready(&self.args.net, &stack.device().capabilities());
         let mut counts = Counts::default();
-        let mut conns: Vec<HttpConn> = Vec::new();
+        let mut conns: HashMap<Fd, HttpConn> = HashMap::new();
         let mut scratch = vec![0u8; 16 * 1024];
-        let mut backoff = IdleBackoff::default();
+        let mut events = vec![EpollEvent::default(); 256];
         while self.control.keep_running() {
-            let mut busy = stack.poll();
-            while let Ok((handle, _)) = stack.tcp_accept(listener) {
-                counts.accepted += 1;
-                busy = true;
-                conns.push(HttpConn {
-                    handle,
-                    inbuf: Vec::with_capacity(1024),
-                    head: Vec::new(),
-                    head_sent: 0,
-                    body_offset: 0,
-                    body_len: 0,
-                    close_after: false,
-                    peer_done: false,
-                });
+            // A short timeout keeps the stop flag checked while idle.
+            let n = stack
+                .epoll_wait(epfd, &mut events, Some(Duration::from_millis(50)))
+                .map_err(|e| e.to_string())?;
+            for event in &events[..n] {
+                let fd = event.data as Fd;
+                if fd == listener {
+                    // Edge-triggered: accept until EAGAIN.
+                    while let Ok((conn, _)) = stack.accept(listener) {
+                        counts.accepted += 1;
+                        let interest = watch(conn, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+                        if stack.epoll_ctl(epfd, CtlOp::Add, conn, interest).is_err() {
+                            let _ = stack.close(conn);
+                            continue;
+                        }
+                        conns.insert(conn, HttpConn::new(conn));
+                    }
+                    continue;
+                }
+                let Some(conn) = conns.get_mut(&fd) else {
+                    continue;
+                };
+                if let Step::Close = conn.turn(&mut stack, &mut scratch, &mut counts) {
+                    conns.remove(&fd);
+                    // Closing a connection that already failed just frees the descriptor.
+                    let _ = stack.close(fd);
+                }
             }
-            conns.retain_mut(
-                |conn| match conn.turn(&mut stack, &mut scratch, &mut counts) {
-                    Step::Progress => {
-                        busy = true;
-                        true
-                    }
-                    Step::Idle => true,
-                    Step::Close => {
-                        // Closing a connection that already failed just releases it.
-                        let _ = stack.tcp_close(conn.handle);
-                        busy = true;
-                        false
-                    }
-                },
-            );
-            backoff.turn(busy);
         }
         print_summary(
             "dpstack-httpd",

@@ -4,14 +4,16 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use dpstack::device::Device;
+use dpstack::epoll::{CtlOp, EpollEvent, EPOLLET, EPOLLIN, EPOLLOUT, EPOLLRDHUP};
 use dpstack::runtime::{
-    announce_ready, fill_pattern, print_summary, run_app, DeviceUser, IdleBackoff, NetOptions,
-    RunControl, Stack, SummaryValue,
+    announce_ready, fill_pattern, print_summary, run_app, DeviceUser, NetOptions, RunControl,
+    Stack, SummaryValue,
 };
-use dpstack::tcp::{State, TcpError, TcpHandle};
-use dpstack::time::{Clock, Instant, MonotonicClock};
+use dpstack::socket::{Errno, Fd, Shutdown, SockType};
+use dpstack::time::{Clock, Duration, Instant, MonotonicClock};
 use sha2::{Digest, Sha256};
-use std::net::SocketAddrV4;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::ExitCode;
 
 /// Bulk TCP transfer on dpstack.
@@ -68,7 +70,9 @@ enum Direction {
 
 /// One transfer on one connection.
 struct Transfer {
-    handle: TcpHandle,
+    fd: Fd,
+    /// The server a client is still connecting to.
+    connecting: Option<SocketAddrV4>,
     direction: Direction,
     /// Bytes to send (sending) or bytes received so far (receiving).
     target: u64,
@@ -78,13 +82,14 @@ struct Transfer {
     started: Option<Instant>,
     finished: Option<Instant>,
     shut: bool,
-    error: Option<TcpError>,
+    error: Option<Errno>,
 }
 
 impl Transfer {
-    fn new(handle: TcpHandle, direction: Direction, bytes: u64) -> Self {
+    fn new(fd: Fd, direction: Direction, bytes: u64) -> Self {
         Transfer {
-            handle,
+            fd,
+            connecting: None,
             direction,
             target: bytes,
             done_bytes: 0,
@@ -106,12 +111,15 @@ impl Transfer {
         buf: &mut [u8],
         expected: &mut [u8],
     ) -> bool {
-        match stack.tcp_state(self.handle) {
-            Ok(State::SynSent | State::SynReceived) => return false,
-            Ok(_) => {}
-            Err(e) => {
-                self.error = Some(e);
-                return false;
+        if let Some(server) = self.connecting {
+            // A non-blocking connect is polled with connect, as POSIX has it.
+            match stack.connect(self.fd, server) {
+                Err(Errno::EALREADY) => return false,
+                Ok(()) | Err(Errno::EISCONN) => self.connecting = None,
+                Err(e) => {
+                    self.error = Some(e);
+                    return false;
+                }
             }
         }
         let now = stack.now();
@@ -121,7 +129,7 @@ impl Transfer {
             while self.done_bytes < self.target {
                 let n = (self.target - self.done_bytes).min(buf.len() as u64) as usize;
                 fill_pattern(self.done_bytes, &mut buf[..n]);
-                match stack.tcp_send(self.handle, &buf[..n]) {
+                match stack.send(self.fd, &buf[..n], 0) {
                     Ok(sent) => {
                         self.hash.update(&buf[..sent]);
                         self.done_bytes += sent as u64;
@@ -130,7 +138,7 @@ impl Transfer {
                             break;
                         }
                     }
-                    Err(TcpError::WouldBlock) => break,
+                    Err(Errno::EAGAIN) => break,
                     Err(e) => {
                         self.error = Some(e);
                         return true;
@@ -139,13 +147,13 @@ impl Transfer {
             }
             if self.done_bytes == self.target && !self.shut {
                 self.shut = true;
-                if let Err(e) = stack.tcp_shutdown(self.handle) {
+                if let Err(e) = stack.shutdown(self.fd, Shutdown::Write) {
                     self.error = Some(e);
                 }
             }
         }
         loop {
-            match stack.tcp_recv(self.handle, buf) {
+            match stack.recv(self.fd, buf, 0) {
                 Ok(0) => {
                     self.finished.get_or_insert(now);
                     break;
@@ -159,7 +167,7 @@ impl Transfer {
                         self.done_bytes += n as u64;
                     }
                 }
-                Err(TcpError::WouldBlock) => break,
+                Err(Errno::EAGAIN) => break,
                 Err(e) => {
                     self.error = Some(e);
                     break;
@@ -207,7 +215,7 @@ impl Transfer {
             figures.push(("pattern", SummaryValue::Text(verdict.into())));
         }
         if let Some(e) = self.error {
-            figures.push(("error", SummaryValue::Text(e.errno_name().into())));
+            figures.push(("error", SummaryValue::Text(e.to_string())));
         }
         print_summary("dpstack-perf", net.json, stats, &figures);
         ok
@@ -230,8 +238,15 @@ impl DeviceUser for Perf<'_> {
         let mut stack = Stack::new(device, MonotonicClock::new(), config);
         let mut buf = vec![0u8; 64 * 1024];
         let mut expected = vec![0u8; 64 * 1024];
-        let mut backoff = IdleBackoff::default();
         let mut failures = 0u64;
+        let epfd = stack.epoll_create().map_err(|e| e.to_string())?;
+        let watch = |fd: Fd, events: u32| EpollEvent {
+            events: events | EPOLLET,
+            data: fd as u64,
+        };
+        let mut events = vec![EpollEvent::default(); 64];
+        // A short timeout keeps the stop flag checked while idle.
+        let tick = Some(Duration::from_millis(50));
         match self.role {
             Role::Server {
                 listen_port,
@@ -240,32 +255,47 @@ impl DeviceUser for Perf<'_> {
                 ..
             } => {
                 let listener = stack
-                    .tcp_listen(*listen_port, 128)
+                    .socket(SockType::Stream)
+                    .and_then(|fd| {
+                        stack.bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, *listen_port))?;
+                        stack.listen(fd, 128)?;
+                        stack.epoll_ctl(epfd, CtlOp::Add, fd, watch(fd, EPOLLIN))?;
+                        Ok(fd)
+                    })
                     .map_err(|e| format!("cannot listen on TCP port {listen_port}: {e}"))?;
                 announce_ready(net, &stack.device().capabilities());
                 let direction = transfer.direction.unwrap_or(Direction::Receive);
-                let mut active: Vec<Transfer> = Vec::new();
+                let mut active: HashMap<Fd, Transfer> = HashMap::new();
                 let mut completed = 0u64;
                 while self.control.keep_running() && (*connections == 0 || completed < *connections)
                 {
-                    let mut busy = stack.poll();
-                    while let Ok((handle, _)) = stack.tcp_accept(listener) {
-                        active.push(Transfer::new(handle, direction, transfer.bytes));
+                    let n = stack
+                        .epoll_wait(epfd, &mut events, tick)
+                        .map_err(|e| e.to_string())?;
+                    for event in &events[..n] {
+                        let fd = event.data as Fd;
+                        if fd == listener {
+                            while let Ok((conn, _)) = stack.accept(listener) {
+                                let interest = watch(conn, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+                                stack
+                                    .epoll_ctl(epfd, CtlOp::Add, conn, interest)
+                                    .map_err(|e| e.to_string())?;
+                                active.insert(conn, Transfer::new(conn, direction, transfer.bytes));
+                            }
+                            continue;
+                        }
+                        let Some(t) = active.get_mut(&fd) else {
+                            continue;
+                        };
+                        t.turn(&mut stack, &mut buf, &mut expected);
+                        if t.is_over() {
+                            let t = active.remove(&fd).expect("present");
+                            let stats = stack.stats();
+                            failures += u64::from(!t.report(net, &stats));
+                            let _ = stack.close(fd);
+                            completed += 1;
+                        }
                     }
-                    for t in &mut active {
-                        busy |= t.turn(&mut stack, &mut buf, &mut expected);
-                    }
-                    let (over, rest): (Vec<_>, Vec<_>) =
-                        active.drain(..).partition(Transfer::is_over);
-                    active = rest;
-                    for t in over {
-                        let handle = t.handle;
-                        let stats = stack.stats();
-                        failures += u64::from(!t.report(net, &stats));
-                        let _ = stack.tcp_close(handle);
-                        completed += 1;
-                    }
-                    backoff.turn(busy);
                 }
                 // Let the last FINs and ACKs leave before the device goes away.
                 linger(&mut stack);
@@ -274,19 +304,33 @@ impl DeviceUser for Perf<'_> {
                 connect, transfer, ..
             } => {
                 announce_ready(net, &stack.device().capabilities());
-                let handle = stack
-                    .tcp_connect(*connect)
-                    .map_err(|e| format!("cannot connect to {connect}: {e}"))?;
+                let fd = stack.socket(SockType::Stream).map_err(|e| e.to_string())?;
+                match stack.connect(fd, *connect) {
+                    Err(Errno::EINPROGRESS) | Ok(()) => {}
+                    Err(e) => return Err(format!("cannot connect to {connect}: {e}")),
+                }
+                stack
+                    .epoll_ctl(
+                        epfd,
+                        CtlOp::Add,
+                        fd,
+                        watch(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP),
+                    )
+                    .map_err(|e| e.to_string())?;
                 let direction = transfer.direction.unwrap_or(Direction::Send);
-                let mut t = Transfer::new(handle, direction, transfer.bytes);
+                let mut t = Transfer::new(fd, direction, transfer.bytes);
+                t.connecting = Some(*connect);
                 while self.control.keep_running() && !t.is_over() {
-                    let mut busy = stack.poll();
-                    busy |= t.turn(&mut stack, &mut buf, &mut expected);
-                    backoff.turn(busy);
+                    let n = stack
+                        .epoll_wait(epfd, &mut events, tick)
+                        .map_err(|e| e.to_string())?;
+                    if n > 0 {
+                        t.turn(&mut stack, &mut buf, &mut expected);
+                    }
                 }
                 let stats = stack.stats();
                 failures += u64::from(!t.report(net, &stats));
-                let _ = stack.tcp_close(handle);
+                let _ = stack.close(fd);
                 linger(&mut stack);
             }
         }
