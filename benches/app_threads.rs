@@ -8,14 +8,16 @@
 //!
 //! Run: `cargo bench --bench app_threads`
 
+mod common;
+
+use common::median;
 use dpstack::buf::BufPool;
 use dpstack::device::pipe::{pipe_pair, PipeConfig};
 use dpstack::device::Device;
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN};
-use dpstack::runtime::{Stack, StackConfig, StackHandle};
+use dpstack::runtime::{pipe_stacks, Stack, StackConfig, StackHandle};
 use dpstack::socket::{Errno, SockOpt, SockType};
 use dpstack::time::{Duration, MonotonicClock};
-use dpstack::wire::Ipv4Cidr;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,16 +26,6 @@ const ROUND_TRIPS: u32 = 20_000;
 const RUNS: usize = 5;
 const A_IP: Ipv4Addr = Ipv4Addr::new(10, 2, 0, 1);
 const B_IP: Ipv4Addr = Ipv4Addr::new(10, 2, 0, 2);
-
-fn config(ip: Ipv4Addr, seed: u64) -> StackConfig {
-    StackConfig {
-        seed: Some(seed),
-        ..StackConfig::new(Ipv4Cidr {
-            addr: ip,
-            prefix_len: 24,
-        })
-    }
-}
 
 /// A server stack echoing on port 7 until `stop`: (listener ready) run inline.
 fn serve<D: Device>(stack: &mut Stack<D, MonotonicClock>, stop: &AtomicBool) {
@@ -63,13 +55,12 @@ fn serve<D: Device>(stack: &mut Stack<D, MonotonicClock>, stop: &AtomicBool) {
 
 /// Nanoseconds per round trip, everything in one thread.
 fn run_to_completion() -> f64 {
-    let pool = BufPool::with_defaults();
-    let (pa, pb) = pipe_pair(&PipeConfig::default(), &pool);
-    let (a_mac, b_mac) = (pa.capabilities().mac, pb.capabilities().mac);
-    let mut a = Stack::new(pa, MonotonicClock::new(), config(A_IP, 1));
-    let mut b = Stack::new(pb, MonotonicClock::new(), config(B_IP, 2));
-    a.interface().arp_cache().insert_static(B_IP, b_mac);
-    b.interface().arp_cache().insert_static(A_IP, a_mac);
+    let (mut a, mut b) = pipe_stacks(
+        StackConfig::seeded(A_IP, 24, 1),
+        StackConfig::seeded(B_IP, 24, 2),
+        MonotonicClock::new(),
+        &PipeConfig::default(),
+    );
     let listener = b.socket(SockType::Stream).unwrap();
     b.bind(listener, SocketAddrV4::new(B_IP, 7)).unwrap();
     b.listen(listener, 4).unwrap();
@@ -123,12 +114,12 @@ fn app_threads() -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let server_stop = Arc::clone(&stop);
     let server = std::thread::spawn(move || {
-        let mut stack = Stack::new(pb, MonotonicClock::new(), config(B_IP, 2));
+        let mut stack = Stack::new(pb, MonotonicClock::new(), StackConfig::seeded(B_IP, 24, 2));
         stack.interface().arp_cache().insert_static(A_IP, a_mac);
         serve(&mut stack, &server_stop);
     });
     let (handle, stack_thread) = StackHandle::spawn(move || {
-        let mut stack = Stack::new(pa, MonotonicClock::new(), config(A_IP, 1));
+        let mut stack = Stack::new(pa, MonotonicClock::new(), StackConfig::seeded(A_IP, 24, 1));
         stack.interface().arp_cache().insert_static(B_IP, b_mac);
         stack
     })
@@ -165,15 +156,6 @@ fn app_threads() -> f64 {
     stop.store(true, Ordering::Relaxed);
     server.join().unwrap();
     per_trip
-}
-
-fn median(mut samples: Vec<f64>) -> (f64, f64, f64) {
-    samples.sort_by(f64::total_cmp);
-    (
-        samples[samples.len() / 2],
-        samples[0],
-        samples[samples.len() - 1],
-    )
 }
 
 fn main() {

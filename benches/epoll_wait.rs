@@ -7,14 +7,14 @@
 //!
 //! Run: `cargo bench --bench epoll_wait`
 
-use dpstack::buf::BufPool;
-use dpstack::device::pipe::{pipe_pair, PipeConfig, PipeDevice};
-use dpstack::device::Device;
+mod common;
+
+use common::median;
+use dpstack::device::pipe::{PipeConfig, PipeDevice};
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN};
-use dpstack::runtime::{Stack, StackConfig};
+use dpstack::runtime::{pipe_stacks, Stack, StackConfig};
 use dpstack::socket::{Errno, Fd, SockOpt, SockType};
 use dpstack::time::{Duration, ManualClock};
-use dpstack::wire::Ipv4Cidr;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 const ITERATIONS: u32 = 100_000;
@@ -23,16 +23,6 @@ const A_IP: Ipv4Addr = Ipv4Addr::new(10, 5, 0, 1);
 const B_IP: Ipv4Addr = Ipv4Addr::new(10, 5, 0, 2);
 
 type Host = Stack<PipeDevice, ManualClock>;
-
-fn config(ip: Ipv4Addr, seed: u64) -> StackConfig {
-    StackConfig {
-        seed: Some(seed),
-        ..StackConfig::new(Ipv4Cidr {
-            addr: ip,
-            prefix_len: 24,
-        })
-    }
-}
 
 fn small(stack: &mut Host, fd: Fd) {
     stack.setsockopt(fd, SockOpt::RcvBuf(4096)).unwrap();
@@ -43,20 +33,16 @@ fn small(stack: &mut Host, fd: Fd) {
 /// Two stacks with `idle` + 1 established connections, all watched by one
 /// epoll on B; returns (A, B, clock, epoll, active client, active server).
 fn setup(idle: usize) -> (Host, Host, ManualClock, Fd, Fd, Fd) {
-    let pool = BufPool::with_defaults();
-    let (pa, pb) = pipe_pair(
+    let clock = ManualClock::new();
+    let (mut a, mut b) = pipe_stacks(
+        StackConfig::seeded(A_IP, 24, 1),
+        StackConfig::seeded(B_IP, 24, 2),
+        clock.clone(),
         &PipeConfig {
             queue_len: 16_384,
             ..PipeConfig::default()
         },
-        &pool,
     );
-    let clock = ManualClock::new();
-    let mut a = Stack::new(pa, clock.clone(), config(A_IP, 1));
-    let mut b = Stack::new(pb, clock.clone(), config(B_IP, 2));
-    let (a_mac, b_mac) = (a.device().capabilities().mac, b.device().capabilities().mac);
-    a.interface().arp_cache().insert_static(B_IP, b_mac);
-    b.interface().arp_cache().insert_static(A_IP, a_mac);
     let listener = b.socket(SockType::Stream).unwrap();
     small(&mut b, listener);
     b.bind(listener, SocketAddrV4::new(B_IP, 9)).unwrap();
@@ -113,15 +99,6 @@ fn run(idle: usize) -> f64 {
         assert_eq!(b.recv(server, &mut buf, 0), Ok(1));
     }
     waiting.as_nanos() as f64 / f64::from(ITERATIONS)
-}
-
-fn median(mut samples: Vec<f64>) -> (f64, f64, f64) {
-    samples.sort_by(f64::total_cmp);
-    (
-        samples[samples.len() / 2],
-        samples[0],
-        samples[samples.len() - 1],
-    )
 }
 
 fn main() {

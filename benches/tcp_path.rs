@@ -7,13 +7,13 @@
 //!
 //! Run: `cargo bench --bench tcp_path`
 
-use dpstack::buf::BufPool;
-use dpstack::device::pipe::{pipe_pair, PipeConfig};
-use dpstack::device::Device;
-use dpstack::runtime::{Stack, StackConfig};
+mod common;
+
+use common::median;
+use dpstack::device::pipe::PipeConfig;
+use dpstack::runtime::{pipe_stacks, StackConfig};
 use dpstack::tcp::{State, TcpError};
 use dpstack::time::{Duration, ManualClock};
-use dpstack::wire::Ipv4Cidr;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 
@@ -42,31 +42,16 @@ fn measure(run: impl FnOnce()) -> (f64, f64) {
 }
 
 fn dpstack_bulk() {
-    let pool = BufPool::with_defaults();
-    let (pa, pb) = pipe_pair(
+    let clock = ManualClock::new();
+    let (mut a, mut b) = pipe_stacks(
+        StackConfig::seeded(Ipv4Addr::new(10, 9, 0, 1), 24, 1),
+        StackConfig::seeded(Ipv4Addr::new(10, 9, 0, 2), 24, 2),
+        clock.clone(),
         &PipeConfig {
             queue_len: 4096,
             ..PipeConfig::default()
         },
-        &pool,
     );
-    let config = |last: u8, seed| StackConfig {
-        seed: Some(seed),
-        ..StackConfig::new(Ipv4Cidr {
-            addr: Ipv4Addr::new(10, 9, 0, last),
-            prefix_len: 24,
-        })
-    };
-    let clock = ManualClock::new();
-    let mut a = Stack::new(pa, clock.clone(), config(1, 1));
-    let mut b = Stack::new(pb, clock.clone(), config(2, 2));
-    let (a_mac, b_mac) = (a.device().capabilities().mac, b.device().capabilities().mac);
-    a.interface()
-        .arp_cache()
-        .insert_static(Ipv4Addr::new(10, 9, 0, 2), b_mac);
-    b.interface()
-        .arp_cache()
-        .insert_static(Ipv4Addr::new(10, 9, 0, 1), a_mac);
     let listener = b.tcp_listen(5001, 4).unwrap();
     let client = a
         .tcp_connect(SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 2), 5001))
@@ -125,15 +110,6 @@ fn kernel_bulk() {
         received += n as u64;
     }
     writer.join().unwrap();
-}
-
-fn median(mut samples: Vec<f64>) -> (f64, f64, f64) {
-    samples.sort_by(f64::total_cmp);
-    (
-        samples[samples.len() / 2],
-        samples[0],
-        samples[samples.len() - 1],
-    )
 }
 
 fn main() {

@@ -6,12 +6,12 @@
 //!
 //! Run: `cargo bench --bench udp_path`
 
-use dpstack::buf::BufPool;
-use dpstack::device::pipe::{pipe_pair, PipeConfig};
-use dpstack::device::Device;
-use dpstack::runtime::{Stack, StackConfig};
+mod common;
+
+use common::median;
+use dpstack::device::pipe::PipeConfig;
+use dpstack::runtime::{pipe_stacks, StackConfig};
 use dpstack::time::MonotonicClock;
-use dpstack::wire::Ipv4Cidr;
 use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 
@@ -20,24 +20,12 @@ const RUNS: usize = 7;
 const PAYLOAD: usize = 64;
 
 fn dpstack_udp() -> f64 {
-    let pool = BufPool::with_defaults();
-    let (pa, pb) = pipe_pair(&PipeConfig::default(), &pool);
-    let config = |last: u8, seed| StackConfig {
-        seed: Some(seed),
-        ..StackConfig::new(Ipv4Cidr {
-            addr: Ipv4Addr::new(10, 9, 0, last),
-            prefix_len: 24,
-        })
-    };
-    let mut a = Stack::new(pa, MonotonicClock::new(), config(1, 1));
-    let mut b = Stack::new(pb, MonotonicClock::new(), config(2, 2));
-    let (a_mac, b_mac) = (a.device().capabilities().mac, b.device().capabilities().mac);
-    a.interface()
-        .arp_cache()
-        .insert_static(Ipv4Addr::new(10, 9, 0, 2), b_mac);
-    b.interface()
-        .arp_cache()
-        .insert_static(Ipv4Addr::new(10, 9, 0, 1), a_mac);
+    let (mut a, mut b) = pipe_stacks(
+        StackConfig::seeded(Ipv4Addr::new(10, 9, 0, 1), 24, 1),
+        StackConfig::seeded(Ipv4Addr::new(10, 9, 0, 2), 24, 2),
+        MonotonicClock::new(),
+        &PipeConfig::default(),
+    );
     let (sa, sb) = (a.udp_open(), b.udp_open());
     b.udp_bind(sb, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
         .unwrap();
@@ -68,15 +56,6 @@ fn kernel_udp() -> f64 {
         black_box(n);
     }
     start.elapsed().as_nanos() as f64 / DATAGRAMS as f64
-}
-
-fn median(mut samples: Vec<f64>) -> (f64, f64, f64) {
-    samples.sort_by(f64::total_cmp);
-    (
-        samples[samples.len() / 2],
-        samples[0],
-        samples[samples.len() - 1],
-    )
 }
 
 fn main() {

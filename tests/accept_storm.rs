@@ -10,30 +10,18 @@ mod common;
 #[allow(dead_code)]
 mod echo_reactor;
 
-use dpstack::buf::BufPool;
-use dpstack::device::pipe::{pipe_pair, PipeConfig, PipeDevice};
+use dpstack::device::pipe::PipeConfig;
 use dpstack::device::Device;
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLET, EPOLLIN, EPOLLOUT};
-use dpstack::runtime::{Stack, StackConfig};
+use dpstack::runtime::{pipe_stacks, Stack, StackConfig};
 use dpstack::socket::{Errno, Fd, SockOpt, SockType};
 use dpstack::time::{Clock, Duration, ManualClock};
-use dpstack::wire::Ipv4Cidr;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 const CLIENTS: usize = 1000;
 const A_IP: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 1);
 const B_IP: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 2);
-
-fn config(ip: Ipv4Addr, seed: u64) -> StackConfig {
-    StackConfig {
-        seed: Some(seed),
-        ..StackConfig::new(Ipv4Cidr {
-            addr: ip,
-            prefix_len: 24,
-        })
-    }
-}
 
 /// Small buffers: 2,000 connections in one process.
 fn small_buffers<D: Device, C: Clock>(stack: &mut Stack<D, C>, fd: Fd) {
@@ -43,23 +31,16 @@ fn small_buffers<D: Device, C: Clock>(stack: &mut Stack<D, C>, fd: Fd) {
 
 #[test]
 fn a_thousand_clients_at_once_over_pipe_all_echoed() {
-    let pool = BufPool::with_defaults();
-    let (pa, pb) = pipe_pair(
+    let clock = ManualClock::new();
+    let (mut clients, mut server) = pipe_stacks(
+        StackConfig::seeded(A_IP, 24, 1),
+        StackConfig::seeded(B_IP, 24, 2),
+        clock.clone(),
         &PipeConfig {
             queue_len: 8192,
             ..PipeConfig::default()
         },
-        &pool,
     );
-    let clock = ManualClock::new();
-    let mut clients: Stack<PipeDevice, _> = Stack::new(pa, clock.clone(), config(A_IP, 1));
-    let mut server: Stack<PipeDevice, _> = Stack::new(pb, clock.clone(), config(B_IP, 2));
-    let (a_mac, b_mac) = (
-        clients.device().capabilities().mac,
-        server.device().capabilities().mac,
-    );
-    clients.interface().arp_cache().insert_static(B_IP, b_mac);
-    server.interface().arp_cache().insert_static(A_IP, a_mac);
 
     let epfd = server.epoll_create().unwrap();
     let mut reactor = echo_reactor::Reactor::new(epfd, EPOLLET);

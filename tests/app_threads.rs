@@ -14,7 +14,6 @@ use dpstack::epoll::{CtlOp, EpollEvent, EPOLLET, EPOLLIN, EPOLLOUT};
 use dpstack::runtime::{Stack, StackConfig, StackHandle};
 use dpstack::socket::{Errno, Fd, SockOpt, SockType};
 use dpstack::time::{Duration, MonotonicClock};
-use dpstack::wire::Ipv4Cidr;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,16 +24,6 @@ const B_IP: Ipv4Addr = Ipv4Addr::new(10, 3, 0, 2);
 const THREADS: usize = 4;
 const PER_THREAD: usize = 250;
 const MESSAGE: usize = 4000;
-
-fn config(ip: Ipv4Addr, seed: u64) -> StackConfig {
-    StackConfig {
-        seed: Some(seed),
-        ..StackConfig::new(Ipv4Cidr {
-            addr: ip,
-            prefix_len: 24,
-        })
-    }
-}
 
 /// The bytes connection `n` of thread `t` sends.
 fn message(t: usize, n: usize) -> Vec<u8> {
@@ -130,7 +119,7 @@ fn four_app_threads_with_250_connections_each() {
     let stop = Arc::new(AtomicBool::new(false));
     let server_stop = Arc::clone(&stop);
     let server = std::thread::spawn(move || {
-        let mut stack = Stack::new(pb, MonotonicClock::new(), config(B_IP, 2));
+        let mut stack = Stack::new(pb, MonotonicClock::new(), StackConfig::seeded(B_IP, 24, 2));
         stack.interface().arp_cache().insert_static(A_IP, a_mac);
         let epfd = stack.epoll_create().unwrap();
         let mut reactor = echo_reactor::Reactor::new(epfd, EPOLLET);
@@ -150,7 +139,7 @@ fn four_app_threads_with_250_connections_each() {
     });
 
     let (client, client_thread) = StackHandle::spawn(move || {
-        let mut stack = Stack::new(pa, MonotonicClock::new(), config(A_IP, 1));
+        let mut stack = Stack::new(pa, MonotonicClock::new(), StackConfig::seeded(A_IP, 24, 1));
         stack.interface().arp_cache().insert_static(B_IP, b_mac);
         stack
     })

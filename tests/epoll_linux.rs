@@ -3,14 +3,11 @@
 //! real epoll, through libc), in the same test, and the event sequences
 //! must be equal.
 
-use dpstack::buf::BufPool;
-use dpstack::device::pipe::{pipe_pair, PipeConfig, PipeDevice};
-use dpstack::device::Device;
+use dpstack::device::pipe::{PipeConfig, PipeDevice};
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLET, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLRDHUP};
-use dpstack::runtime::{Stack, StackConfig};
+use dpstack::runtime::{pipe_stacks, Stack, StackConfig};
 use dpstack::socket::{Errno, Fd, Shutdown, SockOpt, SockType};
 use dpstack::time::{Duration, ManualClock};
-use dpstack::wire::Ipv4Cidr;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// A socket on one side of a scenario.
@@ -65,21 +62,13 @@ const B_IP: Ipv4Addr = Ipv4Addr::new(10, 4, 0, 2);
 
 impl Dpstack {
     fn new() -> Self {
-        let pool = BufPool::with_defaults();
-        let (pa, pb) = pipe_pair(&PipeConfig::default(), &pool);
         let clock = ManualClock::new();
-        let config = |ip, seed| StackConfig {
-            seed: Some(seed),
-            ..StackConfig::new(Ipv4Cidr {
-                addr: ip,
-                prefix_len: 24,
-            })
-        };
-        let mut a = Stack::new(pa, clock.clone(), config(A_IP, 1));
-        let mut b = Stack::new(pb, clock.clone(), config(B_IP, 2));
-        let (a_mac, b_mac) = (a.device().capabilities().mac, b.device().capabilities().mac);
-        a.interface().arp_cache().insert_static(B_IP, b_mac);
-        b.interface().arp_cache().insert_static(A_IP, a_mac);
+        let (a, b) = pipe_stacks(
+            StackConfig::seeded(A_IP, 24, 1),
+            StackConfig::seeded(B_IP, 24, 2),
+            clock.clone(),
+            &PipeConfig::default(),
+        );
         Dpstack { a, b, clock }
     }
 

@@ -6,14 +6,12 @@
 #[allow(dead_code)]
 mod echo_reactor;
 
-use dpstack::buf::BufPool;
-use dpstack::device::pipe::{pipe_pair, PipeConfig, PipeDevice};
+use dpstack::device::pipe::PipeConfig;
 use dpstack::device::Device;
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLET, EPOLLIN, EPOLLOUT};
-use dpstack::runtime::{Stack, StackConfig};
+use dpstack::runtime::{pipe_stacks, Stack, StackConfig};
 use dpstack::socket::{Errno, Fd, SockOpt, SockType};
 use dpstack::time::{Clock, Duration, ManualClock};
-use dpstack::wire::Ipv4Cidr;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -23,16 +21,6 @@ const MESSAGES: usize = 10;
 const WAVE: usize = 1_000;
 const A_IP: Ipv4Addr = Ipv4Addr::new(10, 6, 0, 1);
 const B_IP: Ipv4Addr = Ipv4Addr::new(10, 6, 0, 2);
-
-fn config(ip: Ipv4Addr, seed: u64) -> StackConfig {
-    StackConfig {
-        seed: Some(seed),
-        ..StackConfig::new(Ipv4Cidr {
-            addr: ip,
-            prefix_len: 24,
-        })
-    }
-}
 
 fn small_buffers<D: Device, C: Clock>(stack: &mut Stack<D, C>, fd: Fd) {
     stack.setsockopt(fd, SockOpt::RcvBuf(4096)).unwrap();
@@ -52,23 +40,16 @@ fn message(fd: Fd, n: usize) -> Vec<u8> {
 
 #[test]
 fn ten_thousand_connections_ten_messages_each() {
-    let pool = BufPool::with_defaults();
-    let (pa, pb) = pipe_pair(
+    let clock = ManualClock::new();
+    let (mut clients, mut server) = pipe_stacks(
+        StackConfig::seeded(A_IP, 24, 1),
+        StackConfig::seeded(B_IP, 24, 2),
+        clock.clone(),
         &PipeConfig {
             queue_len: 16_384,
             ..PipeConfig::default()
         },
-        &pool,
     );
-    let clock = ManualClock::new();
-    let mut clients: Stack<PipeDevice, _> = Stack::new(pa, clock.clone(), config(A_IP, 1));
-    let mut server: Stack<PipeDevice, _> = Stack::new(pb, clock.clone(), config(B_IP, 2));
-    let (a_mac, b_mac) = (
-        clients.device().capabilities().mac,
-        server.device().capabilities().mac,
-    );
-    clients.interface().arp_cache().insert_static(B_IP, b_mac);
-    server.interface().arp_cache().insert_static(A_IP, a_mac);
 
     let epfd = server.epoll_create().unwrap();
     let mut reactor = echo_reactor::Reactor::new(epfd, EPOLLET);

@@ -8,6 +8,7 @@
 
 mod open;
 mod options;
+mod pair;
 mod signal;
 mod socket_api;
 mod stack;
@@ -18,6 +19,7 @@ pub use open::{open_device, DeviceUser, OpenError};
 #[cfg(feature = "dpdk")]
 pub use open::{open_dpdk_port, start_dpdk_port};
 pub use options::{Backend, NetOptions, DEFAULT_EAL};
+pub use pair::pipe_stacks;
 pub use signal::RunControl;
 pub use stack::{IdleBackoff, Stack, StackConfig};
 pub use summary::{fill_pattern, pattern_byte, print_summary, SummaryValue};

@@ -3,13 +3,10 @@
 //! against the kernel with Python's socket module on this machine).
 
 use super::*;
-use crate::buf::BufPool;
-use crate::device::pipe::{pipe_pair, PipeConfig, PipeDevice};
-use crate::device::Device;
+use crate::device::pipe::{PipeConfig, PipeDevice};
 use crate::epoll::*;
-use crate::runtime::{Stack, StackConfig};
+use crate::runtime::{pipe_stacks, Stack, StackConfig};
 use crate::time::{Duration, ManualClock};
-use crate::wire::Ipv4Cidr;
 
 const A_IP: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 1);
 const B_IP: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 2);
@@ -25,21 +22,13 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let pool = BufPool::with_defaults();
-        let (pa, pb) = pipe_pair(&PipeConfig::default(), &pool);
         let clock = ManualClock::new();
-        let config = |ip, seed| StackConfig {
-            seed: Some(seed),
-            ..StackConfig::new(Ipv4Cidr {
-                addr: ip,
-                prefix_len: 24,
-            })
-        };
-        let mut a = Stack::new(pa, clock.clone(), config(A_IP, 1));
-        let mut b = Stack::new(pb, clock.clone(), config(B_IP, 2));
-        let (a_mac, b_mac) = (a.device().capabilities().mac, b.device().capabilities().mac);
-        a.interface().arp_cache().insert_static(B_IP, b_mac);
-        b.interface().arp_cache().insert_static(A_IP, a_mac);
+        let (a, b) = pipe_stacks(
+            StackConfig::seeded(A_IP, 24, 1),
+            StackConfig::seeded(B_IP, 24, 2),
+            clock.clone(),
+            &PipeConfig::default(),
+        );
         World { a, b, clock }
     }
 
