@@ -154,6 +154,8 @@ pub struct FdTable {
     udp_fds: HashMap<UdpHandle, Fd>,
     tcp_wakeups: Vec<TcpHandle>,
     udp_wakeups: Vec<UdpHandle>,
+    /// Reused list of descriptors to wake.
+    wake_fds: Vec<Fd>,
 }
 
 impl Default for FdTable {
@@ -172,6 +174,7 @@ impl FdTable {
             udp_fds: HashMap::new(),
             tcp_wakeups: Vec::new(),
             udp_wakeups: Vec::new(),
+            wake_fds: Vec::new(),
         }
     }
 
@@ -604,18 +607,18 @@ impl FdTable {
     pub fn dispatch_wakeups(&mut self, net: &mut Net<'_>) {
         let mut tcp = std::mem::take(&mut self.tcp_wakeups);
         let mut udp = std::mem::take(&mut self.udp_wakeups);
+        let mut fds = std::mem::take(&mut self.wake_fds);
         net.sockets.tcp.take_wakeups(&mut tcp);
         net.sockets.udp.take_wakeups(&mut udp);
-        let fds: Vec<Fd> = tcp
-            .drain(..)
-            .filter_map(|h| self.tcp_fds.get(&h).copied())
-            .chain(udp.drain(..).filter_map(|h| self.udp_fds.get(&h).copied()))
-            .collect();
-        for fd in fds {
+        fds.extend(tcp.drain(..).filter_map(|h| self.tcp_fds.get(&h).copied()));
+        fds.extend(udp.drain(..).filter_map(|h| self.udp_fds.get(&h).copied()));
+        for &fd in &fds {
             self.wake_fd(net, fd);
         }
+        fds.clear();
         self.tcp_wakeups = tcp;
         self.udp_wakeups = udp;
+        self.wake_fds = fds;
     }
 
     /// Tells every epoll watching `fd` its readiness now.
@@ -624,9 +627,9 @@ impl FdTable {
         if slot.watchers.is_empty() {
             return;
         }
-        let watchers = slot.watchers.clone();
+        let watchers = std::mem::take(&mut slot.watchers);
         let events = self.readiness(net, fd);
-        for epfd in watchers {
+        for &epfd in &watchers {
             if let Ok(Slot {
                 kind: Kind::Epoll(ep),
                 ..
@@ -634,6 +637,9 @@ impl FdTable {
             {
                 ep.notify(fd, events);
             }
+        }
+        if let Ok(slot) = self.slot(fd) {
+            slot.watchers = watchers;
         }
     }
 
