@@ -269,6 +269,10 @@ counters! {
         rx_after_close,
         /// TIME_WAIT connections taken over by a new SYN (RFC 6191).
         time_wait_reused,
+        /// Keepalive probes sent.
+        keepalive_probes,
+        /// Connections ended by unanswered keepalive probes.
+        keepalive_timeouts,
     }
 }
 

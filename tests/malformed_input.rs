@@ -122,6 +122,7 @@ fn two_hundred_thousand_mutated_frames_neither_crash_nor_leak() {
         recv_buffer: 4096,
         send_buffer: 4096,
         nodelay: false,
+        keepalive: None,
     };
     sockets
         .tcp

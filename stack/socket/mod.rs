@@ -57,7 +57,7 @@ pub use options::{SockOpt, SockOptName};
 
 use crate::epoll::{CtlOp, Epoll, EpollEvent};
 use crate::iface::Sockets;
-use crate::tcp::{State, TcpHandle, TcpOptions};
+use crate::tcp::{Keepalive, State, TcpHandle, TcpOptions};
 use crate::time::Instant;
 use crate::udp::UdpHandle;
 use std::cmp::Reverse;
@@ -123,6 +123,8 @@ struct TcpSock {
     bound: Option<SocketAddrV4>,
     reuse_addr: bool,
     keepalive: bool,
+    /// `TCP_KEEPIDLE`/`INTVL`/`CNT`, used while `keepalive` is on.
+    keep_settings: Keepalive,
     /// `SO_LINGER` with a zero timeout: close aborts with a RST.
     linger_zero: bool,
     shut_rd: bool,
@@ -231,6 +233,7 @@ impl FdTable {
                     bound: None,
                     reuse_addr: false,
                     keepalive: false,
+                    keep_settings: Keepalive::default(),
                     linger_zero: false,
                     shut_rd: false,
                     connect_reported: false,
@@ -298,7 +301,8 @@ impl FdTable {
             options,
             bound: None,
             reuse_addr: false,
-            keepalive: false,
+            keepalive: options.keepalive.is_some(),
+            keep_settings: options.keepalive.unwrap_or_default(),
             linger_zero: false,
             shut_rd: false,
             connect_reported: true,

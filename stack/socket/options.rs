@@ -1,8 +1,21 @@
 //! `setsockopt`/`getsockopt`: the options a user of a production stack
 //! reaches for, typed instead of (level, name, void*) triples.
 
-use super::{Errno, FdTable, Kind, Net, TcpConn};
+use super::{Errno, FdTable, Kind, Net, TcpConn, TcpSock};
 use crate::socket::Fd;
+use crate::time::Duration;
+
+/// Puts a socket's keepalive settings in force (now, if it is connected;
+/// at listen/connect otherwise).
+fn apply_keepalive(net: &mut Net<'_>, sock: &mut TcpSock) -> Result<(), Errno> {
+    sock.options.keepalive = sock.keepalive.then_some(sock.keep_settings);
+    if let TcpConn::Connected(handle) = sock.conn {
+        net.sockets
+            .tcp
+            .set_keepalive(net.now, handle, sock.options.keepalive)?;
+    }
+    Ok(())
+}
 
 /// An option and the value to set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,8 +23,15 @@ pub enum SockOpt {
     /// `SO_REUSEADDR` (recorded; ports are not held after close here, so it
     /// changes nothing yet).
     ReuseAddr(bool),
-    /// `SO_KEEPALIVE` (recorded; keepalive probes come with their issue).
+    /// `SO_KEEPALIVE`: probe an idle connection, fail it with ETIMEDOUT
+    /// when the peer stays silent.
     KeepAlive(bool),
+    /// `TCP_KEEPIDLE`: seconds of silence before the first probe (at least 1).
+    KeepIdle(u32),
+    /// `TCP_KEEPINTVL`: seconds between probes (at least 1).
+    KeepIntvl(u32),
+    /// `TCP_KEEPCNT`: unanswered probes before giving up (at least 1).
+    KeepCnt(u32),
     /// `SO_LINGER`: `Some(0)` makes close abort with a RST; other values
     /// close gracefully in the background.
     Linger(Option<u32>),
@@ -32,6 +52,12 @@ pub enum SockOptName {
     ReuseAddr,
     /// `SO_KEEPALIVE`.
     KeepAlive,
+    /// `TCP_KEEPIDLE`, in seconds.
+    KeepIdle,
+    /// `TCP_KEEPINTVL`, in seconds.
+    KeepIntvl,
+    /// `TCP_KEEPCNT`.
+    KeepCnt,
     /// `SO_RCVBUF`.
     RcvBuf,
     /// `SO_SNDBUF`.
@@ -58,7 +84,27 @@ impl FdTable {
         };
         match option {
             SockOpt::ReuseAddr(on) => sock.reuse_addr = on,
-            SockOpt::KeepAlive(on) => sock.keepalive = on,
+            SockOpt::KeepAlive(on) => {
+                sock.keepalive = on;
+                return apply_keepalive(net, sock);
+            }
+            SockOpt::KeepIdle(secs) | SockOpt::KeepIntvl(secs) | SockOpt::KeepCnt(secs)
+                if secs == 0 || secs > 32_767 =>
+            {
+                return Err(Errno::EINVAL);
+            }
+            SockOpt::KeepIdle(secs) => {
+                sock.keep_settings.idle = Duration::from_secs(u64::from(secs));
+                return apply_keepalive(net, sock);
+            }
+            SockOpt::KeepIntvl(secs) => {
+                sock.keep_settings.interval = Duration::from_secs(u64::from(secs));
+                return apply_keepalive(net, sock);
+            }
+            SockOpt::KeepCnt(count) => {
+                sock.keep_settings.count = count;
+                return apply_keepalive(net, sock);
+            }
             SockOpt::Linger(timeout) => sock.linger_zero = timeout == Some(0),
             SockOpt::RcvBuf(bytes) | SockOpt::SndBuf(bytes) => {
                 if sock.conn != TcpConn::Fresh {
@@ -112,6 +158,13 @@ impl FdTable {
                 },
                 SockOptName::ReuseAddr => sock.reuse_addr as i64,
                 SockOptName::KeepAlive => sock.keepalive as i64,
+                SockOptName::KeepIdle => {
+                    (sock.keep_settings.idle.as_nanos() / 1_000_000_000) as i64
+                }
+                SockOptName::KeepIntvl => {
+                    (sock.keep_settings.interval.as_nanos() / 1_000_000_000) as i64
+                }
+                SockOptName::KeepCnt => i64::from(sock.keep_settings.count),
                 SockOptName::RcvBuf => sock.options.recv_buffer as i64,
                 SockOptName::SndBuf => sock.options.send_buffer as i64,
                 SockOptName::NoDelay => sock.options.nodelay as i64,

@@ -6,7 +6,7 @@ use super::*;
 use crate::device::pipe::{PipeConfig, PipeDevice};
 use crate::epoll::*;
 use crate::runtime::{pipe_stacks, Stack, StackConfig};
-use crate::time::{Duration, ManualClock};
+use crate::time::{Clock, Duration, ManualClock};
 
 const A_IP: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 1);
 const B_IP: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 2);
@@ -409,4 +409,41 @@ fn udp_through_descriptors_with_peek() {
     assert_eq!((&buf[..n], from.unwrap().ip()), (&b"datagram"[..], &A_IP));
     assert_eq!(w.b.recv(rx, &mut buf, 0), Ok(8), "peek left it");
     assert_eq!(w.b.recv(rx, &mut buf, 0), Err(Errno::EAGAIN));
+}
+
+#[test]
+fn so_keepalive_detects_a_vanished_peer() {
+    let mut w = World::new();
+    let (client, _server, _) = w.connected();
+    w.a.setsockopt(client, SockOpt::KeepIdle(2)).unwrap();
+    w.a.setsockopt(client, SockOpt::KeepIntvl(1)).unwrap();
+    w.a.setsockopt(client, SockOpt::KeepCnt(2)).unwrap();
+    w.a.setsockopt(client, SockOpt::KeepAlive(true)).unwrap();
+    assert_eq!(w.a.getsockopt(client, SockOptName::KeepIdle), Ok(2));
+    assert_eq!(w.a.getsockopt(client, SockOptName::KeepAlive), Ok(1));
+    assert_eq!(
+        w.a.setsockopt(client, SockOpt::KeepCnt(0)),
+        Err(Errno::EINVAL)
+    );
+    let ep = w.a.epoll_create().unwrap();
+    watch(&mut w.a, ep, client, EPOLLIN | EPOLLET);
+    // The peer vanishes: B is never polled again.
+    let start = w.clock.now();
+    let mut failed_at = None;
+    for _ in 0..1000 {
+        w.clock.advance(Duration::from_millis(10));
+        if !ready(&mut w.a, ep).is_empty() {
+            failed_at = Some(w.clock.now().saturating_duration_since(start));
+            break;
+        }
+    }
+    let failed_at = failed_at.expect("keepalive gave up");
+    assert!(
+        failed_at >= Duration::from_secs(4) && failed_at <= Duration::from_millis(4_020),
+        "idle 2 s + 2 probes x 1 s: {failed_at:?}"
+    );
+    assert_eq!(
+        w.a.getsockopt(client, SockOptName::Error),
+        Ok(Errno::ETIMEDOUT.code() as i64)
+    );
 }

@@ -30,6 +30,7 @@ impl Tcb {
             State::Closed | State::Listen => return None,
             _ => {}
         }
+        self.heard_from_peer(now);
         // RFC 7323 5.3 R1: PAWS, before the sequence check; RSTs are exempt.
         if let (Some(ts), Some((val, _))) = (self.timestamps, seg.options.timestamps) {
             if !seg.has(flags::RST) && (val.wrapping_sub(ts.recent) as i32) < 0 {
@@ -215,6 +216,7 @@ impl Tcb {
         stats.established += 1;
         self.ack_now = true;
         self.backoff = 0;
+        self.heard_from_peer(now);
         self.take_rtt_sample(now, seg);
         self.set_timer(Timer::Retransmit, None);
         if !seg.payload.is_empty() {

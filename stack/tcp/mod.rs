@@ -33,7 +33,7 @@ pub use config::TcpConfig;
 pub use error::TcpError;
 pub use sockets::{Readiness, TcpHandle, TcpSockets};
 pub use state::State;
-pub use tcb::TcpOptions;
+pub use tcb::{Keepalive, TcpOptions};
 
 #[cfg(test)]
 mod tests;

@@ -88,7 +88,9 @@ impl Tcb {
             if let Some(plan) = self.plan_data(now) {
                 return Some(plan);
             }
-            if self.probe_due {
+            if self.probe_due || self.keepalive_due {
+                // Both probes carry an old sequence number: the peer must
+                // answer with an ACK showing its state and window.
                 return Some(self.plan_control(now, self.snd_una - 1, flags::ACK, PlanKind::Probe));
             }
         }
@@ -319,8 +321,12 @@ impl Tcb {
             PlanKind::Syn => self.send_syn = false,
             PlanKind::RetransmitHead => self.retransmit_head = false,
             PlanKind::Probe => {
-                self.probe_due = false;
-                stats.window_probes += 1;
+                if std::mem::take(&mut self.keepalive_due) {
+                    stats.keepalive_probes += 1;
+                } else {
+                    self.probe_due = false;
+                    stats.window_probes += 1;
+                }
             }
             PlanKind::Reset => {
                 stats.tx_resets += 1;

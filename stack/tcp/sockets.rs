@@ -829,6 +829,24 @@ impl TcpSockets {
         }
     }
 
+    /// Turns keepalive on with `settings`, or off (`None`).
+    pub fn set_keepalive(
+        &mut self,
+        now: Instant,
+        handle: TcpHandle,
+        settings: Option<super::tcb::Keepalive>,
+    ) -> Result<(), TcpError> {
+        let tcb = self.user_tcb(handle)?;
+        tcb.keepalive = settings;
+        match settings {
+            Some(_) => tcb.heard_from_peer(now),
+            None => tcb.set_timer(Timer::Keepalive, None),
+        }
+        let state = tcb.state;
+        self.settle(handle.index, state, now);
+        Ok(())
+    }
+
     /// Turns Nagle's algorithm off (`true`, TCP_NODELAY) or on.
     pub fn set_nodelay(&mut self, handle: TcpHandle, nodelay: bool) -> Result<(), TcpError> {
         self.user_tcb(handle)?.nodelay = nodelay;

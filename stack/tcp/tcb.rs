@@ -32,6 +32,8 @@ pub struct TcpOptions {
     pub recv_buffer: usize,
     /// Nagle's algorithm off (`TCP_NODELAY`).
     pub nodelay: bool,
+    /// Keepalive (`SO_KEEPALIVE` with `TCP_KEEPIDLE`/`INTVL`/`CNT`), if on.
+    pub keepalive: Option<Keepalive>,
 }
 
 impl TcpOptions {
@@ -41,6 +43,7 @@ impl TcpOptions {
             send_buffer: config.send_buffer,
             recv_buffer: config.recv_buffer,
             nodelay: config.nodelay,
+            keepalive: None,
         }
     }
 }
@@ -67,6 +70,33 @@ pub enum Timer {
     DelayedAck = 2,
     /// End of TIME_WAIT, or of an orphaned FIN_WAIT_2.
     Linger = 3,
+    /// Keepalive: idle time, then probe intervals (RFC 1122 4.2.3.6).
+    Keepalive = 4,
+}
+
+/// Number of [`Timer`]s.
+pub const TIMERS: usize = 5;
+
+/// Keepalive settings of a connection (`TCP_KEEPIDLE`, `TCP_KEEPINTVL`,
+/// `TCP_KEEPCNT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Silence before the first probe (Linux default 7,200 s).
+    pub idle: crate::time::Duration,
+    /// Between unanswered probes (Linux default 75 s).
+    pub interval: crate::time::Duration,
+    /// Unanswered probes before the connection fails with ETIMEDOUT (Linux default 9).
+    pub count: u32,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Keepalive {
+            idle: crate::time::Duration::from_secs(7200),
+            interval: crate::time::Duration::from_secs(75),
+            count: 9,
+        }
+    }
 }
 
 /// Timestamp state when both sides use them (RFC 7323 3, 4, 5).
@@ -203,13 +233,19 @@ pub struct Tcb {
     pub unacked_bytes: usize,
     /// Nagle off.
     pub nodelay: bool,
+    /// Keepalive, when enabled.
+    pub keepalive: Option<Keepalive>,
+    /// Keepalive probes sent without an answer.
+    pub keepalive_probes: u32,
+    /// Send a keepalive probe.
+    pub keepalive_due: bool,
     /// Why the connection failed, until the application is told.
     pub error: Option<TcpError>,
     /// The application was told of `error` (later calls see EPIPE or EOF).
     pub error_reported: bool,
 
     /// Deadline of each [`Timer`].
-    pub timers: [Option<Instant>; 4],
+    pub timers: [Option<Instant>; TIMERS],
     /// The wheel entry ordering this connection, and its deadline.
     pub wheel: Option<(TimerHandle, Instant)>,
     /// Queued for output.
@@ -288,9 +324,12 @@ impl Tcb {
             dup_acks_owed: 0,
             unacked_bytes: 0,
             nodelay: options.nodelay,
+            keepalive: options.keepalive,
+            keepalive_probes: 0,
+            keepalive_due: false,
             error: None,
             error_reported: false,
-            timers: [None; 4],
+            timers: [None; TIMERS],
             wheel: None,
             dirty: false,
             watched: false,
@@ -385,6 +424,17 @@ impl Tcb {
         ((now.as_nanos() / 1_000_000) as u32).wrapping_add(self.ts_offset)
     }
 
+    /// Something arrived from the peer at `now`: the keepalive clock
+    /// restarts and unanswered probes are forgiven.
+    pub fn heard_from_peer(&mut self, now: Instant) {
+        self.keepalive_probes = 0;
+        if let Some(keepalive) = self.keepalive {
+            if self.state.is_synchronized() && self.state != State::TimeWait {
+                self.set_timer(Timer::Keepalive, Some(now + keepalive.idle));
+            }
+        }
+    }
+
     /// Sets (or clears) the deadline of `timer`.
     pub fn set_timer(&mut self, timer: Timer, at: Option<Instant>) {
         self.timers[timer as usize] = at;
@@ -410,10 +460,11 @@ impl Tcb {
     /// Moves to CLOSED, stopping every timer and pending send.
     pub fn enter_closed(&mut self) {
         self.state = State::Closed;
-        self.timers = [None; 4];
+        self.timers = [None; TIMERS];
         self.send_syn = false;
         self.retransmit_head = false;
         self.probe_due = false;
+        self.keepalive_due = false;
         self.ack_now = false;
         self.tx.consume(self.tx.len());
     }
@@ -422,7 +473,7 @@ impl Tcb {
     /// nothing more will be sent or received.
     pub fn enter_time_wait(&mut self, now: Instant, duration: crate::time::Duration) {
         self.state = State::TimeWait;
-        self.timers = [None; 4];
+        self.timers = [None; TIMERS];
         self.set_timer(Timer::Linger, Some(now + duration));
         self.tx = ByteRing::new(0);
         if self.rx.is_empty() {

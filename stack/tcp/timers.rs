@@ -43,6 +43,13 @@ impl Tcb {
                 self.persist_backoff = self.persist_backoff.saturating_add(1);
             }
         }
+        if due(self.timer(Timer::Keepalive)) {
+            self.set_timer(Timer::Keepalive, None);
+            self.on_keepalive_timeout(now, stats);
+            if self.state == State::Closed {
+                return;
+            }
+        }
         if due(self.timer(Timer::DelayedAck)) {
             self.set_timer(Timer::DelayedAck, None);
             if self.unacked_bytes > 0 {
@@ -50,6 +57,34 @@ impl Tcb {
                 self.ack_now = true;
             }
         }
+    }
+
+    /// RFC 1122 4.2.3.6: after `idle` of silence, probe every `interval`;
+    /// `count` unanswered probes end the connection with ETIMEDOUT. While
+    /// data is outstanding the retransmission timer watches the peer.
+    fn on_keepalive_timeout(&mut self, now: Instant, stats: &mut TcpStats) {
+        let Some(keepalive) = self.keepalive else {
+            return;
+        };
+        if !matches!(
+            self.state,
+            State::Established | State::CloseWait | State::FinWait2
+        ) {
+            return;
+        }
+        if self.snd_una != self.snd_max || self.unsent() > 0 {
+            self.set_timer(Timer::Keepalive, Some(now + keepalive.idle));
+            return;
+        }
+        if self.keepalive_probes >= keepalive.count {
+            stats.keepalive_timeouts += 1;
+            stats.timeouts += 1;
+            self.fail(TcpError::TimedOut);
+            return;
+        }
+        self.keepalive_probes += 1;
+        self.keepalive_due = true;
+        self.set_timer(Timer::Keepalive, Some(now + keepalive.interval));
     }
 
     /// RFC 6298 5.4-5.6: retransmit the earliest unacknowledged segment,

@@ -550,3 +550,69 @@ fn after_a_timeout_a_small_retransmission_is_not_held_by_sws_avoidance() {
         (1, s.iss + 1, 56)
     );
 }
+
+#[test]
+fn keepalive_probes_a_silent_peer_then_times_out() {
+    let mut s = Script::new(script_config());
+    let (_, conn) = s.established_passive();
+    let keepalive = crate::tcp::Keepalive {
+        idle: Duration::from_secs(10),
+        interval: Duration::from_secs(1),
+        count: 3,
+    };
+    let start = s.now;
+    s.tcp.set_keepalive(s.now, conn, Some(keepalive)).unwrap();
+    // An answered probe restarts the idle period.
+    let probe = s.run_until_output(Duration::from_secs(20));
+    assert_eq!(
+        (probe.len(), probe[0].seq, probe[0].data.len()),
+        (1, s.iss, 0)
+    );
+    assert_eq!(
+        s.now.saturating_duration_since(start),
+        Duration::from_secs(10)
+    );
+    s.inject(ACK, P, s.iss + 1, b"");
+    let restarted = s.now;
+    for _ in 0..3 {
+        assert_eq!(s.run_until_output(Duration::from_secs(20)).len(), 1);
+    }
+    assert_eq!(
+        s.now.saturating_duration_since(restarted),
+        Duration::from_secs(12),
+        "idle, then two intervals"
+    );
+    s.advance(Duration::from_millis(999));
+    assert_eq!(s.state(conn), State::Established);
+    s.advance(Duration::from_millis(1));
+    assert_eq!(s.state(conn), State::Closed, "at idle + interval x count");
+    s.sent_none();
+    assert_eq!(s.tcp.recv(conn, &mut [0u8; 4]), Err(TcpError::TimedOut));
+    let stats = s.tcp.stats();
+    assert_eq!((stats.keepalive_probes, stats.keepalive_timeouts), (4, 1));
+}
+
+#[test]
+fn keepalive_stays_quiet_while_the_peer_talks() {
+    let mut s = Script::new(script_config());
+    let (_, conn) = s.established_passive();
+    let keepalive = crate::tcp::Keepalive {
+        idle: Duration::from_secs(5),
+        interval: Duration::from_secs(1),
+        count: 2,
+    };
+    s.tcp.set_keepalive(s.now, conn, Some(keepalive)).unwrap();
+    let mut seq = P;
+    for _ in 0..10 {
+        s.advance(Duration::from_secs(4));
+        s.inject(ACK | PSH, seq, s.iss + 1, b"hi");
+        seq += 2;
+        let sent = s.run_until_output(Duration::from_millis(100));
+        assert!(
+            sent.iter().all(|seg| seg.seq == s.iss + 1),
+            "ACKs only, no probe"
+        );
+    }
+    assert_eq!(s.state(conn), State::Established);
+    assert_eq!(s.tcp.stats().keepalive_probes, 0);
+}
