@@ -123,6 +123,7 @@ fn two_hundred_thousand_mutated_frames_neither_crash_nor_leak() {
         send_buffer: 4096,
         nodelay: false,
         keepalive: None,
+        congestion: Default::default(),
     };
     sockets
         .tcp

@@ -8,9 +8,9 @@ use dpstack::device::fault::{FaultConfig, FaultDevice, FaultProfile};
 use dpstack::device::pipe::{pipe_pair, PipeConfig};
 use dpstack::device::Device;
 use dpstack::runtime::{Stack, StackConfig};
+use dpstack::tcp::congestion::Algorithm;
 use dpstack::tcp::{State, TcpError, TcpHandle};
 use dpstack::time::{Clock, Duration, ManualClock};
-use dpstack::wire::Ipv4Cidr;
 use sha2::{Digest, Sha256};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -18,14 +18,10 @@ const A_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 60, 1);
 const B_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 60, 2);
 const MB: usize = 1_000_000;
 
-fn config(ip: Ipv4Addr, seed: u64) -> StackConfig {
-    StackConfig {
-        seed: Some(seed),
-        ..StackConfig::new(Ipv4Cidr {
-            addr: ip,
-            prefix_len: 24,
-        })
-    }
+fn config(ip: Ipv4Addr, seed: u64, congestion: Algorithm) -> StackConfig {
+    let mut config = StackConfig::seeded(ip, 24, seed);
+    config.tcp.congestion = congestion;
+    config
 }
 
 /// The byte at stream offset `i` (the apps' pattern, varied per direction).
@@ -103,6 +99,16 @@ fn read_some<D: Device, C: Clock>(
 /// Moves `total` bytes each way; `simultaneous`: both directions at once
 /// (every ACK rides on data), else A to B first, then B to A.
 fn run(name: &str, total: usize, fault: FaultProfile, simultaneous: bool) {
+    run_with(name, total, fault, simultaneous, Algorithm::NewReno);
+}
+
+fn run_with(
+    name: &str,
+    total: usize,
+    fault: FaultProfile,
+    simultaneous: bool,
+    congestion: Algorithm,
+) {
     let pool = BufPool::with_defaults();
     let (pa, pb) = pipe_pair(
         &PipeConfig {
@@ -121,8 +127,8 @@ fn run(name: &str, total: usize, fault: FaultProfile, simultaneous: bool) {
     )
     .unwrap();
     let clock = ManualClock::new();
-    let mut a = Stack::new(pa, clock.clone(), config(A_IP, 11));
-    let mut b = Stack::new(pb, clock.clone(), config(B_IP, 12));
+    let mut a = Stack::new(pa, clock.clone(), config(A_IP, 11, congestion));
+    let mut b = Stack::new(pb, clock.clone(), config(B_IP, 12, congestion));
     let (a_mac, b_mac) = (a.device().capabilities().mac, b.device().capabilities().mac);
     a.interface().arp_cache().insert_static(B_IP, b_mac);
     b.interface().arp_cache().insert_static(A_IP, a_mac);
@@ -288,5 +294,19 @@ fn reorder_and_duplicate_100_mb_each_way() {
             ..FaultProfile::default()
         },
         true,
+    );
+}
+
+#[test]
+fn cubic_with_one_percent_loss_100_mb_each_way() {
+    run_with(
+        "CUBIC, loss 1%, one way then the other",
+        megabytes(),
+        FaultProfile {
+            loss: 0.01,
+            ..FaultProfile::default()
+        },
+        false,
+        Algorithm::Cubic,
     );
 }

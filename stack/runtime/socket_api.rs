@@ -103,6 +103,11 @@ impl<D: Device, C: Clock> Stack<D, C> {
         self.with_net(|fds, net| fds.get_option(net, fd, name))
     }
 
+    /// `getsockopt(TCP_CONGESTION)`.
+    pub fn congestion(&mut self, fd: Fd) -> Result<crate::tcp::congestion::Algorithm, Errno> {
+        self.fds.congestion(fd)
+    }
+
     /// `getsockname`.
     pub fn getsockname(&mut self, fd: Fd) -> Result<SocketAddrV4, Errno> {
         self.with_net(|fds, net| fds.local_addr(net, fd))

@@ -3,6 +3,7 @@
 
 use super::{Errno, FdTable, Kind, Net, TcpConn, TcpSock};
 use crate::socket::Fd;
+use crate::tcp::congestion::Algorithm;
 use crate::time::Duration;
 
 /// Puts a socket's keepalive settings in force (now, if it is connected;
@@ -41,6 +42,8 @@ pub enum SockOpt {
     SndBuf(usize),
     /// `TCP_NODELAY`.
     NoDelay(bool),
+    /// `TCP_CONGESTION`: the congestion-control algorithm.
+    Congestion(Algorithm),
 }
 
 /// An option to read.
@@ -69,6 +72,15 @@ pub enum SockOptName {
 }
 
 impl FdTable {
+    /// `getsockopt(TCP_CONGESTION)`: the algorithm of a TCP socket.
+    pub fn congestion(&mut self, fd: Fd) -> Result<Algorithm, Errno> {
+        match &self.slot(fd)?.kind {
+            Kind::Tcp(sock) => Ok(sock.options.congestion),
+            Kind::Udp(_) => Err(Errno::EOPNOTSUPP),
+            Kind::Epoll(_) => Err(Errno::ENOTSOCK),
+        }
+    }
+
     /// `setsockopt`.
     pub fn set_option(&mut self, net: &mut Net<'_>, fd: Fd, option: SockOpt) -> Result<(), Errno> {
         let slot = self.slot(fd)?;
@@ -77,6 +89,7 @@ impl FdTable {
             Kind::Udp(_) => {
                 return match option {
                     SockOpt::ReuseAddr(_) | SockOpt::RcvBuf(_) | SockOpt::SndBuf(_) => Ok(()),
+                    SockOpt::Congestion(_) => Err(Errno::EOPNOTSUPP),
                     _ => Err(Errno::ENOPROTOOPT),
                 }
             }
@@ -115,6 +128,12 @@ impl FdTable {
                     sock.options.recv_buffer = bytes;
                 } else {
                     sock.options.send_buffer = bytes;
+                }
+            }
+            SockOpt::Congestion(algorithm) => {
+                sock.options.congestion = algorithm;
+                if let TcpConn::Connected(handle) = sock.conn {
+                    net.sockets.tcp.set_congestion(handle, algorithm)?;
                 }
             }
             SockOpt::NoDelay(on) => {

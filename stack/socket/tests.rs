@@ -447,3 +447,38 @@ fn so_keepalive_detects_a_vanished_peer() {
         Ok(Errno::ETIMEDOUT.code() as i64)
     );
 }
+
+#[test]
+fn tcp_congestion_is_chosen_per_socket() {
+    use crate::tcp::congestion::Algorithm;
+    let mut w = World::new();
+    let listener = w.b.socket(SockType::Stream).unwrap();
+    w.b.bind(listener, SocketAddrV4::new(B_IP, PORT)).unwrap();
+    w.b.setsockopt(listener, SockOpt::Congestion(Algorithm::Cubic))
+        .unwrap();
+    w.b.listen(listener, 4).unwrap();
+    let client = w.a.socket(SockType::Stream).unwrap();
+    assert_eq!(
+        w.a.congestion(client),
+        Ok(Algorithm::NewReno),
+        "the stack's default"
+    );
+    let _ = w.a.connect(client, SocketAddrV4::new(B_IP, PORT));
+    w.a.setsockopt(client, SockOpt::Congestion(Algorithm::Cubic))
+        .unwrap();
+    w.pump();
+    let (server, _) = w.b.accept(listener).unwrap();
+    assert_eq!(
+        w.b.congestion(server),
+        Ok(Algorithm::Cubic),
+        "inherited from the listener"
+    );
+    assert_eq!(w.a.congestion(client), Ok(Algorithm::Cubic));
+    let udp = w.a.socket(SockType::Dgram).unwrap();
+    assert_eq!(
+        w.a.setsockopt(udp, SockOpt::Congestion(Algorithm::Cubic)),
+        Err(Errno::EOPNOTSUPP)
+    );
+    assert_eq!(Algorithm::from_name("cubic"), Some(Algorithm::Cubic));
+    assert_eq!(Algorithm::from_name("bbr"), None);
+}

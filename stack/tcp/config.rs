@@ -44,6 +44,8 @@ pub struct TcpConfig {
     pub timestamps: bool,
     /// Nagle off by default (`TCP_NODELAY` on every socket).
     pub nodelay: bool,
+    /// Congestion control of new sockets (per socket: `TcpOptions`).
+    pub congestion: super::congestion::Algorithm,
     /// Replies without a connection (resets, challenge ACKs) that may wait
     /// for a transmit buffer; more are dropped and counted.
     pub max_pending_replies: usize,
@@ -69,6 +71,7 @@ impl Default for TcpConfig {
             window_scaling: true,
             timestamps: true,
             nodelay: false,
+            congestion: super::congestion::Algorithm::NewReno,
             max_pending_replies: 1024,
         }
     }

@@ -280,7 +280,7 @@ impl Tcb {
                     self.cc.on_partial_ack(acked, mss);
                     self.retransmit_head = true;
                 }
-                None => self.cc.on_ack(acked, mss),
+                None => self.cc.on_ack(acked, mss, now, self.rtt.srtt()),
             }
             self.dup_acks = 0;
             let next = (self.snd_una != self.snd_max).then(|| now + self.rtt.rto());

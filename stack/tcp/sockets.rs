@@ -847,6 +847,22 @@ impl TcpSockets {
         Ok(())
     }
 
+    /// Switches the congestion-control algorithm (`TCP_CONGESTION`). A
+    /// connection in progress restarts from the initial window (Linux keeps
+    /// the window it had).
+    pub fn set_congestion(
+        &mut self,
+        handle: TcpHandle,
+        algorithm: super::congestion::Algorithm,
+    ) -> Result<(), TcpError> {
+        let tcb = self.user_tcb(handle)?;
+        if tcb.congestion != algorithm {
+            tcb.congestion = algorithm;
+            tcb.cc = algorithm.build(tcb.mss);
+        }
+        Ok(())
+    }
+
     /// Turns Nagle's algorithm off (`true`, TCP_NODELAY) or on.
     pub fn set_nodelay(&mut self, handle: TcpHandle, nodelay: bool) -> Result<(), TcpError> {
         self.user_tcb(handle)?.nodelay = nodelay;

@@ -4,7 +4,7 @@
 
 use super::assembler::Assembler;
 use super::config::{window_scale_for, TcpConfig};
-use super::congestion::{CongestionControl, NewReno};
+use super::congestion::{Algorithm, CongestionControl};
 use super::error::TcpError;
 use super::rtt::RttEstimator;
 use super::segment::Segment;
@@ -34,6 +34,8 @@ pub struct TcpOptions {
     pub nodelay: bool,
     /// Keepalive (`SO_KEEPALIVE` with `TCP_KEEPIDLE`/`INTVL`/`CNT`), if on.
     pub keepalive: Option<Keepalive>,
+    /// Congestion control (`TCP_CONGESTION`).
+    pub congestion: Algorithm,
 }
 
 impl TcpOptions {
@@ -44,6 +46,7 @@ impl TcpOptions {
             recv_buffer: config.recv_buffer,
             nodelay: config.nodelay,
             keepalive: None,
+            congestion: config.congestion,
         }
     }
 }
@@ -202,6 +205,8 @@ pub struct Tcb {
     pub persist_backoff: u32,
     /// The congestion-control algorithm.
     pub cc: Box<dyn CongestionControl>,
+    /// Which algorithm `cc` is.
+    pub congestion: Algorithm,
     /// Duplicate ACKs in a row.
     pub dup_acks: u32,
     /// During fast recovery: the recovery point (RFC 6582 `recover`).
@@ -310,7 +315,8 @@ impl Tcb {
             rtt_probe: None,
             backoff: 0,
             persist_backoff: 0,
-            cc: Box::new(NewReno::new(mss)),
+            cc: options.congestion.build(mss),
+            congestion: options.congestion,
             dup_acks: 0,
             recover: None,
             high_recover: iss,
@@ -373,7 +379,7 @@ impl Tcb {
             .saturating_sub(option_space)
             .max(MIN_MSS);
         self.rcv_mss = self.mss;
-        self.cc = Box::new(NewReno::new(self.mss));
+        self.cc = self.congestion.build(self.mss);
         // The SYN's window is never scaled (RFC 7323 2.2).
         self.snd_wnd = usize::from(syn.window);
         self.max_snd_wnd = self.snd_wnd;

@@ -2,9 +2,50 @@
 //! connection. The sender (input/output) owns loss detection and the
 //! recovery point; the algorithm only decides the congestion window.
 
+mod cubic;
 mod new_reno;
 
+pub use cubic::Cubic;
 pub use new_reno::NewReno;
+
+use crate::time::{Duration, Instant};
+
+/// The algorithms on offer (`TCP_CONGESTION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Algorithm {
+    /// NewReno (RFC 5681, RFC 6582).
+    #[default]
+    NewReno,
+    /// CUBIC (RFC 9438).
+    Cubic,
+}
+
+impl Algorithm {
+    /// A fresh instance for segments of `mss` bytes.
+    pub fn build(self, mss: usize) -> Box<dyn CongestionControl> {
+        match self {
+            Algorithm::NewReno => Box::new(NewReno::new(mss)),
+            Algorithm::Cubic => Box::new(Cubic::new(mss)),
+        }
+    }
+
+    /// The name `TCP_CONGESTION` uses ("reno", "cubic").
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::NewReno => "reno",
+            Algorithm::Cubic => "cubic",
+        }
+    }
+
+    /// The algorithm `TCP_CONGESTION` names, if offered.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "reno" | "newreno" => Some(Algorithm::NewReno),
+            "cubic" => Some(Algorithm::Cubic),
+            _ => None,
+        }
+    }
+}
 
 /// A congestion-control algorithm: the congestion window's reaction to
 /// ACKs and losses. All sizes are bytes.
@@ -13,8 +54,9 @@ pub trait CongestionControl: std::fmt::Debug + Send {
     fn cwnd(&self) -> usize;
     /// The slow-start threshold.
     fn ssthresh(&self) -> usize;
-    /// `acked` new bytes were acknowledged outside recovery.
-    fn on_ack(&mut self, acked: usize, mss: usize);
+    /// `acked` new bytes were acknowledged outside recovery, at `now`, with
+    /// the smoothed RTT if measured.
+    fn on_ack(&mut self, acked: usize, mss: usize, now: Instant, srtt: Option<Duration>);
     /// Three duplicate ACKs began a fast recovery with `flight` bytes outstanding.
     fn on_enter_recovery(&mut self, flight: usize, mss: usize);
     /// Another duplicate ACK arrived during recovery (a segment left the network).

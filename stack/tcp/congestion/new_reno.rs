@@ -2,6 +2,7 @@
 //! recovery with partial ACKs).
 
 use super::{initial_window, CongestionControl};
+use crate::time::{Duration, Instant};
 
 /// NewReno's window state.
 #[derive(Debug, Clone)]
@@ -38,7 +39,7 @@ impl CongestionControl for NewReno {
         self.ssthresh
     }
 
-    fn on_ack(&mut self, acked: usize, mss: usize) {
+    fn on_ack(&mut self, acked: usize, mss: usize, _now: Instant, _srtt: Option<Duration>) {
         if self.cwnd < self.ssthresh {
             // Slow start with appropriate byte counting, at most two MSS
             // per ACK (RFC 3465 L=2) so a stretch ACK cannot burst.
@@ -95,16 +96,16 @@ mod tests {
     fn slow_start_then_avoidance() {
         let mut cc = NewReno::new(MSS);
         assert_eq!(cc.cwnd(), 10 * MSS);
-        cc.on_ack(MSS, MSS);
+        cc.on_ack(MSS, MSS, Instant::ZERO, None);
         assert_eq!(cc.cwnd(), 11 * MSS, "slow start: +1 MSS per MSS acked");
         cc.on_timeout(20 * MSS, MSS);
         assert_eq!((cc.cwnd(), cc.ssthresh()), (MSS, 10 * MSS));
         for _ in 0..9 {
-            cc.on_ack(MSS, MSS);
+            cc.on_ack(MSS, MSS, Instant::ZERO, None);
         }
         assert_eq!(cc.cwnd(), 10 * MSS, "reached ssthresh");
         for _ in 0..10 {
-            cc.on_ack(MSS, MSS);
+            cc.on_ack(MSS, MSS, Instant::ZERO, None);
         }
         assert_eq!(cc.cwnd(), 11 * MSS, "one MSS per window in avoidance");
     }
