@@ -37,6 +37,7 @@ pub mod dpdk;
 pub mod epoll;
 pub mod iface;
 pub mod rand;
+pub mod rate;
 pub mod runtime;
 pub mod siphash;
 pub mod socket;

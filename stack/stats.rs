@@ -253,8 +253,12 @@ counters! {
         rx_paws_dropped,
         /// ACKs for data never sent.
         rx_ack_too_new,
-        /// Challenge ACKs sent for in-window RSTs or SYNs (RFC 5961).
+        /// ACKs older than the peer's largest window (RFC 5961 5.2).
+        rx_ack_too_old,
+        /// Challenge ACKs sent for in-window RSTs, SYNs or old ACKs (RFC 5961).
         tx_challenge_acks,
+        /// Challenge ACKs withheld by the rate limit (RFC 5961 7).
+        challenge_acks_limited,
         /// Delayed-ACK timer expirations.
         delayed_acks,
         /// Zero-window probes sent.

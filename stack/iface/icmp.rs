@@ -4,7 +4,7 @@
 
 use super::ipv4::{IpFields, IPV4_HEADER_LEN};
 use super::{FrameSink, Interface};
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 use crate::udp::{UdpError, UdpSockets};
 use smoltcp::wire::{checksum, IpProtocol, Ipv4Packet};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -19,42 +19,6 @@ pub(super) const PORT_UNREACHABLE: u8 = 3;
 const ICMP_HEADER_LEN: usize = 8;
 /// An error quotes the offending datagram up to a 576-byte message (RFC 1812 4.3.2.3).
 const MAX_QUOTE: usize = 576 - IPV4_HEADER_LEN - ICMP_HEADER_LEN;
-
-/// A token bucket: `rate` tokens per second, at most `burst` saved.
-pub(super) struct TokenBucket {
-    rate: u32,
-    burst: u32,
-    tokens: u32,
-    last_refill: Instant,
-}
-
-impl TokenBucket {
-    pub(super) fn new(rate: u32, burst: u32) -> Self {
-        TokenBucket {
-            rate,
-            burst,
-            tokens: burst,
-            last_refill: Instant::ZERO,
-        }
-    }
-
-    /// Takes a token if one is left at `now`.
-    pub(super) fn take(&mut self, now: Instant) -> bool {
-        if self.rate > 0 {
-            let per_token = Duration::from_nanos(1_000_000_000 / u64::from(self.rate));
-            let earned = (now - self.last_refill).as_nanos() / per_token.as_nanos().max(1);
-            if earned > 0 {
-                self.tokens = (u64::from(self.tokens) + earned).min(u64::from(self.burst)) as u32;
-                self.last_refill += Duration::from_nanos(earned * per_token.as_nanos());
-            }
-        }
-        if self.tokens == 0 {
-            return false;
-        }
-        self.tokens -= 1;
-        true
-    }
-}
 
 /// Maps an unreachable code to the error a socket reports (as Linux's icmp_err_convert).
 fn unreachable_error(code: u8) -> UdpError {
@@ -190,25 +154,5 @@ impl Interface {
         if self.send_ip(now, sink, fields, len, &mut fill).is_ok() {
             self.icmp.tx_dest_unreachable += 1;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_bucket_allows_burst_then_rate() {
-        let mut bucket = TokenBucket::new(1000, 3);
-        let t0 = Instant::from_millis(5);
-        assert!((0..3).all(|_| bucket.take(t0)));
-        assert!(!bucket.take(t0));
-        assert!(bucket.take(t0 + Duration::from_millis(1)));
-        assert!(!bucket.take(t0 + Duration::from_millis(1)));
-        assert!(
-            (0..3).all(|_| bucket.take(t0 + Duration::from_secs(10))),
-            "refills to the burst"
-        );
-        assert!(!bucket.take(t0 + Duration::from_secs(10)));
     }
 }

@@ -12,13 +12,13 @@ pub mod reassembly;
 mod transport;
 
 use crate::rand::Rng;
+use crate::rate::TokenBucket;
 use crate::stats::{EthernetStats, IcmpStats, Ipv4Stats, StackStats, UdpStats};
 use crate::tcp::TcpSockets;
 use crate::time::Instant;
 use crate::udp::UdpSockets;
 use crate::wire::{Ipv4Cidr, MacAddr};
 use arp::{ArpCache, ArpConfig};
-use icmp::TokenBucket;
 use reassembly::{Reassembler, ReassemblyConfig};
 use smoltcp::wire::{EthernetFrame, EthernetProtocol};
 use std::net::Ipv4Addr;

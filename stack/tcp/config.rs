@@ -46,6 +46,9 @@ pub struct TcpConfig {
     pub nodelay: bool,
     /// Congestion control of new sockets (per socket: `TcpOptions`).
     pub congestion: super::congestion::Algorithm,
+    /// Challenge ACKs the stack may send per second, all connections
+    /// together (RFC 5961 7; Linux's old `tcp_challenge_ack_limit`).
+    pub challenge_acks_per_sec: u32,
     /// Replies without a connection (resets, challenge ACKs) that may wait
     /// for a transmit buffer; more are dropped and counted.
     pub max_pending_replies: usize,
@@ -72,6 +75,7 @@ impl Default for TcpConfig {
             timestamps: true,
             nodelay: false,
             congestion: super::congestion::Algorithm::NewReno,
+            challenge_acks_per_sec: 1000,
             max_pending_replies: 1024,
         }
     }

@@ -84,8 +84,7 @@ impl Tcb {
             if self.state == State::SynReceived && seg.seq == self.irs {
                 self.send_syn = true;
             } else {
-                stats.tx_challenge_acks += 1;
-                self.ack_now = true;
+                self.challenge_due = true;
             }
             return None;
         }
@@ -147,8 +146,7 @@ impl Tcb {
 
     fn input_rst(&mut self, seg: &Segment<'_>, stats: &mut TcpStats) {
         if seg.seq != self.rcv_nxt {
-            stats.tx_challenge_acks += 1;
-            self.ack_now = true;
+            self.challenge_due = true;
             return;
         }
         match self.state {
@@ -237,6 +235,14 @@ impl Tcb {
         if ack.after(self.snd_max) {
             stats.rx_ack_too_new += 1;
             self.ack_now = true;
+            return false;
+        }
+        // RFC 5961 5.2: an ACK older than the largest window the peer ever
+        // offered cannot be a late duplicate of ours: a blind injection.
+        let oldest = self.snd_una - (self.max_snd_wnd as u32).min(1 << 30);
+        if ack.before(oldest) {
+            stats.rx_ack_too_old += 1;
+            self.challenge_due = true;
             return false;
         }
         let window = usize::from(seg.window) << self.snd_wscale;

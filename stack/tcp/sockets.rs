@@ -70,6 +70,8 @@ pub struct TcpSockets {
     replies: VecDeque<Reply>,
     /// Watched sockets whose readiness may have changed, each at most once.
     wakeups: Vec<u32>,
+    /// Rate limit of challenge ACKs, all connections together.
+    challenge_acks: crate::rate::TokenBucket,
     isn: IsnGenerator,
     rng: Rng,
     stats: TcpStats,
@@ -78,6 +80,8 @@ pub struct TcpSockets {
 impl TcpSockets {
     /// No sockets yet; ISNs, ports and timestamp offsets come from `rng`.
     pub fn new(mut rng: Rng, config: TcpConfig) -> Self {
+        let rate = config.challenge_acks_per_sec;
+        let challenge_acks = crate::rate::TokenBucket::new(rate, rate.div_ceil(10).max(1));
         TcpSockets {
             isn: IsnGenerator::new(&mut rng),
             config,
@@ -90,6 +94,7 @@ impl TcpSockets {
             dirty: VecDeque::new(),
             replies: VecDeque::new(),
             wakeups: Vec::new(),
+            challenge_acks,
             rng,
             stats: TcpStats::default(),
         }
@@ -217,6 +222,14 @@ impl TcpSockets {
                 let tcb = conn_in(&mut self.slots, index).expect("still there");
                 let before = tcb.state;
                 let reply = tcb.input(now, seg, &self.config, &mut self.stats);
+                if std::mem::take(&mut tcb.challenge_due) {
+                    if self.challenge_acks.take(now) {
+                        tcb.ack_now = true;
+                        self.stats.tx_challenge_acks += 1;
+                    } else {
+                        self.stats.challenge_acks_limited += 1;
+                    }
+                }
                 if let Some(reply) = reply {
                     self.queue_reply(reply);
                 }

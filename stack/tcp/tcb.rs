@@ -231,6 +231,9 @@ pub struct Tcb {
     pub override_sws: bool,
     /// Acknowledge now rather than delaying.
     pub ack_now: bool,
+    /// A challenge ACK is called for (RFC 5961); the table's rate limit
+    /// decides whether it goes.
+    pub challenge_due: bool,
     /// Duplicate ACKs still to send: one per out-of-order segment, even
     /// when a burst brought several, so the sender can count them.
     pub dup_acks_owed: u32,
@@ -327,6 +330,7 @@ impl Tcb {
             probe_due: false,
             override_sws: false,
             ack_now: false,
+            challenge_due: false,
             dup_acks_owed: 0,
             unacked_bytes: 0,
             nodelay: options.nodelay,

@@ -616,3 +616,48 @@ fn keepalive_stays_quiet_while_the_peer_talks() {
     assert_eq!(s.state(conn), State::Established);
     assert_eq!(s.tcp.stats().keepalive_probes, 0);
 }
+
+#[test]
+fn challenge_acks_are_rate_limited_stack_wide() {
+    let mut s = Script::new(TcpConfig {
+        challenge_acks_per_sec: 100,
+        ..script_config()
+    });
+    let (_, conn) = s.established_passive();
+    // A blind attacker's in-window RSTs: each asks for a challenge ACK.
+    for i in 0..500 {
+        s.inject(RST, P + 1 + i, 0, b"");
+    }
+    let sent = s.sent();
+    assert_eq!(sent.len(), 1, "ACKs of one connection coalesce: {sent:?}");
+    let stats = s.tcp.stats();
+    assert_eq!(
+        (stats.tx_challenge_acks, stats.challenge_acks_limited),
+        (10, 490),
+        "a burst of rate / 10, then nothing until tokens come back"
+    );
+    s.advance(Duration::from_secs(1));
+    s.inject(RST, P + 7, 0, b"");
+    assert_eq!(s.sent().len(), 1, "tokens refilled");
+    assert_eq!(s.state(conn), State::Established);
+}
+
+#[test]
+fn an_ack_older_than_the_window_is_a_blind_injection() {
+    let mut s = Script::new(script_config());
+    let (_, conn) = s.established_passive();
+    // Our first byte is iss + 1; an ACK 100,000 below it is older than the
+    // peer's largest window (65,535) could explain.
+    s.inject(ACK, P, s.iss.wrapping_sub(100_000), b"injected");
+    let challenge = s.sent_one();
+    assert_eq!(
+        (challenge.flags, challenge.ack),
+        (ACK, P),
+        "challenged, data refused"
+    );
+    assert_eq!(s.tcp.recv_queued(conn), Ok(0));
+    assert_eq!(s.tcp.stats().rx_ack_too_old, 1);
+    // An ACK within the window is fine.
+    s.inject(ACK, P, s.iss.wrapping_sub(1000), b"genuine");
+    assert_eq!(s.tcp.recv_queued(conn), Ok(7));
+}
