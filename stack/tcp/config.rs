@@ -42,6 +42,8 @@ pub struct TcpConfig {
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323 3).
     pub timestamps: bool,
+    /// Offer SACK (RFC 2018); as a receiver, report SACK and D-SACK blocks.
+    pub sack: bool,
     /// Nagle off by default (`TCP_NODELAY` on every socket).
     pub nodelay: bool,
     /// Congestion control of new sockets (per socket: `TcpOptions`).
@@ -73,6 +75,7 @@ impl Default for TcpConfig {
             max_ooo_ranges: 32,
             window_scaling: true,
             timestamps: true,
+            sack: true,
             nodelay: false,
             congestion: super::congestion::Algorithm::NewReno,
             challenge_acks_per_sec: 1000,

@@ -17,6 +17,12 @@ pub struct OptionsOut {
     pub window_scale: Option<u8>,
     /// Timestamps (TSval, TSecr).
     pub timestamps: Option<(u32, u32)>,
+    /// SACK permitted (SYN and SYN-ACK only, RFC 2018).
+    pub sack_permitted: bool,
+    /// SACK blocks (left, right), the first `sack_count` of them.
+    pub sack_blocks: [(SeqNumber, SeqNumber); 4],
+    /// How many SACK blocks to send.
+    pub sack_count: u8,
 }
 
 impl OptionsOut {
@@ -31,6 +37,12 @@ impl OptionsOut {
         }
         if self.timestamps.is_some() {
             n += 12; // NOP NOP + 10
+        }
+        if self.sack_permitted {
+            n += 4; // NOP NOP + 2
+        }
+        if self.sack_count > 0 {
+            n += 4 + 8 * usize::from(self.sack_count); // NOP NOP + 2 + 8 per block
         }
         n
     }
@@ -54,6 +66,21 @@ impl OptionsOut {
             out[at..at + 4].copy_from_slice(&[1, 1, 8, 10]);
             out[at + 4..at + 8].copy_from_slice(&val.to_be_bytes());
             out[at + 8..at + 12].copy_from_slice(&ecr.to_be_bytes());
+            at += 12;
+        }
+        if self.sack_permitted {
+            out[at..at + 4].copy_from_slice(&[1, 1, 4, 2]);
+            at += 4;
+        }
+        if self.sack_count > 0 {
+            let count = usize::from(self.sack_count);
+            out[at..at + 4].copy_from_slice(&[1, 1, 5, 2 + 8 * count as u8]);
+            at += 4;
+            for (left, right) in &self.sack_blocks[..count] {
+                out[at..at + 4].copy_from_slice(&left.0.to_be_bytes());
+                out[at + 4..at + 8].copy_from_slice(&right.0.to_be_bytes());
+                at += 8;
+            }
         }
     }
 }
@@ -175,6 +202,15 @@ mod tests {
                 mss: Some(1460),
                 window_scale: Some(7),
                 timestamps: Some((5, 6)),
+                sack_permitted: true,
+                // 36 option bytes: one block fits beside everything else.
+                sack_blocks: [
+                    (SeqNumber(100), SeqNumber(200)),
+                    (SeqNumber(0), SeqNumber(0)),
+                    (SeqNumber(0), SeqNumber(0)),
+                    (SeqNumber(0), SeqNumber(0)),
+                ],
+                sack_count: 1,
             },
             payload: Payload::Ring {
                 ring: &ring,
@@ -192,6 +228,11 @@ mod tests {
         assert_eq!(seg.options.mss, Some(1460));
         assert_eq!(seg.options.window_scale, Some(7));
         assert_eq!(seg.options.timestamps, Some((5, 6)));
+        assert!(seg.options.sack_permitted);
+        assert_eq!(
+            &seg.options.sack_blocks[..2],
+            &[Some((SeqNumber(100), SeqNumber(200))), None]
+        );
         assert_eq!(seg.payload, b"23456");
     }
 }

@@ -56,6 +56,10 @@ impl Tcb {
                 if (seg.seq + seg.len()).before(self.rcv_nxt) || seg.seq + seg.len() == self.rcv_nxt
                 {
                     stats.rx_duplicate += 1;
+                    if !seg.payload.is_empty() {
+                        // RFC 2883: report what arrived twice.
+                        self.dsack = Some((seg.seq, seg.seq + seg.payload.len() as u32));
+                    }
                 } else {
                     stats.rx_outside_window += 1;
                 }
@@ -355,6 +359,8 @@ impl Tcb {
         }
         if seq.before(self.rcv_nxt) {
             let skip = (self.rcv_nxt - seq) as usize;
+            // RFC 2883: tell the sender what arrived twice.
+            self.dsack = Some((seq, seq + skip.min(data.len()) as u32));
             if skip >= data.len() {
                 stats.rx_duplicate += 1;
                 self.ack_now = true;
@@ -391,6 +397,7 @@ impl Tcb {
                 stats.rx_reassembly_full += 1;
             } else {
                 self.rx.write_ahead(offset, data);
+                self.last_ooo = Some((seq, seq + data.len() as u32));
                 stats.rx_out_of_order += 1;
             }
             // An immediate duplicate ACK per segment drives the sender's

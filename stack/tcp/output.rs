@@ -50,6 +50,15 @@ pub enum PlanKind {
     Reset,
 }
 
+/// Option bytes the SACK blocks of `options` take.
+fn sack_bytes(options: &OptionsOut) -> usize {
+    if options.sack_count == 0 {
+        0
+    } else {
+        4 + 8 * usize::from(options.sack_count)
+    }
+}
+
 impl Tcb {
     /// The next segment to send at `now`, if any.
     pub fn next_segment(&mut self, now: Instant, config: &TcpConfig) -> Option<Plan> {
@@ -126,6 +135,9 @@ impl Tcb {
                 mss: Some(config.max_mss),
                 window_scale,
                 timestamps,
+                // A SYN-ACK offers SACK only if the SYN did.
+                sack_permitted: if passive { self.sack_ok } else { config.sack },
+                ..OptionsOut::default()
             },
             kind: PlanKind::Syn,
         }
@@ -148,6 +160,9 @@ impl Tcb {
             return None;
         }
         let mut plan = self.plan_control(now, self.snd_una, flags::ACK, PlanKind::RetransmitHead);
+        let room = self.mss.saturating_sub(sack_bytes(&plan.options)).max(1);
+        let fin = fin && data <= room;
+        let data = data.min(room);
         plan.len = data;
         if fin {
             plan.flags |= flags::FIN;
@@ -169,6 +184,8 @@ impl Tcb {
                 return None;
             }
             let mut plan = self.plan_control(now, self.snd_nxt, flags::ACK, PlanKind::Data);
+            // SACK blocks ride in the option space: the data makes room.
+            let len = len.min(self.mss.saturating_sub(sack_bytes(&plan.options)).max(1));
             plan.len = len;
             if len == unsent {
                 plan.flags |= flags::PSH;
@@ -231,12 +248,50 @@ impl Tcb {
             window,
             rcv_edge,
             options: OptionsOut {
-                mss: None,
-                window_scale: None,
                 timestamps: self.timestamps.map(|ts| (self.ts_val(now), ts.recent)),
+                ..self.sack_option()
             },
             kind,
         }
+    }
+
+    /// SACK blocks for our next ACK (RFC 2018 4; RFC 2883): a D-SACK block
+    /// first if a duplicate arrived, then the block holding the latest
+    /// out-of-order segment, then the others; at most 3 beside timestamps,
+    /// 4 without.
+    pub fn sack_option(&self) -> OptionsOut {
+        let mut options = OptionsOut::default();
+        if !self.sack_ok {
+            return options;
+        }
+        let max = if self.timestamps.is_some() { 3 } else { 4 };
+        let push = |block: (SeqNumber, SeqNumber), options: &mut OptionsOut| {
+            let count = usize::from(options.sack_count);
+            if count < max && !options.sack_blocks[..count].contains(&block) {
+                options.sack_blocks[count] = block;
+                options.sack_count += 1;
+            }
+        };
+        if let Some(dup) = self.dsack {
+            push(dup, &mut options);
+        }
+        let blocks = self
+            .ooo
+            .ranges()
+            .iter()
+            .map(|&(start, end)| (self.rcv_nxt + start, self.rcv_nxt + end));
+        let latest = self.last_ooo.and_then(|(seq, _)| {
+            blocks
+                .clone()
+                .find(|&(left, right)| !seq.before(left) && seq.before(right))
+        });
+        if let Some(block) = latest {
+            push(block, &mut options);
+        }
+        for block in blocks {
+            push(block, &mut options);
+        }
+        options
     }
 
     /// The window to advertise, scaled, and the right edge it stands for.
@@ -306,6 +361,7 @@ impl Tcb {
         stats.tx_data_bytes += plan.len as u64;
         if plan.flags & flags::ACK != 0 {
             self.ack_now = false;
+            self.dsack = None;
             self.dup_acks_owed = self.dup_acks_owed.saturating_sub(1);
             self.unacked_bytes = 0;
             self.set_timer(Timer::DelayedAck, None);

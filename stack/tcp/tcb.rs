@@ -192,6 +192,12 @@ pub struct Tcb {
     pub mss: usize,
     /// Timestamps, when negotiated.
     pub timestamps: Option<Timestamps>,
+    /// Both SYNs carried SACK-permitted (RFC 2018): our ACKs carry SACK blocks.
+    pub sack_ok: bool,
+    /// The out-of-order segment received last (its block is reported first).
+    pub last_ooo: Option<(SeqNumber, SeqNumber)>,
+    /// A duplicate range to report as a D-SACK block (RFC 2883).
+    pub dsack: Option<(SeqNumber, SeqNumber)>,
     /// Our timestamp offset (kept before negotiation, for the SYN).
     pub ts_offset: u32,
 
@@ -313,6 +319,9 @@ impl Tcb {
             rcv_mss: mss,
             mss,
             timestamps: None,
+            sack_ok: false,
+            last_ooo: None,
+            dsack: None,
             ts_offset,
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
             rtt_probe: None,
@@ -373,6 +382,7 @@ impl Tcb {
             }),
             _ => None,
         };
+        self.sack_ok = config.sack && syn.options.sack_permitted;
         let peer_mss = usize::from(syn.options.mss.unwrap_or(DEFAULT_MSS));
         let option_space = if self.timestamps.is_some() {
             TIMESTAMP_OPTION_LEN

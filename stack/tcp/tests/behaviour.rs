@@ -287,7 +287,7 @@ fn mss_and_window_scale_are_negotiated_from_the_syn() {
     let options = OptionsOut {
         mss: Some(1460),
         window_scale: Some(7),
-        timestamps: None,
+        ..OptionsOut::default()
     };
     s.inject_with(SYN, PEER_ISS, 0, 512, options, b"");
     let syn_ack = s.sent_one();
@@ -660,4 +660,44 @@ fn an_ack_older_than_the_window_is_a_blind_injection() {
     // An ACK within the window is fine.
     s.inject(ACK, P, s.iss.wrapping_sub(1000), b"genuine");
     assert_eq!(s.tcp.recv_queued(conn), Ok(7));
+}
+
+#[test]
+fn sack_blocks_report_the_latest_arrival_first_and_duplicates_as_dsack() {
+    let mut s = Script::new(script_config());
+    let listener = s.listen();
+    let syn_options = OptionsOut {
+        sack_permitted: true,
+        ..OptionsOut::default()
+    };
+    s.inject_with(SYN, PEER_ISS, 0, PEER_WINDOW, syn_options, b"");
+    let syn_ack = s.sent_one();
+    s.iss = syn_ack.seq;
+    s.inject(ACK, P, s.iss + 1, b"");
+    let (conn, _) = s.tcp.accept(listener).unwrap();
+    let sacks = |s: &mut Script| {
+        let seg = drain(&mut s.tcp, s.now).pop().expect("an ACK");
+        let parsed = seg.seg();
+        parsed
+            .options
+            .sack_blocks
+            .iter()
+            .flatten()
+            .map(|(l, r)| (l.0.wrapping_sub(P), r.0.wrapping_sub(P)))
+            .collect::<Vec<_>>()
+    };
+    s.inject(ACK, P + 10, s.iss + 1, &[1u8; 10]);
+    assert_eq!(sacks(&mut s), vec![(10, 20)]);
+    s.inject(ACK, P + 30, s.iss + 1, &[1u8; 10]);
+    assert_eq!(sacks(&mut s), vec![(30, 40), (10, 20)], "the latest first");
+    s.inject(ACK, P, s.iss + 1, &[1u8; 10]);
+    assert_eq!(
+        sacks(&mut s),
+        vec![(30, 40)],
+        "the first hole filled: 0-20 in order"
+    );
+    // A segment that arrives twice is reported as D-SACK (RFC 2883).
+    s.inject(ACK, P, s.iss + 1, &[1u8; 10]);
+    assert_eq!(sacks(&mut s), vec![(0, 10), (30, 40)]);
+    assert_eq!(s.tcp.recv_queued(conn), Ok(20));
 }
