@@ -273,6 +273,8 @@ counters! {
         rx_after_close,
         /// TIME_WAIT connections taken over by a new SYN (RFC 6191).
         time_wait_reused,
+        /// SYNs dropped (and connects refused) at the connection or buffer-memory limit.
+        connection_limit_drops,
         /// Keepalive probes sent.
         keepalive_probes,
         /// Connections ended by unanswered keepalive probes.

@@ -51,6 +51,14 @@ pub struct TcpConfig {
     /// Challenge ACKs the stack may send per second, all connections
     /// together (RFC 5961 7; Linux's old `tcp_challenge_ack_limit`).
     pub challenge_acks_per_sec: u32,
+    /// Connections the stack holds at most (every state, TIME-WAIT
+    /// included); past it connect fails with ENOBUFS and SYNs are dropped.
+    pub max_connections: usize,
+    /// Send and receive buffer bytes all connections may hold together;
+    /// past it, as for `max_connections`. Rings are allocated zeroed, so
+    /// pages never written stay unbacked: this bounds address space, and
+    /// resident memory with it.
+    pub max_buffer_memory: usize,
     /// Replies without a connection (resets, challenge ACKs) that may wait
     /// for a transmit buffer; more are dropped and counted.
     pub max_pending_replies: usize,
@@ -79,6 +87,8 @@ impl Default for TcpConfig {
             nodelay: false,
             congestion: super::congestion::Algorithm::NewReno,
             challenge_acks_per_sec: 1000,
+            max_connections: 1 << 20,
+            max_buffer_memory: 32 << 30,
             max_pending_replies: 1024,
         }
     }

@@ -72,6 +72,8 @@ pub struct TcpSockets {
     wakeups: Vec<u32>,
     /// Rate limit of challenge ACKs, all connections together.
     challenge_acks: crate::rate::TokenBucket,
+    /// Buffer bytes every connection holds together.
+    buffer_bytes: usize,
     isn: IsnGenerator,
     rng: Rng,
     stats: TcpStats,
@@ -95,6 +97,7 @@ impl TcpSockets {
             replies: VecDeque::new(),
             wakeups: Vec::new(),
             challenge_acks,
+            buffer_bytes: 0,
             rng,
             stats: TcpStats::default(),
         }
@@ -118,6 +121,20 @@ impl TcpSockets {
     /// Counters, for the interface's validation counts.
     pub fn stats_mut(&mut self) -> &mut TcpStats {
         &mut self.stats
+    }
+
+    /// Buffer bytes all connections hold (send and receive rings).
+    pub fn buffer_memory(&self) -> usize {
+        self.buffer_bytes
+    }
+
+    /// True if a connection with `options` fits the connection and
+    /// buffer-memory limits.
+    fn admits(&self, options: &TcpOptions) -> bool {
+        let wanted =
+            super::tcb::ring_size(options.send_buffer) + super::tcb::ring_size(options.recv_buffer);
+        self.demux.len() < self.config.max_connections
+            && self.buffer_bytes + wanted <= self.config.max_buffer_memory
     }
 
     /// Connections in the table (every state, TIME_WAIT included).
@@ -145,6 +162,7 @@ impl TcpSockets {
     fn release(&mut self, index: u32) {
         let slot = &mut self.slots[index as usize];
         if let Some(Entry::Conn(tcb)) = slot.entry.take() {
+            self.buffer_bytes -= tcb.reserved_bytes;
             if let Some((handle, _)) = tcb.wheel {
                 self.wheel.cancel(handle);
             }
@@ -292,8 +310,13 @@ impl TcpSockets {
             self.stats.syn_queue_overflow += 1;
             return;
         }
-        listener.syn_queue += 1;
         let options = listener.options;
+        if !self.admits(&options) {
+            self.stats.connection_limit_drops += 1;
+            return;
+        }
+        let listener = self.listener(listener_index).expect("checked above");
+        listener.syn_queue += 1;
         let iss = self.isn.isn(now, local, remote);
         let ts_offset = self.rng.next_u64() as u32;
         let mut tcb = Tcb::new(
@@ -318,7 +341,14 @@ impl TcpSockets {
     /// queues, removes it when closed, queues it for output and files its
     /// next deadline on the wheel.
     fn settle(&mut self, index: u32, before: State, now: Instant) {
-        let Some(tcb) = self.tcb(index) else { return };
+        let Some(tcb) = conn_in(&mut self.slots, index) else {
+            return;
+        };
+        // Buffers change size only at creation and in TIME-WAIT: keep the
+        // stack-wide count exact.
+        let held = tcb.tx.capacity() + tcb.rx.capacity();
+        self.buffer_bytes = self.buffer_bytes + held - tcb.reserved_bytes;
+        tcb.reserved_bytes = held;
         // A FIN the application asked for before the handshake completed.
         if tcb.fin_queued {
             match tcb.state {
@@ -572,6 +602,10 @@ impl TcpSockets {
         let local = SocketAddrV4::new(own_ip, port);
         if self.demux.contains_key(&(local, remote)) {
             return Err(TcpError::AddrInUse);
+        }
+        if !self.admits(&options) {
+            self.stats.connection_limit_drops += 1;
+            return Err(TcpError::NoBuffers);
         }
         let iss = self.isn.isn(now, local, remote);
         let ts_offset = self.rng.next_u64() as u32;

@@ -51,6 +51,11 @@ impl TcpOptions {
     }
 }
 
+/// The ring a buffer option asks for: at least 1 KiB, at most 1 GiB.
+pub fn ring_size(requested: usize) -> usize {
+    requested.clamp(1024, 1 << 30)
+}
+
 /// Who holds a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
@@ -264,6 +269,8 @@ pub struct Tcb {
     pub wheel: Option<(TimerHandle, Instant)>,
     /// Queued for output.
     pub dirty: bool,
+    /// Buffer bytes the table has counted for this connection.
+    pub reserved_bytes: usize,
     /// An epoll watches it: readiness changes are reported.
     pub watched: bool,
     /// Already in the table's list of readiness changes.
@@ -281,8 +288,8 @@ impl Tcb {
         ts_offset: u32,
         owner: Owner,
     ) -> Self {
-        let recv_buffer = options.recv_buffer.clamp(1024, 1 << 30);
-        let send_buffer = options.send_buffer.clamp(1024, 1 << 30);
+        let recv_buffer = ring_size(options.recv_buffer);
+        let send_buffer = ring_size(options.send_buffer);
         let offered_wscale = if config.window_scaling {
             window_scale_for(recv_buffer)
         } else {
@@ -351,6 +358,7 @@ impl Tcb {
             timers: [None; TIMERS],
             wheel: None,
             dirty: false,
+            reserved_bytes: 0,
             watched: false,
             wake_queued: false,
         }

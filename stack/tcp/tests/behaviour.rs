@@ -701,3 +701,80 @@ fn sack_blocks_report_the_latest_arrival_first_and_duplicates_as_dsack() {
     assert_eq!(sacks(&mut s), vec![(0, 10), (30, 40)]);
     assert_eq!(s.tcp.recv_queued(conn), Ok(20));
 }
+
+#[test]
+fn connection_and_buffer_memory_limits_refuse_cleanly() {
+    let mut s = Script::new(TcpConfig {
+        max_connections: 2,
+        ..script_config()
+    });
+    let options = s.options();
+    let listener = s.tcp.listen(s.us, 8, options, B_IP).unwrap();
+    let client = |port: u16| SocketAddrV4::new(A_IP, port);
+    for port in [1, 2, 3] {
+        let syn = craft(
+            client(port),
+            s.us,
+            SYN,
+            PEER_ISS,
+            0,
+            65_535,
+            OptionsOut::default(),
+            b"",
+        );
+        deliver(&mut s.tcp, s.now, &syn);
+    }
+    assert_eq!(s.sent().len(), 2, "the third SYN is over the limit");
+    assert_eq!(s.tcp.stats().connection_limit_drops, 1);
+    assert_eq!(
+        s.tcp
+            .connect(s.now, SocketAddrV4::new(A_IP, 9), 0, options, B_IP),
+        Err(TcpError::NoBuffers)
+    );
+    assert_eq!(
+        s.tcp.buffer_memory(),
+        2 * (options.send_buffer + options.recv_buffer),
+        "two half-open connections' rings"
+    );
+    let _ = listener;
+
+    // Buffer memory: room for exactly one connection of 16 KiB each way.
+    let mut s = Script::new(TcpConfig {
+        max_buffer_memory: 32 * 1024,
+        ..script_config()
+    });
+    let small = crate::tcp::TcpOptions {
+        send_buffer: 16 * 1024,
+        recv_buffer: 16 * 1024,
+        ..s.options()
+    };
+    let first = s
+        .tcp
+        .connect(s.now, SocketAddrV4::new(A_IP, 9), 0, small, B_IP)
+        .unwrap();
+    assert_eq!(
+        s.tcp
+            .connect(s.now, SocketAddrV4::new(A_IP, 10), 0, small, B_IP),
+        Err(TcpError::NoBuffers)
+    );
+    s.tcp.abort(s.now, first).unwrap();
+    assert_eq!(s.tcp.buffer_memory(), 0, "released with the connection");
+    assert!(s
+        .tcp
+        .connect(s.now, SocketAddrV4::new(A_IP, 10), 0, small, B_IP)
+        .is_ok());
+}
+
+#[test]
+fn time_wait_gives_its_buffers_back() {
+    let mut s = Script::new(script_config());
+    let (_, conn) = s.established_passive();
+    let full = s.tcp.buffer_memory();
+    assert!(full > 0);
+    s.tcp.close(s.now, conn).unwrap();
+    s.sent_one();
+    s.inject(FIN | ACK, P, s.iss + 2, b"");
+    s.sent_one();
+    assert_eq!(s.tcp.connection_count(), 1, "in TIME-WAIT");
+    assert_eq!(s.tcp.buffer_memory(), 0, "without buffers");
+}
