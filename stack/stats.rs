@@ -265,6 +265,12 @@ counters! {
         window_probes,
         /// SYNs dropped because the listener's SYN queue was full.
         syn_queue_overflow,
+        /// SYN-ACKs sent with a SYN cookie (SYN queue full).
+        syn_cookies_sent,
+        /// Connections made from a returning SYN cookie.
+        syn_cookies_accepted,
+        /// ACKs to a listener whose cookie did not check out.
+        syn_cookies_invalid,
         /// Handshake-completing ACKs dropped because the accept queue was full.
         accept_queue_overflow,
         /// Replies (resets, challenge ACKs) dropped because their queue was full.

@@ -48,6 +48,9 @@ pub struct TcpConfig {
     pub nodelay: bool,
     /// Congestion control of new sockets (per socket: `TcpOptions`).
     pub congestion: super::congestion::Algorithm,
+    /// Answer SYNs with SYN cookies when a listener's SYN queue is full
+    /// (RFC 4987), instead of dropping them.
+    pub syn_cookies: bool,
     /// Challenge ACKs the stack may send per second, all connections
     /// together (RFC 5961 7; Linux's old `tcp_challenge_ack_limit`).
     pub challenge_acks_per_sec: u32,
@@ -86,6 +89,7 @@ impl Default for TcpConfig {
             sack: true,
             nodelay: false,
             congestion: super::congestion::Algorithm::NewReno,
+            syn_cookies: true,
             challenge_acks_per_sec: 1000,
             max_connections: 1 << 20,
             max_buffer_memory: 32 << 30,

@@ -192,6 +192,8 @@ impl Tcb {
                 seq: seg.ack,
                 ack: SeqNumber(0),
                 flags: flags::RST,
+                window: 0,
+                options: Default::default(),
             });
         }
         if seg.has(flags::RST) {
@@ -432,6 +434,8 @@ impl Tcb {
             seq: seg.ack,
             ack: SeqNumber(0),
             flags: flags::RST,
+            window: 0,
+            options: Default::default(),
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod segment;
 pub mod seq;
 pub mod sockets;
 pub mod state;
+pub mod syncookie;
 pub mod tcb;
 pub mod timers;
 

@@ -11,6 +11,7 @@ use super::listen::Listener;
 use super::segment::{flags, Segment};
 use super::seq::SeqNumber;
 use super::state::State;
+use super::syncookie::SynCookies;
 use super::tcb::{Owner, Reply, Tcb, TcpOptions, Timer};
 use crate::rand::Rng;
 use crate::stats::TcpStats;
@@ -74,6 +75,11 @@ pub struct TcpSockets {
     challenge_acks: crate::rate::TokenBucket,
     /// Buffer bytes every connection holds together.
     buffer_bytes: usize,
+    /// The secret of SYN cookies.
+    cookies: SynCookies,
+    /// When the last cookie went out: returning ACKs are checked only
+    /// within two cookie periods of it.
+    cookie_sent_at: Option<Instant>,
     isn: IsnGenerator,
     rng: Rng,
     stats: TcpStats,
@@ -82,6 +88,7 @@ pub struct TcpSockets {
 impl TcpSockets {
     /// No sockets yet; ISNs, ports and timestamp offsets come from `rng`.
     pub fn new(mut rng: Rng, config: TcpConfig) -> Self {
+        let cookies = SynCookies::new(&mut rng);
         let rate = config.challenge_acks_per_sec;
         let challenge_acks = crate::rate::TokenBucket::new(rate, rate.div_ceil(10).max(1));
         TcpSockets {
@@ -98,6 +105,8 @@ impl TcpSockets {
             wakeups: Vec::new(),
             challenge_acks,
             buffer_bytes: 0,
+            cookies,
+            cookie_sent_at: None,
             rng,
             stats: TcpStats::default(),
         }
@@ -255,9 +264,13 @@ impl TcpSockets {
                 return;
             }
         }
-        if is_syn {
-            if let Some(&l) = self.listeners.get(&local.port()) {
+        if let Some(&l) = self.listeners.get(&local.port()) {
+            if is_syn {
                 self.passive_open(now, l, local, remote, seg);
+                return;
+            }
+            let handshake_ack = seg.has(flags::ACK) && !seg.has(flags::SYN | flags::RST);
+            if handshake_ack && self.accept_cookie(now, l, local, remote, seg) {
                 return;
             }
         }
@@ -273,6 +286,8 @@ impl TcpSockets {
                 seq: seg.ack,
                 ack: SeqNumber(0),
                 flags: flags::RST,
+                window: 0,
+                options: OptionsOut::default(),
             }
         } else {
             Reply {
@@ -281,6 +296,8 @@ impl TcpSockets {
                 seq: SeqNumber(0),
                 ack: seg.seq + seg.len(),
                 flags: flags::RST | flags::ACK,
+                window: 0,
+                options: OptionsOut::default(),
             }
         };
         self.queue_reply(reply);
@@ -307,7 +324,13 @@ impl TcpSockets {
             .listener(listener_index)
             .expect("listeners map names listeners");
         if listener.refuses_syn() {
-            self.stats.syn_queue_overflow += 1;
+            let cookie_room = !listener.accept_queue_full();
+            let options = listener.options;
+            if self.config.syn_cookies && cookie_room {
+                self.send_cookie(now, local, remote, seg, options);
+            } else {
+                self.stats.syn_queue_overflow += 1;
+            }
             return;
         }
         let options = listener.options;
@@ -335,6 +358,147 @@ impl TcpSockets {
         let handle = self.alloc(Entry::Conn(Box::new(tcb)));
         self.demux.insert((local, remote), handle.index);
         self.settle(handle.index, State::SynReceived, now);
+    }
+
+    /// Answers a SYN statelessly with a SYN cookie (RFC 4987 3.6).
+    fn send_cookie(
+        &mut self,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        syn: &Segment<'_>,
+        options: TcpOptions,
+    ) {
+        let peer_mss = syn.options.mss.unwrap_or(super::tcb::DEFAULT_MSS);
+        let (cookie, _) = self.cookies.make(now, local, remote, syn.seq, peer_mss);
+        let config = &self.config;
+        // Scaling is offered only when timestamps can carry the peer's shift back.
+        let remembered = config.timestamps && syn.options.timestamps.is_some();
+        let window_scale = syn
+            .options
+            .window_scale
+            .filter(|_| config.window_scaling && remembered)
+            .map(|_| super::config::window_scale_for(super::tcb::ring_size(options.recv_buffer)));
+        let sack = config.sack && syn.options.sack_permitted;
+        let timestamps = syn
+            .options
+            .timestamps
+            .filter(|_| config.timestamps)
+            .map(|(val, _)| {
+                let offset = self.cookies.ts_offset(local, remote);
+                let ts_now = ((now.as_nanos() / 1_000_000) as u32).wrapping_add(offset);
+                (
+                    SynCookies::encode_ts(ts_now, syn.options.window_scale, sack),
+                    val,
+                )
+            });
+        let reply = Reply {
+            local,
+            remote,
+            seq: cookie,
+            ack: syn.seq + 1,
+            flags: flags::SYN | flags::ACK,
+            window: super::tcb::ring_size(options.recv_buffer).min(65_535) as u16,
+            options: OptionsOut {
+                mss: Some(config.max_mss),
+                window_scale,
+                timestamps,
+                // Without timestamps to carry it, SACK cannot be remembered.
+                sack_permitted: sack && timestamps.is_some(),
+                ..OptionsOut::default()
+            },
+        };
+        self.stats.syn_cookies_sent += 1;
+        self.cookie_sent_at = Some(now);
+        self.queue_reply(reply);
+    }
+
+    /// The handshake's last ACK for a listener with no connection: if it
+    /// returns a valid cookie, the connection is made from it.
+    fn accept_cookie(
+        &mut self,
+        now: Instant,
+        listener_index: u32,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Segment<'_>,
+    ) -> bool {
+        let recent = self.cookie_sent_at.is_some_and(|at| {
+            now.saturating_duration_since(at) < crate::time::Duration::from_secs(128)
+        });
+        if !recent {
+            return false;
+        }
+        let peer_isn = seg.seq - 1;
+        let Some(mss) = self
+            .cookies
+            .check(now, local, remote, peer_isn, seg.ack - 1)
+        else {
+            self.stats.syn_cookies_invalid += 1;
+            return false;
+        };
+        let listener = self
+            .listener(listener_index)
+            .expect("listeners map names listeners");
+        let options = listener.options;
+        if listener.accept_queue_full() {
+            self.stats.accept_queue_overflow += 1;
+            return true;
+        }
+        if !self.admits(&options) {
+            self.stats.connection_limit_drops += 1;
+            return true;
+        }
+        let (window_scale, sack) = seg
+            .options
+            .timestamps
+            .map_or((None, false), |(_, ecr)| SynCookies::decode_ts(ecr));
+        // The SYN as the cookie remembers it.
+        let syn = Segment {
+            src_port: seg.src_port,
+            dst_port: seg.dst_port,
+            seq: peer_isn,
+            ack: SeqNumber(0),
+            flags: flags::SYN,
+            window: seg.window,
+            options: super::segment::Options {
+                mss: Some(mss),
+                window_scale,
+                sack_permitted: sack,
+                timestamps: seg.options.timestamps.map(|(val, _)| (val, 0)),
+                sack_blocks: [None; 4],
+            },
+            payload: &[],
+        };
+        let iss = seg.ack - 1;
+        let ts_offset = self.cookies.ts_offset(local, remote);
+        let mut tcb = Tcb::new(
+            &self.config,
+            options,
+            local,
+            remote,
+            iss,
+            ts_offset,
+            Owner::Listener(listener_index),
+        );
+        tcb.negotiate(&self.config, &syn);
+        tcb.state = State::SynReceived;
+        tcb.snd_nxt = iss + 1;
+        tcb.snd_max = iss + 1;
+        // The window the cookie's SYN-ACK advertised.
+        tcb.rcv_adv = tcb.rcv_nxt + tcb.rx.free().min(65_535) as u32;
+        self.listener(listener_index).expect("checked").syn_queue += 1;
+        self.stats.passive_opens += 1;
+        self.stats.syn_cookies_accepted += 1;
+        let handle = self.alloc(Entry::Conn(Box::new(tcb)));
+        self.demux.insert((local, remote), handle.index);
+        let tcb = conn_in(&mut self.slots, handle.index).expect("just made");
+        let reply = tcb.input(now, seg, &self.config, &mut self.stats);
+        if let Some(reply) = reply {
+            self.queue_reply(reply);
+        }
+        self.settle(handle.index, State::SynReceived, now);
+        true
     }
 
     /// After anything changed a connection: moves it between listener
@@ -506,8 +670,8 @@ impl TcpSockets {
                 seq: reply.seq,
                 ack: reply.ack,
                 flags: reply.flags,
-                window: 0,
-                options: OptionsOut::default(),
+                window: reply.window,
+                options: reply.options,
                 payload: Payload::None,
             };
             if !emit(&out) {

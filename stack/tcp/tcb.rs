@@ -130,6 +130,10 @@ pub struct Reply {
     pub ack: SeqNumber,
     /// Control bits.
     pub flags: u8,
+    /// Window field (0 for resets).
+    pub window: u16,
+    /// Options (a SYN cookie's SYN-ACK carries them).
+    pub options: super::emit::OptionsOut,
 }
 
 /// One connection.

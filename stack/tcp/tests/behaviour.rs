@@ -224,7 +224,11 @@ fn time_wait_is_reused_by_a_newer_syn() {
 
 #[test]
 fn syn_queue_and_accept_queue_are_bounded_by_the_backlog() {
-    let mut s = Script::new(script_config());
+    // Without SYN cookies, as Linux with tcp_syncookies=0.
+    let mut s = Script::new(TcpConfig {
+        syn_cookies: false,
+        ..script_config()
+    });
     let options = s.options();
     let listener = s.tcp.listen(s.us, 2, options, B_IP).unwrap();
     let client = |port: u16| SocketAddrV4::new(A_IP, port);
@@ -777,4 +781,92 @@ fn time_wait_gives_its_buffers_back() {
     s.sent_one();
     assert_eq!(s.tcp.connection_count(), 1, "in TIME-WAIT");
     assert_eq!(s.tcp.buffer_memory(), 0, "without buffers");
+}
+
+#[test]
+fn a_syn_flood_is_answered_with_cookies_and_a_real_client_gets_in() {
+    let mut s = Script::new(script_config());
+    let options = s.options();
+    let listener = s.tcp.listen(s.us, 4, options, B_IP).unwrap();
+    // 20,000 spoofed SYNs: four fill the SYN queue, the rest get cookies.
+    let mut rng = crate::rand::Rng::new(99);
+    for _ in 0..20_000 {
+        let spoofed = SocketAddrV4::new(
+            std::net::Ipv4Addr::from(0x0a00_0000 | (rng.next_u64() as u32 & 0x00ff_ffff)),
+            1024 + (rng.next_u64() % 60_000) as u16,
+        );
+        let syn = craft(
+            spoofed,
+            s.us,
+            SYN,
+            rng.next_u64() as u32,
+            0,
+            65_535,
+            OptionsOut::default(),
+            b"",
+        );
+        deliver(&mut s.tcp, s.now, &syn);
+        s.sent();
+    }
+    assert_eq!(
+        s.tcp.connection_count(),
+        4,
+        "only the SYN queue holds state"
+    );
+    assert!(s.tcp.stats().syn_cookies_sent >= 19_990);
+    // A real client, with timestamps, window scaling and SACK.
+    let syn_options = OptionsOut {
+        mss: Some(1460),
+        window_scale: Some(7),
+        timestamps: Some((4242, 0)),
+        sack_permitted: true,
+        ..OptionsOut::default()
+    };
+    s.inject_with(SYN, PEER_ISS, 0, 65_535, syn_options, b"");
+    let syn_ack = s.sent_one();
+    assert_eq!((syn_ack.flags, syn_ack.ack), (SYN | ACK, P));
+    let echoed = syn_ack.timestamps.expect("timestamps carry the options").0;
+    let ack_options = OptionsOut {
+        timestamps: Some((4243, echoed)),
+        ..OptionsOut::default()
+    };
+    s.iss = syn_ack.seq;
+    s.inject_with(ACK | PSH, P, s.iss + 1, 512, ack_options, b"GET /");
+    let (conn, from) = s
+        .tcp
+        .accept(listener)
+        .expect("the cookie made the connection");
+    assert_eq!(from, s.peer);
+    let tcb = s.tcp.tcb_of(conn).unwrap();
+    assert_eq!((tcb.snd_wscale, tcb.sack_ok, tcb.mss), (7, true, 1448));
+    assert_eq!(
+        tcb.snd_wnd,
+        512 << 7,
+        "the peer's shift came back through the timestamp"
+    );
+    assert_eq!(
+        s.tcp.recv_queued(conn),
+        Ok(5),
+        "data on the final ACK is kept"
+    );
+    assert_eq!(s.tcp.stats().syn_cookies_accepted, 1);
+    // A forged ACK (wrong cookie) gets a reset, not a connection.
+    let forged = craft(
+        SocketAddrV4::new(A_IP, 50_000),
+        s.us,
+        ACK,
+        5_000,
+        12_345,
+        512,
+        OptionsOut::default(),
+        b"",
+    );
+    deliver(&mut s.tcp, s.now, &forged);
+    let rst = s
+        .sent()
+        .into_iter()
+        .find(|seg| seg.flags & RST != 0)
+        .expect("a reset");
+    assert_eq!(rst.seq, 12_345);
+    assert_eq!(s.tcp.stats().syn_cookies_invalid, 1);
 }
