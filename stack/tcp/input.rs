@@ -251,6 +251,23 @@ impl Tcb {
             self.challenge_due = true;
             return false;
         }
+        if self.sack_ok {
+            for (left, right) in seg.options.sack_blocks.iter().flatten() {
+                self.scoreboard
+                    .add(*left, *right, ack.max(self.snd_una), self.snd_max);
+            }
+        }
+        // After a timeout (or a recovery) and until an ACK passes the point
+        // it had reached, no new recovery starts (RFC 6582 3.2, RFC 6675
+        // 5.1); with SACK the holes below what the peer holds are still
+        // known lost, and are repaired as ACKs arrive.
+        if self.sack_ok
+            && self.recover.is_none()
+            && !ack.after(self.high_recover)
+            && self.scoreboard.sacked_bytes() > 2 * self.mss
+        {
+            self.hole_due = true;
+        }
         let window = usize::from(seg.window) << self.snd_wscale;
         let mut window_changed = false;
         if !ack.before(self.snd_una)
@@ -282,6 +299,7 @@ impl Tcb {
             if self.snd_nxt.before(ack) {
                 self.snd_nxt = ack;
             }
+            self.scoreboard.acked(ack);
             let flight = self.flight();
             match self.recover {
                 Some(recover) if !ack.before(recover) => {
@@ -291,6 +309,7 @@ impl Tcb {
                 Some(_) => {
                     self.cc.on_partial_ack(acked, mss);
                     self.retransmit_head = true;
+                    self.hole_due = self.sack_ok;
                 }
                 None => self.cc.on_ack(acked, mss, now, self.rtt.srtt()),
             }
@@ -307,7 +326,13 @@ impl Tcb {
             self.dup_acks += 1;
             if self.recover.is_some() {
                 self.cc.on_dup_ack_in_recovery(mss);
-            } else if self.dup_acks == 3
+                // With SACK, each duplicate is a chance to repair the next hole.
+                self.hole_due = self.sack_ok;
+            } else if (self.dup_acks == 3
+                // RFC 6675 5 (IsLost): more than two segments SACKed above
+                // snd_una also means it is lost, however many duplicates
+                // the path delivered.
+                || (self.sack_ok && self.scoreboard.sacked_bytes() > 2 * mss))
                 && (ack.after(self.high_recover)
                     || (self.cc.cwnd() > mss && self.last_ack_advance <= 4 * mss))
             {
@@ -317,6 +342,7 @@ impl Tcb {
                 // caused by our own go-back-N after a timeout (ACKs jumping).
                 self.recover = Some(self.snd_max);
                 self.high_recover = self.snd_max;
+                self.high_rxt = self.snd_una;
                 self.cc.on_enter_recovery(self.flight(), mss);
                 self.retransmit_head = true;
                 self.rtt_probe = None;

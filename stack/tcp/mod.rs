@@ -22,6 +22,7 @@ pub mod isn;
 pub mod listen;
 pub mod output;
 pub mod rtt;
+pub mod sack;
 pub mod segment;
 pub mod seq;
 pub mod sockets;

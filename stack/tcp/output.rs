@@ -46,6 +46,8 @@ pub enum PlanKind {
     Probe,
     /// A bare ACK or window update.
     Ack,
+    /// A SACK hole, during recovery.
+    RetransmitHole,
     /// A reset ending the connection (abort).
     Reset,
 }
@@ -93,6 +95,13 @@ impl Tcb {
         if self.state.is_synchronized() && self.state != State::TimeWait {
             if let Some(plan) = self.plan_retransmit_head(now) {
                 return Some(plan);
+            }
+            if let Some(plan) = self.plan_sack_hole(now) {
+                return Some(plan);
+            }
+            // Resending after a timeout: what the peer SACKed is skipped.
+            while let Some(end) = self.scoreboard.skip(self.snd_nxt) {
+                self.snd_nxt = end.min(self.snd_max);
             }
             if let Some(plan) = self.plan_data(now) {
                 return Some(plan);
@@ -167,6 +176,31 @@ impl Tcb {
         if fin {
             plan.flags |= flags::FIN;
         }
+        Some(plan)
+    }
+
+    /// During recovery with SACK (or after a timeout, until the point it
+    /// had reached is acknowledged): the next hole above what was already
+    /// resent (RFC 6675 NextSeg rule 1), one per ACK that arrives.
+    fn plan_sack_hole(&mut self, now: Instant) -> Option<Plan> {
+        let repairing = self.recover.is_some() || self.snd_una.before(self.high_recover);
+        if !self.hole_due || !repairing {
+            self.hole_due = false;
+            return None;
+        }
+        let from = self.high_rxt.max(self.snd_una);
+        let Some((start, end)) = self.scoreboard.next_hole(from) else {
+            self.hole_due = false;
+            return None;
+        };
+        let data_end = self.data_end();
+        if !start.before(data_end) {
+            self.hole_due = false;
+            return None;
+        }
+        let mut plan = self.plan_control(now, start, flags::ACK, PlanKind::RetransmitHole);
+        let room = self.mss.saturating_sub(sack_bytes(&plan.options)).max(1);
+        plan.len = ((end.min(data_end) - start) as usize).min(room);
         Some(plan)
     }
 
@@ -375,7 +409,14 @@ impl Tcb {
         let end = plan.seq + occupied;
         match plan.kind {
             PlanKind::Syn => self.send_syn = false,
-            PlanKind::RetransmitHead => self.retransmit_head = false,
+            PlanKind::RetransmitHead => {
+                self.retransmit_head = false;
+                self.high_rxt = self.high_rxt.max(end);
+            }
+            PlanKind::RetransmitHole => {
+                self.hole_due = false;
+                self.high_rxt = self.high_rxt.max(end);
+            }
             PlanKind::Probe => {
                 if std::mem::take(&mut self.keepalive_due) {
                     stats.keepalive_probes += 1;
@@ -402,7 +443,11 @@ impl Tcb {
         } else if self.rtt_probe.is_none() && self.timestamps.is_none() {
             self.rtt_probe = Some((plan.seq, now));
         }
-        if end.after(self.snd_nxt) && plan.kind != PlanKind::RetransmitHead {
+        let resend = matches!(
+            plan.kind,
+            PlanKind::RetransmitHead | PlanKind::RetransmitHole
+        );
+        if end.after(self.snd_nxt) && !resend {
             self.snd_nxt = end;
         }
         if end.after(self.snd_max) {

@@ -233,6 +233,12 @@ pub struct Tcb {
     /// Bytes the latest new cumulative ACK advanced `snd_una` by (RFC 6582
     /// 4.2's `highest_ack - prev_highest_ack`).
     pub last_ack_advance: usize,
+    /// What the peer has SACKed (when SACK was negotiated).
+    pub scoreboard: super::sack::Scoreboard,
+    /// Highest sequence number retransmitted in the current recovery.
+    pub high_rxt: SeqNumber,
+    /// Retransmit the next SACK hole (an ACK arrived during recovery).
+    pub hole_due: bool,
     /// Send the segment at `snd_una` again (fast retransmit, partial ACK).
     pub retransmit_head: bool,
     /// Send (or resend) our SYN (SYN-ACK in SYN-RECEIVED).
@@ -344,6 +350,9 @@ impl Tcb {
             recover: None,
             high_recover: iss,
             last_ack_advance: 0,
+            scoreboard: Default::default(),
+            high_rxt: iss,
+            hole_due: false,
             retransmit_head: false,
             send_syn: false,
             send_rst: false,

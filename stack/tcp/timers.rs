@@ -122,6 +122,8 @@ impl Tcb {
                 self.high_recover = self.snd_max;
                 self.dup_acks = 0;
                 self.retransmit_head = false;
+                self.hole_due = false;
+                self.high_rxt = self.snd_una;
                 self.snd_nxt = self.snd_una;
             }
         }

@@ -870,3 +870,28 @@ fn a_syn_flood_is_answered_with_cookies_and_a_real_client_gets_in() {
     assert_eq!(rst.seq, 12_345);
     assert_eq!(s.tcp.stats().syn_cookies_invalid, 1);
 }
+
+#[test]
+fn sack_repairs_several_holes_in_one_recovery() {
+    let mut pair = Pair::new(config(), config());
+    let (client, server, _) = pair.connected();
+    assert!(pair.a.tcb_of(client).unwrap().sack_ok, "SACK negotiated between two stacks");
+    let mut count = 0;
+    pair.drop = Box::new(move |from_a, s| {
+        if from_a && !s.seg().payload.is_empty() {
+            count += 1;
+            return count == 3 || count == 6 || count == 9;
+        }
+        false
+    });
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    pair.a.send(client, &data).unwrap();
+    pair.run_until(pair.now + Duration::from_millis(100));
+    let mut got = vec![0u8; 200_000];
+    let n = pair.b.recv(server, &mut got).unwrap();
+    assert_eq!(&got[..n], &data[..]);
+    let stats = pair.a.stats();
+    assert_eq!(stats.rto_expirations, 0, "no timeout");
+    assert_eq!(stats.fast_retransmits, 1, "one recovery");
+    assert_eq!(stats.tx_retransmits, 3, "exactly the three lost segments");
+}
