@@ -239,6 +239,8 @@ counters! {
         rto_expirations,
         /// Fast retransmits on three duplicate ACKs.
         fast_retransmits,
+        /// Tail loss probes sent (RFC 8985 7).
+        tail_loss_probes,
         /// Duplicate ACKs received.
         rx_dup_acks,
         /// Segments that arrived ahead of a hole and were held.

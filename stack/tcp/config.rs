@@ -48,6 +48,8 @@ pub struct TcpConfig {
     pub nodelay: bool,
     /// Congestion control of new sockets (per socket: `TcpOptions`).
     pub congestion: super::congestion::Algorithm,
+    /// Send tail loss probes (RFC 8985 7) when ACKs stop before the RTO.
+    pub tail_loss_probes: bool,
     /// Answer SYNs with SYN cookies when a listener's SYN queue is full
     /// (RFC 4987), instead of dropping them.
     pub syn_cookies: bool,
@@ -89,6 +91,7 @@ impl Default for TcpConfig {
             sack: true,
             nodelay: false,
             congestion: super::congestion::Algorithm::NewReno,
+            tail_loss_probes: true,
             syn_cookies: true,
             challenge_acks_per_sec: 1000,
             max_connections: 1 << 20,

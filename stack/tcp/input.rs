@@ -316,6 +316,8 @@ impl Tcb {
             self.dup_acks = 0;
             let next = (self.snd_una != self.snd_max).then(|| now + self.rtt.rto());
             self.set_timer(Timer::Retransmit, next);
+            self.tlp_outstanding = false;
+            self.arm_tail_loss_probe(now);
         } else if ack == self.snd_una
             && seg.payload.is_empty()
             && !seg.has(flags::FIN)
@@ -343,6 +345,7 @@ impl Tcb {
                 self.recover = Some(self.snd_max);
                 self.high_recover = self.snd_max;
                 self.high_rxt = self.snd_una;
+                self.set_timer(Timer::TailLossProbe, None);
                 self.cc.on_enter_recovery(self.flight(), mss);
                 self.retransmit_head = true;
                 self.rtt_probe = None;

@@ -99,6 +99,9 @@ impl Tcb {
             if let Some(plan) = self.plan_sack_hole(now) {
                 return Some(plan);
             }
+            if let Some(plan) = self.plan_tail_loss_probe(now) {
+                return Some(plan);
+            }
             // Resending after a timeout: what the peer SACKed is skipped.
             while let Some(end) = self.scoreboard.skip(self.snd_nxt) {
                 self.snd_nxt = end.min(self.snd_max);
@@ -201,6 +204,37 @@ impl Tcb {
         let mut plan = self.plan_control(now, start, flags::ACK, PlanKind::RetransmitHole);
         let room = self.mss.saturating_sub(sack_bytes(&plan.options)).max(1);
         plan.len = ((end.min(data_end) - start) as usize).min(room);
+        Some(plan)
+    }
+
+    /// The tail loss probe (RFC 8985 7.3): a new segment if the peer's
+    /// window has room (whatever the congestion window), else the last
+    /// segment sent again; either draws an ACK that shows what was lost.
+    fn plan_tail_loss_probe(&mut self, now: Instant) -> Option<Plan> {
+        if !std::mem::take(&mut self.tlp_due) || self.snd_una == self.snd_max {
+            return None;
+        }
+        let unsent = self.unsent();
+        let window_room = self.snd_wnd.saturating_sub(self.flight());
+        if unsent > 0 && window_room > 0 {
+            let mut plan = self.plan_control(now, self.snd_nxt, flags::ACK, PlanKind::Data);
+            plan.len = unsent.min(window_room).min(self.mss);
+            return Some(plan);
+        }
+        let data_end = self.data_end().min(self.snd_max);
+        if !self.snd_una.before(data_end) {
+            // Only a FIN is out: resend it the usual way.
+            self.retransmit_head = true;
+            return self.plan_retransmit_head(now);
+        }
+        let len = ((data_end - self.snd_una) as usize).min(self.mss);
+        let mut plan = self.plan_control(
+            now,
+            data_end - len as u32,
+            flags::ACK,
+            PlanKind::RetransmitHole,
+        );
+        plan.len = len;
         Some(plan)
     }
 
@@ -456,6 +490,9 @@ impl Tcb {
         if self.timer(Timer::Retransmit).is_none() {
             let timeout = self.rtt.backed_off(self.backoff);
             self.set_timer(Timer::Retransmit, Some(now + timeout));
+        }
+        if self.timer(Timer::TailLossProbe).is_none() {
+            self.arm_tail_loss_probe(now);
         }
     }
 }

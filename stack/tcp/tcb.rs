@@ -80,10 +80,13 @@ pub enum Timer {
     Linger = 3,
     /// Keepalive: idle time, then probe intervals (RFC 1122 4.2.3.6).
     Keepalive = 4,
+    /// Tail loss probe (RFC 8985 7): a segment sent when ACKs stop coming
+    /// well before the retransmission timeout.
+    TailLossProbe = 5,
 }
 
 /// Number of [`Timer`]s.
-pub const TIMERS: usize = 5;
+pub const TIMERS: usize = 6;
 
 /// Keepalive settings of a connection (`TCP_KEEPIDLE`, `TCP_KEEPINTVL`,
 /// `TCP_KEEPCNT`).
@@ -239,6 +242,12 @@ pub struct Tcb {
     pub high_rxt: SeqNumber,
     /// Retransmit the next SACK hole (an ACK arrived during recovery).
     pub hole_due: bool,
+    /// Send a tail loss probe.
+    pub tlp_due: bool,
+    /// A tail loss probe is out and unanswered.
+    pub tlp_outstanding: bool,
+    /// Tail loss probes are on (`TcpConfig::tail_loss_probes`).
+    pub tlp_enabled: bool,
     /// Send the segment at `snd_una` again (fast retransmit, partial ACK).
     pub retransmit_head: bool,
     /// Send (or resend) our SYN (SYN-ACK in SYN-RECEIVED).
@@ -353,6 +362,9 @@ impl Tcb {
             scoreboard: Default::default(),
             high_rxt: iss,
             hole_due: false,
+            tlp_due: false,
+            tlp_outstanding: false,
+            tlp_enabled: config.tail_loss_probes,
             retransmit_head: false,
             send_syn: false,
             send_rst: false,
@@ -474,6 +486,41 @@ impl Tcb {
                 self.set_timer(Timer::Keepalive, Some(now + keepalive.idle));
             }
         }
+    }
+
+    /// The probe timeout of RFC 8985 7.2: two smoothed RTTs (plus a
+    /// delayed-ACK allowance when one segment is out), never past the RTO.
+    /// The allowance is 40 ms, the delayed ACK of Linux and dpstack, not
+    /// the RFC's 200 ms worst case: with the 200 ms RTO floor a 200 ms
+    /// allowance would leave no room for a probe; a peer that delays
+    /// longer costs one needless probe segment.
+    pub fn probe_timeout(&self) -> crate::time::Duration {
+        use crate::time::Duration;
+        let rto = self.rtt.backed_off(self.backoff);
+        let Some(srtt) = self.rtt.srtt() else {
+            return rto;
+        };
+        let mut pto = 2 * srtt.as_nanos();
+        if self.flight() <= self.mss {
+            pto += Duration::from_millis(40).as_nanos();
+        }
+        Duration::from_nanos(pto.max(Duration::from_millis(10).as_nanos())).min(rto)
+    }
+
+    /// Arms the tail loss probe while data is out and no recovery or probe
+    /// is under way.
+    pub fn arm_tail_loss_probe(&mut self, now: Instant) {
+        // Not during a recovery or after a timeout (RFC 8985 7.2), and
+        // only when it would fire before the retransmission timer.
+        let armed = self.tlp_enabled
+            && self.snd_una != self.snd_max
+            && self.recover.is_none()
+            && self.backoff == 0
+            && !self.tlp_outstanding
+            && self.state.is_synchronized();
+        let at = Some(now + self.probe_timeout())
+            .filter(|at| armed && self.timer(Timer::Retransmit).is_none_or(|rto| *at < rto));
+        self.set_timer(Timer::TailLossProbe, at);
     }
 
     /// Sets (or clears) the deadline of `timer`.

@@ -50,6 +50,14 @@ impl Tcb {
                 return;
             }
         }
+        if due(self.timer(Timer::TailLossProbe)) {
+            self.set_timer(Timer::TailLossProbe, None);
+            if self.snd_una != self.snd_max && self.recover.is_none() && !self.tlp_outstanding {
+                self.tlp_due = true;
+                self.tlp_outstanding = true;
+                stats.tail_loss_probes += 1;
+            }
+        }
         if due(self.timer(Timer::DelayedAck)) {
             self.set_timer(Timer::DelayedAck, None);
             if self.unacked_bytes > 0 {
@@ -123,6 +131,8 @@ impl Tcb {
                 self.dup_acks = 0;
                 self.retransmit_head = false;
                 self.hole_due = false;
+                self.tlp_due = false;
+                self.set_timer(Timer::TailLossProbe, None);
                 self.high_rxt = self.snd_una;
                 self.snd_nxt = self.snd_una;
             }

@@ -14,8 +14,10 @@ const P: u32 = PEER_ISS + 1;
 
 #[test]
 fn retransmission_backs_off_until_etimedout() {
+    // The retransmission timer alone (tail loss probes are tested apart).
     let config = TcpConfig {
         max_retries: 4,
+        tail_loss_probes: false,
         ..script_config()
     };
     let mut s = Script::new(config);
@@ -873,9 +875,17 @@ fn a_syn_flood_is_answered_with_cookies_and_a_real_client_gets_in() {
 
 #[test]
 fn sack_repairs_several_holes_in_one_recovery() {
-    let mut pair = Pair::new(config(), config());
+    // SACK alone: no tail loss probe to add a retransmission.
+    let no_tlp = || TcpConfig {
+        tail_loss_probes: false,
+        ..config()
+    };
+    let mut pair = Pair::new(no_tlp(), no_tlp());
     let (client, server, _) = pair.connected();
-    assert!(pair.a.tcb_of(client).unwrap().sack_ok, "SACK negotiated between two stacks");
+    assert!(
+        pair.a.tcb_of(client).unwrap().sack_ok,
+        "SACK negotiated between two stacks"
+    );
     let mut count = 0;
     pair.drop = Box::new(move |from_a, s| {
         if from_a && !s.seg().payload.is_empty() {
@@ -894,4 +904,42 @@ fn sack_repairs_several_holes_in_one_recovery() {
     assert_eq!(stats.rto_expirations, 0, "no timeout");
     assert_eq!(stats.fast_retransmits, 1, "one recovery");
     assert_eq!(stats.tx_retransmits, 3, "exactly the three lost segments");
+}
+
+#[test]
+fn a_lost_tail_is_repaired_by_a_probe_before_the_timeout() {
+    let mut pair = Pair::new(config(), config());
+    let (client, server, _) = pair.connected();
+    pair.a.set_nodelay(client, true).unwrap();
+    // Warm the RTT estimate with a few exchanges.
+    for _ in 0..3 {
+        pair.a.send(client, b"warm").unwrap();
+        pair.run_until(pair.now + Duration::from_millis(50));
+        pair.b.recv(server, &mut [0u8; 64]).unwrap();
+    }
+    // Five segments; the last one, the tail, is lost: no duplicate ACK follows.
+    let mut count = 0;
+    pair.drop = Box::new(move |from_a, s| {
+        if from_a && !s.seg().payload.is_empty() {
+            count += 1;
+            return count == 5;
+        }
+        false
+    });
+    let before = pair.a.stats().tail_loss_probes;
+    let data = vec![7u8; 5 * 1448];
+    pair.a.send(client, &data).unwrap();
+    pair.run_until(pair.now + Duration::from_millis(150));
+    let mut got = vec![0u8; 10_000];
+    let stats = pair.a.stats();
+    assert_eq!(
+        pair.b.recv(server, &mut got),
+        Ok(data.len()),
+        "repaired within 150 ms: {stats:?}"
+    );
+    let stats = pair.a.stats();
+    assert_eq!(
+        (stats.tail_loss_probes - before, stats.rto_expirations),
+        (1, 0)
+    );
 }
