@@ -6,6 +6,7 @@
 
 use super::{Backend, NetOptions};
 use crate::buf::BufPool;
+use crate::device::fault::{FaultConfig, FaultDevice, FaultProfile};
 use crate::device::pcap::{PcapDevice, Recorder};
 use crate::device::tap::{TapDevice, TapError};
 use crate::device::Device;
@@ -91,7 +92,31 @@ pub fn open_device<U: DeviceUser>(options: &NetOptions, user: U) -> Result<U::Ou
     }
 }
 
+/// Wraps `device` in the fault layer when `--fault-rx-loss` or
+/// `--fault-tx-loss` ask for it, and in a pcap recorder with `--pcap`.
 fn run_maybe_recorded<D: Device, U: DeviceUser>(
+    options: &NetOptions,
+    device: D,
+    user: U,
+) -> Result<U::Output, OpenError> {
+    if options.fault_rx_loss == 0.0 && options.fault_tx_loss == 0.0 {
+        return run_recorded(options, device, user);
+    }
+    let profile = |loss| FaultProfile {
+        loss,
+        ..FaultProfile::default()
+    };
+    let config = FaultConfig {
+        seed: options.fault_seed,
+        rx: profile(options.fault_rx_loss),
+        tx: profile(options.fault_tx_loss),
+    };
+    let device = FaultDevice::new(device, config)
+        .map_err(|_| OpenError::BadOptions("fault probabilities must be within [0, 1]"))?;
+    run_recorded(options, device, user)
+}
+
+fn run_recorded<D: Device, U: DeviceUser>(
     options: &NetOptions,
     device: D,
     user: U,

@@ -59,6 +59,22 @@ pub struct NetOptions {
     /// Print the exit summary as one line of JSON.
     #[arg(long)]
     pub json: bool,
+    /// Drop this fraction of received frames (the fault layer, for tests).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    pub fault_rx_loss: f64,
+    /// Drop this fraction of sent frames (the fault layer, for tests).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    pub fault_tx_loss: f64,
+    /// Seed of the fault layer's random choices.
+    #[arg(long, default_value_t = 1)]
+    pub fault_seed: u64,
+}
+
+fn parse_probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("'{text}' is not a probability within [0, 1]")),
+    }
 }
 
 fn parse_duration(text: &str) -> Result<f64, String> {

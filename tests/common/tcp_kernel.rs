@@ -339,3 +339,196 @@ fn check_handshakes(capture: &std::path::Path, purpose: &str) {
         "{purpose}: captured {syn_acks} SYN-ACKs from dpstack"
     );
 }
+
+/// With 2% of frames dropped by dpstack's fault layer: a kernel client
+/// uploads 200 MB to `dpstack-perf server` (losses on dpstack's receive
+/// side: the capture must show dpstack's SACK blocks), then downloads
+/// 200 MB from it (losses on dpstack's send side: its SACK recovery);
+/// both byte-identical.
+pub fn tcp_with_loss_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) {
+    let ns = Netns::create(purpose);
+    // Upload, 2% loss on what dpstack receives.
+    let server = start(
+        &ns,
+        ifname,
+        backend_args,
+        env!("CARGO_BIN_EXE_dpstack-perf"),
+        &[
+            "server",
+            "--listen-port",
+            "5001",
+            "--connections",
+            "1",
+            "--fault-rx-loss",
+            "0.02",
+        ],
+    );
+    let capture = std::env::temp_dir().join(format!("dpstack-{}-acks.pcap", ns.name));
+    let mut tcpdump = ns
+        .command("tcpdump")
+        .args([
+            "-i",
+            ifname,
+            "--immediate-mode",
+            "-U",
+            "-n",
+            "-s",
+            "96",
+            "-w",
+        ])
+        .arg(&capture)
+        .arg(format!("tcp and src host {STACK_IP}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tcpdump starts");
+    std::thread::sleep(Duration::from_millis(500));
+    let (sha, secs) = in_netns(&ns, || {
+        let mut stream =
+            TcpStream::connect(format!("{STACK_IP}:5001")).expect("connect to dpstack");
+        let mut chunk = vec![0u8; 256 * 1024];
+        let mut hash = Sha256::new();
+        let started = Instant::now();
+        let mut offset = 0u64;
+        while offset < BULK {
+            let n = (BULK - offset).min(chunk.len() as u64) as usize;
+            fill_pattern(offset, &mut chunk[..n]);
+            stream.write_all(&chunk[..n]).expect("upload");
+            hash.update(&chunk[..n]);
+            offset += n as u64;
+        }
+        stream.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let _ = stream.read_to_end(&mut rest);
+        (hex(&hash.finalize()), started.elapsed().as_secs_f64())
+    });
+    let lines = server.wait_exit(Duration::from_secs(120));
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = Command::new("kill")
+        .args(["-INT", &tcpdump.id().to_string()])
+        .status();
+    let _ = tcpdump.wait();
+    let summary = lines
+        .iter()
+        .find(|l| l.starts_with("dpstack-perf:"))
+        .expect("a transfer report");
+    assert_eq!(field(summary, "bytes"), BULK.to_string(), "{summary}");
+    assert_eq!(field(summary, "pattern"), "ok", "{summary}");
+    assert_eq!(field(summary, "sha256"), sha, "{summary}");
+    let (acks, with_sack, syn_ack_sack) = count_sack(&capture);
+    let _ = std::fs::remove_file(&capture);
+    assert!(syn_ack_sack, "{purpose}: dpstack's SYN-ACK offers SACK");
+    assert!(
+        with_sack > 100,
+        "{purpose}: {with_sack} of {acks} dpstack segments carry SACK blocks"
+    );
+    println!(
+        "{purpose}: kernel upload of {} MB with 2% loss at dpstack's receive side in {secs:.2} s ({:.0} Mbit/s); {with_sack} of {acks} dpstack segments carried SACK blocks",
+        BULK / 1_000_000,
+        BULK as f64 * 8.0 / secs / 1e6
+    );
+
+    // Download, 2% loss on what dpstack sends.
+    let server = start(
+        &ns,
+        ifname,
+        backend_args,
+        env!("CARGO_BIN_EXE_dpstack-perf"),
+        &[
+            "server",
+            "--listen-port",
+            "5002",
+            "--connections",
+            "1",
+            "--direction",
+            "send",
+            "--bytes",
+            &BULK.to_string(),
+            "--fault-tx-loss",
+            "0.02",
+        ],
+    );
+    let ((bytes, sha), secs) = in_netns(&ns, || {
+        let mut stream =
+            TcpStream::connect(format!("{STACK_IP}:5002")).expect("connect to dpstack");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .unwrap();
+        let started = Instant::now();
+        let result = drain_checked(&mut stream, "kernel download");
+        drop(stream);
+        (result, started.elapsed().as_secs_f64())
+    });
+    // Timeouts dominate this direction (about a minute here): room to spare.
+    let lines = server.wait_exit(Duration::from_secs(300));
+    let summary = lines
+        .iter()
+        .find(|l| l.starts_with("dpstack-perf:"))
+        .expect("a transfer report");
+    assert_eq!(bytes, BULK, "the kernel got every byte: {summary}");
+    assert_eq!(field(summary, "sha256"), sha, "{summary}");
+    let counter = |name: &str| {
+        summary
+            .split(' ')
+            .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+            .unwrap_or("0")
+            .to_string()
+    };
+    println!(
+        "{purpose}: kernel download of {} MB with 2% loss at dpstack's send side in {secs:.2} s ({:.0} Mbit/s); dpstack retransmitted {} segments ({} timeouts, {} fast retransmits, {} tail loss probes)",
+        BULK / 1_000_000,
+        BULK as f64 * 8.0 / secs / 1e6,
+        counter("tcp.tx_retransmits"),
+        counter("tcp.rto_expirations"),
+        counter("tcp.fast_retransmits"),
+        counter("tcp.tail_loss_probes"),
+    );
+}
+
+/// (dpstack segments, those with SACK blocks, whether a SYN-ACK offered SACK).
+fn count_sack(capture: &std::path::Path) -> (usize, usize, bool) {
+    use dpstack::device::pcap::PcapReader;
+    use dpstack::tcp::segment::flags;
+    let mut reader = PcapReader::open(capture).expect("tcpdump wrote a capture");
+    let mut frame = Vec::new();
+    let (mut segments, mut with_sack, mut syn_ack_sack) = (0, 0, false);
+    while reader
+        .next_into(&mut frame)
+        .expect("readable capture")
+        .is_some()
+    {
+        if frame.len() < 54 || frame[12..14] != [0x08, 0x00] || frame[23] != 6 {
+            continue;
+        }
+        let ihl = usize::from(frame[14] & 0x0f) * 4;
+        let tcp = &frame[14 + ihl..];
+        if tcp.len() < 20 {
+            continue;
+        }
+        let offset = usize::from(tcp[12] >> 4) * 4;
+        let options = &tcp[20..offset.min(tcp.len())];
+        segments += 1;
+        // Walk the options: kind 5 is SACK, kind 4 SACK-permitted.
+        let mut at = 0;
+        while at < options.len() {
+            match options[at] {
+                0 => break,
+                1 => at += 1,
+                kind => {
+                    let len = usize::from(*options.get(at + 1).unwrap_or(&0)).max(2);
+                    if kind == 5 {
+                        with_sack += 1;
+                    }
+                    if kind == 4 && tcp[13] & (flags::SYN | flags::ACK) == flags::SYN | flags::ACK {
+                        syn_ack_sack = true;
+                    }
+                    at += len;
+                }
+            }
+        }
+    }
+    (segments, with_sack, syn_ack_sack)
+}
