@@ -248,36 +248,9 @@ fn download_to_dpstack(ns: &Netns, ifname: &str, backend_args: &[String], purpos
         env!("CARGO_BIN_EXE_dpstack-perf"),
         &["server", "--listen-port", "5001", "--connections", "1"],
     );
-    let (sha, secs) = in_netns(ns, || {
-        let mut stream =
-            TcpStream::connect(format!("{STACK_IP}:5001")).expect("connect to dpstack");
-        let mut chunk = vec![0u8; 256 * 1024];
-        let mut hash = Sha256::new();
-        let started = Instant::now();
-        let mut offset = 0u64;
-        while offset < BULK {
-            let n = (BULK - offset).min(chunk.len() as u64) as usize;
-            fill_pattern(offset, &mut chunk[..n]);
-            stream.write_all(&chunk[..n]).expect("upload");
-            hash.update(&chunk[..n]);
-            offset += n as u64;
-        }
-        stream.shutdown(Shutdown::Write).unwrap();
-        let mut rest = Vec::new();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-        let _ = stream.read_to_end(&mut rest);
-        (hex(&hash.finalize()), started.elapsed().as_secs_f64())
-    });
-    let lines = server.wait_exit(Duration::from_secs(60));
-    let summary = lines
-        .iter()
-        .find(|l| l.starts_with("dpstack-perf:"))
-        .expect("a transfer report");
-    assert_eq!(field(summary, "bytes"), BULK.to_string(), "{summary}");
-    assert_eq!(field(summary, "pattern"), "ok", "{summary}");
-    assert_eq!(field(summary, "sha256"), sha, "{summary}");
+    let (sha, secs) = kernel_upload(ns, 5001);
+    let summary = checked_report(&server.wait_exit(Duration::from_secs(60)), &sha);
+    let summary = summary.as_str();
     println!(
         "{purpose}: a kernel client sent {} MB to dpstack-perf server in {secs:.2} s: {:.0} Mbit/s (dpstack says {} Gbit/s)",
         BULK / 1_000_000,
@@ -383,41 +356,14 @@ pub fn tcp_with_loss_against_kernel(purpose: &str, ifname: &str, backend_args: &
         .spawn()
         .expect("tcpdump starts");
     std::thread::sleep(Duration::from_millis(500));
-    let (sha, secs) = in_netns(&ns, || {
-        let mut stream =
-            TcpStream::connect(format!("{STACK_IP}:5001")).expect("connect to dpstack");
-        let mut chunk = vec![0u8; 256 * 1024];
-        let mut hash = Sha256::new();
-        let started = Instant::now();
-        let mut offset = 0u64;
-        while offset < BULK {
-            let n = (BULK - offset).min(chunk.len() as u64) as usize;
-            fill_pattern(offset, &mut chunk[..n]);
-            stream.write_all(&chunk[..n]).expect("upload");
-            hash.update(&chunk[..n]);
-            offset += n as u64;
-        }
-        stream.shutdown(Shutdown::Write).unwrap();
-        let mut rest = Vec::new();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-        let _ = stream.read_to_end(&mut rest);
-        (hex(&hash.finalize()), started.elapsed().as_secs_f64())
-    });
+    let (sha, secs) = kernel_upload(&ns, 5001);
     let lines = server.wait_exit(Duration::from_secs(120));
     std::thread::sleep(Duration::from_millis(500));
     let _ = Command::new("kill")
         .args(["-INT", &tcpdump.id().to_string()])
         .status();
     let _ = tcpdump.wait();
-    let summary = lines
-        .iter()
-        .find(|l| l.starts_with("dpstack-perf:"))
-        .expect("a transfer report");
-    assert_eq!(field(summary, "bytes"), BULK.to_string(), "{summary}");
-    assert_eq!(field(summary, "pattern"), "ok", "{summary}");
-    assert_eq!(field(summary, "sha256"), sha, "{summary}");
+    checked_report(&lines, &sha);
     let (acks, with_sack, syn_ack_sack) = count_sack(&capture);
     let _ = std::fs::remove_file(&capture);
     assert!(syn_ack_sack, "{purpose}: dpstack's SYN-ACK offers SACK");
@@ -531,4 +477,45 @@ fn count_sack(capture: &std::path::Path) -> (usize, usize, bool) {
         }
     }
     (segments, with_sack, syn_ack_sack)
+}
+
+/// A kernel client (in `ns`) sends BULK bytes of the pattern to dpstack on
+/// `port`, shuts writing, waits for the close: (SHA-256 hex, seconds).
+fn kernel_upload(ns: &Netns, port: u16) -> (String, f64) {
+    in_netns(ns, || {
+        let mut stream =
+            TcpStream::connect(format!("{STACK_IP}:{port}")).expect("connect to dpstack");
+        let mut chunk = vec![0u8; 256 * 1024];
+        let mut hash = Sha256::new();
+        let started = Instant::now();
+        let mut offset = 0u64;
+        while offset < BULK {
+            let n = (BULK - offset).min(chunk.len() as u64) as usize;
+            fill_pattern(offset, &mut chunk[..n]);
+            stream.write_all(&chunk[..n]).expect("upload");
+            hash.update(&chunk[..n]);
+            offset += n as u64;
+        }
+        stream.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let _ = stream.read_to_end(&mut rest);
+        (hex(&hash.finalize()), started.elapsed().as_secs_f64())
+    })
+}
+
+/// The report line a `dpstack-perf server` printed for its transfer,
+/// checked: every byte, the pattern, and `sha`.
+fn checked_report(lines: &[String], sha: &str) -> String {
+    let summary = lines
+        .iter()
+        .find(|l| l.starts_with("dpstack-perf:"))
+        .expect("a transfer report")
+        .clone();
+    assert_eq!(field(&summary, "bytes"), BULK.to_string(), "{summary}");
+    assert_eq!(field(&summary, "pattern"), "ok", "{summary}");
+    assert_eq!(field(&summary, "sha256"), sha, "{summary}");
+    summary
 }
