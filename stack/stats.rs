@@ -241,6 +241,8 @@ counters! {
         fast_retransmits,
         /// Tail loss probes sent (RFC 8985 7).
         tail_loss_probes,
+        /// Retransmissions found lost by SACK and sent again without a timeout.
+        lost_retransmits,
         /// Duplicate ACKs received.
         rx_dup_acks,
         /// Segments that arrived ahead of a hole and were held.

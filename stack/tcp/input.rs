@@ -268,6 +268,17 @@ impl Tcb {
         {
             self.hole_due = true;
         }
+        // A resent head still missing while three segments sent after it
+        // are SACKed: the retransmission was lost too (as Linux's
+        // lost-retransmit check); resend it now rather than at the RTO.
+        if let (Some(mark), Some(highest)) = (self.head_rxt_mark, self.scoreboard.highest()) {
+            if !ack.after(self.snd_una) && highest.after(mark + 3 * self.mss as u32) {
+                stats.lost_retransmits += 1;
+                self.retransmit_head = true;
+                self.high_rxt = self.snd_una;
+                self.head_rxt_mark = None;
+            }
+        }
         let window = usize::from(seg.window) << self.snd_wscale;
         let mut window_changed = false;
         if !ack.before(self.snd_una)
@@ -300,6 +311,7 @@ impl Tcb {
                 self.snd_nxt = ack;
             }
             self.scoreboard.acked(ack);
+            self.head_rxt_mark = None;
             let flight = self.flight();
             match self.recover {
                 Some(recover) if !ack.before(recover) => {

@@ -446,10 +446,14 @@ impl Tcb {
             PlanKind::RetransmitHead => {
                 self.retransmit_head = false;
                 self.high_rxt = self.high_rxt.max(end);
+                self.head_rxt_mark = Some(self.snd_max);
             }
             PlanKind::RetransmitHole => {
                 self.hole_due = false;
                 self.high_rxt = self.high_rxt.max(end);
+                if plan.seq == self.snd_una {
+                    self.head_rxt_mark = Some(self.snd_max);
+                }
             }
             PlanKind::Probe => {
                 if std::mem::take(&mut self.keepalive_due) {

@@ -82,6 +82,11 @@ impl Scoreboard {
             .map(|&(_, r)| r)
     }
 
+    /// The end of the highest SACKed range.
+    pub fn highest(&self) -> Option<SeqNumber> {
+        self.ranges.last().map(|&(_, right)| right)
+    }
+
     /// True when nothing is SACKed.
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()

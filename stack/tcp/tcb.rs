@@ -242,6 +242,10 @@ pub struct Tcb {
     pub high_rxt: SeqNumber,
     /// Retransmit the next SACK hole (an ACK arrived during recovery).
     pub hole_due: bool,
+    /// When the segment at `snd_una` was last resent: `snd_max` at that
+    /// moment. SACKs for data sent after it while it stays unacknowledged
+    /// mean the retransmission itself was lost.
+    pub head_rxt_mark: Option<SeqNumber>,
     /// Send a tail loss probe.
     pub tlp_due: bool,
     /// A tail loss probe is out and unanswered.
@@ -362,6 +366,7 @@ impl Tcb {
             scoreboard: Default::default(),
             high_rxt: iss,
             hole_due: false,
+            head_rxt_mark: None,
             tlp_due: false,
             tlp_outstanding: false,
             tlp_enabled: config.tail_loss_probes,

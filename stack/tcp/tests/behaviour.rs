@@ -943,3 +943,56 @@ fn a_lost_tail_is_repaired_by_a_probe_before_the_timeout() {
         (1, 0)
     );
 }
+
+#[test]
+fn a_lost_retransmission_is_found_by_sack_and_sent_again() {
+    let no_tlp = || TcpConfig {
+        tail_loss_probes: false,
+        ..config()
+    };
+    let mut pair = Pair::new(no_tlp(), no_tlp());
+    let (client, server, _) = pair.connected();
+    // The third data segment is lost, and so is its first retransmission.
+    let mut seen_third = 0;
+    let mut third_seq = None;
+    pair.drop = Box::new(move |from_a, s| {
+        let seg = s.seg();
+        if !from_a || seg.payload.is_empty() {
+            return false;
+        }
+        if third_seq.is_none() {
+            seen_third += 1;
+            if seen_third == 3 {
+                third_seq = Some(seg.seq);
+                return true;
+            }
+            return false;
+        }
+        if Some(seg.seq) == third_seq && seen_third < 5 {
+            seen_third += 2;
+            return true;
+        }
+        false
+    });
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+    let mut sent = 0;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let deadline = pair.now + Duration::from_millis(150);
+    while got.len() < data.len() && pair.now < deadline {
+        if sent < data.len() {
+            sent += pair.a.send(client, &data[sent..]).unwrap_or(0);
+        }
+        while let Ok(n) = pair.b.recv(server, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        let limit = pair.now + Duration::from_millis(1);
+        pair.step(limit);
+    }
+    assert_eq!(got, data, "all delivered within 150 ms: no timeout needed");
+    let stats = pair.a.stats();
+    assert_eq!((stats.lost_retransmits, stats.rto_expirations), (1, 0));
+}
