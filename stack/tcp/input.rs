@@ -5,7 +5,6 @@
 use super::config::TcpConfig;
 use super::error::TcpError;
 use super::segment::{flags, Segment};
-use super::seq::SeqNumber;
 use super::state::State;
 use super::tcb::{Owner, Reply, Tcb, Timer};
 use crate::stats::TcpStats;
@@ -98,7 +97,7 @@ impl Tcb {
         }
         if self.state == State::SynReceived {
             if !seg.ack.after(self.snd_una) || seg.ack.after(self.snd_max) {
-                return Some(self.reset_reply(seg));
+                return Some(Reply::reset_for(self.local, self.remote, seg));
             }
             self.state = State::Established;
             stats.established += 1;
@@ -186,15 +185,7 @@ impl Tcb {
             if seg.has(flags::RST) {
                 return None;
             }
-            return Some(Reply {
-                local: self.local,
-                remote: self.remote,
-                seq: seg.ack,
-                ack: SeqNumber(0),
-                flags: flags::RST,
-                window: 0,
-                options: Default::default(),
-            });
+            return Some(Reply::reset_for(self.local, self.remote, seg));
         }
         if seg.has(flags::RST) {
             if ack_ok {
@@ -464,19 +455,6 @@ impl Tcb {
             State::FinWait1 => self.state = State::Closing,
             State::FinWait2 => self.enter_time_wait(now, config.time_wait),
             _ => {}
-        }
-    }
-
-    /// The reset answering an unacceptable ACK: `<SEQ=SEG.ACK><CTL=RST>`.
-    fn reset_reply(&self, seg: &Segment<'_>) -> Reply {
-        Reply {
-            local: self.local,
-            remote: self.remote,
-            seq: seg.ack,
-            ack: SeqNumber(0),
-            flags: flags::RST,
-            window: 0,
-            options: Default::default(),
         }
     }
 }

@@ -168,6 +168,14 @@ impl TcpSockets {
         }
     }
 
+    /// Puts a new connection in the slab and the demultiplexing map.
+    fn insert_conn(&mut self, tcb: Tcb) -> TcpHandle {
+        let tuple = (tcb.local, tcb.remote);
+        let handle = self.alloc(Entry::Conn(Box::new(tcb)));
+        self.demux.insert(tuple, handle.index);
+        handle
+    }
+
     fn release(&mut self, index: u32) {
         let slot = &mut self.slots[index as usize];
         if let Some(Entry::Conn(tcb)) = slot.entry.take() {
@@ -279,27 +287,7 @@ impl TcpSockets {
         if seg.has(flags::RST) {
             return;
         }
-        let reply = if seg.has(flags::ACK) {
-            Reply {
-                local,
-                remote,
-                seq: seg.ack,
-                ack: SeqNumber(0),
-                flags: flags::RST,
-                window: 0,
-                options: OptionsOut::default(),
-            }
-        } else {
-            Reply {
-                local,
-                remote,
-                seq: SeqNumber(0),
-                ack: seg.seq + seg.len(),
-                flags: flags::RST | flags::ACK,
-                window: 0,
-                options: OptionsOut::default(),
-            }
-        };
+        let reply = Reply::reset_for(local, remote, seg);
         self.queue_reply(reply);
     }
 
@@ -355,8 +343,7 @@ impl TcpSockets {
         tcb.state = State::SynReceived;
         tcb.send_syn = true;
         self.stats.passive_opens += 1;
-        let handle = self.alloc(Entry::Conn(Box::new(tcb)));
-        self.demux.insert((local, remote), handle.index);
+        let handle = self.insert_conn(tcb);
         self.settle(handle.index, State::SynReceived, now);
     }
 
@@ -490,8 +477,7 @@ impl TcpSockets {
         self.listener(listener_index).expect("checked").syn_queue += 1;
         self.stats.passive_opens += 1;
         self.stats.syn_cookies_accepted += 1;
-        let handle = self.alloc(Entry::Conn(Box::new(tcb)));
-        self.demux.insert((local, remote), handle.index);
+        let handle = self.insert_conn(tcb);
         let tcb = conn_in(&mut self.slots, handle.index).expect("just made");
         let reply = tcb.input(now, seg, &self.config, &mut self.stats);
         if let Some(reply) = reply {
@@ -786,8 +772,7 @@ impl TcpSockets {
         tcb.send_syn = true;
         tcb.rcv_adv = SeqNumber(0);
         self.stats.active_opens += 1;
-        let handle = self.alloc(Entry::Conn(Box::new(tcb)));
-        self.demux.insert((local, remote), handle.index);
+        let handle = self.insert_conn(tcb);
         self.settle(handle.index, State::SynSent, now);
         Ok(handle)
     }

@@ -139,6 +139,33 @@ pub struct Reply {
     pub options: super::emit::OptionsOut,
 }
 
+impl Reply {
+    /// The reset answering `seg` when nothing may accept it (RFC 9293
+    /// 3.10.7.1, also SYN-SENT's and SYN-RECEIVED's unacceptable ACKs):
+    /// `<SEQ=SEG.ACK><CTL=RST>` if it carries an ACK, else
+    /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+    pub fn reset_for(local: SocketAddrV4, remote: SocketAddrV4, seg: &Segment<'_>) -> Reply {
+        let (seq, ack, flags) = if seg.has(super::segment::flags::ACK) {
+            (seg.ack, SeqNumber(0), super::segment::flags::RST)
+        } else {
+            (
+                SeqNumber(0),
+                seg.seq + seg.len(),
+                super::segment::flags::RST | super::segment::flags::ACK,
+            )
+        };
+        Reply {
+            local,
+            remote,
+            seq,
+            ack,
+            flags,
+            window: 0,
+            options: Default::default(),
+        }
+    }
+}
+
 /// One connection.
 #[derive(Debug)]
 pub struct Tcb {
