@@ -95,25 +95,7 @@ pub fn tcp_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) 
         env!("CARGO_BIN_EXE_dpstack-httpd"),
         &["--listen-port", "80", "--json"],
     );
-    let capture = std::env::temp_dir().join(format!("dpstack-{}-syn.pcap", ns.name));
-    let mut tcpdump = ns
-        .command("tcpdump")
-        .args([
-            "-i",
-            ifname,
-            "--immediate-mode",
-            "-U",
-            "-n",
-            "-s",
-            "128",
-            "-w",
-        ])
-        .arg(&capture)
-        .arg("tcp[tcpflags] & tcp-syn != 0")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("tcpdump starts");
-    std::thread::sleep(Duration::from_millis(500));
+    let tcpdump = Capture::start(&ns, ifname, "syn", 128, "tcp[tcpflags] & tcp-syn != 0");
 
     let page = ns.run(&[
         "curl",
@@ -170,11 +152,7 @@ pub fn tcp_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) 
     assert_eq!(sequential_ok, 100, "sequential short connections");
     assert_eq!(concurrent_ok, 100, "concurrent short connections");
 
-    std::thread::sleep(Duration::from_secs(1));
-    let _ = Command::new("kill")
-        .args(["-INT", &tcpdump.id().to_string()])
-        .status();
-    let _ = tcpdump.wait();
+    let capture = tcpdump.finish(Duration::from_secs(1));
     check_handshakes(&capture, purpose);
     let _ = std::fs::remove_file(&capture);
     let summary = httpd.terminate();
@@ -336,33 +314,11 @@ pub fn tcp_with_loss_against_kernel(purpose: &str, ifname: &str, backend_args: &
             "0.02",
         ],
     );
-    let capture = std::env::temp_dir().join(format!("dpstack-{}-acks.pcap", ns.name));
-    let mut tcpdump = ns
-        .command("tcpdump")
-        .args([
-            "-i",
-            ifname,
-            "--immediate-mode",
-            "-U",
-            "-n",
-            "-s",
-            "96",
-            "-w",
-        ])
-        .arg(&capture)
-        .arg(format!("tcp and src host {STACK_IP}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tcpdump starts");
-    std::thread::sleep(Duration::from_millis(500));
+    let filter = format!("tcp and src host {STACK_IP}");
+    let tcpdump = Capture::start(&ns, ifname, "acks", 96, &filter);
     let (sha, secs) = kernel_upload(&ns, 5001);
     let lines = server.wait_exit(Duration::from_secs(120));
-    std::thread::sleep(Duration::from_millis(500));
-    let _ = Command::new("kill")
-        .args(["-INT", &tcpdump.id().to_string()])
-        .status();
-    let _ = tcpdump.wait();
+    let capture = tcpdump.finish(Duration::from_millis(500));
     checked_report(&lines, &sha);
     let (acks, with_sack, syn_ack_sack) = count_sack(&capture);
     let _ = std::fs::remove_file(&capture);
@@ -518,4 +474,42 @@ fn checked_report(lines: &[String], sha: &str) -> String {
     assert_eq!(field(&summary, "pattern"), "ok", "{summary}");
     assert_eq!(field(&summary, "sha256"), sha, "{summary}");
     summary
+}
+
+/// tcpdump writing a capture inside the namespace.
+struct Capture {
+    child: std::process::Child,
+    path: std::path::PathBuf,
+}
+
+impl Capture {
+    /// Starts capturing `filter` on `ifname` (`snaplen` bytes a frame) and
+    /// gives it half a second to be listening.
+    fn start(ns: &Netns, ifname: &str, name: &str, snaplen: u32, filter: &str) -> Capture {
+        let path = std::env::temp_dir().join(format!("dpstack-{}-{name}.pcap", ns.name));
+        let child = ns
+            .command("tcpdump")
+            .args(["-i", ifname, "--immediate-mode", "-U", "-n", "-s"])
+            .arg(snaplen.to_string())
+            .arg("-w")
+            .arg(&path)
+            .arg(filter)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tcpdump starts");
+        std::thread::sleep(Duration::from_millis(500));
+        Capture { child, path }
+    }
+
+    /// After `settle` for the last packets, stops tcpdump (SIGINT, by PID)
+    /// and returns the capture's path.
+    fn finish(mut self, settle: Duration) -> std::path::PathBuf {
+        std::thread::sleep(settle);
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        self.path
+    }
 }
