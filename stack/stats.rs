@@ -243,6 +243,8 @@ counters! {
         tail_loss_probes,
         /// Retransmissions found lost by SACK and sent again without a timeout.
         lost_retransmits,
+        /// RFC 6675 rescue retransmissions (the highest unSACKed segment, once per recovery).
+        rescue_retransmits,
         /// Duplicate ACKs received.
         rx_dup_acks,
         /// Segments that arrived ahead of a hole and were held.

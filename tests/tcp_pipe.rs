@@ -8,6 +8,7 @@ use dpstack::device::fault::{FaultConfig, FaultDevice, FaultProfile};
 use dpstack::device::pipe::{pipe_pair, PipeConfig};
 use dpstack::device::Device;
 use dpstack::runtime::{Stack, StackConfig};
+use dpstack::stats::TcpStats;
 use dpstack::tcp::congestion::Algorithm;
 use dpstack::tcp::{State, TcpError, TcpHandle};
 use dpstack::time::{Clock, Duration, ManualClock};
@@ -96,19 +97,67 @@ fn read_some<D: Device, C: Clock>(
     }
 }
 
-/// Moves `total` bytes each way; `simultaneous`: both directions at once
-/// (every ACK rides on data), else A to B first, then B to A.
-fn run(name: &str, total: usize, fault: FaultProfile, simultaneous: bool) {
-    run_with(name, total, fault, simultaneous, Algorithm::NewReno);
-}
-
-fn run_with(
-    name: &str,
-    total: usize,
-    fault: FaultProfile,
+/// One transfer over the pipe: what moves, and on what link.
+struct Scenario {
+    name: String,
+    /// Bytes from A to B.
+    up: usize,
+    /// Bytes from B to A (sent after A's are in, unless `simultaneous`).
+    down: usize,
+    /// Faults on A's transmit side (data A sends).
+    a_tx: FaultProfile,
+    /// Faults on A's receive side (what B sends: ACKs, or B's data).
+    a_rx: FaultProfile,
+    /// Both directions at once (every ACK rides on data).
     simultaneous: bool,
     congestion: Algorithm,
-) {
+    sack: bool,
+    /// Seed of the fault layer's generator.
+    fault_seed: u64,
+}
+
+impl Scenario {
+    /// `total` each way, `fault` on both of A's sides, NewReno with SACK.
+    fn each_way(name: &str, total: usize, fault: FaultProfile, simultaneous: bool) -> Self {
+        Scenario {
+            name: name.to_string(),
+            up: total,
+            down: total,
+            a_tx: fault.clone(),
+            a_rx: fault,
+            simultaneous,
+            congestion: Algorithm::NewReno,
+            sack: true,
+            fault_seed: 7,
+        }
+    }
+}
+
+/// What a transfer cost.
+struct Outcome {
+    /// Simulated link time, in seconds.
+    virtual_secs: f64,
+    /// A's counters (the sender of `up`).
+    a: TcpStats,
+    /// Frames the fault layer dropped on A's transmit side.
+    a_tx_lost: u64,
+}
+
+impl Outcome {
+    /// Goodput of the A-to-B transfer over simulated link time, in Mbit/s.
+    fn goodput_mbps(&self, bytes: usize) -> f64 {
+        (bytes * 8) as f64 / self.virtual_secs / 1e6
+    }
+}
+
+fn run(name: &str, total: usize, fault: FaultProfile, simultaneous: bool) {
+    transfer(&Scenario::each_way(name, total, fault, simultaneous));
+}
+
+/// Runs `scenario` to the end: every byte checked by SHA-256, then both
+/// sides close.
+fn transfer(scenario: &Scenario) -> Outcome {
+    let name = scenario.name.as_str();
     let pool = BufPool::with_defaults();
     let (pa, pb) = pipe_pair(
         &PipeConfig {
@@ -120,15 +169,19 @@ fn run_with(
     let pa = FaultDevice::new(
         pa,
         FaultConfig {
-            seed: 7,
-            tx: fault.clone(),
-            rx: fault,
+            seed: scenario.fault_seed,
+            tx: scenario.a_tx.clone(),
+            rx: scenario.a_rx.clone(),
         },
     )
     .unwrap();
     let clock = ManualClock::new();
-    let mut a = Stack::new(pa, clock.clone(), config(A_IP, 11, congestion));
-    let mut b = Stack::new(pb, clock.clone(), config(B_IP, 12, congestion));
+    let mut a_config = config(A_IP, 11, scenario.congestion);
+    let mut b_config = config(B_IP, 12, scenario.congestion);
+    a_config.tcp.sack = scenario.sack;
+    b_config.tcp.sack = scenario.sack;
+    let mut a = Stack::new(pa, clock.clone(), a_config);
+    let mut b = Stack::new(pb, clock.clone(), b_config);
     let (a_mac, b_mac) = (a.device().capabilities().mac, b.device().capabilities().mac);
     a.interface().arp_cache().insert_static(B_IP, b_mac);
     b.interface().arp_cache().insert_static(A_IP, a_mac);
@@ -141,7 +194,7 @@ fn run_with(
     let started = std::time::Instant::now();
     let virtual_start = clock.now();
     let mut turns = 0u64;
-    while up.received < total || down.received < total {
+    while up.received < scenario.up || down.received < scenario.down {
         turns += 1;
         assert!(
             clock.now().saturating_duration_since(virtual_start) < Duration::from_secs(3600),
@@ -154,12 +207,12 @@ fn run_with(
             server = b.tcp_accept(listener).ok().map(|(h, _)| h);
         }
         if a.tcp_state(client) == Ok(State::Established) {
-            write_some(&mut a, client, &mut up, total);
+            write_some(&mut a, client, &mut up, scenario.up);
             read_some(&mut a, client, &mut down, &mut buf);
         }
         if let Some(s) = server {
-            if simultaneous || up.received == total {
-                write_some(&mut b, s, &mut down, total);
+            if scenario.simultaneous || up.received == scenario.up {
+                write_some(&mut b, s, &mut down, scenario.down);
             }
             read_some(&mut b, s, &mut up, &mut buf);
         }
@@ -219,11 +272,12 @@ fn run_with(
     let faults = a.device().tx_fault_stats();
     let rx_faults = a.device().rx_fault_stats();
     println!(
-        "{name}: {} MB each way, SHA-256 equal; wall {:.2} s ({:.0} Mbit/s both ways, this test's CPU), \
+        "{name}: {} MB up, {} MB down, SHA-256 equal; wall {:.2} s ({:.0} Mbit/s, this test's CPU), \
          virtual {:.2} s; retransmits A {} B {} (RTO {} + {}, fast {} + {}); frames lost {} of {}, reordered {}, duplicated {}; turns {}",
-        total / MB,
+        scenario.up / MB,
+        scenario.down / MB,
         wall,
-        (2 * total * 8) as f64 / wall / 1e6,
+        ((scenario.up + scenario.down) * 8) as f64 / wall / 1e6,
         virtual_secs,
         sa.tx_retransmits,
         sb.tx_retransmits,
@@ -237,6 +291,11 @@ fn run_with(
         faults.duplicated + rx_faults.duplicated,
         turns,
     );
+    Outcome {
+        virtual_secs,
+        a: sa,
+        a_tx_lost: faults.lost,
+    }
 }
 
 fn megabytes() -> usize {
@@ -299,14 +358,106 @@ fn reorder_and_duplicate_100_mb_each_way() {
 
 #[test]
 fn cubic_with_one_percent_loss_100_mb_each_way() {
-    run_with(
-        "CUBIC, loss 1%, one way then the other",
-        megabytes(),
-        FaultProfile {
-            loss: 0.01,
-            ..FaultProfile::default()
-        },
-        false,
-        Algorithm::Cubic,
+    transfer(&Scenario {
+        congestion: Algorithm::Cubic,
+        ..Scenario::each_way(
+            "CUBIC, loss 1%, one way then the other",
+            megabytes(),
+            FaultProfile {
+                loss: 0.01,
+                ..FaultProfile::default()
+            },
+            false,
+        )
+    });
+}
+
+/// 5% of A's data segments and 5% of B's ACKs lost, A to B only, the same
+/// seeds with and without SACK. SACK recovery resends at most 1.5 times
+/// what was lost.
+#[test]
+fn sack_against_newreno_at_five_percent_loss() {
+    let total = megabytes();
+    let five = FaultProfile {
+        loss: 0.05,
+        ..FaultProfile::default()
+    };
+    let one_way = |sack: bool| Scenario {
+        name: format!("loss 5%, A to B, SACK {}", if sack { "on" } else { "off" }),
+        up: total,
+        down: 0,
+        a_tx: five.clone(),
+        a_rx: five.clone(),
+        simultaneous: false,
+        congestion: Algorithm::NewReno,
+        sack,
+        fault_seed: 7,
+    };
+    let with_sack = transfer(&one_way(true));
+    let without = transfer(&one_way(false));
+    for (label, outcome) in [("SACK", &with_sack), ("NewReno without SACK", &without)] {
+        println!(
+            "{label}: goodput {:.1} Mbit/s over link time; {} data segments lost, {} retransmitted ({:.2}x), {} timeouts, {} rescues, {} probes",
+            outcome.goodput_mbps(total),
+            outcome.a_tx_lost,
+            outcome.a.tx_retransmits,
+            outcome.a.tx_retransmits as f64 / outcome.a_tx_lost as f64,
+            outcome.a.rto_expirations,
+            outcome.a.rescue_retransmits,
+            outcome.a.tail_loss_probes,
+        );
+    }
+    assert!(with_sack.a_tx_lost > 1000, "the fault layer dropped data");
+    assert!(
+        with_sack.a.tx_retransmits as f64 <= 1.5 * with_sack.a_tx_lost as f64,
+        "SACK recovery resent {} for {} lost",
+        with_sack.a.tx_retransmits,
+        with_sack.a_tx_lost
+    );
+}
+
+/// Loss in runs of ten segments on A's data (ACKs intact), five seeds:
+/// SACK repairs each run without a retransmission timeout in most of them.
+#[test]
+fn burst_losses_of_ten_segments() {
+    let total = megabytes();
+    let bursts = FaultProfile {
+        loss: 0.0005,
+        loss_run: 10,
+        ..FaultProfile::default()
+    };
+    let seeds = [1, 2, 3, 4, 5];
+    let mut without_timeout = 0;
+    for seed in seeds {
+        let outcome = transfer(&Scenario {
+            name: format!("bursts of 10, seed {seed}"),
+            up: total,
+            down: 0,
+            a_tx: bursts.clone(),
+            a_rx: FaultProfile::default(),
+            simultaneous: false,
+            congestion: Algorithm::NewReno,
+            sack: true,
+            fault_seed: seed,
+        });
+        println!(
+            "seed {seed}: {} segments lost in runs of 10, {} retransmitted, {} timeouts, {} fast recoveries",
+            outcome.a_tx_lost,
+            outcome.a.tx_retransmits,
+            outcome.a.rto_expirations,
+            outcome.a.fast_retransmits,
+        );
+        assert!(outcome.a_tx_lost >= 10, "seed {seed}: bursts happened");
+        if outcome.a.rto_expirations == 0 {
+            without_timeout += 1;
+        }
+    }
+    println!(
+        "{without_timeout} of {} runs without a retransmission timeout",
+        seeds.len()
+    );
+    assert!(
+        without_timeout * 2 > seeds.len(),
+        "most runs repair bursts without a timeout"
     );
 }

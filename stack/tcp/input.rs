@@ -243,9 +243,16 @@ impl Tcb {
             return false;
         }
         if self.sack_ok {
+            let resent_sacked = self.resent_after_head_sacked();
             for (left, right) in seg.options.sack_blocks.iter().flatten() {
                 self.scoreboard
                     .add(*left, *right, ack.max(self.snd_una), self.snd_max);
+            }
+            let newly = self
+                .resent_after_head_sacked()
+                .saturating_sub(resent_sacked);
+            if let Some(head) = &mut self.head_rxt {
+                head.sacked_after += newly;
             }
         }
         // After a timeout (or a recovery) and until an ACK passes the point
@@ -259,16 +266,10 @@ impl Tcb {
         {
             self.hole_due = true;
         }
-        // A resent head still missing while three segments sent after it
-        // are SACKed: the retransmission was lost too (as Linux's
-        // lost-retransmit check); resend it now rather than at the RTO.
-        if let (Some(mark), Some(highest)) = (self.head_rxt_mark, self.scoreboard.highest()) {
-            if !ack.after(self.snd_una) && highest.after(mark + 3 * self.mss as u32) {
-                stats.lost_retransmits += 1;
-                self.retransmit_head = true;
-                self.high_rxt = self.snd_una;
-                self.head_rxt_mark = None;
-            }
+        if !ack.after(self.snd_una) && self.head_retransmit_lost() {
+            stats.lost_retransmits += 1;
+            self.retransmit_head = true;
+            self.head_rxt = None;
         }
         let window = usize::from(seg.window) << self.snd_wscale;
         let mut window_changed = false;
@@ -302,17 +303,24 @@ impl Tcb {
                 self.snd_nxt = ack;
             }
             self.scoreboard.acked(ack);
-            self.head_rxt_mark = None;
+            self.head_rxt = None;
             let flight = self.flight();
             match self.recover {
                 Some(recover) if !ack.before(recover) => {
                     self.cc.on_exit_recovery(flight, mss);
                     self.recover = None;
+                    self.rack_lost_to = None;
+                }
+                // With SACK the pipe estimate paces the repair (recovery.rs);
+                // a new head resent earlier in this recovery is watched.
+                Some(_) if self.sack_ok => {
+                    if self.snd_una.before(self.high_rxt) {
+                        self.watch_head_retransmit();
+                    }
                 }
                 Some(_) => {
                     self.cc.on_partial_ack(acked, mss);
                     self.retransmit_head = true;
-                    self.hole_due = self.sack_ok;
                 }
                 None => self.cc.on_ack(acked, mss, now, self.rtt.srtt()),
             }
@@ -320,6 +328,9 @@ impl Tcb {
             let next = (self.snd_una != self.snd_max).then(|| now + self.rtt.rto());
             self.set_timer(Timer::Retransmit, next);
             self.tlp_outstanding = false;
+            if self.tlp_probe.is_some_and(|start| !ack.before(start)) {
+                self.tlp_probe = None;
+            }
             self.arm_tail_loss_probe(now);
         } else if ack == self.snd_una
             && seg.payload.is_empty()
@@ -330,10 +341,12 @@ impl Tcb {
             stats.rx_dup_acks += 1;
             self.dup_acks += 1;
             if self.recover.is_some() {
-                self.cc.on_dup_ack_in_recovery(mss);
-                // With SACK, each duplicate is a chance to repair the next hole.
-                self.hole_due = self.sack_ok;
+                // With SACK the pipe estimate counts what left the network.
+                if !self.sack_ok {
+                    self.cc.on_dup_ack_in_recovery(mss);
+                }
             } else if (self.dup_acks == 3
+                || self.probe_shows_loss()
                 // RFC 6675 5 (IsLost): more than two segments SACKed above
                 // snd_una also means it is lost, however many duplicates
                 // the path delivered.

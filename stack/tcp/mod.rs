@@ -4,7 +4,8 @@
 //! ([`TcpSockets::drain_output`]). Split as the Linux kernel splits it:
 //! [`input`] (segment arrival), [`output`] (what to send), [`timers`]
 //! (expiry), [`congestion`] (the window's reaction to ACKs and losses),
-//! [`rtt`] (the retransmission timeout), [`listen`] (SYN and accept
+//! [`rtt`] (the retransmission timeout), [`recovery`] (SACK loss
+//! recovery), [`listen`] (SYN and accept
 //! queues), and [`sockets`] (the table and the calls).
 //!
 //! Building blocks: [`segment`] validation with named failures, [`emit`]
@@ -21,6 +22,7 @@ pub mod input;
 pub mod isn;
 pub mod listen;
 pub mod output;
+pub mod recovery;
 pub mod rtt;
 pub mod sack;
 pub mod segment;

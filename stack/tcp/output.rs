@@ -48,6 +48,8 @@ pub enum PlanKind {
     Ack,
     /// A SACK hole, during recovery.
     RetransmitHole,
+    /// RFC 6675's rescue retransmission: the highest unSACKed segment.
+    Rescue,
     /// A reset ending the connection (abort).
     Reset,
 }
@@ -107,6 +109,9 @@ impl Tcb {
                 self.snd_nxt = end.min(self.snd_max);
             }
             if let Some(plan) = self.plan_data(now) {
+                return Some(plan);
+            }
+            if let Some(plan) = self.plan_rescue(now) {
                 return Some(plan);
             }
             if self.probe_due || self.keepalive_due {
@@ -172,38 +177,13 @@ impl Tcb {
             return None;
         }
         let mut plan = self.plan_control(now, self.snd_una, flags::ACK, PlanKind::RetransmitHead);
-        let room = self.mss.saturating_sub(sack_bytes(&plan.options)).max(1);
+        let room = self.data_room(&plan);
         let fin = fin && data <= room;
         let data = data.min(room);
         plan.len = data;
         if fin {
             plan.flags |= flags::FIN;
         }
-        Some(plan)
-    }
-
-    /// During recovery with SACK (or after a timeout, until the point it
-    /// had reached is acknowledged): the next hole above what was already
-    /// resent (RFC 6675 NextSeg rule 1), one per ACK that arrives.
-    fn plan_sack_hole(&mut self, now: Instant) -> Option<Plan> {
-        let repairing = self.recover.is_some() || self.snd_una.before(self.high_recover);
-        if !self.hole_due || !repairing {
-            self.hole_due = false;
-            return None;
-        }
-        let from = self.high_rxt.max(self.snd_una);
-        let Some((start, end)) = self.scoreboard.next_hole(from) else {
-            self.hole_due = false;
-            return None;
-        };
-        let data_end = self.data_end();
-        if !start.before(data_end) {
-            self.hole_due = false;
-            return None;
-        }
-        let mut plan = self.plan_control(now, start, flags::ACK, PlanKind::RetransmitHole);
-        let room = self.mss.saturating_sub(sack_bytes(&plan.options)).max(1);
-        plan.len = ((end.min(data_end) - start) as usize).min(room);
         Some(plan)
     }
 
@@ -219,6 +199,7 @@ impl Tcb {
         if unsent > 0 && window_room > 0 {
             let mut plan = self.plan_control(now, self.snd_nxt, flags::ACK, PlanKind::Data);
             plan.len = unsent.min(window_room).min(self.mss);
+            self.tlp_probe = Some(plan.seq);
             return Some(plan);
         }
         let data_end = self.data_end().min(self.snd_max);
@@ -235,6 +216,7 @@ impl Tcb {
             PlanKind::RetransmitHole,
         );
         plan.len = len;
+        self.tlp_probe = Some(plan.seq);
         Some(plan)
     }
 
@@ -253,7 +235,7 @@ impl Tcb {
             }
             let mut plan = self.plan_control(now, self.snd_nxt, flags::ACK, PlanKind::Data);
             // SACK blocks ride in the option space: the data makes room.
-            let len = len.min(self.mss.saturating_sub(sack_bytes(&plan.options)).max(1));
+            let len = len.min(self.data_room(&plan));
             plan.len = len;
             if len == unsent {
                 plan.flags |= flags::PSH;
@@ -279,16 +261,11 @@ impl Tcb {
     pub fn sendable_len(&self) -> usize {
         let unsent = self.unsent();
         let flight = self.flight();
-        // Limited transmit (RFC 3042): each of the first two duplicate ACKs
-        // lets one new segment past the congestion window, so a small
-        // window still produces the three duplicates fast retransmit needs.
-        let limited = if self.recover.is_none() && self.dup_acks <= 2 {
-            self.dup_acks as usize * self.mss
-        } else {
-            0
-        };
-        let window = self.snd_wnd.min(self.cc.cwnd() + limited);
-        let len = unsent.min(window.saturating_sub(flight)).min(self.mss);
+        let peer_room = self.snd_wnd.saturating_sub(flight);
+        let len = unsent
+            .min(peer_room)
+            .min(self.congestion_room())
+            .min(self.mss);
         if len == 0 {
             return 0;
         }
@@ -306,8 +283,20 @@ impl Tcb {
         }
     }
 
+    /// Data bytes a segment with `plan`'s options may carry: SACK blocks
+    /// ride in the option space, so the data makes room.
+    pub(super) fn data_room(&self, plan: &Plan) -> usize {
+        self.mss.saturating_sub(sack_bytes(&plan.options)).max(1)
+    }
+
     /// A segment without data: header fields, window and timestamps.
-    fn plan_control(&mut self, now: Instant, seq: SeqNumber, control: u8, kind: PlanKind) -> Plan {
+    pub(super) fn plan_control(
+        &mut self,
+        now: Instant,
+        seq: SeqNumber,
+        control: u8,
+        kind: PlanKind,
+    ) -> Plan {
         let (window, rcv_edge) = self.window_to_advertise();
         Plan {
             seq,
@@ -446,14 +435,18 @@ impl Tcb {
             PlanKind::RetransmitHead => {
                 self.retransmit_head = false;
                 self.high_rxt = self.high_rxt.max(end);
-                self.head_rxt_mark = Some(self.snd_max);
+                self.watch_head_retransmit();
             }
             PlanKind::RetransmitHole => {
                 self.hole_due = false;
                 self.high_rxt = self.high_rxt.max(end);
                 if plan.seq == self.snd_una {
-                    self.head_rxt_mark = Some(self.snd_max);
+                    self.watch_head_retransmit();
                 }
+            }
+            PlanKind::Rescue => {
+                stats.rescue_retransmits += 1;
+                self.rescue_rxt = self.recover;
             }
             PlanKind::Probe => {
                 if std::mem::take(&mut self.keepalive_due) {
@@ -483,7 +476,7 @@ impl Tcb {
         }
         let resend = matches!(
             plan.kind,
-            PlanKind::RetransmitHead | PlanKind::RetransmitHole
+            PlanKind::RetransmitHead | PlanKind::RetransmitHole | PlanKind::Rescue
         );
         if end.after(self.snd_nxt) && !resend {
             self.snd_nxt = end;

@@ -82,6 +82,68 @@ impl Scoreboard {
             .map(|&(_, r)| r)
     }
 
+    /// Bytes SACKed within `[from, to)`.
+    pub fn sacked_between(&self, from: SeqNumber, to: SeqNumber) -> usize {
+        self.ranges
+            .iter()
+            .map(|&(l, r)| {
+                let (l, r) = (l.max(from), r.min(to));
+                if l.before(r) {
+                    (r - l) as usize
+                } else {
+                    0
+                }
+            })
+            .sum()
+    }
+
+    /// Bytes not SACKed within `[from, to)` (zero when `to` is not after `from`).
+    pub fn unsacked_between(&self, from: SeqNumber, to: SeqNumber) -> usize {
+        if !from.before(to) {
+            return 0;
+        }
+        (to - from) as usize - self.sacked_between(from, to)
+    }
+
+    /// RFC 6675 IsLost for whole holes: unSACKed data below the returned
+    /// point has more than `threshold` bytes SACKed above it, so is
+    /// presumed lost. None when too little is SACKed.
+    pub fn lost_edge(&self, threshold: usize) -> Option<SeqNumber> {
+        let mut above = 0;
+        for &(left, right) in self.ranges.iter().rev() {
+            above += (right - left) as usize;
+            if above > threshold {
+                return Some(left);
+            }
+        }
+        None
+    }
+
+    /// The highest run of unSACKed data below `end` and at or above
+    /// `from`: `(start, end)`.
+    pub fn last_unsacked(&self, from: SeqNumber, end: SeqNumber) -> Option<(SeqNumber, SeqNumber)> {
+        let mut top = end;
+        for &(left, right) in self.ranges.iter().rev() {
+            if !left.before(top) {
+                continue;
+            }
+            if right.before(top) {
+                break;
+            }
+            top = left;
+        }
+        if !from.before(top) {
+            return None;
+        }
+        let start = self
+            .ranges
+            .iter()
+            .rev()
+            .find(|&&(_, r)| !r.after(top))
+            .map_or(from, |&(_, r)| r.max(from));
+        Some((start, top))
+    }
+
     /// The end of the highest SACKed range.
     pub fn highest(&self) -> Option<SeqNumber> {
         self.ranges.last().map(|&(_, right)| right)
@@ -123,6 +185,29 @@ mod tests {
         assert_eq!(board.skip(s(650)), None);
         board.acked(s(550));
         assert_eq!(board.sacked_bytes(), 150, "550-600 and 900-1000");
+    }
+
+    #[test]
+    fn pipe_helpers_count_sacked_and_lost() {
+        let mut board = Scoreboard::default();
+        // SACKed: 300-400, 500-600, 900-1000 of 100-1000.
+        board.add(s(300), s(400), s(100), s(1000));
+        board.add(s(500), s(600), s(100), s(1000));
+        board.add(s(900), s(1000), s(100), s(1000));
+        assert_eq!(board.sacked_between(s(350), s(950)), 200);
+        assert_eq!(board.unsacked_between(s(100), s(1000)), 600);
+        assert_eq!(board.unsacked_between(s(500), s(500)), 0);
+        assert_eq!(board.lost_edge(99), Some(s(900)), "100 SACKed above 900");
+        assert_eq!(board.lost_edge(150), Some(s(500)));
+        assert_eq!(board.lost_edge(300), None);
+        assert_eq!(board.last_unsacked(s(100), s(1000)), Some((s(600), s(900))));
+        assert_eq!(
+            board.last_unsacked(s(100), s(1100)),
+            Some((s(1000), s(1100)))
+        );
+        assert_eq!(board.last_unsacked(s(100), s(550)), Some((s(400), s(500))));
+        assert_eq!(board.last_unsacked(s(450), s(550)), Some((s(450), s(500))));
+        assert_eq!(board.last_unsacked(s(500), s(600)), None);
     }
 
     #[test]

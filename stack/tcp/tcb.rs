@@ -267,16 +267,25 @@ pub struct Tcb {
     pub scoreboard: super::sack::Scoreboard,
     /// Highest sequence number retransmitted in the current recovery.
     pub high_rxt: SeqNumber,
-    /// Retransmit the next SACK hole (an ACK arrived during recovery).
+    /// Retransmit the next SACK hole (an ACK arrived while repairing
+    /// after a timeout).
     pub hole_due: bool,
-    /// When the segment at `snd_una` was last resent: `snd_max` at that
-    /// moment. SACKs for data sent after it while it stays unacknowledged
-    /// mean the retransmission itself was lost.
-    pub head_rxt_mark: Option<SeqNumber>,
+    /// The recovery point when the last rescue retransmission went (RFC
+    /// 6675 `RescueRxt`): one per recovery.
+    pub rescue_rxt: Option<SeqNumber>,
+    /// The segment at `snd_una` was resent: what was sent after it, so
+    /// SACKs for that show the retransmission itself was lost.
+    pub head_rxt: Option<super::recovery::HeadRetransmit>,
     /// Send a tail loss probe.
     pub tlp_due: bool,
     /// A tail loss probe is out and unanswered.
     pub tlp_outstanding: bool,
+    /// Where the last tail loss probe began, until an ACK covers it.
+    pub tlp_probe: Option<SeqNumber>,
+    /// UnSACKed data below this point is known lost although fewer than
+    /// DupThresh segments were SACKed above it: the tail loss probe sent
+    /// after it (two RTTs later) arrived first (RFC 8985 7.4).
+    pub rack_lost_to: Option<SeqNumber>,
     /// Tail loss probes are on (`TcpConfig::tail_loss_probes`).
     pub tlp_enabled: bool,
     /// Send the segment at `snd_una` again (fast retransmit, partial ACK).
@@ -393,9 +402,12 @@ impl Tcb {
             scoreboard: Default::default(),
             high_rxt: iss,
             hole_due: false,
-            head_rxt_mark: None,
+            rescue_rxt: None,
+            head_rxt: None,
             tlp_due: false,
             tlp_outstanding: false,
+            tlp_probe: None,
+            rack_lost_to: None,
             tlp_enabled: config.tail_loss_probes,
             retransmit_head: false,
             send_syn: false,

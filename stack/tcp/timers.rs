@@ -132,6 +132,8 @@ impl Tcb {
                 self.retransmit_head = false;
                 self.hole_due = false;
                 self.tlp_due = false;
+                self.tlp_probe = None;
+                self.rack_lost_to = None;
                 self.set_timer(Timer::TailLossProbe, None);
                 self.high_rxt = self.snd_una;
                 self.snd_nxt = self.snd_una;

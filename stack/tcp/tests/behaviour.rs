@@ -996,3 +996,102 @@ fn a_lost_retransmission_is_found_by_sack_and_sent_again() {
     let stats = pair.a.stats();
     assert_eq!((stats.lost_retransmits, stats.rto_expirations), (1, 0));
 }
+
+/// Sends `data` from A and runs the pair until B has read it all or
+/// `limit` has passed; returns what B read.
+fn deliver_within(
+    pair: &mut Pair,
+    client: crate::tcp::TcpHandle,
+    server: crate::tcp::TcpHandle,
+    data: &[u8],
+    limit: Duration,
+) -> Vec<u8> {
+    let deadline = pair.now + limit;
+    let mut sent = 0;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while got.len() < data.len() && pair.now < deadline {
+        if sent < data.len() {
+            sent += pair.a.send(client, &data[sent..]).unwrap_or(0);
+        }
+        while let Ok(n) = pair.b.recv(server, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        let step = pair.now + Duration::from_millis(1);
+        pair.step(step);
+    }
+    got
+}
+
+/// A drop rule losing A's `n`th data segments (first transmissions and
+/// retransmissions counted alike), 1-based.
+fn drop_data_segments(lost: &'static [u32]) -> DropRule {
+    let mut count = 0;
+    Box::new(move |from_a, s| {
+        if from_a && !s.seg().payload.is_empty() {
+            count += 1;
+            return lost.contains(&count);
+        }
+        false
+    })
+}
+
+#[test]
+fn a_lost_tail_after_a_hole_is_rescued_without_a_timeout() {
+    // Ten segments, the third and the last lost: SACK shows the third
+    // lost, but nothing is sent after the tenth to show it missing.
+    let no_tlp = || TcpConfig {
+        tail_loss_probes: false,
+        ..config()
+    };
+    let mut pair = Pair::new(no_tlp(), no_tlp());
+    let (client, server, _) = pair.connected();
+    pair.drop = drop_data_segments(&[3, 10]);
+    let data: Vec<u8> = (0..10 * 1448u32).map(|i| (i % 251) as u8).collect();
+    let got = deliver_within(&mut pair, client, server, &data, Duration::from_millis(150));
+    assert!(got == data, "delivered within 150 ms, no timeout");
+    let stats = pair.a.stats();
+    assert_eq!(
+        (
+            stats.fast_retransmits,
+            stats.rescue_retransmits,
+            stats.tx_retransmits,
+            stats.rto_expirations
+        ),
+        (1, 1, 2, 0),
+        "one recovery: the hole, then the rescued tail"
+    );
+}
+
+#[test]
+fn a_probe_arriving_before_earlier_data_shows_it_lost() {
+    // Two segments, the first lost: one duplicate ACK, and the probe's
+    // makes two, too few for a fast retransmit; but the probe (the second
+    // segment again) arrived, so the first, sent before it, is lost.
+    let mut pair = Pair::new(config(), config());
+    let (client, server, _) = pair.connected();
+    pair.a.set_nodelay(client, true).unwrap();
+    for _ in 0..3 {
+        pair.a.send(client, b"warm").unwrap();
+        pair.run_until(pair.now + Duration::from_millis(50));
+        pair.b.recv(server, &mut [0u8; 64]).unwrap();
+    }
+    pair.drop = drop_data_segments(&[1]);
+    let data: Vec<u8> = (0..2 * 1448u32).map(|i| (i % 249) as u8).collect();
+    let before = pair.a.stats();
+    let got = deliver_within(&mut pair, client, server, &data, Duration::from_millis(150));
+    assert!(got == data, "delivered within 150 ms, no timeout");
+    let stats = pair.a.stats();
+    assert_eq!(
+        (
+            stats.tail_loss_probes - before.tail_loss_probes,
+            stats.fast_retransmits - before.fast_retransmits,
+            stats.rto_expirations
+        ),
+        (1, 1, 0),
+        "the probe, then a recovery started by it"
+    );
+}
