@@ -242,6 +242,7 @@ impl Tcb {
             self.challenge_due = true;
             return false;
         }
+        let sacked_before = self.scoreboard.sacked_bytes();
         if self.sack_ok {
             let resent_sacked = self.resent_after_head_sacked();
             for (left, right) in seg.options.sack_blocks.iter().flatten() {
@@ -333,10 +334,12 @@ impl Tcb {
             }
             self.arm_tail_loss_probe(now);
         } else if ack == self.snd_una
-            && seg.payload.is_empty()
-            && !seg.has(flags::FIN)
-            && !window_changed
             && self.snd_una != self.snd_max
+            // RFC 6675 2: an ACK that SACKs new data is a duplicate whatever
+            // else it carries (a receiver growing its window changes the
+            // window field on every ACK).
+            && (self.scoreboard.sacked_bytes() > sacked_before
+                || (seg.payload.is_empty() && !seg.has(flags::FIN) && !window_changed))
         {
             stats.rx_dup_acks += 1;
             self.dup_acks += 1;
@@ -352,6 +355,9 @@ impl Tcb {
                 // the path delivered.
                 || (self.sack_ok && self.scoreboard.sacked_bytes() > 2 * mss))
                 && (ack.after(self.high_recover)
+                    // With SACK, once everything before the last recovery
+                    // point is acknowledged, new SACKed data means a new loss.
+                    || (self.sack_ok && ack == self.high_recover)
                     || (self.cc.cwnd() > mss && self.last_ack_advance <= 4 * mss))
             {
                 // RFC 6582 3.2 step 2: enter fast recovery. Below the last
