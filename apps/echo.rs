@@ -9,7 +9,7 @@ use dpstack::epoll::{EpollEvent, EPOLLET, EPOLLIN};
 use dpstack::runtime::{
     announce_ready, print_summary, run_app, DeviceUser, NetOptions, RunControl, Stack, SummaryValue,
 };
-use dpstack::socket::SockType;
+use dpstack::socket::{SockOpt, SockType};
 use dpstack::time::{Duration, MonotonicClock};
 use echo_reactor::Reactor;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -32,6 +32,10 @@ struct Args {
     /// Listen backlog of the TCP port.
     #[arg(long, default_value_t = 1024)]
     backlog: usize,
+    /// Keepalive on accepted TCP connections: IDLE:INTERVAL:COUNT (seconds,
+    /// seconds, probes), as TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT.
+    #[arg(long, value_parser = parse_keepalive)]
+    keepalive: Option<(u32, u32, u32)>,
     /// epoll mode: level-triggered or edge-triggered.
     #[arg(long, value_enum, default_value_t = Trigger::Lt)]
     trigger: Trigger,
@@ -81,6 +85,18 @@ impl DeviceUser for Echo<'_> {
                 .bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
                 .and_then(|()| stack.listen(fd, args.backlog))
                 .map_err(|e| format!("cannot listen on TCP port {port}: {e}"))?;
+            if let Some((idle, interval, count)) = args.keepalive {
+                // Accepted connections inherit the listener's keepalive.
+                [
+                    SockOpt::KeepIdle(idle),
+                    SockOpt::KeepIntvl(interval),
+                    SockOpt::KeepCnt(count),
+                    SockOpt::KeepAlive(true),
+                ]
+                .into_iter()
+                .try_for_each(|option| stack.setsockopt(fd, option))
+                .map_err(|e| format!("cannot set keepalive: {e}"))?;
+            }
             reactor
                 .watch(&mut stack, fd, EPOLLIN)
                 .map_err(|e| e.to_string())?;
@@ -108,6 +124,7 @@ impl DeviceUser for Echo<'_> {
                 ("tcp_accepted", SummaryValue::Count(c.tcp_accepted)),
                 ("tcp_echoed_bytes", SummaryValue::Count(c.tcp_echoed_bytes)),
                 ("tcp_closed", SummaryValue::Count(c.tcp_closed)),
+                ("tcp_failed", SummaryValue::Count(c.tcp_failed)),
             ],
         );
         Ok(())
@@ -120,4 +137,18 @@ fn main() -> ExitCode {
         args: &args,
         control,
     })
+}
+
+/// `IDLE:INTERVAL:COUNT`, each at least 1.
+fn parse_keepalive(text: &str) -> Result<(u32, u32, u32), String> {
+    let parts: Vec<u32> = text
+        .split(':')
+        .map(|part| part.parse::<u32>().map_err(|e| format!("{part:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    match parts[..] {
+        [idle, interval, count] if idle > 0 && interval > 0 && count > 0 => {
+            Ok((idle, interval, count))
+        }
+        _ => Err("expected IDLE:INTERVAL:COUNT, each at least 1".into()),
+    }
 }

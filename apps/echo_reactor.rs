@@ -26,6 +26,9 @@ pub struct Counts {
     pub tcp_echoed_bytes: u64,
     /// Connections finished.
     pub tcp_closed: u64,
+    /// Connections that ended with an error (reset, timed out); each is
+    /// also reported on a line of its own.
+    pub tcp_failed: u64,
 }
 
 /// Bytes read from a connection and not yet sent back.
@@ -100,7 +103,12 @@ impl Reactor {
             self.accept_all(stack, fd);
         } else if Some(fd) == self.udp {
             self.echo_datagrams(stack, fd);
-        } else if !self.echo_stream(stack, fd) {
+        } else if let Err(failure) = self.echo_stream(stack, fd) {
+            if let Some(error) = failure {
+                self.counts.tcp_failed += 1;
+                // Rare, and what an operator wants to see as it happens.
+                println!("dpstack-echo: tcp connection {fd} failed: {error}");
+            }
             self.conns.remove(&fd);
             self.counts.tcp_closed += 1;
             // Closing a connection that already failed just frees the descriptor.
@@ -152,10 +160,15 @@ impl Reactor {
         }
     }
 
-    /// Echoes what a connection has; false when it is finished.
-    fn echo_stream<D: Device, C: Clock>(&mut self, stack: &mut Stack<D, C>, fd: Fd) -> bool {
+    /// Echoes what a connection has; `Err` when it is finished, with the
+    /// error that ended it (`None`: the peer closed).
+    fn echo_stream<D: Device, C: Clock>(
+        &mut self,
+        stack: &mut Stack<D, C>,
+        fd: Fd,
+    ) -> Result<(), Option<Errno>> {
         let Some(pending) = self.conns.get_mut(&fd) else {
-            return true;
+            return Ok(());
         };
         loop {
             while pending.sent < pending.data.len() {
@@ -165,19 +178,19 @@ impl Reactor {
                         self.counts.tcp_echoed_bytes += n as u64;
                     }
                     // Wait for EPOLLOUT; nothing more is read meanwhile.
-                    Err(Errno::EAGAIN) => return true,
-                    Err(_) => return false,
+                    Err(Errno::EAGAIN) => return Ok(()),
+                    Err(e) => return Err(Some(e)),
                 }
             }
             match stack.recv(fd, &mut self.buf, 0) {
-                Ok(0) => return false,
+                Ok(0) => return Err(None),
                 Ok(n) => {
                     pending.data.clear();
                     pending.data.extend_from_slice(&self.buf[..n]);
                     pending.sent = 0;
                 }
-                Err(Errno::EAGAIN) => return true,
-                Err(_) => return false,
+                Err(Errno::EAGAIN) => return Ok(()),
+                Err(e) => return Err(Some(e)),
             }
         }
     }

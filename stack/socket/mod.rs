@@ -296,6 +296,21 @@ impl FdTable {
         };
         let options = sock.options;
         let (handle, peer) = net.sockets.tcp.accept(listener)?;
+        // Options set on the listener after listen() reach the connection
+        // here, as Linux copies them at accept.
+        let tcp = &mut net.sockets.tcp;
+        let current = tcp
+            .tcb_of(handle)
+            .map(|tcb| (tcb.keepalive, tcb.nodelay, tcb.congestion))?;
+        if current.0 != options.keepalive {
+            tcp.set_keepalive(net.now, handle, options.keepalive)?;
+        }
+        if current.1 != options.nodelay {
+            tcp.set_nodelay(handle, options.nodelay)?;
+        }
+        if current.2 != options.congestion {
+            tcp.set_congestion(handle, options.congestion)?;
+        }
         let new = self.insert(Kind::Tcp(TcpSock {
             conn: TcpConn::Connected(handle),
             options,

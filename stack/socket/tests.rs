@@ -449,6 +449,52 @@ fn so_keepalive_detects_a_vanished_peer() {
 }
 
 #[test]
+fn options_set_on_a_listener_after_listen_reach_accepted_connections() {
+    use crate::tcp::congestion::Algorithm;
+    let mut w = World::new();
+    let listener = w.b.socket(SockType::Stream).unwrap();
+    w.b.bind(listener, SocketAddrV4::new(B_IP, PORT)).unwrap();
+    w.b.listen(listener, 4).unwrap();
+    for option in [
+        SockOpt::KeepIdle(2),
+        SockOpt::KeepIntvl(1),
+        SockOpt::KeepCnt(2),
+        SockOpt::KeepAlive(true),
+        SockOpt::Congestion(Algorithm::Cubic),
+    ] {
+        w.b.setsockopt(listener, option).unwrap();
+    }
+    let client = w.a.socket(SockType::Stream).unwrap();
+    let _ = w.a.connect(client, SocketAddrV4::new(B_IP, PORT));
+    w.pump();
+    let (server, _) = w.b.accept(listener).unwrap();
+    assert_eq!(w.b.congestion(server), Ok(Algorithm::Cubic));
+    assert_eq!(w.b.getsockopt(server, SockOptName::KeepAlive), Ok(1));
+    // The client vanishes (A is never polled again): the accepted side's
+    // keepalive, set on the listener after listen, gives up.
+    let ep = w.b.epoll_create().unwrap();
+    watch(&mut w.b, ep, server, EPOLLIN | EPOLLET);
+    let start = w.clock.now();
+    let mut failed_at = None;
+    for _ in 0..1000 {
+        w.clock.advance(Duration::from_millis(10));
+        if !ready(&mut w.b, ep).is_empty() {
+            failed_at = Some(w.clock.now().saturating_duration_since(start));
+            break;
+        }
+    }
+    let failed_at = failed_at.expect("keepalive gave up");
+    assert!(
+        failed_at <= Duration::from_millis(4_020),
+        "idle 2 s + 2 probes x 1 s: {failed_at:?}"
+    );
+    assert_eq!(
+        w.b.getsockopt(server, SockOptName::Error),
+        Ok(Errno::ETIMEDOUT.code() as i64)
+    );
+}
+
+#[test]
 fn tcp_congestion_is_chosen_per_socket() {
     use crate::tcp::congestion::Algorithm;
     let mut w = World::new();

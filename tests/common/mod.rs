@@ -3,6 +3,7 @@
 //! child processes inside a namespace.
 #![allow(dead_code)]
 
+pub mod raw;
 pub mod tcp_kernel;
 
 use std::io::{BufRead, BufReader};
@@ -182,6 +183,32 @@ impl App {
             "app not ready within {timeout:?}; output so far: {:?}",
             self.output
         );
+    }
+
+    /// The app's process ID (`ip netns exec` execs it, so it is the app's own).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for a stdout line that `wanted` accepts.
+    pub fn wait_line(
+        &mut self,
+        timeout: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.output.push(line.clone());
+                    if wanted(&line) {
+                        return Some(line);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        None
     }
 
     /// Sends SIGTERM (by PID), waits for a clean exit, and returns the last

@@ -14,8 +14,10 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const STACK_IP: &str = "10.79.0.2";
-const KERNEL_IP: &str = "10.79.0.1";
+/// dpstack's address in the kernel-interop namespaces.
+pub const STACK_IP: &str = "10.79.0.2";
+/// The kernel's address there.
+pub const KERNEL_IP: &str = "10.79.0.1";
 const BULK: u64 = 200_000_000;
 
 /// Reads `reader` to its end, checking the pattern; returns (bytes, SHA-256 hex).
@@ -46,7 +48,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn field<'a>(line: &'a str, key: &str) -> &'a str {
+/// The value of `key=value` in a summary line.
+pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
     line.split(' ')
         .find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
         .unwrap_or_else(|| panic!("no {key}= in {line}"))
@@ -54,7 +57,13 @@ fn field<'a>(line: &'a str, key: &str) -> &'a str {
 
 /// Starts `app` (a dpstack binary) with `args` on the backend, addresses
 /// the kernel side once it is ready.
-fn start(ns: &Netns, ifname: &str, backend_args: &[String], binary: &str, args: &[&str]) -> App {
+pub fn start(
+    ns: &Netns,
+    ifname: &str,
+    backend_args: &[String],
+    binary: &str,
+    args: &[&str],
+) -> App {
     let mut command = ns.command(binary);
     command.args(args).args(backend_args).args([
         "--ip",
