@@ -283,7 +283,7 @@ counters! {
         tx_replies_dropped,
         /// Data arriving after the application closed; answered with a reset.
         rx_after_close,
-        /// TIME_WAIT connections taken over by a new SYN (RFC 6191).
+        /// TIME_WAIT connections taken over by a new SYN (RFC 6191) or by a connect to the same peer.
         time_wait_reused,
         /// SYNs dropped (and connects refused) at the connection or buffer-memory limit.
         connection_limit_drops,

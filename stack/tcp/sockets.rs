@@ -791,9 +791,18 @@ impl TcpSockets {
                 continue;
             }
             let free = match remote {
-                Some(remote) => !self
-                    .demux
-                    .contains_key(&(SocketAddrV4::new(own_ip, port), remote)),
+                Some(remote) => {
+                    let pair = (SocketAddrV4::new(own_ip, port), remote);
+                    match self.demux.get(&pair) {
+                        None => true,
+                        Some(&index) if self.time_wait_reusable_by_connect(index) => {
+                            self.stats.time_wait_reused += 1;
+                            self.release(index);
+                            true
+                        }
+                        Some(_) => false,
+                    }
+                }
                 None => !self.demux.keys().any(|(local, _)| local.port() == port),
             };
             if free {
@@ -801,6 +810,23 @@ impl TcpSockets {
             }
         }
         Err(TcpError::AddrNotAvailable)
+    }
+
+    /// Whether an active open may take over connection `index`'s pair: an
+    /// orphan in TIME-WAIT that used timestamps. Our new SYN's timestamp is
+    /// newer and its ISN (RFC 6528) lies past the old sequence space, so
+    /// the peer and PAWS tell the incarnations apart (Linux's
+    /// `tcp_tw_reuse`, without its one-second wait, which would cap a
+    /// client at one connection per port per second).
+    fn time_wait_reusable_by_connect(&self, index: u32) -> bool {
+        match &self.slots[index as usize].entry {
+            Some(Entry::Conn(tcb)) => {
+                tcb.state == State::TimeWait
+                    && tcb.owner == Owner::Orphan
+                    && tcb.timestamps.is_some()
+            }
+            _ => false,
+        }
     }
 
     /// Takes the oldest established connection from a listener, with the

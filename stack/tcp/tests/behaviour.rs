@@ -1095,3 +1095,37 @@ fn a_probe_arriving_before_earlier_data_shows_it_lost() {
         "the probe, then a recovery started by it"
     );
 }
+
+#[test]
+fn connect_takes_over_its_own_time_wait_so_ports_never_run_out() {
+    // More connections than ephemeral ports, the client closing first each
+    // time: every port ends in TIME-WAIT on the client, and new connects
+    // take those pairs over (timestamps on) instead of failing.
+    let mut pair = Pair::new(config(), config());
+    let opts = crate::tcp::TcpOptions::from_config(pair.a.config());
+    let listener = pair
+        .b
+        .listen(SocketAddrV4::new(B_IP, 80), 64, opts, B_IP)
+        .unwrap();
+    let span = usize::from(crate::udp::EPHEMERAL_LAST - crate::udp::EPHEMERAL_FIRST) + 1;
+    for i in 0..span + 2_000 {
+        let client = pair
+            .a
+            .connect(pair.now, SocketAddrV4::new(B_IP, 80), 0, opts, A_IP)
+            .unwrap_or_else(|e| panic!("connect {i}: {e:?}"));
+        pair.settle();
+        let (server, _) = pair.b.accept(listener).expect("accepted");
+        pair.a.close(pair.now, client).unwrap();
+        pair.settle();
+        pair.b.close(pair.now, server).unwrap();
+        pair.settle();
+        pair.log.clear();
+    }
+    let stats = pair.a.stats();
+    assert!(
+        stats.time_wait_reused >= 2_000,
+        "pairs in TIME-WAIT were taken over: {}",
+        stats.time_wait_reused
+    );
+    assert_eq!(pair.b.connection_count(), 0);
+}
