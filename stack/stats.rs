@@ -287,6 +287,9 @@ counters! {
         time_wait_reused,
         /// SYNs dropped (and connects refused) at the connection or buffer-memory limit.
         connection_limit_drops,
+        /// Data segments dropped, and sends refused with ENOBUFS, because a
+        /// new ring would pass the buffer-memory cap.
+        buffer_memory_drops,
         /// Keepalive probes sent.
         keepalive_probes,
         /// Connections ended by unanswered keepalive probes.

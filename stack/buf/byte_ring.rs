@@ -1,12 +1,16 @@
 //! A byte ring for stream socket buffers: a FIFO of bytes in storage
 //! allocated once, that can also write ahead of its data (out-of-order
 //! arrivals, committed when the gap fills) and read at an offset without
-//! consuming (retransmission from the send buffer).
+//! consuming (retransmission from the send buffer). The storage is
+//! allocated on the first write, so a connection that never carries data
+//! (an idle one) costs no buffer memory.
 
 /// A fixed-capacity FIFO of bytes; it grows only when asked ([`grow`](Self::grow)).
 #[derive(Debug, Clone)]
 pub struct ByteRing {
+    /// Empty until the first write; then `capacity` bytes.
     storage: Box<[u8]>,
+    capacity: usize,
     /// Offset of the first byte of data.
     head: usize,
     /// Bytes of data; invariant `len <= storage.len()`.
@@ -14,10 +18,11 @@ pub struct ByteRing {
 }
 
 impl ByteRing {
-    /// An empty ring of `capacity` bytes.
+    /// An empty ring of `capacity` bytes (allocated at the first write).
     pub fn new(capacity: usize) -> Self {
         ByteRing {
-            storage: vec![0; capacity].into_boxed_slice(),
+            storage: Box::default(),
+            capacity,
             head: 0,
             len: 0,
         }
@@ -25,6 +30,11 @@ impl ByteRing {
 
     /// Bytes the ring can hold.
     pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Bytes of memory the ring holds now (0 until the first write).
+    pub fn allocated(&self) -> usize {
         self.storage.len()
     }
 
@@ -52,6 +62,9 @@ impl ByteRing {
             return 0;
         }
         let n = data.len().min(self.free() - offset);
+        if n > 0 && self.storage.is_empty() {
+            self.storage = vec![0; capacity].into_boxed_slice();
+        }
         let start = (self.head + self.len + offset) % capacity.max(1);
         let first = n.min(capacity - start);
         self.storage[start..start + first].copy_from_slice(&data[..first]);
@@ -108,17 +121,38 @@ impl ByteRing {
         if capacity <= self.capacity() {
             return;
         }
-        let mut storage = vec![0; capacity].into_boxed_slice();
-        let n = self.read_at(0, &mut storage[..self.len]);
-        debug_assert_eq!(n, self.len);
-        self.storage = storage;
-        self.head = 0;
+        if !self.storage.is_empty() {
+            let mut storage = vec![0; capacity].into_boxed_slice();
+            let n = self.read_at(0, &mut storage[..self.len]);
+            debug_assert_eq!(n, self.len);
+            self.storage = storage;
+            self.head = 0;
+        }
+        self.capacity = capacity;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn storage_comes_with_the_first_write() {
+        let mut ring = ByteRing::new(4096);
+        assert_eq!(
+            (ring.capacity(), ring.allocated(), ring.free()),
+            (4096, 0, 4096)
+        );
+        assert_eq!(ring.read(&mut [0u8; 8]), 0);
+        assert_eq!(ring.consume(10), 0);
+        ring.grow(8192);
+        assert_eq!((ring.capacity(), ring.allocated()), (8192, 0));
+        assert_eq!(ring.write(b"abc"), 3);
+        assert_eq!(ring.allocated(), 8192);
+        let mut out = [0u8; 3];
+        assert_eq!(ring.read(&mut out), 3);
+        assert_eq!(&out, b"abc");
+    }
 
     #[test]
     fn fifo_across_the_wrap() {

@@ -59,10 +59,13 @@ pub struct TcpConfig {
     /// Connections the stack holds at most (every state, TIME-WAIT
     /// included); past it connect fails with ENOBUFS and SYNs are dropped.
     pub max_connections: usize,
-    /// Send and receive buffer bytes all connections may hold together;
-    /// past it, as for `max_connections`. Rings are allocated zeroed, so
-    /// pages never written stay unbacked: this bounds address space, and
-    /// resident memory with it.
+    /// Send and receive buffer bytes all connections may hold together.
+    /// A ring is allocated (whole) at its first byte, so an idle
+    /// connection holds none. A new connection is admitted only if its
+    /// full buffers would fit under the cap now (else ENOBUFS from connect,
+    /// counted SYN drops); past the cap, a send that needs a new ring fails
+    /// with ENOBUFS and data needing a new receive ring is dropped
+    /// (counted, the peer resends).
     pub max_buffer_memory: usize,
     /// Replies without a connection (resets, challenge ACKs) that may wait
     /// for a transmit buffer; more are dropped and counted.

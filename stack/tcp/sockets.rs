@@ -254,7 +254,13 @@ impl TcpSockets {
                         }
                     }
                 }
+                let memory_left = self
+                    .config
+                    .max_buffer_memory
+                    .saturating_sub(self.buffer_bytes);
                 let tcb = conn_in(&mut self.slots, index).expect("still there");
+                tcb.rx_allocation_allowed =
+                    tcb.rx.allocated() > 0 || tcb.rx.capacity() <= memory_left;
                 let before = tcb.state;
                 let reply = tcb.input(now, seg, &self.config, &mut self.stats);
                 if std::mem::take(&mut tcb.challenge_due) {
@@ -478,7 +484,12 @@ impl TcpSockets {
         self.stats.passive_opens += 1;
         self.stats.syn_cookies_accepted += 1;
         let handle = self.insert_conn(tcb);
+        let memory_left = self
+            .config
+            .max_buffer_memory
+            .saturating_sub(self.buffer_bytes);
         let tcb = conn_in(&mut self.slots, handle.index).expect("just made");
+        tcb.rx_allocation_allowed = tcb.rx.capacity() <= memory_left;
         let reply = tcb.input(now, seg, &self.config, &mut self.stats);
         if let Some(reply) = reply {
             self.queue_reply(reply);
@@ -494,9 +505,9 @@ impl TcpSockets {
         let Some(tcb) = conn_in(&mut self.slots, index) else {
             return;
         };
-        // Buffers change size only at creation and in TIME-WAIT: keep the
+        // Rings appear at their first byte and go in TIME-WAIT: keep the
         // stack-wide count exact.
-        let held = tcb.tx.capacity() + tcb.rx.capacity();
+        let held = tcb.tx.allocated() + tcb.rx.allocated();
         self.buffer_bytes = self.buffer_bytes + held - tcb.reserved_bytes;
         tcb.reserved_bytes = held;
         // A FIN the application asked for before the handshake completed.
@@ -847,6 +858,10 @@ impl TcpSockets {
 
     /// Queues as much of `data` as the send buffer takes; returns how many bytes.
     pub fn send(&mut self, handle: TcpHandle, data: &[u8]) -> Result<usize, TcpError> {
+        let memory_left = self
+            .config
+            .max_buffer_memory
+            .saturating_sub(self.buffer_bytes);
         let tcb = self.user_tcb(handle)?;
         if let Some(error) = tcb.error.filter(|_| !tcb.error_reported) {
             tcb.error_reported = true;
@@ -860,10 +875,18 @@ impl TcpSockets {
         if data.is_empty() {
             return Ok(0);
         }
+        if tcb.tx.allocated() == 0 && tcb.tx.capacity() > memory_left {
+            self.stats.buffer_memory_drops += 1;
+            return Err(TcpError::NoBuffers);
+        }
         let n = tcb.tx.write(data);
         if n == 0 {
             return Err(TcpError::WouldBlock);
         }
+        // Count a ring the write just allocated before anything else is admitted.
+        let held = tcb.tx.allocated() + tcb.rx.allocated();
+        let before = std::mem::replace(&mut tcb.reserved_bytes, held);
+        self.buffer_bytes = self.buffer_bytes + held - before;
         self.mark_dirty(handle.index);
         Ok(n)
     }

@@ -328,8 +328,12 @@ pub struct Tcb {
     pub wheel: Option<(TimerHandle, Instant)>,
     /// Queued for output.
     pub dirty: bool,
-    /// Buffer bytes the table has counted for this connection.
+    /// Buffer bytes the table has counted for this connection (its
+    /// allocated rings).
     pub reserved_bytes: usize,
+    /// Data may arrive: the receive ring exists, or the table's buffer
+    /// memory has room for it (set by the table before each segment).
+    pub rx_allocation_allowed: bool,
     /// An epoll watches it: readiness changes are reported.
     pub watched: bool,
     /// Already in the table's list of readiness changes.
@@ -428,6 +432,7 @@ impl Tcb {
             wheel: None,
             dirty: false,
             reserved_bytes: 0,
+            rx_allocation_allowed: true,
             watched: false,
             wake_queued: false,
         }

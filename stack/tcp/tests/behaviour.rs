@@ -739,14 +739,61 @@ fn connection_and_buffer_memory_limits_refuse_cleanly() {
     );
     assert_eq!(
         s.tcp.buffer_memory(),
-        2 * (options.send_buffer + options.recv_buffer),
-        "two half-open connections' rings"
+        0,
+        "half-open connections hold no rings until data comes"
     );
     let _ = listener;
+}
 
-    // Buffer memory: room for exactly one connection of 16 KiB each way.
+#[test]
+fn the_buffer_memory_cap_counts_allocated_rings() {
+    // 16 KiB send and 4 KiB receive rings, 22 KiB for all: idle
+    // connections hold nothing; c1's two rings fit, c2's do not until c1
+    // is gone.
+    let small = TcpConfig {
+        send_buffer: 16 * 1024,
+        recv_buffer: 4 * 1024,
+        max_buffer_memory: 22 * 1024,
+        ..config()
+    };
+    let mut pair = Pair::new(small, config());
+    let (c1, s1, listener) = pair.connected();
+    let options = crate::tcp::TcpOptions::from_config(pair.a.config());
+    let c2 = pair
+        .a
+        .connect(pair.now, SocketAddrV4::new(B_IP, 80), 0, options, A_IP)
+        .expect("idle connections hold no buffers");
+    pair.settle();
+    let (s2, _) = pair.b.accept(listener).unwrap();
+    assert_eq!(pair.a.buffer_memory(), 0);
+    assert_eq!(pair.a.send(c1, &[1u8; 100]), Ok(100));
+    assert_eq!(pair.a.buffer_memory(), 16 * 1024, "c1's send ring");
+    pair.b.send(s1, b"to c1").unwrap();
+    pair.settle();
+    let mut buf = [0u8; 16];
+    assert_eq!(pair.a.recv(c1, &mut buf), Ok(5));
+    assert_eq!(pair.a.buffer_memory(), 20 * 1024, "and its receive ring");
+    assert_eq!(pair.a.send(c2, &[2u8; 100]), Err(TcpError::NoBuffers));
+    // Data for c2 would need a receive ring: dropped and counted.
+    pair.b.send(s2, b"hello").unwrap();
+    pair.settle();
+    assert_eq!(pair.a.recv(c2, &mut buf), Err(TcpError::WouldBlock));
+    assert!(pair.a.stats().buffer_memory_drops >= 2);
+    // c1 goes: its ring is freed, c2 gets its rings, B's resend arrives.
+    pair.a.abort(pair.now, c1).unwrap();
+    pair.settle();
+    assert_eq!(pair.a.buffer_memory(), 0);
+    assert_eq!(pair.a.send(c2, &[2u8; 100]), Ok(100));
+    pair.run_until(pair.now + Duration::from_secs(3));
+    assert_eq!(pair.a.recv(c2, &mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"hello");
+}
+
+#[test]
+fn a_connection_is_admitted_only_if_its_full_buffers_fit() {
+    // 16 KiB each way wanted, 24 KiB allowed: refused, and nothing held.
     let mut s = Script::new(TcpConfig {
-        max_buffer_memory: 32 * 1024,
+        max_buffer_memory: 24 * 1024,
         ..script_config()
     });
     let small = crate::tcp::TcpOptions {
@@ -754,20 +801,20 @@ fn connection_and_buffer_memory_limits_refuse_cleanly() {
         recv_buffer: 16 * 1024,
         ..s.options()
     };
-    let first = s
-        .tcp
-        .connect(s.now, SocketAddrV4::new(A_IP, 9), 0, small, B_IP)
-        .unwrap();
     assert_eq!(
         s.tcp
             .connect(s.now, SocketAddrV4::new(A_IP, 10), 0, small, B_IP),
         Err(TcpError::NoBuffers)
     );
-    s.tcp.abort(s.now, first).unwrap();
-    assert_eq!(s.tcp.buffer_memory(), 0, "released with the connection");
+    assert_eq!(s.tcp.buffer_memory(), 0);
+    let fits = crate::tcp::TcpOptions {
+        send_buffer: 8 * 1024,
+        recv_buffer: 8 * 1024,
+        ..small
+    };
     assert!(s
         .tcp
-        .connect(s.now, SocketAddrV4::new(A_IP, 10), 0, small, B_IP)
+        .connect(s.now, SocketAddrV4::new(A_IP, 10), 0, fits, B_IP)
         .is_ok());
 }
 
@@ -775,11 +822,13 @@ fn connection_and_buffer_memory_limits_refuse_cleanly() {
 fn time_wait_gives_its_buffers_back() {
     let mut s = Script::new(script_config());
     let (_, conn) = s.established_passive();
-    let full = s.tcp.buffer_memory();
-    assert!(full > 0);
+    s.inject(ACK, P, s.iss + 1, b"hi");
+    s.sent();
+    assert_eq!(s.tcp.recv(conn, &mut [0u8; 4]), Ok(2));
+    assert!(s.tcp.buffer_memory() > 0, "the receive ring holds memory");
     s.tcp.close(s.now, conn).unwrap();
     s.sent_one();
-    s.inject(FIN | ACK, P, s.iss + 2, b"");
+    s.inject(FIN | ACK, P + 2, s.iss + 2, b"");
     s.sent_one();
     assert_eq!(s.tcp.connection_count(), 1, "in TIME-WAIT");
     assert_eq!(s.tcp.buffer_memory(), 0, "without buffers");

@@ -1,0 +1,118 @@
+//! What a run measured, and how: CPU time from getrusage (every thread of
+//! this process, user + system, so both ends and any polling count), wall
+//! time, and latency percentiles.
+
+use std::time::{Duration, Instant};
+
+/// User + system CPU time of this process so far, in seconds.
+pub fn cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// One run of one scenario by one contender.
+#[derive(Debug, Clone, Default)]
+pub struct Sample {
+    /// Units of work done (bytes, requests, connections, packets).
+    pub work: f64,
+    /// Wall-clock seconds.
+    pub wall: f64,
+    /// CPU seconds of every process and thread involved.
+    pub cpu: f64,
+    /// Latency percentiles (p50, p99) in microseconds, where measured.
+    pub latency_us: Option<(f64, f64)>,
+}
+
+impl Sample {
+    /// Work per CPU-second.
+    pub fn per_cpu(&self) -> f64 {
+        self.work / self.cpu.max(1e-9)
+    }
+
+    /// Work per wall-clock second.
+    pub fn per_wall(&self) -> f64 {
+        self.work / self.wall.max(1e-9)
+    }
+}
+
+/// Starts the clocks; `finish` turns them into a sample.
+pub struct Stopwatch {
+    wall: Instant,
+    cpu: f64,
+}
+
+impl Stopwatch {
+    /// Both clocks from now.
+    pub fn start() -> Stopwatch {
+        Stopwatch {
+            wall: Instant::now(),
+            cpu: cpu_seconds(),
+        }
+    }
+
+    /// Wall time so far.
+    pub fn elapsed(&self) -> Duration {
+        self.wall.elapsed()
+    }
+
+    /// The sample for `work` units done since `start`.
+    pub fn finish(&self, work: f64) -> Sample {
+        Sample {
+            work,
+            wall: self.wall.elapsed().as_secs_f64(),
+            cpu: cpu_seconds() - self.cpu,
+            latency_us: None,
+        }
+    }
+}
+
+/// Round-trip times, in nanoseconds, for percentiles.
+#[derive(Default)]
+pub struct Latencies(Vec<u32>);
+
+impl Latencies {
+    /// Records one round trip that began at `sent`.
+    pub fn record(&mut self, sent: Instant) {
+        let ns = sent.elapsed().as_nanos().min(u128::from(u32::MAX)) as u32;
+        self.0.push(ns);
+    }
+
+    /// (p50, p99) in microseconds, if any were recorded.
+    pub fn percentiles(mut self) -> Option<(f64, f64)> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0.sort_unstable();
+        let at = |p: f64| {
+            let index = ((self.0.len() - 1) as f64 * p).round() as usize;
+            f64::from(self.0[index]) / 1e3
+        };
+        Some((at(0.50), at(0.99)))
+    }
+}
+
+/// (median, min, max) of `values`.
+pub fn median(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    (values[values.len() / 2], values[0], values[values.len() - 1])
+}
+
+/// Resident set size of this process, in bytes (from /proc/self/statm).
+pub fn rss_bytes() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: f64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    pages * 4096.0
+}
+
+/// The 64-byte message of the request/response scenarios.
+pub const MESSAGE: usize = 64;
