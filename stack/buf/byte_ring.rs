@@ -1,24 +1,32 @@
-//! A byte ring for stream socket buffers: a FIFO of bytes in storage
-//! allocated once, that can also write ahead of its data (out-of-order
-//! arrivals, committed when the gap fills) and read at an offset without
-//! consuming (retransmission from the send buffer). The storage is
-//! allocated on the first write, so a connection that never carries data
-//! (an idle one) costs no buffer memory.
+//! A byte ring for stream socket buffers: a FIFO of bytes that can also
+//! write ahead of its data (out-of-order arrivals, committed when the gap
+//! fills) and read at an offset without consuming (retransmission from the
+//! send buffer). Its capacity is what the socket buffer may hold; its
+//! storage grows to what is in use, in powers of two from 4 KiB, so an idle
+//! connection holds no buffer memory and one exchanging small messages
+//! holds a few KiB (as Linux's buffers hold only what is queued). Growth
+//! copies the contents once per doubling; a connection in steady state
+//! allocates nothing.
 
-/// A fixed-capacity FIFO of bytes; it grows only when asked ([`grow`](Self::grow)).
+/// Smallest storage allocated, in bytes.
+const MIN_STORAGE: usize = 4096;
+
+/// A FIFO of bytes with a fixed capacity ([`grow`](Self::grow) raises it)
+/// and storage allocated as needed.
 #[derive(Debug, Clone)]
 pub struct ByteRing {
-    /// Empty until the first write; then `capacity` bytes.
+    /// The allocated bytes: empty until the first write, then a power of
+    /// two (at least `MIN_STORAGE`, at most `capacity`) or `capacity`.
     storage: Box<[u8]>,
     capacity: usize,
-    /// Offset of the first byte of data.
+    /// Offset of the first byte of data in `storage`.
     head: usize,
-    /// Bytes of data; invariant `len <= storage.len()`.
+    /// Bytes of data; invariant `len <= storage.len() <= capacity`.
     len: usize,
 }
 
 impl ByteRing {
-    /// An empty ring of `capacity` bytes (allocated at the first write).
+    /// An empty ring that may hold `capacity` bytes (nothing allocated yet).
     pub fn new(capacity: usize) -> Self {
         ByteRing {
             storage: Box::default(),
@@ -33,7 +41,7 @@ impl ByteRing {
         self.capacity
     }
 
-    /// Bytes of memory the ring holds now (0 until the first write).
+    /// Bytes of memory the ring holds now.
     pub fn allocated(&self) -> usize {
         self.storage.len()
     }
@@ -50,23 +58,59 @@ impl ByteRing {
 
     /// Bytes that can still be written.
     pub fn free(&self) -> usize {
-        self.capacity() - self.len
+        self.capacity - self.len
     }
 
-    /// Copies `data` into the ring's storage starting `offset` bytes past
-    /// the end of the data, without making it data yet; returns how many
-    /// bytes fit (the rest would pass the capacity).
+    /// Storage needed to hold `end` bytes from the head.
+    fn storage_for(&self, end: usize) -> usize {
+        if end <= self.storage.len() {
+            self.storage.len()
+        } else {
+            end.next_power_of_two().max(MIN_STORAGE).min(self.capacity)
+        }
+    }
+
+    /// Bytes of memory a `write_ahead(offset, data)` of `len` bytes would
+    /// add to the ring's storage (0 if it fits).
+    pub fn growth_for(&self, offset: usize, len: usize) -> usize {
+        let n = len.min(self.free().saturating_sub(offset));
+        if n == 0 {
+            return 0;
+        }
+        self.storage_for(self.len + offset + n) - self.storage.len()
+    }
+
+    /// Grows the storage to hold `end` bytes from the head, keeping every
+    /// byte (data and bytes written ahead) at its distance from the head.
+    fn reserve(&mut self, end: usize) {
+        let size = self.storage_for(end);
+        let old = self.storage.len();
+        if size <= old {
+            return;
+        }
+        let mut storage = vec![0; size].into_boxed_slice();
+        let first = old - self.head;
+        storage[..first].copy_from_slice(&self.storage[self.head..]);
+        storage[first..old].copy_from_slice(&self.storage[..self.head]);
+        self.storage = storage;
+        self.head = 0;
+    }
+
+    /// Copies `data` into the ring starting `offset` bytes past the end of
+    /// the data, without making it data yet; returns how many bytes fit
+    /// (the rest would pass the capacity).
     pub fn write_ahead(&mut self, offset: usize, data: &[u8]) -> usize {
-        let capacity = self.capacity();
         if offset >= self.free() {
             return 0;
         }
         let n = data.len().min(self.free() - offset);
-        if n > 0 && self.storage.is_empty() {
-            self.storage = vec![0; capacity].into_boxed_slice();
+        if n == 0 {
+            return 0;
         }
-        let start = (self.head + self.len + offset) % capacity.max(1);
-        let first = n.min(capacity - start);
+        self.reserve(self.len + offset + n);
+        let size = self.storage.len();
+        let start = (self.head + self.len + offset) % size;
+        let first = n.min(size - start);
         self.storage[start..start + first].copy_from_slice(&data[..first]);
         self.storage[..n - first].copy_from_slice(&data[first..n]);
         n
@@ -90,10 +134,10 @@ impl ByteRing {
         if offset >= self.len {
             return 0;
         }
-        let capacity = self.capacity();
+        let size = self.storage.len();
         let n = out.len().min(self.len - offset);
-        let start = (self.head + offset) % capacity;
-        let first = n.min(capacity - start);
+        let start = (self.head + offset) % size;
+        let first = n.min(size - start);
         out[..first].copy_from_slice(&self.storage[start..start + first]);
         out[first..n].copy_from_slice(&self.storage[..n - first]);
         n
@@ -106,7 +150,7 @@ impl ByteRing {
         self.len -= n;
         // The head advances even when the ring empties: bytes written
         // ahead of the data must stay where `write_ahead` put them.
-        self.head = (self.head + n) % self.capacity().max(1);
+        self.head = (self.head + n) % self.storage.len().max(1);
         n
     }
 
@@ -116,19 +160,10 @@ impl ByteRing {
         self.consume(n)
     }
 
-    /// Grows the storage to `capacity` bytes (never shrinks), keeping the data.
+    /// Raises the capacity to `capacity` bytes (never lowers it); storage
+    /// follows as data needs it.
     pub fn grow(&mut self, capacity: usize) {
-        if capacity <= self.capacity() {
-            return;
-        }
-        if !self.storage.is_empty() {
-            let mut storage = vec![0; capacity].into_boxed_slice();
-            let n = self.read_at(0, &mut storage[..self.len]);
-            debug_assert_eq!(n, self.len);
-            self.storage = storage;
-            self.head = 0;
-        }
-        self.capacity = capacity;
+        self.capacity = self.capacity.max(capacity);
     }
 }
 
@@ -137,21 +172,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn storage_comes_with_the_first_write() {
-        let mut ring = ByteRing::new(4096);
-        assert_eq!(
-            (ring.capacity(), ring.allocated(), ring.free()),
-            (4096, 0, 4096)
-        );
+    fn storage_grows_with_use_and_keeps_bytes_in_place() {
+        let mut ring = ByteRing::new(64 * 1024);
+        assert_eq!((ring.capacity(), ring.allocated(), ring.free()), (65536, 0, 65536));
         assert_eq!(ring.read(&mut [0u8; 8]), 0);
         assert_eq!(ring.consume(10), 0);
-        ring.grow(8192);
-        assert_eq!((ring.capacity(), ring.allocated()), (8192, 0));
+        assert_eq!(ring.growth_for(0, 3), 4096);
         assert_eq!(ring.write(b"abc"), 3);
+        assert_eq!(ring.allocated(), 4096, "the smallest storage");
+        // Wrap the head, then write ahead past the storage: it doubles
+        // with the data and the bytes ahead in place.
+        let filler = vec![7u8; 4000];
+        assert_eq!(ring.write(&filler), 4000);
+        let mut sink = vec![0u8; 4003];
+        assert_eq!(ring.read(&mut sink), 4003);
+        assert_eq!(ring.write(b"0123456789"), 10);
+        assert_eq!(ring.write_ahead(90, b"later"), 5);
+        assert_eq!(ring.growth_for(5000, 10), 8192 - 4096);
+        assert_eq!(ring.write_ahead(5000, b"far ahead"), 9);
         assert_eq!(ring.allocated(), 8192);
-        let mut out = [0u8; 3];
-        assert_eq!(ring.read(&mut out), 3);
-        assert_eq!(&out, b"abc");
+        assert_eq!(ring.write(&[1u8; 90]), 90, "fills in before the bytes ahead");
+        ring.commit(5);
+        let mut out = vec![0u8; 105];
+        assert_eq!(ring.read(&mut out), 105);
+        assert_eq!(&out[..10], b"0123456789");
+        assert_eq!(&out[100..105], b"later");
+        ring.commit(4914);
+        let mut out = vec![0u8; 4914];
+        assert_eq!(ring.read(&mut out), 4914);
+        assert_eq!(&out[4905..], b"far ahead", "kept through the growth");
+        assert_eq!(ring.growth_for(0, 1_000_000), 65536 - 8192, "at most the capacity");
     }
 
     #[test]

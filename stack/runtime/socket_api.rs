@@ -11,12 +11,33 @@ use crate::time::{Clock, Duration};
 use std::net::SocketAddrV4;
 
 impl<D: Device, C: Clock> Stack<D, C> {
+    /// Runs a call that starts or stops timers (connect, close, options)
+    /// at the clock's time.
     fn with_net<T>(
         &mut self,
         call: impl FnOnce(&mut crate::socket::FdTable, &mut Net<'_>) -> T,
     ) -> T {
+        let now = self.clock.now();
+        self.with_net_at(now, call)
+    }
+
+    /// Runs a data-path call (send, recv, epoll) at the last poll's time:
+    /// they arm no timer (output is committed, and timed, by the next
+    /// poll), and reading the clock on every call costs more than the call.
+    fn with_net_polled<T>(
+        &mut self,
+        call: impl FnOnce(&mut crate::socket::FdTable, &mut Net<'_>) -> T,
+    ) -> T {
+        self.with_net_at(self.last_poll, call)
+    }
+
+    fn with_net_at<T>(
+        &mut self,
+        now: crate::time::Instant,
+        call: impl FnOnce(&mut crate::socket::FdTable, &mut Net<'_>) -> T,
+    ) -> T {
         let mut net = Net {
-            now: self.clock.now(),
+            now,
             ip: self.iface.ip(),
             max_udp: self.iface.max_unfragmented_udp(),
             sockets: &mut self.sockets,
@@ -55,7 +76,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
 
     /// `send`.
     pub fn send(&mut self, fd: Fd, data: &[u8], flags: u32) -> Result<usize, Errno> {
-        self.with_net(|fds, net| fds.send(net, fd, data, flags))
+        self.with_net_polled(|fds, net| fds.send(net, fd, data, flags))
     }
 
     /// `sendto`.
@@ -65,12 +86,12 @@ impl<D: Device, C: Clock> Stack<D, C> {
         data: &[u8],
         to: Option<SocketAddrV4>,
     ) -> Result<usize, Errno> {
-        self.with_net(|fds, net| fds.send_to(net, fd, data, to))
+        self.with_net_polled(|fds, net| fds.send_to(net, fd, data, to))
     }
 
     /// `recv`: `Ok(0)` at end of stream.
     pub fn recv(&mut self, fd: Fd, buf: &mut [u8], flags: u32) -> Result<usize, Errno> {
-        self.with_net(|fds, net| fds.recv(net, fd, buf, flags))
+        self.with_net_polled(|fds, net| fds.recv(net, fd, buf, flags))
     }
 
     /// `recvfrom`.
@@ -80,7 +101,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
         buf: &mut [u8],
         flags: u32,
     ) -> Result<(usize, Option<SocketAddrV4>), Errno> {
-        self.with_net(|fds, net| fds.recv_from(net, fd, buf, flags))
+        self.with_net_polled(|fds, net| fds.recv_from(net, fd, buf, flags))
     }
 
     /// `shutdown`.
@@ -100,7 +121,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
 
     /// `getsockopt`.
     pub fn getsockopt(&mut self, fd: Fd, name: SockOptName) -> Result<i64, Errno> {
-        self.with_net(|fds, net| fds.get_option(net, fd, name))
+        self.with_net_polled(|fds, net| fds.get_option(net, fd, name))
     }
 
     /// `getsockopt(TCP_CONGESTION)`.
@@ -110,12 +131,12 @@ impl<D: Device, C: Clock> Stack<D, C> {
 
     /// `getsockname`.
     pub fn getsockname(&mut self, fd: Fd) -> Result<SocketAddrV4, Errno> {
-        self.with_net(|fds, net| fds.local_addr(net, fd))
+        self.with_net_polled(|fds, net| fds.local_addr(net, fd))
     }
 
     /// `getpeername`.
     pub fn getpeername(&mut self, fd: Fd) -> Result<SocketAddrV4, Errno> {
-        self.with_net(|fds, net| fds.peer_addr(net, fd))
+        self.with_net_polled(|fds, net| fds.peer_addr(net, fd))
     }
 
     /// `epoll_create`.
@@ -131,12 +152,12 @@ impl<D: Device, C: Clock> Stack<D, C> {
         fd: Fd,
         event: EpollEvent,
     ) -> Result<(), Errno> {
-        self.with_net(|fds, net| fds.epoll_ctl(net, epfd, op, fd, event))
+        self.with_net_polled(|fds, net| fds.epoll_ctl(net, epfd, op, fd, event))
     }
 
     /// The events ready on `epfd` now, without turning the poll loop.
     pub fn epoll_ready(&mut self, epfd: Fd, out: &mut [EpollEvent]) -> Result<usize, Errno> {
-        self.with_net(|fds, net| fds.epoll_collect(net, epfd, out))
+        self.with_net_polled(|fds, net| fds.epoll_collect(net, epfd, out))
     }
 
     /// `epoll_wait`: turns the poll loop (at least once) until an event is
@@ -148,16 +169,21 @@ impl<D: Device, C: Clock> Stack<D, C> {
         out: &mut [EpollEvent],
         timeout: Option<Duration>,
     ) -> Result<usize, Errno> {
-        let start = self.clock.now();
         let mut backoff = IdleBackoff::default();
+        let mut start = None;
         loop {
             let busy = self.poll();
-            let n = self.with_net(|fds, net| fds.epoll_collect(net, epfd, out))?;
+            let started = *start.get_or_insert(self.last_poll);
+            let n = self.with_net_polled(|fds, net| fds.epoll_collect(net, epfd, out))?;
             if n > 0 {
                 return Ok(n);
             }
-            if timeout.is_some_and(|t| self.clock.now().saturating_duration_since(start) >= t) {
-                return Ok(0);
+            match timeout {
+                Some(t) if t == Duration::ZERO => return Ok(0),
+                Some(t) if self.clock.now().saturating_duration_since(started) >= t => {
+                    return Ok(0)
+                }
+                _ => {}
             }
             backoff.turn(busy);
         }

@@ -60,6 +60,8 @@ pub struct Stack<D: Device, C: Clock> {
     rx: Vec<D::Buf>,
     tx: Vec<D::Buf>,
     max_tx_backlog: usize,
+    /// The clock's time at the last poll turn.
+    pub(super) last_poll: Instant,
 }
 
 /// Hands the interface transmit buffers from the device, flushing full bursts.
@@ -110,8 +112,10 @@ impl<D: Device, C: Clock> Stack<D, C> {
             rx: Vec::with_capacity(MAX_BURST),
             tx: Vec::with_capacity(MAX_BURST),
             max_tx_backlog: config.max_tx_backlog.max(MAX_BURST),
+            last_poll: Instant::ZERO,
         };
         let now = stack.clock.now();
+        stack.last_poll = now;
         let mut sink = DeviceSink {
             device: &mut stack.device,
             batch: &mut stack.tx,
@@ -126,6 +130,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
     /// One turn of the poll loop; true if any frame moved.
     pub fn poll(&mut self) -> bool {
         let now = self.clock.now();
+        self.last_poll = now;
         self.rx.clear();
         let received = self.device.receive(now, &mut self.rx, MAX_BURST);
         let mut sink = DeviceSink {

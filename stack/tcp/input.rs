@@ -422,14 +422,14 @@ impl Tcb {
             data = &data[skip..];
             seq = self.rcv_nxt;
         }
-        if !self.rx_allocation_allowed && !data.is_empty() {
+        self.rcv_mss = self.rcv_mss.max(data.len());
+        let offset = (seq - self.rcv_nxt) as usize;
+        if self.rx.growth_for(offset, data.len()) > self.rx_memory_budget {
             // No room under the stack's buffer-memory cap: the peer resends.
             stats.buffer_memory_drops += 1;
             self.ack_now = true;
             return;
         }
-        self.rcv_mss = self.rcv_mss.max(data.len());
-        let offset = (seq - self.rcv_nxt) as usize;
         let room = self.rx.free();
         if offset >= room {
             stats.rx_outside_window += 1;

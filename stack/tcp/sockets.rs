@@ -137,13 +137,13 @@ impl TcpSockets {
         self.buffer_bytes
     }
 
-    /// True if a connection with `options` fits the connection and
-    /// buffer-memory limits.
-    fn admits(&self, options: &TcpOptions) -> bool {
-        let wanted =
-            super::tcb::ring_size(options.send_buffer) + super::tcb::ring_size(options.recv_buffer);
+    /// True if a new connection fits the connection limit, and buffer
+    /// memory is below its cap (rings grow with use, so a new connection
+    /// needs none yet; at the cap new ones are refused, as Linux refuses
+    /// under memory pressure).
+    fn admits(&self, _options: &TcpOptions) -> bool {
         self.demux.len() < self.config.max_connections
-            && self.buffer_bytes + wanted <= self.config.max_buffer_memory
+            && self.buffer_bytes < self.config.max_buffer_memory
     }
 
     /// Connections in the table (every state, TIME_WAIT included).
@@ -259,8 +259,7 @@ impl TcpSockets {
                     .max_buffer_memory
                     .saturating_sub(self.buffer_bytes);
                 let tcb = conn_in(&mut self.slots, index).expect("still there");
-                tcb.rx_allocation_allowed =
-                    tcb.rx.allocated() > 0 || tcb.rx.capacity() <= memory_left;
+                tcb.rx_memory_budget = memory_left;
                 let before = tcb.state;
                 let reply = tcb.input(now, seg, &self.config, &mut self.stats);
                 if std::mem::take(&mut tcb.challenge_due) {
@@ -489,7 +488,7 @@ impl TcpSockets {
             .max_buffer_memory
             .saturating_sub(self.buffer_bytes);
         let tcb = conn_in(&mut self.slots, handle.index).expect("just made");
-        tcb.rx_allocation_allowed = tcb.rx.capacity() <= memory_left;
+        tcb.rx_memory_budget = memory_left;
         let reply = tcb.input(now, seg, &self.config, &mut self.stats);
         if let Some(reply) = reply {
             self.queue_reply(reply);
@@ -505,8 +504,8 @@ impl TcpSockets {
         let Some(tcb) = conn_in(&mut self.slots, index) else {
             return;
         };
-        // Rings appear at their first byte and go in TIME-WAIT: keep the
-        // stack-wide count exact.
+        // Rings grow with use and go in TIME-WAIT: keep the stack-wide
+        // count exact.
         let held = tcb.tx.allocated() + tcb.rx.allocated();
         self.buffer_bytes = self.buffer_bytes + held - tcb.reserved_bytes;
         tcb.reserved_bytes = held;
@@ -875,10 +874,17 @@ impl TcpSockets {
         if data.is_empty() {
             return Ok(0);
         }
-        if tcb.tx.allocated() == 0 && tcb.tx.capacity() > memory_left {
-            self.stats.buffer_memory_drops += 1;
-            return Err(TcpError::NoBuffers);
-        }
+        // Past the cap, only what the ring's storage already holds room for.
+        let data = if tcb.tx.growth_for(0, data.len()) > memory_left {
+            let room = tcb.tx.allocated().saturating_sub(tcb.tx.len());
+            if room == 0 {
+                self.stats.buffer_memory_drops += 1;
+                return Err(TcpError::NoBuffers);
+            }
+            &data[..room.min(data.len())]
+        } else {
+            data
+        };
         let n = tcb.tx.write(data);
         if n == 0 {
             return Err(TcpError::WouldBlock);

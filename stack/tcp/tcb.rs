@@ -331,9 +331,9 @@ pub struct Tcb {
     /// Buffer bytes the table has counted for this connection (its
     /// allocated rings).
     pub reserved_bytes: usize,
-    /// Data may arrive: the receive ring exists, or the table's buffer
-    /// memory has room for it (set by the table before each segment).
-    pub rx_allocation_allowed: bool,
+    /// Bytes the receive ring may grow by under the table's buffer-memory
+    /// cap (set by the table before each segment).
+    pub rx_memory_budget: usize,
     /// An epoll watches it: readiness changes are reported.
     pub watched: bool,
     /// Already in the table's list of readiness changes.
@@ -432,7 +432,7 @@ impl Tcb {
             wheel: None,
             dirty: false,
             reserved_bytes: 0,
-            rx_allocation_allowed: true,
+            rx_memory_budget: usize::MAX,
             watched: false,
             wake_queued: false,
         }

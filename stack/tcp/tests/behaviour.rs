@@ -746,14 +746,12 @@ fn connection_and_buffer_memory_limits_refuse_cleanly() {
 }
 
 #[test]
-fn the_buffer_memory_cap_counts_allocated_rings() {
-    // 16 KiB send and 4 KiB receive rings, 22 KiB for all: idle
-    // connections hold nothing; c1's two rings fit, c2's do not until c1
-    // is gone.
+fn the_buffer_memory_cap_counts_storage_in_use() {
+    // 8 KiB for all: rings start at 4 KiB. c1's two rings reach the cap;
+    // then c2 (connected before) can neither send nor receive, and no new
+    // connection is admitted, until c1 is gone.
     let small = TcpConfig {
-        send_buffer: 16 * 1024,
-        recv_buffer: 4 * 1024,
-        max_buffer_memory: 22 * 1024,
+        max_buffer_memory: 8 * 1024,
         ..config()
     };
     let mut pair = Pair::new(small, config());
@@ -767,19 +765,25 @@ fn the_buffer_memory_cap_counts_allocated_rings() {
     let (s2, _) = pair.b.accept(listener).unwrap();
     assert_eq!(pair.a.buffer_memory(), 0);
     assert_eq!(pair.a.send(c1, &[1u8; 100]), Ok(100));
-    assert_eq!(pair.a.buffer_memory(), 16 * 1024, "c1's send ring");
+    assert_eq!(pair.a.buffer_memory(), 4096, "c1's send ring, at its smallest");
     pair.b.send(s1, b"to c1").unwrap();
     pair.settle();
     let mut buf = [0u8; 16];
     assert_eq!(pair.a.recv(c1, &mut buf), Ok(5));
-    assert_eq!(pair.a.buffer_memory(), 20 * 1024, "and its receive ring");
+    assert_eq!(pair.a.buffer_memory(), 8192, "and its receive ring");
     assert_eq!(pair.a.send(c2, &[2u8; 100]), Err(TcpError::NoBuffers));
+    assert_eq!(
+        pair.a
+            .connect(pair.now, SocketAddrV4::new(B_IP, 80), 0, options, A_IP),
+        Err(TcpError::NoBuffers),
+        "no new connection at the cap"
+    );
     // Data for c2 would need a receive ring: dropped and counted.
     pair.b.send(s2, b"hello").unwrap();
     pair.settle();
     assert_eq!(pair.a.recv(c2, &mut buf), Err(TcpError::WouldBlock));
     assert!(pair.a.stats().buffer_memory_drops >= 2);
-    // c1 goes: its ring is freed, c2 gets its rings, B's resend arrives.
+    // c1 goes: its rings are freed, c2 gets its own, B's resend arrives.
     pair.a.abort(pair.now, c1).unwrap();
     pair.settle();
     assert_eq!(pair.a.buffer_memory(), 0);
@@ -787,35 +791,6 @@ fn the_buffer_memory_cap_counts_allocated_rings() {
     pair.run_until(pair.now + Duration::from_secs(3));
     assert_eq!(pair.a.recv(c2, &mut buf), Ok(5));
     assert_eq!(&buf[..5], b"hello");
-}
-
-#[test]
-fn a_connection_is_admitted_only_if_its_full_buffers_fit() {
-    // 16 KiB each way wanted, 24 KiB allowed: refused, and nothing held.
-    let mut s = Script::new(TcpConfig {
-        max_buffer_memory: 24 * 1024,
-        ..script_config()
-    });
-    let small = crate::tcp::TcpOptions {
-        send_buffer: 16 * 1024,
-        recv_buffer: 16 * 1024,
-        ..s.options()
-    };
-    assert_eq!(
-        s.tcp
-            .connect(s.now, SocketAddrV4::new(A_IP, 10), 0, small, B_IP),
-        Err(TcpError::NoBuffers)
-    );
-    assert_eq!(s.tcp.buffer_memory(), 0);
-    let fits = crate::tcp::TcpOptions {
-        send_buffer: 8 * 1024,
-        recv_buffer: 8 * 1024,
-        ..small
-    };
-    assert!(s
-        .tcp
-        .connect(s.now, SocketAddrV4::new(A_IP, 10), 0, fits, B_IP)
-        .is_ok());
 }
 
 #[test]

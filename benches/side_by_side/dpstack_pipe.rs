@@ -1,0 +1,321 @@
+//! dpstack's own cost: two stacks over an in-memory `pipe` in one thread,
+//! driven through the socket and epoll API an application uses.
+
+use crate::measure::{rss_bytes, Latencies, Sample, Stopwatch, MESSAGE};
+use crate::Contender;
+use dpstack::device::pipe::{PipeConfig, PipeDevice};
+use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN, EPOLLOUT};
+use dpstack::runtime::{pipe_stacks, Stack, StackConfig};
+use dpstack::socket::{Errno, Fd, SockOpt, SockType};
+use dpstack::time::MonotonicClock;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+type Host = Stack<PipeDevice, MonotonicClock>;
+
+const A_IP: Ipv4Addr = Ipv4Addr::new(10, 61, 0, 1);
+const B_IP: Ipv4Addr = Ipv4Addr::new(10, 61, 0, 2);
+const PORT: u16 = 5001;
+
+/// The contender.
+pub struct DpstackPipe;
+
+fn hosts() -> (Host, Host) {
+    let mut a = StackConfig::seeded(A_IP, 24, 1);
+    let mut b = StackConfig::seeded(B_IP, 24, 2);
+    for config in [&mut a, &mut b] {
+        config.tcp.max_backlog = 65_536;
+    }
+    pipe_stacks(
+        a,
+        b,
+        MonotonicClock::new(),
+        &PipeConfig {
+            queue_len: 16_384,
+            ..PipeConfig::default()
+        },
+    )
+}
+
+fn listen(b: &mut Host, backlog: usize) -> Fd {
+    let fd = b.socket(SockType::Stream).unwrap();
+    b.bind(fd, SocketAddrV4::new(B_IP, PORT)).unwrap();
+    b.listen(fd, backlog).unwrap();
+    fd
+}
+
+fn turn(a: &mut Host, b: &mut Host) {
+    a.poll();
+    b.poll();
+}
+
+/// Opens `n` connections A to B: (client, server) pairs, in batches.
+fn open(a: &mut Host, b: &mut Host, listener: Fd, n: usize, nodelay: bool) -> Vec<(Fd, Fd)> {
+    let mut pairs = Vec::with_capacity(n);
+    while pairs.len() < n {
+        let batch = (n - pairs.len()).min(1000);
+        let mut clients = Vec::with_capacity(batch);
+        for _ in 0..batch {
+            let fd = a.socket(SockType::Stream).unwrap();
+            if nodelay {
+                a.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
+            }
+            assert_eq!(
+                a.connect(fd, SocketAddrV4::new(B_IP, PORT)),
+                Err(Errno::EINPROGRESS)
+            );
+            clients.push(fd);
+        }
+        let mut accepted = Vec::with_capacity(batch);
+        for _ in 0..100_000 {
+            turn(a, b);
+            while let Ok((fd, _)) = b.accept(listener) {
+                if nodelay {
+                    b.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
+                }
+                accepted.push(fd);
+            }
+            if accepted.len() == batch {
+                break;
+            }
+        }
+        assert_eq!(accepted.len(), batch, "every connection accepted");
+        // Accepted in order of arrival, which is the order of connecting.
+        pairs.extend(clients.into_iter().zip(accepted));
+    }
+    // Let the final ACKs settle.
+    for _ in 0..10 {
+        turn(a, b);
+    }
+    pairs
+}
+
+fn watch(host: &mut Host, epfd: Fd, fd: Fd, events: u32, data: u64) {
+    host.epoll_ctl(epfd, CtlOp::Add, fd, EpollEvent { events, data })
+        .unwrap();
+}
+
+/// Reads what `fd` has; returns bytes read and whether the peer closed.
+fn drain(host: &mut Host, fd: Fd, buf: &mut [u8]) -> (usize, bool) {
+    let mut total = 0;
+    loop {
+        match host.recv(fd, buf, 0) {
+            Ok(0) => return (total, true),
+            Ok(n) => total += n,
+            Err(Errno::EAGAIN) => return (total, false),
+            Err(_) => return (total, true),
+        }
+    }
+}
+
+impl Contender for DpstackPipe {
+    fn name(&self) -> &'static str {
+        "dpstack (pipe, one thread)"
+    }
+
+    fn bulk(&mut self, bytes: u64) -> Option<Sample> {
+        let (mut a, mut b) = hosts();
+        let listener = listen(&mut b, 4);
+        let (client, server) = open(&mut a, &mut b, listener, 1, false)[0];
+        let chunk = vec![0x5au8; 64 * 1024];
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut sent, mut received) = (0u64, 0u64);
+        let clock = Stopwatch::start();
+        while received < bytes {
+            turn(&mut a, &mut b);
+            while sent < bytes {
+                let n = (bytes - sent).min(chunk.len() as u64) as usize;
+                match a.send(client, &chunk[..n], 0) {
+                    Ok(k) => sent += k as u64,
+                    Err(Errno::EAGAIN) => break,
+                    Err(e) => panic!("send: {e}"),
+                }
+            }
+            received += drain(&mut b, server, &mut buf).0 as u64;
+        }
+        Some(clock.finish(bytes as f64))
+    }
+
+    fn request_response(&mut self, connections: usize, duration: Duration) -> Option<Sample> {
+        let (mut a, mut b) = hosts();
+        let listener = listen(&mut b, 4096);
+        let pairs = open(&mut a, &mut b, listener, connections, true);
+        let (ea, eb) = (a.epoll_create().unwrap(), b.epoll_create().unwrap());
+        for (i, &(client, server)) in pairs.iter().enumerate() {
+            watch(&mut a, ea, client, EPOLLIN, i as u64);
+            watch(&mut b, eb, server, EPOLLIN, i as u64);
+        }
+        let message = [0x42u8; MESSAGE];
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut got_a, mut got_b) = (vec![0usize; connections], vec![0usize; connections]);
+        let mut sent_at = vec![Instant::now(); connections];
+        let mut latencies = Latencies::default();
+        let mut events = vec![EpollEvent::default(); 1024];
+        let clock = Stopwatch::start();
+        for (i, &(client, _)) in pairs.iter().enumerate() {
+            sent_at[i] = Instant::now();
+            a.send(client, &message, 0).unwrap();
+        }
+        let mut completed = 0u64;
+        while clock.elapsed() < duration {
+            let n = b.epoll_wait(eb, &mut events, Some(dpstack::time::Duration::ZERO)).unwrap();
+            for event in &events[..n] {
+                let i = event.data as usize;
+                let server = pairs[i].1;
+                got_b[i] += drain(&mut b, server, &mut buf).0;
+                while got_b[i] >= MESSAGE {
+                    got_b[i] -= MESSAGE;
+                    b.send(server, &message, 0).unwrap();
+                }
+            }
+            let n = a.epoll_wait(ea, &mut events, Some(dpstack::time::Duration::ZERO)).unwrap();
+            for event in &events[..n] {
+                let i = event.data as usize;
+                let client = pairs[i].0;
+                got_a[i] += drain(&mut a, client, &mut buf).0;
+                while got_a[i] >= MESSAGE {
+                    got_a[i] -= MESSAGE;
+                    completed += 1;
+                    latencies.record(sent_at[i]);
+                    sent_at[i] = Instant::now();
+                    a.send(client, &message, 0).unwrap();
+                }
+            }
+        }
+        let mut sample = clock.finish(completed as f64);
+        sample.latency_us = latencies.percentiles();
+        Some(sample)
+    }
+
+    fn connection_rate(&mut self, concurrency: usize, duration: Duration) -> Option<Sample> {
+        let (mut a, mut b) = hosts();
+        let listener = listen(&mut b, 4096);
+        let (ea, eb) = (a.epoll_create().unwrap(), b.epoll_create().unwrap());
+        const LISTENER: u64 = u64::MAX;
+        watch(&mut b, eb, listener, EPOLLIN, LISTENER);
+        let message = [0x42u8; MESSAGE];
+        let mut buf = vec![0u8; 4096];
+        // Client side: fd -> bytes of the reply read (None: connecting).
+        let mut clients: HashMap<Fd, Option<usize>> = HashMap::new();
+        let mut servers: HashMap<Fd, usize> = HashMap::new();
+        let connect = |a: &mut Host, clients: &mut HashMap<Fd, Option<usize>>| {
+            let fd = a.socket(SockType::Stream).unwrap();
+            a.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
+            assert_eq!(
+                a.connect(fd, SocketAddrV4::new(B_IP, PORT)),
+                Err(Errno::EINPROGRESS)
+            );
+            watch(a, ea, fd, EPOLLOUT, fd as u64);
+            clients.insert(fd, None);
+        };
+        let mut events = vec![EpollEvent::default(); 1024];
+        let clock = Stopwatch::start();
+        for _ in 0..concurrency {
+            connect(&mut a, &mut clients);
+        }
+        let mut completed = 0u64;
+        while clock.elapsed() < duration {
+            let n = b.epoll_wait(eb, &mut events, Some(dpstack::time::Duration::ZERO)).unwrap();
+            for event in &events[..n] {
+                if event.data == LISTENER {
+                    while let Ok((fd, _)) = b.accept(listener) {
+                        b.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
+                        watch(&mut b, eb, fd, EPOLLIN, fd as u64);
+                        servers.insert(fd, 0);
+                    }
+                    continue;
+                }
+                let fd = event.data as Fd;
+                let (read, closed) = drain(&mut b, fd, &mut buf);
+                let got = servers.get_mut(&fd).expect("a server connection");
+                *got += read;
+                if *got >= MESSAGE {
+                    *got -= MESSAGE;
+                    b.send(fd, &message, 0).unwrap();
+                }
+                if closed {
+                    servers.remove(&fd);
+                    b.close(fd).unwrap();
+                }
+            }
+            let n = a.epoll_wait(ea, &mut events, Some(dpstack::time::Duration::ZERO)).unwrap();
+            for event in &events[..n] {
+                let fd = event.data as Fd;
+                match clients.get_mut(&fd) {
+                    Some(state @ None) => {
+                        // Connected: send the request, wait for the reply.
+                        a.send(fd, &message, 0).unwrap();
+                        *state = Some(0);
+                        a.epoll_ctl(
+                            ea,
+                            CtlOp::Mod,
+                            fd,
+                            EpollEvent {
+                                events: EPOLLIN,
+                                data: fd as u64,
+                            },
+                        )
+                        .unwrap();
+                    }
+                    Some(Some(got)) => {
+                        *got += drain(&mut a, fd, &mut buf).0;
+                        if *got >= MESSAGE {
+                            clients.remove(&fd);
+                            a.close(fd).unwrap();
+                            completed += 1;
+                            connect(&mut a, &mut clients);
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        Some(clock.finish(completed as f64))
+    }
+
+    fn demux(&mut self, idle: usize, round_trips: u64, limit: Duration) -> Option<Sample> {
+        let (mut a, mut b) = hosts();
+        let listener = listen(&mut b, 4096);
+        let pairs = open(&mut a, &mut b, listener, idle + 1, true);
+        let (client, server) = pairs[idle];
+        let message = [0x42u8; MESSAGE];
+        let mut buf = vec![0u8; 4096];
+        let mut ping = |a: &mut Host, b: &mut Host| {
+            a.send(client, &message, 0).unwrap();
+            let mut got = 0;
+            while got < MESSAGE {
+                turn(a, b);
+                got += drain(b, server, &mut buf).0;
+            }
+            b.send(server, &message, 0).unwrap();
+            let mut got = 0;
+            while got < MESSAGE {
+                turn(a, b);
+                got += drain(a, client, &mut buf).0;
+            }
+        };
+        for _ in 0..1000 {
+            ping(&mut a, &mut b);
+        }
+        let clock = Stopwatch::start();
+        let mut done = 0u64;
+        while done < round_trips && clock.elapsed() < limit {
+            ping(&mut a, &mut b);
+            done += 1;
+        }
+        // Two data segments per round trip (their ACKs ride on them).
+        Some(clock.finish(2.0 * done as f64))
+    }
+
+    fn memory_per_connection(&mut self, connections: usize) -> Option<f64> {
+        let (mut a, mut b) = hosts();
+        let listener = listen(&mut b, 4096);
+        let before = rss_bytes();
+        let pairs = open(&mut a, &mut b, listener, connections, false);
+        let after = rss_bytes();
+        let per = (after - before) / connections as f64;
+        drop(pairs);
+        Some(per)
+    }
+}

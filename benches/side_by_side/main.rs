@@ -1,0 +1,261 @@
+//! dpstack side by side with the Linux kernel and smoltcp, on one machine,
+//! interleaved: every scenario runs each contender in turn, `--runs` times
+//! (median, min and max reported). The unit that makes the architectures
+//! comparable is work per CPU-second: bytes, requests or connections
+//! divided by the user + system CPU time of every thread involved (this
+//! process's getrusage, or the children's for contenders in their own
+//! processes), next to wall-clock rates. Prints one table and writes JSON.
+//!
+//! Run everything: `setup/bench.sh` (installs what it needs, then
+//! `cargo bench --bench side_by_side -- --json target/bench/side_by_side.json`).
+//! `--quick` shrinks every scenario for a smoke test.
+
+mod dpstack_pipe;
+mod linux;
+mod measure;
+mod report;
+mod smol;
+
+use measure::Sample;
+use report::{Row, Unit};
+use std::time::Duration;
+
+/// One way of running the workloads. `None`: this contender cannot run
+/// that scenario here (said in the table).
+pub trait Contender {
+    /// Its name in the table.
+    fn name(&self) -> &'static str;
+    /// One connection moves `bytes` one way in 64 KiB writes.
+    fn bulk(&mut self, bytes: u64) -> Option<Sample>;
+    /// 64-byte requests answered with 64-byte replies on `connections`
+    /// connections, one outstanding on each, for `duration`; work is
+    /// requests, with latency percentiles.
+    fn request_response(&mut self, connections: usize, duration: Duration) -> Option<Sample>;
+    /// Connect, 64-byte request, 64-byte reply, close (the client first),
+    /// `concurrency` at a time, for `duration`; work is connections.
+    fn connection_rate(&mut self, concurrency: usize, duration: Duration) -> Option<Sample>;
+    /// 64-byte ping-pong on one connection while `idle` established
+    /// connections sit idle: `round_trips` (or until `limit`); work is
+    /// data packets.
+    fn demux(&mut self, idle: usize, round_trips: u64, limit: Duration) -> Option<Sample>;
+    /// Memory growth per idle established connection, in bytes, after
+    /// opening `connections` (run in a fresh process).
+    fn memory_per_connection(&mut self, connections: usize) -> Option<f64>;
+}
+
+/// Sizes of every scenario.
+struct Plan {
+    runs: usize,
+    bulk_bytes: u64,
+    rr_connections: Vec<usize>,
+    rr_duration: Duration,
+    connect_concurrency: usize,
+    connect_duration: Duration,
+    demux_idle: Vec<usize>,
+    demux_round_trips: u64,
+    demux_limit: Duration,
+    memory_connections: usize,
+}
+
+impl Plan {
+    fn full(runs: usize) -> Plan {
+        Plan {
+            runs,
+            bulk_bytes: 1_000_000_000,
+            rr_connections: vec![1, 64, 1024],
+            rr_duration: Duration::from_secs(1),
+            connect_concurrency: 64,
+            connect_duration: Duration::from_secs(1),
+            demux_idle: vec![10, 1_000, 10_000, 100_000],
+            demux_round_trips: 50_000,
+            demux_limit: Duration::from_secs(2),
+            memory_connections: 100_000,
+        }
+    }
+
+    fn quick(runs: usize) -> Plan {
+        Plan {
+            runs,
+            bulk_bytes: 50_000_000,
+            rr_connections: vec![1, 64],
+            rr_duration: Duration::from_millis(200),
+            connect_concurrency: 16,
+            connect_duration: Duration::from_millis(200),
+            demux_idle: vec![10, 1_000],
+            demux_round_trips: 2_000,
+            demux_limit: Duration::from_millis(300),
+            memory_connections: 2_000,
+        }
+    }
+}
+
+fn contenders(selected: &Option<Vec<String>>) -> Vec<Box<dyn Contender>> {
+    let all: Vec<Box<dyn Contender>> = vec![
+        Box::new(dpstack_pipe::DpstackPipe),
+        Box::new(smol::Smoltcp),
+        Box::new(linux::Linux::loopback()),
+        Box::new(linux::Linux::veth()),
+    ];
+    all.into_iter()
+        .filter(|c| {
+            selected
+                .as_ref()
+                .is_none_or(|names| names.iter().any(|n| c.name().contains(n.as_str())))
+        })
+        .collect()
+}
+
+/// Runs `f` once per run for every contender, interleaved, and collects rows.
+fn interleaved(
+    rows: &mut Vec<Row>,
+    contenders: &mut [Box<dyn Contender>],
+    runs: usize,
+    scenario: &str,
+    unit: Unit,
+    mut f: impl FnMut(&mut dyn Contender) -> Option<Sample>,
+) {
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
+    for run in 0..runs {
+        for (i, contender) in contenders.iter_mut().enumerate() {
+            if run > 0 && samples[i].is_empty() {
+                continue; // not supported: asked once
+            }
+            if let Some(sample) = f(contender.as_mut()) {
+                eprintln!(
+                    "  {scenario} / {}: run {}: {:.4e} per CPU-s ({:.4e} per s)",
+                    contender.name(),
+                    run + 1,
+                    sample.per_cpu(),
+                    sample.per_wall()
+                );
+                samples[i].push(sample);
+            }
+        }
+    }
+    for (contender, samples) in contenders.iter().zip(samples) {
+        rows.push(Row::new(scenario, contender.name(), unit, samples));
+    }
+}
+
+fn child_memory(args: &[String]) {
+    // --child-memory NAME CONNECTIONS: one measurement in a fresh process.
+    let name = &args[0];
+    let connections: usize = args[1].parse().expect("a connection count");
+    let mut contender = contenders(&Some(vec![name.clone()]))
+        .into_iter()
+        .next()
+        .expect("a known contender");
+    match contender.memory_per_connection(connections) {
+        Some(bytes) => println!("{bytes}"),
+        None => println!("none"),
+    }
+}
+
+/// Memory per connection measured in a fresh copy of this process, so
+/// memory freed by earlier runs cannot hide growth.
+fn memory_in_child(name: &str, connections: usize) -> Option<Sample> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .args(["--child-memory", name, &connections.to_string()])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let bytes: f64 = text.trim().lines().last()?.parse().ok()?;
+    Some(Sample {
+        work: bytes,
+        wall: 1.0,
+        cpu: 1.0,
+        latency_us: None,
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--child-memory") {
+        child_memory(&args[at + 1..]);
+        return;
+    }
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    let runs = value("--runs").map_or(5, |v| v.parse().expect("--runs N"));
+    let plan = if args.iter().any(|a| a == "--quick") {
+        Plan::quick(runs)
+    } else {
+        Plan::full(runs)
+    };
+    let only: Option<Vec<String>> =
+        value("--scenarios").map(|v| v.split(',').map(str::to_string).collect());
+    let selected: Option<Vec<String>> =
+        value("--contenders").map(|v| v.split(',').map(str::to_string).collect());
+    let wants = |scenario: &str| only.as_ref().is_none_or(|o| o.iter().any(|s| s == scenario));
+    let mut contenders = contenders(&selected);
+    let mut rows = Vec::new();
+    let started = std::time::Instant::now();
+
+    if wants("bulk") {
+        let bytes = plan.bulk_bytes;
+        interleaved(&mut rows, &mut contenders, plan.runs, "bulk", Unit::Bytes, |c| {
+            c.bulk(bytes)
+        });
+    }
+    if wants("rr") {
+        for &n in &plan.rr_connections {
+            let scenario = format!("rr64 x{n}");
+            let duration = plan.rr_duration;
+            interleaved(&mut rows, &mut contenders, plan.runs, &scenario, Unit::Requests, |c| {
+                c.request_response(n, duration)
+            });
+        }
+    }
+    if wants("connect") {
+        let (concurrency, duration) = (plan.connect_concurrency, plan.connect_duration);
+        interleaved(&mut rows, &mut contenders, plan.runs, "connect", Unit::Connections, |c| {
+            c.connection_rate(concurrency, duration)
+        });
+    }
+    if wants("demux") {
+        for &idle in &plan.demux_idle {
+            let scenario = format!("demux idle {idle}");
+            let (trips, limit) = (plan.demux_round_trips, plan.demux_limit);
+            interleaved(&mut rows, &mut contenders, plan.runs, &scenario, Unit::Packets, |c| {
+                c.demux(idle, trips, limit)
+            });
+        }
+    }
+    if wants("memory") {
+        let n = plan.memory_connections;
+        let scenario = format!("memory at {n}");
+        // Fewer repetitions: each opens n connections in a new process.
+        let runs = plan.runs.min(3);
+        let names: Vec<&'static str> = contenders.iter().map(|c| c.name()).collect();
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); names.len()];
+        for _ in 0..runs {
+            for (i, name) in names.iter().enumerate() {
+                if let Some(sample) = memory_in_child(name, n) {
+                    eprintln!("  {scenario} / {name}: {:.0} bytes", sample.work);
+                    samples[i].push(sample);
+                }
+            }
+        }
+        for (name, samples) in names.into_iter().zip(samples) {
+            rows.push(Row::new(&scenario, name, Unit::BytesPerConnection, samples));
+        }
+    }
+
+    let elapsed = started.elapsed();
+    let table = report::table(&rows);
+    println!("{table}");
+    println!("({} runs per figure; {:.0} s in all)", plan.runs, elapsed.as_secs_f64());
+    if let Some(path) = value("--json") {
+        let json = report::json(&rows, plan.runs, elapsed);
+        if let Some(parent) = std::path::Path::new(&path).parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap())
+            .unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
+        println!("JSON: {path}");
+    }
+}

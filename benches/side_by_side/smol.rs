@@ -1,0 +1,391 @@
+//! smoltcp 0.14: two interfaces over an in-memory Ethernet link, both in
+//! one thread (its own examples' set-up), software checksums as dpstack's
+//! pipe. Frames are recycled, so the link itself does not allocate.
+
+use crate::measure::{rss_bytes, Latencies, Sample, Stopwatch, MESSAGE};
+use crate::Contender;
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::socket::tcp::{self, State};
+use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, Ipv4Address};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+const A_IP: Ipv4Address = Ipv4Address::new(10, 62, 0, 1);
+const B_IP: Ipv4Address = Ipv4Address::new(10, 62, 0, 2);
+const PORT: u16 = 5001;
+
+/// The contender.
+pub struct Smoltcp;
+
+type Frames = Rc<RefCell<Vec<Vec<u8>>>>;
+
+/// One end of the link: frames in, frames out, and spare buffers.
+struct End {
+    rx: VecDeque<Vec<u8>>,
+    tx: VecDeque<Vec<u8>>,
+    spare: Frames,
+}
+
+struct RxToken(Vec<u8>, Frames);
+struct TxToken<'a>(&'a mut VecDeque<Vec<u8>>, Frames);
+
+impl phy::RxToken for RxToken {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        let r = f(&self.0);
+        self.1.borrow_mut().push(self.0);
+        r
+    }
+}
+
+impl phy::TxToken for TxToken<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = self.1.borrow_mut().pop().unwrap_or_default();
+        frame.resize(len, 0);
+        let r = f(&mut frame);
+        self.0.push_back(frame);
+        r
+    }
+}
+
+impl phy::Device for End {
+    type RxToken<'a> = RxToken;
+    type TxToken<'a> = TxToken<'a>;
+
+    fn receive(&mut self, _: smoltcp::time::Instant) -> Option<(RxToken, TxToken<'_>)> {
+        let frame = self.rx.pop_front()?;
+        Some((
+            RxToken(frame, self.spare.clone()),
+            TxToken(&mut self.tx, self.spare.clone()),
+        ))
+    }
+
+    fn transmit(&mut self, _: smoltcp::time::Instant) -> Option<TxToken<'_>> {
+        Some(TxToken(&mut self.tx, self.spare.clone()))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = 1514;
+        caps
+    }
+}
+
+/// Both interfaces, their sockets and the link.
+struct World {
+    epoch: Instant,
+    ifaces: [Interface; 2],
+    ends: [End; 2],
+    sockets: [SocketSet<'static>; 2],
+    /// Buffer size of new sockets, each way.
+    buffer: usize,
+    next_port: u16,
+}
+
+impl World {
+    fn new(buffer: usize) -> World {
+        let spare: Frames = Rc::default();
+        let mut ends = [0u8, 1].map(|_| End {
+            rx: VecDeque::new(),
+            tx: VecDeque::new(),
+            spare: spare.clone(),
+        });
+        let ips = [A_IP, B_IP];
+        let ifaces = [0usize, 1].map(|i| {
+            let mac = EthernetAddress([0x02, 0x62, 0, 0, 0, i as u8 + 1]);
+            let mut iface = Interface::new(
+                Config::new(mac.into()),
+                &mut ends[i],
+                smoltcp::time::Instant::from_micros(0),
+            );
+            iface.update_ip_addrs(|addrs| {
+                addrs.push(IpCidr::new(IpAddress::Ipv4(ips[i]), 24)).unwrap();
+            });
+            iface
+        });
+        World {
+            epoch: Instant::now(),
+            ifaces,
+            ends,
+            sockets: [SocketSet::new(vec![]), SocketSet::new(vec![])],
+            buffer,
+            next_port: 1024,
+        }
+    }
+
+    fn now(&self) -> smoltcp::time::Instant {
+        smoltcp::time::Instant::from_micros(self.epoch.elapsed().as_micros() as i64)
+    }
+
+    /// One turn: A polls, its frames cross, B polls, its frames cross.
+    fn turn(&mut self) {
+        for side in 0..2 {
+            let now = self.now();
+            self.ifaces[side].poll(now, &mut self.ends[side], &mut self.sockets[side]);
+            let frames: Vec<Vec<u8>> = self.ends[side].tx.drain(..).collect();
+            self.ends[1 - side].rx.extend(frames);
+        }
+    }
+
+    fn socket(&mut self, side: usize, nodelay: bool) -> SocketHandle {
+        let rx = tcp::SocketBuffer::new(vec![0; self.buffer]);
+        let tx = tcp::SocketBuffer::new(vec![0; self.buffer]);
+        let mut socket = tcp::Socket::new(rx, tx);
+        socket.set_nagle_enabled(!nodelay);
+        self.sockets[side].add(socket)
+    }
+
+    fn tcp(&mut self, side: usize, handle: SocketHandle) -> &mut tcp::Socket<'static> {
+        self.sockets[side].get_mut::<tcp::Socket>(handle)
+    }
+
+    fn listen(&mut self, handle: SocketHandle) {
+        self.tcp(1, handle).listen(PORT).unwrap();
+    }
+
+    fn connect(&mut self, handle: SocketHandle) {
+        let port = self.next_port;
+        self.next_port = if port == u16::MAX { 1024 } else { port + 1 };
+        let cx = self.ifaces[0].context();
+        self.sockets[0]
+            .get_mut::<tcp::Socket>(handle)
+            .connect(cx, (IpAddress::Ipv4(B_IP), PORT), port)
+            .unwrap();
+    }
+
+    /// `n` established connections: (client, server) handles.
+    fn open(&mut self, n: usize, nodelay: bool) -> Vec<(SocketHandle, SocketHandle)> {
+        let mut pairs = Vec::with_capacity(n);
+        while pairs.len() < n {
+            let batch = (n - pairs.len()).min(1000);
+            let servers: Vec<SocketHandle> = (0..batch)
+                .map(|_| {
+                    let s = self.socket(1, nodelay);
+                    self.listen(s);
+                    s
+                })
+                .collect();
+            let clients: Vec<SocketHandle> = (0..batch)
+                .map(|_| {
+                    let c = self.socket(0, nodelay);
+                    self.connect(c);
+                    c
+                })
+                .collect();
+            for _ in 0..10_000 {
+                self.turn();
+                let done = clients
+                    .iter()
+                    .all(|&c| self.tcp(0, c).state() == State::Established)
+                    && servers
+                        .iter()
+                        .all(|&s| self.tcp(1, s).state() == State::Established);
+                if done {
+                    break;
+                }
+            }
+            // Which server took which client: match by the client's port.
+            let mut by_port = std::collections::HashMap::new();
+            for &s in &servers {
+                let remote = self.tcp(1, s).remote_endpoint().expect("connected");
+                by_port.insert(remote.port, s);
+            }
+            for &c in &clients {
+                let local = self.tcp(0, c).local_endpoint().expect("connected");
+                pairs.push((c, by_port[&local.port]));
+            }
+        }
+        pairs
+    }
+}
+
+/// Reads what the socket has; returns bytes read.
+fn drain(socket: &mut tcp::Socket, buf: &mut [u8]) -> usize {
+    let mut total = 0;
+    while socket.can_recv() {
+        match socket.recv_slice(buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+    total
+}
+
+impl Contender for Smoltcp {
+    fn name(&self) -> &'static str {
+        "smoltcp 0.14 (in-memory link, one thread)"
+    }
+
+    fn bulk(&mut self, bytes: u64) -> Option<Sample> {
+        let mut world = World::new(256 * 1024);
+        let (client, server) = world.open(1, false)[0];
+        let chunk = vec![0x5au8; 64 * 1024];
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut sent, mut received) = (0u64, 0u64);
+        let clock = Stopwatch::start();
+        while received < bytes {
+            world.turn();
+            let socket = world.tcp(0, client);
+            while sent < bytes && socket.can_send() {
+                let n = (bytes - sent).min(chunk.len() as u64) as usize;
+                match socket.send_slice(&chunk[..n]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => sent += k as u64,
+                }
+            }
+            received += drain(world.tcp(1, server), &mut buf) as u64;
+        }
+        Some(clock.finish(bytes as f64))
+    }
+
+    fn request_response(&mut self, connections: usize, duration: Duration) -> Option<Sample> {
+        let mut world = World::new(64 * 1024);
+        let pairs = world.open(connections, true);
+        let message = [0x42u8; MESSAGE];
+        let mut buf = vec![0u8; 4096];
+        let (mut got_a, mut got_b) = (vec![0usize; connections], vec![0usize; connections]);
+        let mut sent_at = vec![Instant::now(); connections];
+        let mut latencies = Latencies::default();
+        let clock = Stopwatch::start();
+        for (i, &(client, _)) in pairs.iter().enumerate() {
+            sent_at[i] = Instant::now();
+            world.tcp(0, client).send_slice(&message).unwrap();
+        }
+        let mut completed = 0u64;
+        while clock.elapsed() < duration {
+            world.turn();
+            // smoltcp has no readiness events: the application checks its sockets.
+            for (i, &(client, server)) in pairs.iter().enumerate() {
+                let socket = world.tcp(1, server);
+                got_b[i] += drain(socket, &mut buf);
+                while got_b[i] >= MESSAGE {
+                    got_b[i] -= MESSAGE;
+                    socket.send_slice(&message).unwrap();
+                }
+                let socket = world.tcp(0, client);
+                got_a[i] += drain(socket, &mut buf);
+                while got_a[i] >= MESSAGE {
+                    got_a[i] -= MESSAGE;
+                    completed += 1;
+                    latencies.record(sent_at[i]);
+                    sent_at[i] = Instant::now();
+                    socket.send_slice(&message).unwrap();
+                }
+            }
+        }
+        let mut sample = clock.finish(completed as f64);
+        sample.latency_us = latencies.percentiles();
+        Some(sample)
+    }
+
+    fn connection_rate(&mut self, concurrency: usize, duration: Duration) -> Option<Sample> {
+        let mut world = World::new(4 * 1024);
+        let message = [0x42u8; MESSAGE];
+        let mut buf = vec![0u8; 4096];
+        // More listeners than clients, so a SYN always finds one.
+        let servers: Vec<SocketHandle> = (0..2 * concurrency)
+            .map(|_| {
+                let s = world.socket(1, true);
+                world.listen(s);
+                s
+            })
+            .collect();
+        let mut server_got = vec![0usize; servers.len()];
+        let clients: Vec<SocketHandle> = (0..concurrency).map(|_| world.socket(0, true)).collect();
+        // Per client: None connecting, Some(bytes of the reply read).
+        let mut client_state: Vec<Option<usize>> = vec![None; concurrency];
+        let clock = Stopwatch::start();
+        for &c in &clients {
+            world.connect(c);
+        }
+        let mut completed = 0u64;
+        while clock.elapsed() < duration {
+            world.turn();
+            for (i, &s) in servers.iter().enumerate() {
+                let socket = world.tcp(1, s);
+                server_got[i] += drain(socket, &mut buf);
+                if server_got[i] >= MESSAGE {
+                    server_got[i] -= MESSAGE;
+                    socket.send_slice(&message).unwrap();
+                }
+                match socket.state() {
+                    State::CloseWait => socket.close(),
+                    State::Closed => {
+                        server_got[i] = 0;
+                        socket.listen(PORT).unwrap();
+                    }
+                    _ => {}
+                }
+            }
+            for (i, &c) in clients.iter().enumerate() {
+                let state = world.tcp(0, c).state();
+                match client_state[i] {
+                    None if state == State::Established => {
+                        world.tcp(0, c).send_slice(&message).unwrap();
+                        client_state[i] = Some(0);
+                    }
+                    Some(got) if got < MESSAGE => {
+                        let got = got + drain(world.tcp(0, c), &mut buf);
+                        client_state[i] = Some(got);
+                        if got >= MESSAGE {
+                            world.tcp(0, c).close();
+                            completed += 1;
+                        }
+                    }
+                    // Closed by us: once in TIME-WAIT (or closed), open the next.
+                    Some(_) if matches!(state, State::TimeWait | State::Closed) => {
+                        client_state[i] = None;
+                        world.connect(c);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Some(clock.finish(completed as f64))
+    }
+
+    fn demux(&mut self, idle: usize, round_trips: u64, limit: Duration) -> Option<Sample> {
+        let mut world = World::new(4 * 1024);
+        let pairs = world.open(idle + 1, true);
+        let (client, server) = pairs[idle];
+        let message = [0x42u8; MESSAGE];
+        let mut buf = vec![0u8; 4096];
+        let mut ping = |world: &mut World| {
+            world.tcp(0, client).send_slice(&message).unwrap();
+            let mut got = 0;
+            while got < MESSAGE {
+                world.turn();
+                got += drain(world.tcp(1, server), &mut buf);
+            }
+            world.tcp(1, server).send_slice(&message).unwrap();
+            let mut got = 0;
+            while got < MESSAGE {
+                world.turn();
+                got += drain(world.tcp(0, client), &mut buf);
+            }
+        };
+        for _ in 0..100 {
+            ping(&mut world);
+        }
+        let clock = Stopwatch::start();
+        let mut done = 0u64;
+        while done < round_trips && clock.elapsed() < limit {
+            ping(&mut world);
+            done += 1;
+        }
+        Some(clock.finish(2.0 * done as f64))
+    }
+
+    fn memory_per_connection(&mut self, connections: usize) -> Option<f64> {
+        // smoltcp's buffers are the application's: 4 KiB each way here.
+        let mut world = World::new(4 * 1024);
+        let before = rss_bytes();
+        let pairs = world.open(connections, false);
+        let per = (rss_bytes() - before) / connections as f64;
+        drop(pairs);
+        Some(per)
+    }
+}
