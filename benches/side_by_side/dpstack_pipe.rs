@@ -159,7 +159,9 @@ impl Contender for DpstackPipe {
         }
         let mut completed = 0u64;
         while clock.elapsed() < duration {
-            let n = b.epoll_wait(eb, &mut events, Some(dpstack::time::Duration::ZERO)).unwrap();
+            let n = b
+                .epoll_wait(eb, &mut events, Some(dpstack::time::Duration::ZERO))
+                .unwrap();
             for event in &events[..n] {
                 let i = event.data as usize;
                 let server = pairs[i].1;
@@ -169,7 +171,9 @@ impl Contender for DpstackPipe {
                     b.send(server, &message, 0).unwrap();
                 }
             }
-            let n = a.epoll_wait(ea, &mut events, Some(dpstack::time::Duration::ZERO)).unwrap();
+            let n = a
+                .epoll_wait(ea, &mut events, Some(dpstack::time::Duration::ZERO))
+                .unwrap();
             for event in &events[..n] {
                 let i = event.data as usize;
                 let client = pairs[i].0;
@@ -216,7 +220,9 @@ impl Contender for DpstackPipe {
         }
         let mut completed = 0u64;
         while clock.elapsed() < duration {
-            let n = b.epoll_wait(eb, &mut events, Some(dpstack::time::Duration::ZERO)).unwrap();
+            let n = b
+                .epoll_wait(eb, &mut events, Some(dpstack::time::Duration::ZERO))
+                .unwrap();
             for event in &events[..n] {
                 if event.data == LISTENER {
                     while let Ok((fd, _)) = b.accept(listener) {
@@ -239,7 +245,9 @@ impl Contender for DpstackPipe {
                     b.close(fd).unwrap();
                 }
             }
-            let n = a.epoll_wait(ea, &mut events, Some(dpstack::time::Duration::ZERO)).unwrap();
+            let n = a
+                .epoll_wait(ea, &mut events, Some(dpstack::time::Duration::ZERO))
+                .unwrap();
             for event in &events[..n] {
                 let fd = event.data as Fd;
                 match clients.get_mut(&fd) {

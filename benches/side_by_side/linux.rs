@@ -24,7 +24,10 @@ const BASE_PORT: u16 = 5101;
 enum Placement {
     Loopback,
     /// Client in the first namespace, server in the second.
-    Veth { client_ns: String, server_ns: String },
+    Veth {
+        client_ns: String,
+        server_ns: String,
+    },
 }
 
 /// The contender.
@@ -136,16 +139,37 @@ fn make_veth() -> Option<Placement> {
     };
     let client_ns = create("benchcli")?;
     let Some(server_ns) = create("benchsrv") else {
-        let _ = Command::new(netns_script()).args(["delete", &client_ns]).status();
+        let _ = Command::new(netns_script())
+            .args(["delete", &client_ns])
+            .status();
         return None;
     };
-    let ip = |args: &[&str]| Command::new("ip").args(args).status().is_ok_and(|s| s.success());
+    let ip = |args: &[&str]| {
+        Command::new("ip")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
     let ok = ip(&[
         "-n", &client_ns, "link", "add", "vbench0", "mtu", "1500", "type", "veth", "peer", "name",
         "vbench1", "netns", &server_ns,
-    ]) && ip(&["-n", &client_ns, "addr", "add", "10.63.0.1/24", "dev", "vbench0"])
-        && ip(&["-n", &server_ns, "addr", "add", "10.63.0.2/24", "dev", "vbench1"])
-        && ip(&["-n", &client_ns, "link", "set", "vbench0", "up"])
+    ]) && ip(&[
+        "-n",
+        &client_ns,
+        "addr",
+        "add",
+        "10.63.0.1/24",
+        "dev",
+        "vbench0",
+    ]) && ip(&[
+        "-n",
+        &server_ns,
+        "addr",
+        "add",
+        "10.63.0.2/24",
+        "dev",
+        "vbench1",
+    ]) && ip(&["-n", &client_ns, "link", "set", "vbench0", "up"])
         && ip(&["-n", &server_ns, "link", "set", "vbench1", "up"]);
     let placement = Placement::Veth {
         client_ns,
@@ -443,17 +467,18 @@ impl Contender for Linux {
             let mut clients: HashMap<RawFd, (TcpStream, Option<usize>)> = HashMap::new();
             let mut opened = 0usize;
             let mut failed = 0u64;
-            let mut open = |epoll: &Epoll, clients: &mut HashMap<RawFd, (TcpStream, Option<usize>)>| {
-                let port = BASE_PORT + (opened % usize::from(PORTS)) as u16;
-                opened += 1;
-                if let Some(stream) = connect_nonblocking(SocketAddrV4::new(ip, port)) {
-                    epoll.add(stream.as_raw_fd(), OUT);
-                    clients.insert(stream.as_raw_fd(), (stream, None));
-                    true
-                } else {
-                    false
-                }
-            };
+            let mut open =
+                |epoll: &Epoll, clients: &mut HashMap<RawFd, (TcpStream, Option<usize>)>| {
+                    let port = BASE_PORT + (opened % usize::from(PORTS)) as u16;
+                    opened += 1;
+                    if let Some(stream) = connect_nonblocking(SocketAddrV4::new(ip, port)) {
+                        epoll.add(stream.as_raw_fd(), OUT);
+                        clients.insert(stream.as_raw_fd(), (stream, None));
+                        true
+                    } else {
+                        false
+                    }
+                };
             let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
             let clock = Stopwatch::start();
             for _ in 0..concurrency {

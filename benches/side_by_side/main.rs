@@ -190,39 +190,62 @@ fn main() {
         value("--scenarios").map(|v| v.split(',').map(str::to_string).collect());
     let selected: Option<Vec<String>> =
         value("--contenders").map(|v| v.split(',').map(str::to_string).collect());
-    let wants = |scenario: &str| only.as_ref().is_none_or(|o| o.iter().any(|s| s == scenario));
+    let wants = |scenario: &str| {
+        only.as_ref()
+            .is_none_or(|o| o.iter().any(|s| s == scenario))
+    };
     let mut contenders = contenders(&selected);
     let mut rows = Vec::new();
     let started = std::time::Instant::now();
 
     if wants("bulk") {
         let bytes = plan.bulk_bytes;
-        interleaved(&mut rows, &mut contenders, plan.runs, "bulk", Unit::Bytes, |c| {
-            c.bulk(bytes)
-        });
+        interleaved(
+            &mut rows,
+            &mut contenders,
+            plan.runs,
+            "bulk",
+            Unit::Bytes,
+            |c| c.bulk(bytes),
+        );
     }
     if wants("rr") {
         for &n in &plan.rr_connections {
             let scenario = format!("rr64 x{n}");
             let duration = plan.rr_duration;
-            interleaved(&mut rows, &mut contenders, plan.runs, &scenario, Unit::Requests, |c| {
-                c.request_response(n, duration)
-            });
+            interleaved(
+                &mut rows,
+                &mut contenders,
+                plan.runs,
+                &scenario,
+                Unit::Requests,
+                |c| c.request_response(n, duration),
+            );
         }
     }
     if wants("connect") {
         let (concurrency, duration) = (plan.connect_concurrency, plan.connect_duration);
-        interleaved(&mut rows, &mut contenders, plan.runs, "connect", Unit::Connections, |c| {
-            c.connection_rate(concurrency, duration)
-        });
+        interleaved(
+            &mut rows,
+            &mut contenders,
+            plan.runs,
+            "connect",
+            Unit::Connections,
+            |c| c.connection_rate(concurrency, duration),
+        );
     }
     if wants("demux") {
         for &idle in &plan.demux_idle {
             let scenario = format!("demux idle {idle}");
             let (trips, limit) = (plan.demux_round_trips, plan.demux_limit);
-            interleaved(&mut rows, &mut contenders, plan.runs, &scenario, Unit::Packets, |c| {
-                c.demux(idle, trips, limit)
-            });
+            interleaved(
+                &mut rows,
+                &mut contenders,
+                plan.runs,
+                &scenario,
+                Unit::Packets,
+                |c| c.demux(idle, trips, limit),
+            );
         }
     }
     if wants("memory") {
@@ -248,7 +271,11 @@ fn main() {
     let elapsed = started.elapsed();
     let table = report::table(&rows);
     println!("{table}");
-    println!("({} runs per figure; {:.0} s in all)", plan.runs, elapsed.as_secs_f64());
+    println!(
+        "({} runs per figure; {:.0} s in all)",
+        plan.runs,
+        elapsed.as_secs_f64()
+    );
     if let Some(path) = value("--json") {
         let json = report::json(&rows, plan.runs, elapsed);
         if let Some(parent) = std::path::Path::new(&path).parent() {

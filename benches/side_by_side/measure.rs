@@ -100,7 +100,11 @@ impl Latencies {
 /// (median, min, max) of `values`.
 pub fn median(mut values: Vec<f64>) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
-    (values[values.len() / 2], values[0], values[values.len() - 1])
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
 }
 
 /// Resident set size of this process, in bytes (from /proc/self/statm).

@@ -89,13 +89,25 @@ impl Row {
     }
 
     fn wall(&self) -> Option<f64> {
-        let values: Vec<f64> = self.samples.iter().filter_map(|s| self.unit.wall(s)).collect();
+        let values: Vec<f64> = self
+            .samples
+            .iter()
+            .filter_map(|s| self.unit.wall(s))
+            .collect();
         (!values.is_empty()).then(|| median(values).0)
     }
 
     fn latency(&self) -> Option<(f64, f64)> {
-        let p50: Vec<f64> = self.samples.iter().filter_map(|s| s.latency_us.map(|l| l.0)).collect();
-        let p99: Vec<f64> = self.samples.iter().filter_map(|s| s.latency_us.map(|l| l.1)).collect();
+        let p50: Vec<f64> = self
+            .samples
+            .iter()
+            .filter_map(|s| s.latency_us.map(|l| l.0))
+            .collect();
+        let p99: Vec<f64> = self
+            .samples
+            .iter()
+            .filter_map(|s| s.latency_us.map(|l| l.1))
+            .collect();
         (!p50.is_empty()).then(|| (median(p50).0, median(p99).0))
     }
 }
@@ -142,9 +154,9 @@ pub fn table(rows: &[Row]) -> String {
             ),
             None => "not run here".to_string(),
         };
-        let wall = row
-            .wall()
-            .map_or(String::new(), |w| format!("{} {}", format_figure(w), row.unit.wall_label()));
+        let wall = row.wall().map_or(String::new(), |w| {
+            format!("{} {}", format_figure(w), row.unit.wall_label())
+        });
         let latency = row
             .latency()
             .map_or(String::new(), |(p50, p99)| format!("{p50:.1} / {p99:.1}"));

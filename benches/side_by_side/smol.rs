@@ -102,7 +102,9 @@ impl World {
                 smoltcp::time::Instant::from_micros(0),
             );
             iface.update_ip_addrs(|addrs| {
-                addrs.push(IpCidr::new(IpAddress::Ipv4(ips[i]), 24)).unwrap();
+                addrs
+                    .push(IpCidr::new(IpAddress::Ipv4(ips[i]), 24))
+                    .unwrap();
             });
             iface
         });

@@ -174,7 +174,10 @@ mod tests {
     #[test]
     fn storage_grows_with_use_and_keeps_bytes_in_place() {
         let mut ring = ByteRing::new(64 * 1024);
-        assert_eq!((ring.capacity(), ring.allocated(), ring.free()), (65536, 0, 65536));
+        assert_eq!(
+            (ring.capacity(), ring.allocated(), ring.free()),
+            (65536, 0, 65536)
+        );
         assert_eq!(ring.read(&mut [0u8; 8]), 0);
         assert_eq!(ring.consume(10), 0);
         assert_eq!(ring.growth_for(0, 3), 4096);
@@ -191,7 +194,11 @@ mod tests {
         assert_eq!(ring.growth_for(5000, 10), 8192 - 4096);
         assert_eq!(ring.write_ahead(5000, b"far ahead"), 9);
         assert_eq!(ring.allocated(), 8192);
-        assert_eq!(ring.write(&[1u8; 90]), 90, "fills in before the bytes ahead");
+        assert_eq!(
+            ring.write(&[1u8; 90]),
+            90,
+            "fills in before the bytes ahead"
+        );
         ring.commit(5);
         let mut out = vec![0u8; 105];
         assert_eq!(ring.read(&mut out), 105);
@@ -201,7 +208,11 @@ mod tests {
         let mut out = vec![0u8; 4914];
         assert_eq!(ring.read(&mut out), 4914);
         assert_eq!(&out[4905..], b"far ahead", "kept through the growth");
-        assert_eq!(ring.growth_for(0, 1_000_000), 65536 - 8192, "at most the capacity");
+        assert_eq!(
+            ring.growth_for(0, 1_000_000),
+            65536 - 8192,
+            "at most the capacity"
+        );
     }
 
     #[test]

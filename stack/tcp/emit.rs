@@ -173,7 +173,7 @@ impl SegmentOut<'_> {
                 IpProtocol::Tcp,
                 total as u32,
             ),
-            checksum::data(out),
+            crate::wire::checksum::data(out),
         ]);
         out[16..18].copy_from_slice(&sum.to_be_bytes());
     }

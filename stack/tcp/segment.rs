@@ -105,7 +105,7 @@ pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, bytes: &[u8]) -> Result<Segment<'_>, 
     }
     let sum = checksum::combine(&[
         checksum::pseudo_header_v4(&src, &dst, IpProtocol::Tcp, bytes.len() as u32),
-        checksum::data(bytes),
+        crate::wire::checksum::data(bytes),
     ]);
     if sum != !0 {
         return Err(SegmentError::BadChecksum);
@@ -197,7 +197,7 @@ pub fn write_bare(
     header[16..20].fill(0);
     let sum = !checksum::combine(&[
         checksum::pseudo_header_v4(&src, &dst, IpProtocol::Tcp, HEADER_LEN as u32),
-        checksum::data(header),
+        crate::wire::checksum::data(header),
     ]);
     header[16..18].copy_from_slice(&sum.to_be_bytes());
 }
@@ -235,7 +235,7 @@ mod tests {
         s[16..18].fill(0);
         let sum = !checksum::combine(&[
             checksum::pseudo_header_v4(&A, &B, IpProtocol::Tcp, s.len() as u32),
-            checksum::data(s),
+            crate::wire::checksum::data(s),
         ]);
         s[16..18].copy_from_slice(&sum.to_be_bytes());
     }

@@ -4,6 +4,7 @@
 //! parse/emit `Repr` each; for now it holds the addresses every device and
 //! app option uses.
 
+pub mod checksum;
 mod cidr;
 mod mac;
 

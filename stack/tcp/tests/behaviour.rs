@@ -765,7 +765,11 @@ fn the_buffer_memory_cap_counts_storage_in_use() {
     let (s2, _) = pair.b.accept(listener).unwrap();
     assert_eq!(pair.a.buffer_memory(), 0);
     assert_eq!(pair.a.send(c1, &[1u8; 100]), Ok(100));
-    assert_eq!(pair.a.buffer_memory(), 4096, "c1's send ring, at its smallest");
+    assert_eq!(
+        pair.a.buffer_memory(),
+        4096,
+        "c1's send ring, at its smallest"
+    );
     pair.b.send(s1, b"to c1").unwrap();
     pair.settle();
     let mut buf = [0u8; 16];
