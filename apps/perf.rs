@@ -60,6 +60,10 @@ struct TransferOptions {
     /// Bytes to send (sending side).
     #[arg(long, default_value_t = 100_000_000)]
     bytes: u64,
+    /// No pattern and no SHA-256, for benchmarks: the sender repeats one
+    /// block, the receiver only counts (the summary's sha256 is "unchecked").
+    #[arg(long)]
+    no_check: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +82,8 @@ struct Transfer {
     target: u64,
     done_bytes: u64,
     hash: Sha256,
+    /// Pattern and SHA-256 in force (not `--no-check`).
+    checked: bool,
     pattern_ok: bool,
     started: Option<Instant>,
     finished: Option<Instant>,
@@ -86,7 +92,7 @@ struct Transfer {
 }
 
 impl Transfer {
-    fn new(fd: Fd, direction: Direction, bytes: u64) -> Self {
+    fn new(fd: Fd, direction: Direction, bytes: u64, checked: bool) -> Self {
         Transfer {
             fd,
             connecting: None,
@@ -94,6 +100,7 @@ impl Transfer {
             target: bytes,
             done_bytes: 0,
             hash: Sha256::new(),
+            checked,
             pattern_ok: true,
             started: None,
             finished: None,
@@ -128,10 +135,14 @@ impl Transfer {
         if self.direction == Direction::Send {
             while self.done_bytes < self.target {
                 let n = (self.target - self.done_bytes).min(buf.len() as u64) as usize;
-                fill_pattern(self.done_bytes, &mut buf[..n]);
+                if self.checked {
+                    fill_pattern(self.done_bytes, &mut buf[..n]);
+                }
                 match stack.send(self.fd, &buf[..n], 0) {
                     Ok(sent) => {
-                        self.hash.update(&buf[..sent]);
+                        if self.checked {
+                            self.hash.update(&buf[..sent]);
+                        }
                         self.done_bytes += sent as u64;
                         progress = true;
                         if sent < n {
@@ -161,9 +172,11 @@ impl Transfer {
                 Ok(n) => {
                     progress = true;
                     if self.direction == Direction::Receive {
-                        self.hash.update(&buf[..n]);
-                        fill_pattern(self.done_bytes, &mut expected[..n]);
-                        self.pattern_ok &= buf[..n] == expected[..n];
+                        if self.checked {
+                            self.hash.update(&buf[..n]);
+                            fill_pattern(self.done_bytes, &mut expected[..n]);
+                            self.pattern_ok &= buf[..n] == expected[..n];
+                        }
                         self.done_bytes += n as u64;
                     }
                 }
@@ -191,12 +204,15 @@ impl Transfer {
         } else {
             0.0
         };
-        let sha: String = self
-            .hash
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha: String = if self.checked {
+            self.hash
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        } else {
+            "unchecked".into()
+        };
         let ok = self.error.is_none()
             && self.pattern_ok
             && (self.direction == Direction::Receive || self.done_bytes == self.target);
@@ -211,7 +227,11 @@ impl Transfer {
             ("sha256", SummaryValue::Text(sha)),
         ];
         if self.direction == Direction::Receive {
-            let verdict = if self.pattern_ok { "ok" } else { "mismatch" };
+            let verdict = match (self.checked, self.pattern_ok) {
+                (false, _) => "unchecked",
+                (true, true) => "ok",
+                (true, false) => "mismatch",
+            };
             figures.push(("pattern", SummaryValue::Text(verdict.into())));
         }
         if let Some(e) = self.error {
@@ -280,7 +300,15 @@ impl DeviceUser for Perf<'_> {
                                 stack
                                     .epoll_ctl(epfd, CtlOp::Add, conn, interest)
                                     .map_err(|e| e.to_string())?;
-                                active.insert(conn, Transfer::new(conn, direction, transfer.bytes));
+                                active.insert(
+                                    conn,
+                                    Transfer::new(
+                                        conn,
+                                        direction,
+                                        transfer.bytes,
+                                        !transfer.no_check,
+                                    ),
+                                );
                             }
                             continue;
                         }
@@ -318,7 +346,7 @@ impl DeviceUser for Perf<'_> {
                     )
                     .map_err(|e| e.to_string())?;
                 let direction = transfer.direction.unwrap_or(Direction::Send);
-                let mut t = Transfer::new(fd, direction, transfer.bytes);
+                let mut t = Transfer::new(fd, direction, transfer.bytes, !transfer.no_check);
                 t.connecting = Some(*connect);
                 while self.control.keep_running() && !t.is_over() {
                     let n = stack

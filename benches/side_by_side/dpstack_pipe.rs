@@ -38,11 +38,22 @@ fn hosts() -> (Host, Host) {
     )
 }
 
-fn listen(b: &mut Host, backlog: usize) -> Fd {
+/// Listening ports: connections spread over them, so 100,000 fit in the
+/// ephemeral port range towards one address.
+const PORTS: u16 = 8;
+
+fn listen_on(b: &mut Host, port: u16, backlog: usize) -> Fd {
     let fd = b.socket(SockType::Stream).unwrap();
-    b.bind(fd, SocketAddrV4::new(B_IP, PORT)).unwrap();
+    b.bind(fd, SocketAddrV4::new(B_IP, port)).unwrap();
     b.listen(fd, backlog).unwrap();
     fd
+}
+
+/// Listeners on every port (the first is `PORT`).
+fn listen(b: &mut Host, backlog: usize) -> Vec<Fd> {
+    (0..PORTS)
+        .map(|i| listen_on(b, PORT + i, backlog))
+        .collect()
 }
 
 fn turn(a: &mut Host, b: &mut Host) {
@@ -50,39 +61,51 @@ fn turn(a: &mut Host, b: &mut Host) {
     b.poll();
 }
 
-/// Opens `n` connections A to B: (client, server) pairs, in batches.
-fn open(a: &mut Host, b: &mut Host, listener: Fd, n: usize, nodelay: bool) -> Vec<(Fd, Fd)> {
+/// Opens `n` connections A to B, spread over the listeners: (client,
+/// server) pairs, in batches.
+fn open(a: &mut Host, b: &mut Host, listeners: &[Fd], n: usize, nodelay: bool) -> Vec<(Fd, Fd)> {
     let mut pairs = Vec::with_capacity(n);
     while pairs.len() < n {
         let batch = (n - pairs.len()).min(1000);
-        let mut clients = Vec::with_capacity(batch);
-        for _ in 0..batch {
+        // Per listener, its clients in the order they connected.
+        let mut clients: Vec<Vec<Fd>> = vec![Vec::new(); listeners.len()];
+        for i in 0..batch {
+            let k = (pairs.len() + i) % listeners.len();
             let fd = a.socket(SockType::Stream).unwrap();
             if nodelay {
                 a.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
             }
+            let port = PORT + k as u16;
             assert_eq!(
-                a.connect(fd, SocketAddrV4::new(B_IP, PORT)),
+                a.connect(fd, SocketAddrV4::new(B_IP, port)),
                 Err(Errno::EINPROGRESS)
             );
-            clients.push(fd);
+            clients[k].push(fd);
         }
-        let mut accepted = Vec::with_capacity(batch);
+        let mut accepted: Vec<Vec<Fd>> = vec![Vec::new(); listeners.len()];
         for _ in 0..100_000 {
             turn(a, b);
-            while let Ok((fd, _)) = b.accept(listener) {
-                if nodelay {
-                    b.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
+            for (k, &listener) in listeners.iter().enumerate() {
+                while let Ok((fd, _)) = b.accept(listener) {
+                    if nodelay {
+                        b.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
+                    }
+                    accepted[k].push(fd);
                 }
-                accepted.push(fd);
             }
-            if accepted.len() == batch {
+            if accepted.iter().map(Vec::len).sum::<usize>() == batch {
                 break;
             }
         }
-        assert_eq!(accepted.len(), batch, "every connection accepted");
-        // Accepted in order of arrival, which is the order of connecting.
-        pairs.extend(clients.into_iter().zip(accepted));
+        assert_eq!(
+            accepted.iter().map(Vec::len).sum::<usize>(),
+            batch,
+            "every connection accepted"
+        );
+        // Each listener accepts in order of arrival, the order of connecting.
+        for (clients, accepted) in clients.into_iter().zip(accepted) {
+            pairs.extend(clients.into_iter().zip(accepted));
+        }
     }
     // Let the final ACKs settle.
     for _ in 0..10 {
@@ -116,8 +139,8 @@ impl Contender for DpstackPipe {
 
     fn bulk(&mut self, bytes: u64) -> Option<Sample> {
         let (mut a, mut b) = hosts();
-        let listener = listen(&mut b, 4);
-        let (client, server) = open(&mut a, &mut b, listener, 1, false)[0];
+        let listeners = listen(&mut b, 4);
+        let (client, server) = open(&mut a, &mut b, &listeners, 1, false)[0];
         let chunk = vec![0x5au8; 64 * 1024];
         let mut buf = vec![0u8; 64 * 1024];
         let (mut sent, mut received) = (0u64, 0u64);
@@ -139,8 +162,8 @@ impl Contender for DpstackPipe {
 
     fn request_response(&mut self, connections: usize, duration: Duration) -> Option<Sample> {
         let (mut a, mut b) = hosts();
-        let listener = listen(&mut b, 4096);
-        let pairs = open(&mut a, &mut b, listener, connections, true);
+        let listeners = listen(&mut b, 4096);
+        let pairs = open(&mut a, &mut b, &listeners, connections, true);
         let (ea, eb) = (a.epoll_create().unwrap(), b.epoll_create().unwrap());
         for (i, &(client, server)) in pairs.iter().enumerate() {
             watch(&mut a, ea, client, EPOLLIN, i as u64);
@@ -194,7 +217,7 @@ impl Contender for DpstackPipe {
 
     fn connection_rate(&mut self, concurrency: usize, duration: Duration) -> Option<Sample> {
         let (mut a, mut b) = hosts();
-        let listener = listen(&mut b, 4096);
+        let listener = listen_on(&mut b, PORT, 4096);
         let (ea, eb) = (a.epoll_create().unwrap(), b.epoll_create().unwrap());
         const LISTENER: u64 = u64::MAX;
         watch(&mut b, eb, listener, EPOLLIN, LISTENER);
@@ -284,8 +307,8 @@ impl Contender for DpstackPipe {
 
     fn demux(&mut self, idle: usize, round_trips: u64, limit: Duration) -> Option<Sample> {
         let (mut a, mut b) = hosts();
-        let listener = listen(&mut b, 4096);
-        let pairs = open(&mut a, &mut b, listener, idle + 1, true);
+        let listeners = listen(&mut b, 4096);
+        let pairs = open(&mut a, &mut b, &listeners, idle + 1, true);
         let (client, server) = pairs[idle];
         let message = [0x42u8; MESSAGE];
         let mut buf = vec![0u8; 4096];
@@ -318,9 +341,9 @@ impl Contender for DpstackPipe {
 
     fn memory_per_connection(&mut self, connections: usize) -> Option<f64> {
         let (mut a, mut b) = hosts();
-        let listener = listen(&mut b, 4096);
+        let listeners = listen(&mut b, 4096);
         let before = rss_bytes();
-        let pairs = open(&mut a, &mut b, listener, connections, false);
+        let pairs = open(&mut a, &mut b, &listeners, connections, false);
         let after = rss_bytes();
         let per = (after - before) / connections as f64;
         drop(pairs);

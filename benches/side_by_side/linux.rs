@@ -94,16 +94,22 @@ impl Linux {
                 ready_tx.send(()).unwrap();
                 server(listeners, stop);
             });
-            ready_rx.recv().unwrap();
+            ready_rx.recv().ok()?;
             let result = scope
                 .spawn(move || {
                     enter(client_ns, 1);
                     client(ip)
                 })
-                .join()
-                .expect("client thread");
+                .join();
+            // Stop the server whatever happened to the client.
             stop.store(true, Ordering::SeqCst);
-            Some(result)
+            match result {
+                Ok(result) => Some(result),
+                Err(_) => {
+                    eprintln!("  {}: the client failed; no sample", self.name);
+                    None
+                }
+            }
         })
     }
 }
@@ -354,14 +360,29 @@ fn connect(ip: Ipv4Addr, i: usize) -> TcpStream {
     stream
 }
 
-/// Raises the descriptor limit for 100,000 connections.
-pub fn raise_fd_limit() {
-    let limit = libc::rlimit {
-        rlim_cur: 1 << 20,
-        rlim_max: 1 << 20,
+/// Raises the descriptor limit as far as allowed (to the hard limit, or
+/// past it with CAP_SYS_RESOURCE); returns how many connections, both
+/// ends in this process, fit under it.
+pub fn connection_budget() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
-    // SAFETY: a valid rlimit; failure leaves the old limit.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    // SAFETY: valid rlimit structs; failures leave the old limit.
+    unsafe {
+        let wanted = libc::rlimit {
+            rlim_cur: 1 << 20,
+            rlim_max: 1 << 20,
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+    }
+    // Two descriptors per connection, and some to spare.
+    (limit.rlim_cur as usize).saturating_sub(256) / 2
 }
 
 /// Ping-pong on one connection, blocking: round trips done.
@@ -534,7 +555,13 @@ impl Contender for Linux {
     }
 
     fn demux(&mut self, idle: usize, round_trips: u64, limit: Duration) -> Option<Sample> {
-        raise_fd_limit();
+        if idle + 1 > connection_budget() {
+            eprintln!(
+                "  {}: {idle} idle connections need more descriptors than this machine allows",
+                self.name
+            );
+            return None;
+        }
         self.run(echo_server, move |ip| {
             let idle_streams: Vec<TcpStream> = (0..idle).map(|i| connect(ip, i + 1)).collect();
             let mut active = connect(ip, 0);
@@ -549,7 +576,9 @@ impl Contender for Linux {
     }
 
     fn memory_per_connection(&mut self, connections: usize) -> Option<f64> {
-        raise_fd_limit();
+        if connections > connection_budget() {
+            return None;
+        }
         // Kernel memory: slab and TCP buffer pages, before and after.
         let before = kernel_memory();
         let grown = self.run(echo_server, move |ip| {

@@ -10,6 +10,7 @@
 //! `cargo bench --bench side_by_side -- --json target/bench/side_by_side.json`).
 //! `--quick` shrinks every scenario for a smoke test.
 
+mod dpdk;
 mod dpstack_pipe;
 mod linux;
 mod measure;
@@ -54,7 +55,8 @@ struct Plan {
     demux_idle: Vec<usize>,
     demux_round_trips: u64,
     demux_limit: Duration,
-    memory_connections: usize,
+    memory_connections: Vec<usize>,
+    pktgen_seconds: u32,
 }
 
 impl Plan {
@@ -69,7 +71,8 @@ impl Plan {
             demux_idle: vec![10, 1_000, 10_000, 100_000],
             demux_round_trips: 50_000,
             demux_limit: Duration::from_secs(2),
-            memory_connections: 100_000,
+            memory_connections: vec![9_000, 100_000],
+            pktgen_seconds: 5,
         }
     }
 
@@ -84,7 +87,8 @@ impl Plan {
             demux_idle: vec![10, 1_000],
             demux_round_trips: 2_000,
             demux_limit: Duration::from_millis(300),
-            memory_connections: 2_000,
+            memory_connections: vec![2_000],
+            pktgen_seconds: 1,
         }
     }
 }
@@ -95,6 +99,7 @@ fn contenders(selected: &Option<Vec<String>>) -> Vec<Box<dyn Contender>> {
         Box::new(smol::Smoltcp),
         Box::new(linux::Linux::loopback()),
         Box::new(linux::Linux::veth()),
+        Box::new(dpdk::DpdkMemif::new()),
     ];
     all.into_iter()
         .filter(|c| {
@@ -135,6 +140,74 @@ fn interleaved(
     for (contender, samples) in contenders.iter().zip(samples) {
         rows.push(Row::new(scenario, contender.name(), unit, samples));
     }
+}
+
+/// Scenario 5, memory: each contender opens `n` idle connections in a
+/// fresh process; fewer repetitions (at most 3), as each is expensive.
+fn memory_rows(rows: &mut Vec<Row>, contenders: &[Box<dyn Contender>], runs: usize, n: usize) {
+    let scenario = format!("memory at {n}");
+    let runs = runs.min(3);
+    let names: Vec<&'static str> = contenders.iter().map(|c| c.name()).collect();
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); names.len()];
+    for _ in 0..runs {
+        for (i, name) in names.iter().enumerate() {
+            if let Some(sample) = memory_in_child(name, n) {
+                eprintln!("  {scenario} / {name}: {:.0} bytes", sample.work);
+                samples[i].push(sample);
+            }
+        }
+    }
+    for (name, samples) in names.into_iter().zip(samples) {
+        rows.push(Row::new(&scenario, name, Unit::BytesPerConnection, samples));
+    }
+}
+
+/// Scenario 6, the packet generator: `setup/bench-pktgen.sh` runs
+/// dpstack-pktgen and testpmd's txonly in turn (64-byte UDP on net_null,
+/// one data-plane core each); its per-run lines become two rows.
+fn pktgen_rows(runs: usize, seconds: u32) -> Vec<Row> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("setup/bench-pktgen.sh");
+    let out = std::process::Command::new(script)
+        .args([seconds.to_string(), runs.to_string()])
+        .stderr(std::process::Stdio::inherit())
+        .output();
+    let text = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let (mut pktgen, mut testpmd) = (Vec::new(), Vec::new());
+    // "run N: testpmd txonly T Mpps, dpstack-pktgen P Mpps, ratio R"
+    for line in text.lines().filter(|l| l.starts_with("run ")) {
+        eprintln!("  pktgen: {line}");
+        let numbers: Vec<f64> = line
+            .split([' ', ','])
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        if let [_, t, p, _] = numbers[..] {
+            // One data-plane core spinning: a second of wall is a CPU-second.
+            let sample = |mpps: f64| Sample {
+                work: mpps * 1e6,
+                wall: 1.0,
+                cpu: 1.0,
+                latency_us: None,
+            };
+            testpmd.push(sample(t));
+            pktgen.push(sample(p));
+        }
+    }
+    vec![
+        Row::new(
+            "pktgen 64 B, net_null",
+            "dpstack-pktgen",
+            Unit::Frames,
+            pktgen,
+        ),
+        Row::new(
+            "pktgen 64 B, net_null",
+            "DPDK testpmd txonly",
+            Unit::Frames,
+            testpmd,
+        ),
+    ]
 }
 
 fn child_memory(args: &[String]) {
@@ -249,28 +322,31 @@ fn main() {
         }
     }
     if wants("memory") {
-        let n = plan.memory_connections;
-        let scenario = format!("memory at {n}");
-        // Fewer repetitions: each opens n connections in a new process.
-        let runs = plan.runs.min(3);
-        let names: Vec<&'static str> = contenders.iter().map(|c| c.name()).collect();
-        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); names.len()];
-        for _ in 0..runs {
-            for (i, name) in names.iter().enumerate() {
-                if let Some(sample) = memory_in_child(name, n) {
-                    eprintln!("  {scenario} / {name}: {:.0} bytes", sample.work);
-                    samples[i].push(sample);
-                }
-            }
+        for &n in &plan.memory_connections {
+            memory_rows(&mut rows, &contenders, plan.runs, n);
         }
-        for (name, samples) in names.into_iter().zip(samples) {
-            rows.push(Row::new(&scenario, name, Unit::BytesPerConnection, samples));
-        }
+    }
+    if wants("pktgen") {
+        rows.extend(pktgen_rows(plan.runs, plan.pktgen_seconds));
     }
 
     let elapsed = started.elapsed();
     let table = report::table(&rows);
     println!("{table}");
+    // Scenario 5's second figure, from the first: what 8 GiB holds.
+    if let Some((bytes, _, _)) = rows
+        .iter()
+        .filter(|r| r.unit == Unit::BytesPerConnection && r.contender.starts_with("dpstack (pipe"))
+        .filter_map(|r| r.figure())
+        .next_back()
+    {
+        let fits = (8u64 << 30) as f64 / bytes;
+        println!(
+            "8 GiB holds about {:.2} million idle dpstack connections (both ends) at {bytes:.0} bytes each; \
+             one stack's table takes 1,048,576 by default (TcpConfig::max_connections)",
+            fits / 1e6
+        );
+    }
     println!(
         "({} runs per figure; {:.0} s in all)",
         plan.runs,

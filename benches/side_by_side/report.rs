@@ -15,6 +15,8 @@ pub enum Unit {
     Packets,
     /// A size, not a rate: `Sample::work` is bytes per connection.
     BytesPerConnection,
+    /// Frames generated.
+    Frames,
 }
 
 impl Unit {
@@ -25,6 +27,7 @@ impl Unit {
             Unit::Connections => "connections per CPU-s",
             Unit::Packets => "CPU ns per packet",
             Unit::BytesPerConnection => "bytes per connection",
+            Unit::Frames => "frames per CPU-s (one core)",
         }
     }
 
@@ -43,7 +46,7 @@ impl Unit {
         match self {
             Unit::Bytes => Some(sample.per_wall() * 8.0 / 1e9),
             Unit::Requests | Unit::Connections => Some(sample.per_wall()),
-            Unit::Packets => Some(sample.per_wall()),
+            Unit::Packets | Unit::Frames => Some(sample.per_wall()),
             Unit::BytesPerConnection => None,
         }
     }
@@ -54,6 +57,7 @@ impl Unit {
             Unit::Requests => "requests/s",
             Unit::Connections => "connections/s",
             Unit::Packets => "packets/s",
+            Unit::Frames => "frames/s",
             Unit::BytesPerConnection => "",
         }
     }
@@ -115,9 +119,12 @@ impl Row {
 /// dpstack's advantage over `row` (above 1: dpstack better), against the
 /// dpstack row of the same scenario.
 fn advantage(rows: &[Row], row: &Row) -> Option<f64> {
+    if row.contender.starts_with("dpstack") {
+        return None;
+    }
     let ours = rows
         .iter()
-        .find(|r| r.scenario == row.scenario && r.contender.starts_with("dpstack (pipe"))?;
+        .find(|r| r.scenario == row.scenario && r.contender.starts_with("dpstack"))?;
     let (ours, theirs) = (ours.figure()?.0, row.figure()?.0);
     Some(if row.unit.lower_is_better() {
         theirs / ours
@@ -160,11 +167,7 @@ pub fn table(rows: &[Row]) -> String {
         let latency = row
             .latency()
             .map_or(String::new(), |(p50, p99)| format!("{p50:.1} / {p99:.1}"));
-        let ratio = if row.contender.starts_with("dpstack (pipe") {
-            String::new()
-        } else {
-            advantage(rows, row).map_or(String::new(), |r| format!("{r:.2}x"))
-        };
+        let ratio = advantage(rows, row).map_or(String::new(), |r| format!("{r:.2}x"));
         out.push_str(&format!(
             "| {} | {} | {figure} | {wall} | {latency} | {ratio} |\n",
             row.scenario, row.contender

@@ -1,0 +1,270 @@
+//! Criterion micro-benchmarks of the hot paths: parsing an
+//! Ethernet/IPv4/TCP frame, TCP input of an in-order data segment, the
+//! timer wheel (schedule + cancel, advance), and epoll (ctl, and wait with
+//! 1 ready among 10,000 watched).
+//!
+//! Run: `cargo bench --bench micro` (filter: `cargo bench --bench micro -- tcp_input`).
+
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
+use dpstack::device::pipe::{PipeConfig, PipeDevice};
+use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN};
+use dpstack::rand::Rng;
+use dpstack::runtime::{pipe_stacks, Stack, StackConfig};
+use dpstack::socket::{Errno, Fd, SockOpt, SockType};
+use dpstack::tcp::emit::SegmentOut;
+use dpstack::tcp::{segment, TcpConfig, TcpHandle, TcpOptions, TcpSockets};
+use dpstack::time::{Duration, Instant, ManualClock};
+use dpstack::timer::TimerWheel;
+use smoltcp::wire::{
+    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpProtocol, Ipv4Packet,
+    Ipv4Repr,
+};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+const A_IP: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 1);
+const B_IP: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 2);
+const MSS: usize = 1448;
+
+/// Every segment `from` has to send, as (bytes) ready for `parse`.
+fn drain(from: &mut TcpSockets, now: Instant) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    from.drain_output(now, |seg: &SegmentOut<'_>| {
+        let mut bytes = vec![0u8; seg.len()];
+        seg.write(&mut bytes);
+        out.push(bytes);
+        true
+    });
+    out
+}
+
+fn deliver(to: &mut TcpSockets, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, segments: &[Vec<u8>]) {
+    for bytes in segments {
+        let seg = segment::parse(src, dst, bytes).expect("our own segments parse");
+        to.input(now, src, dst, &seg);
+    }
+}
+
+/// Exchanges segments until both tables are quiet.
+fn settle(a: &mut TcpSockets, b: &mut TcpSockets, now: Instant) {
+    for _ in 0..100 {
+        let (from_a, from_b) = (drain(a, now), drain(b, now));
+        if from_a.is_empty() && from_b.is_empty() {
+            return;
+        }
+        deliver(b, now, A_IP, B_IP, &from_a);
+        deliver(a, now, B_IP, A_IP, &from_b);
+    }
+}
+
+/// Two TCP tables with one established connection: (a, b, client, server).
+fn connected() -> (TcpSockets, TcpSockets, TcpHandle, TcpHandle, Instant) {
+    let config = TcpConfig::default();
+    let options = TcpOptions::from_config(&config);
+    let mut a = TcpSockets::new(Rng::new(1), config.clone());
+    let mut b = TcpSockets::new(Rng::new(2), config);
+    let now = Instant::ZERO + Duration::from_secs(1);
+    let listener = b
+        .listen(SocketAddrV4::new(B_IP, 80), 16, options, B_IP)
+        .unwrap();
+    let client = a
+        .connect(now, SocketAddrV4::new(B_IP, 80), 0, options, A_IP)
+        .unwrap();
+    settle(&mut a, &mut b, now);
+    let (server, _) = b.accept(listener).unwrap();
+    (a, b, client, server, now)
+}
+
+/// A full-size data segment in an Ethernet/IPv4 frame, checksums filled.
+fn data_frame() -> Vec<u8> {
+    let (mut a, _b, client, _server, now) = connected();
+    a.send(client, &[0x5a; MSS]).unwrap();
+    let tcp = drain(&mut a, now).pop().expect("a data segment");
+    let ip = Ipv4Repr {
+        src_addr: A_IP,
+        dst_addr: B_IP,
+        next_header: IpProtocol::Tcp,
+        payload_len: tcp.len(),
+        hop_limit: 64,
+    };
+    let eth = EthernetRepr {
+        src_addr: EthernetAddress([2, 0, 0, 0, 0, 1]),
+        dst_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
+        ethertype: EthernetProtocol::Ipv4,
+    };
+    let mut frame = vec![0u8; 14 + 20 + tcp.len()];
+    let mut view = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut view);
+    let mut packet = Ipv4Packet::new_unchecked(view.payload_mut());
+    ip.emit(&mut packet, &smoltcp::phy::ChecksumCapabilities::default());
+    packet.payload_mut().copy_from_slice(&tcp);
+    frame
+}
+
+fn frame_parse(c: &mut Criterion) {
+    let frame = data_frame();
+    c.bench_function("parse Ethernet/IPv4/TCP frame (1448 B of data)", |bench| {
+        bench.iter(|| {
+            let eth = EthernetFrame::new_checked(black_box(&frame[..])).unwrap();
+            let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+            assert!(ip.verify_checksum());
+            let seg = segment::parse(ip.src_addr(), ip.dst_addr(), ip.payload()).unwrap();
+            black_box(seg.payload.len())
+        })
+    });
+}
+
+fn tcp_input(c: &mut Criterion) {
+    // 64 in-order segments per batch are timed together; sending them,
+    // reading them and returning the ACKs happen outside the timing.
+    const BATCH: usize = 64;
+    let (mut a, mut b, client, server, now) = connected();
+    let data = vec![0x5au8; BATCH * MSS];
+    let mut sink = vec![0u8; BATCH * MSS];
+    c.bench_function("TCP input, in-order data segment (1448 B)", |bench| {
+        bench.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                a.send(client, &data).unwrap();
+                let segments = drain(&mut a, now);
+                let parsed: Vec<_> = segments
+                    .iter()
+                    .map(|bytes| segment::parse(A_IP, B_IP, bytes).unwrap())
+                    .collect();
+                let started = std::time::Instant::now();
+                for seg in &parsed {
+                    b.input(now, A_IP, B_IP, seg);
+                }
+                total += started.elapsed();
+                done += parsed.len() as u64;
+                while b.recv(server, &mut sink).is_ok_and(|n| n > 0) {}
+                settle(&mut a, &mut b, now);
+            }
+            total.mul_f64(iters as f64 / done as f64)
+        })
+    });
+}
+
+fn timer_wheel(c: &mut Criterion) {
+    let mut wheel: TimerWheel<u32> = TimerWheel::new();
+    let mut rng = Rng::new(7);
+    // 10,000 timers spread over the next minute.
+    for key in 0..10_000u32 {
+        let at = Instant::ZERO + Duration::from_millis(rng.next_u64() % 60_000);
+        wheel.schedule(key, at);
+    }
+    let mut n = 0u64;
+    c.bench_function("timer wheel: schedule + cancel (10,000 held)", |bench| {
+        bench.iter(|| {
+            n += 1;
+            let at = Instant::ZERO + Duration::from_millis(200 + n % 1000);
+            let handle = wheel.schedule(black_box(1), at);
+            black_box(wheel.cancel(handle))
+        })
+    });
+    c.bench_function("timer wheel: advance 1 ms, 10,000 held", |bench| {
+        bench.iter_batched(
+            || {
+                let mut wheel: TimerWheel<u32> = TimerWheel::new();
+                for key in 0..10_000u32 {
+                    let at = Instant::ZERO + Duration::from_millis(1 + u64::from(key) % 10_000);
+                    wheel.schedule(key, at);
+                }
+                (wheel, Vec::with_capacity(16))
+            },
+            |(mut wheel, mut expired)| {
+                // One tick's worth: the timers due in the first millisecond.
+                wheel.advance(Instant::ZERO + Duration::from_millis(1), &mut expired);
+                black_box(expired.len())
+            },
+            BatchSize::LargeInput,
+        )
+    });
+}
+
+type Host = Stack<PipeDevice, ManualClock>;
+
+/// Two stacks over a pipe with `n` established connections, B watching
+/// every server side with one epoll: (a, b, clock, epoll, pairs).
+fn watched(n: usize) -> (Host, Host, ManualClock, Fd, Vec<(Fd, Fd)>) {
+    let clock = ManualClock::new();
+    let (mut a, mut b) = pipe_stacks(
+        StackConfig::seeded(A_IP, 24, 1),
+        StackConfig::seeded(B_IP, 24, 2),
+        clock.clone(),
+        &PipeConfig {
+            queue_len: 16_384,
+            ..PipeConfig::default()
+        },
+    );
+    let listener = b.socket(SockType::Stream).unwrap();
+    b.bind(listener, SocketAddrV4::new(B_IP, 9)).unwrap();
+    b.listen(listener, 4096).unwrap();
+    let epfd = b.epoll_create().unwrap();
+    let mut pairs = Vec::new();
+    while pairs.len() < n {
+        let batch = (n - pairs.len()).min(1000);
+        let clients: Vec<Fd> = (0..batch)
+            .map(|_| {
+                let fd = a.socket(SockType::Stream).unwrap();
+                a.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
+                assert_eq!(
+                    a.connect(fd, SocketAddrV4::new(B_IP, 9)),
+                    Err(Errno::EINPROGRESS)
+                );
+                fd
+            })
+            .collect();
+        for _ in 0..200 {
+            clock.advance(Duration::from_micros(10));
+            a.poll();
+            b.poll();
+        }
+        for client in clients {
+            let (server, _) = b.accept(listener).expect("accepted");
+            let event = EpollEvent {
+                events: EPOLLIN,
+                data: server as u64,
+            };
+            b.epoll_ctl(epfd, CtlOp::Add, server, event).unwrap();
+            pairs.push((client, server));
+        }
+    }
+    (a, b, clock, epfd, pairs)
+}
+
+fn epoll(c: &mut Criterion) {
+    let (mut a, mut b, clock, epfd, pairs) = watched(10_000);
+    let (client, server) = pairs[0];
+    let spare = b.socket(SockType::Stream).unwrap();
+    c.bench_function("epoll_ctl ADD + DEL (10,000 watched)", |bench| {
+        bench.iter(|| {
+            let event = EpollEvent {
+                events: EPOLLIN,
+                data: 7,
+            };
+            b.epoll_ctl(epfd, CtlOp::Add, spare, event).unwrap();
+            b.epoll_ctl(epfd, CtlOp::Del, spare, event).unwrap();
+        })
+    });
+    // One connection stays readable (level-triggered): every wait finds it.
+    a.send(client, b"x", 0).unwrap();
+    for _ in 0..10 {
+        clock.advance(Duration::from_micros(10));
+        a.poll();
+        b.poll();
+    }
+    let mut events = vec![EpollEvent::default(); 64];
+    c.bench_function("epoll_wait, 1 ready of 10,000 (one poll turn)", |bench| {
+        bench.iter(|| {
+            let n = b
+                .epoll_wait(epfd, &mut events, Some(Duration::ZERO))
+                .unwrap();
+            assert_eq!(events[0].data, server as u64);
+            black_box(n)
+        })
+    });
+}
+
+criterion_group!(benches, frame_parse, tcp_input, timer_wheel, epoll);
+criterion_main!(benches);
