@@ -182,7 +182,7 @@ fn pktgen_rows(runs: usize, seconds: u32) -> Vec<Row> {
             .split([' ', ','])
             .filter_map(|w| w.parse().ok())
             .collect();
-        if let [_, t, p, _] = numbers[..] {
+        if let [t, p, _] = numbers[..] {
             // One data-plane core spinning: a second of wall is a CPU-second.
             let sample = |mpps: f64| Sample {
                 work: mpps * 1e6,
