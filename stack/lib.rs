@@ -35,6 +35,7 @@ pub mod device;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod epoll;
+pub mod hash;
 pub mod iface;
 pub mod rand;
 pub mod rate;

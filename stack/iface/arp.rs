@@ -4,10 +4,11 @@
 //!
 //! Sans-IO: methods take `now` and return what to send; the interface emits.
 
+use crate::hash::FastMap;
 use crate::stats::ArpStats;
 use crate::time::{Duration, Instant};
 use crate::wire::MacAddr;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
 /// ARP timing and bounds.
@@ -74,8 +75,8 @@ pub enum Lookup {
 /// The ARP cache and the resolution queue.
 pub struct ArpCache {
     config: ArpConfig,
-    entries: HashMap<Ipv4Addr, Entry>,
-    pending: HashMap<Ipv4Addr, Pending>,
+    entries: FastMap<Ipv4Addr, Entry>,
+    pending: FastMap<Ipv4Addr, Pending>,
     /// Counters, updated by the cache and by the interface's ARP input.
     pub stats: ArpStats,
 }
@@ -85,8 +86,8 @@ impl ArpCache {
     pub fn new(config: ArpConfig) -> Self {
         ArpCache {
             config,
-            entries: HashMap::new(),
-            pending: HashMap::new(),
+            entries: FastMap::default(),
+            pending: FastMap::default(),
             stats: ArpStats::default(),
         }
     }

@@ -56,12 +56,13 @@ pub use errno::Errno;
 pub use options::{SockOpt, SockOptName};
 
 use crate::epoll::{CtlOp, Epoll, EpollEvent};
+use crate::hash::FastMap;
 use crate::iface::Sockets;
 use crate::tcp::{Keepalive, State, TcpHandle, TcpOptions};
 use crate::time::Instant;
 use crate::udp::UdpHandle;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// A descriptor.
@@ -152,8 +153,8 @@ pub const MAX_FDS: usize = 1 << 20;
 pub struct FdTable {
     slots: Vec<Option<Slot>>,
     free: BinaryHeap<Reverse<Fd>>,
-    tcp_fds: HashMap<TcpHandle, Fd>,
-    udp_fds: HashMap<UdpHandle, Fd>,
+    tcp_fds: FastMap<TcpHandle, Fd>,
+    udp_fds: FastMap<UdpHandle, Fd>,
     tcp_wakeups: Vec<TcpHandle>,
     udp_wakeups: Vec<UdpHandle>,
     /// Reused list of descriptors to wake.
@@ -172,8 +173,8 @@ impl FdTable {
         FdTable {
             slots: Vec::new(),
             free: BinaryHeap::new(),
-            tcp_fds: HashMap::new(),
-            udp_fds: HashMap::new(),
+            tcp_fds: FastMap::default(),
+            udp_fds: FastMap::default(),
             tcp_wakeups: Vec::new(),
             udp_wakeups: Vec::new(),
             wake_fds: Vec::new(),

@@ -13,12 +13,13 @@ use super::seq::SeqNumber;
 use super::state::State;
 use super::syncookie::SynCookies;
 use super::tcb::{Owner, Reply, Tcb, TcpOptions, Timer};
+use crate::hash::FastMap;
 use crate::rand::Rng;
 use crate::stats::TcpStats;
 use crate::time::Instant;
 use crate::timer::TimerWheel;
 use crate::udp::{EPHEMERAL_FIRST, EPHEMERAL_LAST};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// Names an open TCP socket (connection or listener); stale handles are
@@ -61,8 +62,8 @@ pub struct TcpSockets {
     config: TcpConfig,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    demux: HashMap<FourTuple, u32>,
-    listeners: HashMap<u16, u32>,
+    demux: FastMap<FourTuple, u32>,
+    listeners: FastMap<u16, u32>,
     wheel: TimerWheel<(u32, u32)>,
     expired: Vec<(u32, u32)>,
     /// Connections with something to send, each at most once.
@@ -96,8 +97,8 @@ impl TcpSockets {
             config,
             slots: Vec::new(),
             free: Vec::new(),
-            demux: HashMap::new(),
-            listeners: HashMap::new(),
+            demux: FastMap::default(),
+            listeners: FastMap::default(),
             wheel: TimerWheel::new(),
             expired: Vec::new(),
             dirty: VecDeque::new(),

@@ -9,8 +9,8 @@ mod error;
 pub use error::UdpError;
 
 use crate::buf::DatagramQueue;
+use crate::hash::FastMap;
 use crate::rand::Rng;
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// Largest UDP payload over IPv4: 65535 - 20 (IP) - 8 (UDP).
@@ -81,7 +81,7 @@ pub struct UdpSockets {
     slots: Vec<Option<UdpSocket>>,
     generations: Vec<u32>,
     free: Vec<u32>,
-    by_port: HashMap<u16, u32>,
+    by_port: FastMap<u16, u32>,
     /// Sockets whose send queue went from empty to non-empty, in that order:
     /// sending visits only these, so its cost does not grow with idle sockets.
     sending: std::collections::VecDeque<UdpHandle>,
@@ -110,7 +110,7 @@ impl UdpSockets {
             slots: Vec::new(),
             generations: Vec::new(),
             free: Vec::new(),
-            by_port: HashMap::new(),
+            by_port: FastMap::default(),
             sending: std::collections::VecDeque::new(),
             wakeups: Vec::new(),
             rng,
