@@ -59,13 +59,12 @@ pub struct TcpConfig {
     /// Connections the stack holds at most (every state, TIME-WAIT
     /// included); past it connect fails with ENOBUFS and SYNs are dropped.
     pub max_connections: usize,
-    /// Send and receive buffer bytes all connections may hold together.
-    /// A ring is allocated (whole) at its first byte, so an idle
-    /// connection holds none. A new connection is admitted only if its
-    /// full buffers would fit under the cap now (else ENOBUFS from connect,
-    /// counted SYN drops); past the cap, a send that needs a new ring fails
-    /// with ENOBUFS and data needing a new receive ring is dropped
-    /// (counted, the peer resends).
+    /// Ring storage all connections may hold together, in bytes. Rings
+    /// grow with use (nothing while idle), so this counts memory in use.
+    /// At the cap new connections are refused (ENOBUFS from connect,
+    /// counted SYN drops), sends take only what existing storage holds,
+    /// and data that would grow a receive ring is dropped (counted; the
+    /// peer resends).
     pub max_buffer_memory: usize,
     /// Replies without a connection (resets, challenge ACKs) that may wait
     /// for a transmit buffer; more are dropped and counted.
