@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::median;
+use common::{cpu_seconds, median};
 use dpstack::device::pipe::PipeConfig;
 use dpstack::runtime::{pipe_stacks, StackConfig};
 use dpstack::tcp::{State, TcpError};
@@ -19,18 +19,6 @@ use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 
 const BYTES: u64 = 1_000_000_000;
 const RUNS: usize = 5;
-
-/// User + system CPU time of this process so far, in seconds.
-fn cpu_seconds() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
-}
 
 /// (wall Gbit/s, Gbit per CPU-second).
 fn measure(run: impl FnOnce()) -> (f64, f64) {

@@ -212,6 +212,18 @@ fn num_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// `address` as the C socket address.
+fn sockaddr(address: SocketAddrV4) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as u16,
+        sin_port: address.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*address.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
 fn listen(address: SocketAddrV4) -> TcpListener {
     // std's backlog is 128; SO_REUSEADDR lets runs follow each other.
     // SAFETY: plain socket calls; results checked.
@@ -226,14 +238,7 @@ fn listen(address: SocketAddrV4) -> TcpListener {
             &one as *const libc::c_int as *const libc::c_void,
             4,
         );
-        let sin = libc::sockaddr_in {
-            sin_family: libc::AF_INET as u16,
-            sin_port: address.port().to_be(),
-            sin_addr: libc::in_addr {
-                s_addr: u32::from(*address.ip()).to_be(),
-            },
-            sin_zero: [0; 8],
-        };
+        let sin = sockaddr(address);
         let rc = libc::bind(
             fd,
             &sin as *const libc::sockaddr_in as *const libc::sockaddr,
@@ -614,14 +619,7 @@ fn connect_nonblocking(address: SocketAddrV4) -> Option<TcpStream> {
             &one as *const libc::c_int as *const libc::c_void,
             4,
         );
-        let sin = libc::sockaddr_in {
-            sin_family: libc::AF_INET as u16,
-            sin_port: address.port().to_be(),
-            sin_addr: libc::in_addr {
-                s_addr: u32::from(*address.ip()).to_be(),
-            },
-            sin_zero: [0; 8],
-        };
+        let sin = sockaddr(address);
         let rc = libc::connect(
             fd,
             &sin as *const libc::sockaddr_in as *const libc::sockaddr,

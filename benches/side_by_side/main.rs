@@ -10,6 +10,8 @@
 //! `cargo bench --bench side_by_side -- --json target/bench/side_by_side.json`).
 //! `--quick` shrinks every scenario for a smoke test.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod dpdk;
 mod dpstack_pipe;
 mod linux;

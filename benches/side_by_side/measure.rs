@@ -4,17 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-/// User + system CPU time of this process so far, in seconds.
-pub fn cpu_seconds() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
-}
+pub use crate::common::{cpu_seconds, median};
 
 /// One run of one scenario by one contender.
 #[derive(Debug, Clone, Default)]
@@ -95,16 +85,6 @@ impl Latencies {
         };
         Some((at(0.50), at(0.99)))
     }
-}
-
-/// (median, min, max) of `values`.
-pub fn median(mut values: Vec<f64>) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    (
-        values[values.len() / 2],
-        values[0],
-        values[values.len() - 1],
-    )
 }
 
 /// Resident set size of this process, in bytes (from /proc/self/statm).

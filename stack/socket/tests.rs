@@ -69,6 +69,19 @@ fn ready(host: &mut Host, epfd: Fd) -> Vec<(u32, u64)> {
     out[..n].iter().map(|e| (e.events, e.data)).collect()
 }
 
+/// Advances the clock 10 ms at a time (up to 10 s, polling only `host`)
+/// until `epfd` reports an event; how long that took.
+fn first_event_after(host: &mut Host, clock: &ManualClock, epfd: Fd) -> Option<Duration> {
+    let start = clock.now();
+    for _ in 0..1000 {
+        clock.advance(Duration::from_millis(10));
+        if !ready(host, epfd).is_empty() {
+            return Some(clock.now().saturating_duration_since(start));
+        }
+    }
+    None
+}
+
 fn watch(host: &mut Host, epfd: Fd, fd: Fd, events: u32) {
     host.epoll_ctl(
         epfd,
@@ -428,16 +441,7 @@ fn so_keepalive_detects_a_vanished_peer() {
     let ep = w.a.epoll_create().unwrap();
     watch(&mut w.a, ep, client, EPOLLIN | EPOLLET);
     // The peer vanishes: B is never polled again.
-    let start = w.clock.now();
-    let mut failed_at = None;
-    for _ in 0..1000 {
-        w.clock.advance(Duration::from_millis(10));
-        if !ready(&mut w.a, ep).is_empty() {
-            failed_at = Some(w.clock.now().saturating_duration_since(start));
-            break;
-        }
-    }
-    let failed_at = failed_at.expect("keepalive gave up");
+    let failed_at = first_event_after(&mut w.a, &w.clock, ep).expect("keepalive gave up");
     assert!(
         failed_at >= Duration::from_secs(4) && failed_at <= Duration::from_millis(4_020),
         "idle 2 s + 2 probes x 1 s: {failed_at:?}"
@@ -474,16 +478,7 @@ fn options_set_on_a_listener_after_listen_reach_accepted_connections() {
     // keepalive, set on the listener after listen, gives up.
     let ep = w.b.epoll_create().unwrap();
     watch(&mut w.b, ep, server, EPOLLIN | EPOLLET);
-    let start = w.clock.now();
-    let mut failed_at = None;
-    for _ in 0..1000 {
-        w.clock.advance(Duration::from_millis(10));
-        if !ready(&mut w.b, ep).is_empty() {
-            failed_at = Some(w.clock.now().saturating_duration_since(start));
-            break;
-        }
-    }
-    let failed_at = failed_at.expect("keepalive gave up");
+    let failed_at = first_event_after(&mut w.b, &w.clock, ep).expect("keepalive gave up");
     assert!(
         failed_at <= Duration::from_millis(4_020),
         "idle 2 s + 2 probes x 1 s: {failed_at:?}"

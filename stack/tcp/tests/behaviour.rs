@@ -1003,24 +1003,11 @@ fn a_lost_retransmission_is_found_by_sack_and_sent_again() {
         false
     });
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
-    let mut sent = 0;
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    let deadline = pair.now + Duration::from_millis(150);
-    while got.len() < data.len() && pair.now < deadline {
-        if sent < data.len() {
-            sent += pair.a.send(client, &data[sent..]).unwrap_or(0);
-        }
-        while let Ok(n) = pair.b.recv(server, &mut buf) {
-            if n == 0 {
-                break;
-            }
-            got.extend_from_slice(&buf[..n]);
-        }
-        let limit = pair.now + Duration::from_millis(1);
-        pair.step(limit);
-    }
-    assert_eq!(got, data, "all delivered within 150 ms: no timeout needed");
+    let got = deliver_within(&mut pair, client, server, &data, Duration::from_millis(150));
+    assert!(
+        got == data,
+        "all delivered within 150 ms: no timeout needed"
+    );
     let stats = pair.a.stats();
     assert_eq!((stats.lost_retransmits, stats.rto_expirations), (1, 0));
 }
