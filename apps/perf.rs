@@ -16,7 +16,10 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::ExitCode;
 
-/// Bulk TCP transfer on dpstack.
+#[path = "perf_rr.rs"]
+mod rr;
+
+/// Bulk TCP transfer, or request/response, on dpstack.
 #[derive(Parser, Debug)]
 #[command(name = "dpstack-perf", version)]
 struct Args {
@@ -48,6 +51,24 @@ enum Role {
         connect: SocketAddrV4,
         #[command(flatten)]
         transfer: TransferOptions,
+    },
+    /// Request/response against an echo server: one request outstanding on
+    /// each connection, for a set time (poll mode: the core spins).
+    Rr {
+        #[command(flatten)]
+        net: NetOptions,
+        /// Echo server address and port.
+        #[arg(long)]
+        connect: SocketAddrV4,
+        /// Connections.
+        #[arg(long, default_value_t = 1)]
+        connections: usize,
+        /// Request (and reply) size in bytes.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Seconds of requests once every connection is up.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
     },
 }
 
@@ -252,7 +273,7 @@ impl DeviceUser for Perf<'_> {
 
     fn run<D: Device>(self, device: D) -> Result<(), String> {
         let net = match self.role {
-            Role::Server { net, .. } | Role::Client { net, .. } => net,
+            Role::Server { net, .. } | Role::Client { net, .. } | Role::Rr { net, .. } => net,
         };
         let config = net.stack_config()?;
         let mut stack = Stack::new(device, MonotonicClock::new(), config);
@@ -268,6 +289,26 @@ impl DeviceUser for Perf<'_> {
         // A short timeout keeps the stop flag checked while idle.
         let tick = Some(Duration::from_millis(50));
         match self.role {
+            Role::Rr {
+                connect,
+                connections,
+                size,
+                seconds,
+                ..
+            } => {
+                if *connections == 0 || *size == 0 || !seconds.is_finite() || *seconds <= 0.0 {
+                    return Err("rr needs --connections, --size and --seconds above 0".into());
+                }
+                announce_ready(net, &stack.device().capabilities());
+                let options = rr::RrOptions {
+                    connect: *connect,
+                    connections: *connections,
+                    size: *size,
+                    duration: Duration::from_micros((*seconds * 1e6) as u64),
+                };
+                rr::run(&mut stack, net, &options, &self.control)?;
+                linger(&mut stack);
+            }
             Role::Server {
                 listen_port,
                 transfer,
@@ -382,7 +423,7 @@ fn linger<D: Device, C: Clock>(stack: &mut Stack<D, C>) {
 fn main() -> ExitCode {
     let args = Args::parse();
     let net = match &args.role {
-        Role::Server { net, .. } | Role::Client { net, .. } => net,
+        Role::Server { net, .. } | Role::Client { net, .. } | Role::Rr { net, .. } => net,
     };
     run_app("dpstack-perf", net, |control| Perf {
         role: &args.role,

@@ -14,20 +14,51 @@ use std::time::{Duration, Instant};
 /// The contender.
 pub struct DpdkMemif {
     perf: Option<PathBuf>,
+    echo: Option<PathBuf>,
 }
 
 impl DpdkMemif {
-    /// Uses the release `dpstack-perf` next to this benchmark (setup/bench.sh
-    /// builds it); without it, or without DPDK, this contender sits out.
+    /// Uses the release `dpstack-perf` and `dpstack-echo` next to this
+    /// benchmark (setup/bench.sh builds them); without them, or without
+    /// DPDK, this contender sits out.
     pub fn new() -> DpdkMemif {
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-        let perf = target.join("release/dpstack-perf");
+        let found = |name: &str| Some(target.join("release").join(name)).filter(|p| p.exists());
         DpdkMemif {
-            perf: perf.exists().then_some(perf),
+            perf: found("dpstack-perf"),
+            echo: found("dpstack-echo"),
         }
     }
+}
+
+/// Starts `binary` with `args` on a `net_memif` port in `role`, on `lcore`.
+fn spawn(binary: &PathBuf, role: &str, lcore: u32, socket: &str, args: &[&str]) -> Option<Child> {
+    let eal = format!(
+        "-l {lcore} --no-pci {} --vdev=net_memif0,role={role},socket={socket}",
+        eal_memory(&format!("dpsbench{role}{}", std::process::id()))
+    );
+    Command::new(binary)
+        .args(args)
+        .args(["--backend", "dpdk", "--eal", &eal])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+}
+
+/// Waits for a line starting with `prefix`.
+fn wait_for(lines: &std::sync::mpsc::Receiver<String>, prefix: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) if line.starts_with(prefix) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// EAL memory: hugepages if any are free, else plain memory.
@@ -106,39 +137,40 @@ impl Contender for DpdkMemif {
 
     fn bulk(&mut self, bytes: u64) -> Option<Sample> {
         let perf = self.perf.as_ref()?;
-        let id = format!("{}-{}", std::process::id(), bytes);
-        let socket = format!("/tmp/dps-bench-memif-{id}.sock");
+        let socket = format!("/tmp/dps-bench-memif-{}.sock", std::process::id());
         let _ = std::fs::remove_file(&socket);
-        let spawn = |role: &str, lcore: u32, args: &[String]| -> Option<Child> {
-            let eal = format!(
-                "-l {lcore} --no-pci {} --vdev=net_memif0,role={role},socket={socket}",
-                eal_memory(&format!("dpsbench{role}{id}"))
-            );
-            Command::new(perf)
-                .args(args)
-                .args(["--backend", "dpdk", "--eal", &eal, "--no-check"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .ok()
-        };
-        let server_args: Vec<String> = ["server", "--ip", "10.64.0.2/24", "--listen-port", "5001"]
-            .map(String::from)
-            .to_vec();
-        let mut server = spawn("server", 0, &server_args)?;
+        let mut server = spawn(
+            perf,
+            "server",
+            0,
+            &socket,
+            &[
+                "server",
+                "--ip",
+                "10.64.0.2/24",
+                "--listen-port",
+                "5001",
+                "--no-check",
+            ],
+        )?;
         let _server_lines = wait_ready(&mut server, Duration::from_secs(30))?;
-        let client_args: Vec<String> = [
+        let bytes_text = bytes.to_string();
+        let mut client = spawn(
+            perf,
             "client",
-            "--ip",
-            "10.64.0.1/24",
-            "--connect",
-            "10.64.0.2:5001",
-            "--bytes",
-            &bytes.to_string(),
-        ]
-        .map(String::from)
-        .to_vec();
-        let mut client = spawn("client", 1, &client_args)?;
+            1,
+            &socket,
+            &[
+                "client",
+                "--ip",
+                "10.64.0.1/24",
+                "--connect",
+                "10.64.0.2:5001",
+                "--bytes",
+                &bytes_text,
+                "--no-check",
+            ],
+        )?;
         let _client_lines = wait_ready(&mut client, Duration::from_secs(30))?;
         let started = Instant::now();
         let start_cpu = (
@@ -157,8 +189,64 @@ impl Contender for DpdkMemif {
         })
     }
 
-    fn request_response(&mut self, _: usize, _: Duration) -> Option<Sample> {
-        None
+    fn request_response(&mut self, connections: usize, duration: Duration) -> Option<Sample> {
+        let (perf, echo) = (self.perf.as_ref()?, self.echo.as_ref()?);
+        let socket = format!("/tmp/dps-bench-memif-rr-{}.sock", std::process::id());
+        let _ = std::fs::remove_file(&socket);
+        let mut server = spawn(
+            echo,
+            "server",
+            0,
+            &socket,
+            &["--ip", "10.64.0.2/24", "--tcp-port", "7", "--trigger", "et"],
+        )?;
+        let server_lines = wait_ready(&mut server, Duration::from_secs(30));
+        let connections = connections.to_string();
+        let seconds = duration.as_secs_f64().to_string();
+        let client = server_lines.and_then(|_| {
+            spawn(
+                perf,
+                "client",
+                1,
+                &socket,
+                &[
+                    "rr",
+                    "--ip",
+                    "10.64.0.1/24",
+                    "--connect",
+                    "10.64.0.2:7",
+                    "--connections",
+                    &connections,
+                    "--seconds",
+                    &seconds,
+                    "--json",
+                ],
+            )
+        });
+        let result = client.and_then(|mut client| {
+            let lines = wait_ready(&mut client, Duration::from_secs(30))?;
+            if !wait_for(&lines, "dpstack: rr connected", Duration::from_secs(30)) {
+                let _ = client.kill();
+                return None;
+            }
+            let start = (process_cpu(server.id())?, process_cpu(client.id())?);
+            let client_cpu = finish(client, start.1)?;
+            let server_cpu = process_cpu(server.id())? - start.0;
+            let summary: serde_json::Value =
+                serde_json::from_str(&lines.recv_timeout(Duration::from_secs(5)).ok()?).ok()?;
+            let requests = summary["requests"].as_f64()?;
+            Some(Sample {
+                work: requests,
+                wall: summary["seconds"].as_f64()?,
+                cpu: client_cpu + server_cpu,
+                latency_us: Some((summary["p50_us"].as_f64()?, summary["p99_us"].as_f64()?)),
+            })
+        });
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
+        let _ = finish(server, 0.0);
+        let _ = std::fs::remove_file(&socket);
+        result
     }
 
     fn connection_rate(&mut self, _: usize, _: Duration) -> Option<Sample> {
