@@ -69,6 +69,27 @@ enum Role {
         /// Seconds of requests once every connection is up.
         #[arg(long, default_value_t = 1.0)]
         seconds: f64,
+        /// Idle connections opened beside the active ones.
+        #[arg(long, default_value_t = 0)]
+        idle: usize,
+    },
+    /// Connection rate against an echo server: connect, one request, its
+    /// reply, close (the client first), N at a time, for a set time.
+    Crr {
+        #[command(flatten)]
+        net: NetOptions,
+        /// Echo server address and port.
+        #[arg(long)]
+        connect: SocketAddrV4,
+        /// Connections in progress at once.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Request (and reply) size in bytes.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Seconds to keep connecting.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
     },
 }
 
@@ -273,7 +294,10 @@ impl DeviceUser for Perf<'_> {
 
     fn run<D: Device>(self, device: D) -> Result<(), String> {
         let net = match self.role {
-            Role::Server { net, .. } | Role::Client { net, .. } | Role::Rr { net, .. } => net,
+            Role::Server { net, .. }
+            | Role::Client { net, .. }
+            | Role::Rr { net, .. }
+            | Role::Crr { net, .. } => net,
         };
         let config = net.stack_config()?;
         let mut stack = Stack::new(device, MonotonicClock::new(), config);
@@ -294,6 +318,7 @@ impl DeviceUser for Perf<'_> {
                 connections,
                 size,
                 seconds,
+                idle,
                 ..
             } => {
                 if *connections == 0 || *size == 0 || !seconds.is_finite() || *seconds <= 0.0 {
@@ -303,10 +328,31 @@ impl DeviceUser for Perf<'_> {
                 let options = rr::RrOptions {
                     connect: *connect,
                     connections: *connections,
+                    idle: *idle,
                     size: *size,
                     duration: Duration::from_micros((*seconds * 1e6) as u64),
                 };
                 rr::run(&mut stack, net, &options, &self.control)?;
+                linger(&mut stack);
+            }
+            Role::Crr {
+                connect,
+                concurrency,
+                size,
+                seconds,
+                ..
+            } => {
+                if *concurrency == 0 || *size == 0 || !seconds.is_finite() || *seconds <= 0.0 {
+                    return Err("crr needs --concurrency, --size and --seconds above 0".into());
+                }
+                announce_ready(net, &stack.device().capabilities());
+                let options = rr::CrrOptions {
+                    connect: *connect,
+                    concurrency: *concurrency,
+                    size: *size,
+                    duration: Duration::from_micros((*seconds * 1e6) as u64),
+                };
+                rr::run_crr(&mut stack, net, &options, &self.control)?;
                 linger(&mut stack);
             }
             Role::Server {
@@ -423,7 +469,10 @@ fn linger<D: Device, C: Clock>(stack: &mut Stack<D, C>) {
 fn main() -> ExitCode {
     let args = Args::parse();
     let net = match &args.role {
-        Role::Server { net, .. } | Role::Client { net, .. } | Role::Rr { net, .. } => net,
+        Role::Server { net, .. }
+        | Role::Client { net, .. }
+        | Role::Rr { net, .. }
+        | Role::Crr { net, .. } => net,
     };
     run_app("dpstack-perf", net, |control| Perf {
         role: &args.role,

@@ -1,6 +1,8 @@
-//! `dpstack-perf rr`: request/response over N connections, one request
-//! outstanding on each, for a set time; reports requests per second and
-//! latency percentiles. The server is any echo (`dpstack-echo --tcp-port`).
+//! `dpstack-perf rr`: request/response over N connections (beside any
+//! number of idle ones), one request outstanding on each, for a set time;
+//! reports requests per second and latency percentiles. `dpstack-perf crr`:
+//! connect, request, response, close, N at a time. The server is any echo
+//! (`dpstack-echo --tcp-port`).
 
 use dpstack::device::Device;
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN, EPOLLOUT};
@@ -15,6 +17,8 @@ pub struct RrOptions {
     pub connect: SocketAddrV4,
     /// Connections, each with one request outstanding.
     pub connections: usize,
+    /// Connections opened beside them that stay idle.
+    pub idle: usize,
     /// Request (and reply) size, in bytes.
     pub size: usize,
     /// How long to send requests once every connection is up.
@@ -40,8 +44,9 @@ pub fn run<D: Device, C: Clock>(
     control: &RunControl,
 ) -> Result<(), String> {
     let epfd = stack.epoll_create().map_err(|e| e.to_string())?;
-    let mut conns = Vec::with_capacity(options.connections);
-    for i in 0..options.connections {
+    let total = options.connections + options.idle;
+    let mut conns = Vec::with_capacity(total);
+    for i in 0..total {
         let fd = stack.socket(SockType::Stream).map_err(|e| e.to_string())?;
         stack
             .setsockopt(fd, SockOpt::NoDelay(true))
@@ -98,7 +103,7 @@ pub fn run<D: Device, C: Clock>(
                 if up == conns.len() {
                     println!("dpstack: rr connected");
                     started = Some(std::time::Instant::now());
-                    for conn in conns.iter_mut() {
+                    for conn in conns.iter_mut().take(options.connections) {
                         conn.sent_at = std::time::Instant::now();
                         conn.awaiting = request.len();
                         send_all(stack, conn.fd, &request)?;
@@ -134,7 +139,11 @@ pub fn run<D: Device, C: Clock>(
             .map_or(0.0, |&ns| f64::from(ns) / 1e3)
     };
     let figures = [
-        ("connections", SummaryValue::Count(conns.len() as u64)),
+        (
+            "connections",
+            SummaryValue::Count(options.connections as u64),
+        ),
+        ("idle", SummaryValue::Count(options.idle as u64)),
         ("requests", SummaryValue::Count(requests)),
         ("seconds", SummaryValue::Real(seconds)),
         (
@@ -169,6 +178,137 @@ fn send_all<D: Device, C: Clock>(
             }
             Err(e) => return Err(e.to_string()),
         }
+    }
+    Ok(())
+}
+
+/// What `dpstack-perf crr` is asked to do.
+pub struct CrrOptions {
+    /// The echo server.
+    pub connect: SocketAddrV4,
+    /// Connections in progress at once.
+    pub concurrency: usize,
+    /// Request (and reply) size, in bytes.
+    pub size: usize,
+    /// How long to keep opening connections.
+    pub duration: Duration,
+}
+
+/// Connect, send a request, read the reply, close (the client first),
+/// `concurrency` at a time, until `duration` has passed; prints
+/// `dpstack: rr connected` when it starts and a summary at the end.
+pub fn run_crr<D: Device, C: Clock>(
+    stack: &mut Stack<D, C>,
+    net: &NetOptions,
+    options: &CrrOptions,
+    control: &RunControl,
+) -> Result<(), String> {
+    let epfd = stack.epoll_create().map_err(|e| e.to_string())?;
+    let request = vec![0x42u8; options.size];
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut events = vec![EpollEvent::default(); 1024];
+    // fd -> reply bytes still expected (None while connecting).
+    let mut conns: std::collections::HashMap<Fd, Option<usize>> = Default::default();
+    let start_one = |stack: &mut Stack<D, C>,
+                     conns: &mut std::collections::HashMap<Fd, Option<usize>>|
+     -> Result<(), String> {
+        let fd = stack.socket(SockType::Stream).map_err(|e| e.to_string())?;
+        stack
+            .setsockopt(fd, SockOpt::NoDelay(true))
+            .map_err(|e| e.to_string())?;
+        match stack.connect(fd, options.connect) {
+            Err(Errno::EINPROGRESS) | Ok(()) => {}
+            Err(e) => return Err(format!("cannot connect to {}: {e}", options.connect)),
+        }
+        let event = EpollEvent {
+            events: EPOLLOUT,
+            data: fd as u64,
+        };
+        stack
+            .epoll_ctl(epfd, CtlOp::Add, fd, event)
+            .map_err(|e| e.to_string())?;
+        conns.insert(fd, None);
+        Ok(())
+    };
+    println!("dpstack: rr connected");
+    let started = std::time::Instant::now();
+    let limit = std::time::Duration::from_nanos(options.duration.as_nanos());
+    for _ in 0..options.concurrency {
+        start_one(stack, &mut conns)?;
+    }
+    let (mut completed, mut failed) = (0u64, 0u64);
+    while control.keep_running() && started.elapsed() < limit {
+        let n = stack
+            .epoll_wait(epfd, &mut events, Some(Duration::ZERO))
+            .map_err(|e| e.to_string())?;
+        for event in &events[..n] {
+            let fd = event.data as Fd;
+            let finished = match conns.get_mut(&fd) {
+                None => continue,
+                Some(state @ None) => match stack.connect(fd, options.connect) {
+                    Ok(()) | Err(Errno::EISCONN) => {
+                        send_all(stack, fd, &request)?;
+                        *state = Some(request.len());
+                        let readable = EpollEvent {
+                            events: EPOLLIN,
+                            data: fd as u64,
+                        };
+                        stack
+                            .epoll_ctl(epfd, CtlOp::Mod, fd, readable)
+                            .map_err(|e| e.to_string())?;
+                        false
+                    }
+                    Err(Errno::EALREADY) => false,
+                    Err(_) => {
+                        failed += 1;
+                        true
+                    }
+                },
+                Some(Some(awaiting)) => loop {
+                    match stack.recv(fd, &mut buf, 0) {
+                        Ok(0) => {
+                            failed += 1;
+                            break true;
+                        }
+                        Ok(got) => {
+                            *awaiting = awaiting.saturating_sub(got);
+                            if *awaiting == 0 {
+                                completed += 1;
+                                break true;
+                            }
+                        }
+                        Err(Errno::EAGAIN) => break false,
+                        Err(_) => {
+                            failed += 1;
+                            break true;
+                        }
+                    }
+                },
+            };
+            if finished {
+                conns.remove(&fd);
+                let _ = stack.close(fd);
+                start_one(stack, &mut conns)?;
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let figures = [
+        (
+            "concurrency",
+            SummaryValue::Count(options.concurrency as u64),
+        ),
+        ("connections", SummaryValue::Count(completed)),
+        ("failed", SummaryValue::Count(failed)),
+        ("seconds", SummaryValue::Real(seconds)),
+        (
+            "connections_per_second",
+            SummaryValue::Real(completed as f64 / seconds.max(1e-9)),
+        ),
+    ];
+    print_summary("dpstack-perf", net.json, &stack.stats(), &figures);
+    for &fd in conns.keys() {
+        let _ = stack.close(fd);
     }
     Ok(())
 }

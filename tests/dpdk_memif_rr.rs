@@ -1,7 +1,9 @@
 //! Two dpstack processes over a DPDK `net_memif` vdev (shared memory, no
-//! network): `dpstack-echo --tcp-port` serves and `dpstack-perf rr` runs
-//! 64-byte request/response on 8 connections for half a second; every
-//! connection comes up, requests complete and latency is reported.
+//! network): `dpstack-echo --tcp-port` serves; `dpstack-perf rr` runs
+//! 64-byte request/response on 8 connections for half a second (every
+//! connection comes up, requests complete, latency is reported), then on
+//! one connection beside 100 idle ones, then `dpstack-perf crr` opens,
+//! uses and closes connections 8 at a time.
 #![cfg(feature = "dpdk")]
 
 mod common;
@@ -35,23 +37,20 @@ fn perf_rr_against_echo_over_memif() {
         .args(["--ip", "10.66.0.2/24", "--tcp-port", "7"]);
     let mut server = App::spawn(server);
     server.wait_ready(Duration::from_secs(30));
-    let mut client = Command::new(env!("CARGO_BIN_EXE_dpstack-perf"));
-    client.arg("rr").args(memif("client", 1, &socket)).args([
-        "--ip",
-        "10.66.0.1/24",
-        "--connect",
-        "10.66.0.2:7",
-        "--connections",
-        "8",
-        "--seconds",
-        "0.5",
-        "--json",
-    ]);
-    let mut client = App::spawn(client);
-    client.wait_ready(Duration::from_secs(30));
-    let lines = client.wait_exit(Duration::from_secs(60));
-    let summary: serde_json::Value =
-        serde_json::from_str(lines.last().expect("a summary")).expect("JSON summary");
+    let summary = client(&socket, &["rr", "--connections", "8", "--seconds", "0.5"]);
+    let with_idle = client(
+        &socket,
+        &[
+            "rr",
+            "--connections",
+            "1",
+            "--idle",
+            "100",
+            "--seconds",
+            "0.3",
+        ],
+    );
+    let crr = client(&socket, &["crr", "--concurrency", "8", "--seconds", "0.3"]);
     let server_summary = server.terminate();
     let _ = std::fs::remove_file(&socket);
     println!("rr over memif: {summary}");
@@ -63,8 +62,38 @@ fn perf_rr_against_echo_over_memif() {
         summary["p99_us"].as_f64().unwrap(),
     );
     assert!(p50 > 0.0 && p99 >= p50, "latency p50 {p50} p99 {p99}");
-    assert!(
-        server_summary.contains("tcp_accepted=8"),
-        "the echo server saw 8 connections: {server_summary}"
+    assert_eq!(
+        (
+            with_idle["connections"].as_u64(),
+            with_idle["idle"].as_u64()
+        ),
+        (Some(1), Some(100))
     );
+    assert!(with_idle["requests"].as_u64().unwrap() > 100, "{with_idle}");
+    let opened = crr["connections"].as_u64().unwrap();
+    assert!(opened > 100, "connections opened and closed: {crr}");
+    assert_eq!(crr["failed"], 0, "{crr}");
+    let accepted: u64 = server_summary
+        .split(' ')
+        .find_map(|kv| kv.strip_prefix("tcp_accepted="))
+        .and_then(|v| v.parse().ok())
+        .expect("tcp_accepted in the echo summary");
+    assert!(
+        accepted >= 8 + 101 + opened,
+        "the echo server accepted every connection: {server_summary}"
+    );
+}
+
+/// Runs `dpstack-perf` with `args` as the memif client; its JSON summary.
+fn client(socket: &str, args: &[&str]) -> serde_json::Value {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dpstack-perf"));
+    command
+        .arg(args[0])
+        .args(memif("client", 1, socket))
+        .args(["--ip", "10.66.0.1/24", "--connect", "10.66.0.2:7", "--json"])
+        .args(&args[1..]);
+    let mut app = App::spawn(command);
+    app.wait_ready(Duration::from_secs(30));
+    let lines = app.wait_exit(Duration::from_secs(60));
+    serde_json::from_str(lines.last().expect("a summary")).expect("JSON summary")
 }

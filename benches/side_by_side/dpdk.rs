@@ -130,6 +130,75 @@ fn finish(mut child: Child, start_cpu: f64) -> Option<f64> {
     (libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0).then_some(total - start_cpu)
 }
 
+impl DpdkMemif {
+    /// `dpstack-echo` (lcore 0) serves and `dpstack-perf` runs `mode` (lcore
+    /// 1) for `duration`; CPU of both counts from the client's "connected"
+    /// line to its exit, and `work` reads the client's JSON summary.
+    fn against_echo(
+        &self,
+        mode: &[&str],
+        duration: Duration,
+        work: impl Fn(&serde_json::Value) -> Option<f64>,
+    ) -> Option<Sample> {
+        let (perf, echo) = (self.perf.as_ref()?, self.echo.as_ref()?);
+        let socket = format!("/tmp/dps-bench-memif-rr-{}.sock", std::process::id());
+        let _ = std::fs::remove_file(&socket);
+        let mut server = spawn(
+            echo,
+            "server",
+            0,
+            &socket,
+            &[
+                "--ip",
+                "10.64.0.2/24",
+                "--tcp-port",
+                "7",
+                "--trigger",
+                "et",
+                "--backlog",
+                "4096",
+            ],
+        )?;
+        let seconds = duration.as_secs_f64().to_string();
+        let mut args: Vec<&str> = mode.to_vec();
+        args.extend([
+            "--ip",
+            "10.64.0.1/24",
+            "--connect",
+            "10.64.0.2:7",
+            "--seconds",
+            &seconds,
+            "--json",
+        ]);
+        let result = wait_ready(&mut server, Duration::from_secs(30))
+            .and_then(|_| spawn(perf, "client", 1, &socket, &args))
+            .and_then(|mut client| {
+                let lines = wait_ready(&mut client, Duration::from_secs(30))?;
+                if !wait_for(&lines, "dpstack: rr connected", Duration::from_secs(60)) {
+                    let _ = client.kill();
+                    return None;
+                }
+                let start = (process_cpu(server.id())?, process_cpu(client.id())?);
+                let client_cpu = finish(client, start.1)?;
+                let server_cpu = process_cpu(server.id())? - start.0;
+                let summary: serde_json::Value =
+                    serde_json::from_str(&lines.recv_timeout(Duration::from_secs(5)).ok()?).ok()?;
+                let latency = summary["p50_us"].as_f64().zip(summary["p99_us"].as_f64());
+                Some(Sample {
+                    work: work(&summary)?,
+                    wall: summary["seconds"].as_f64()?,
+                    cpu: client_cpu + server_cpu,
+                    latency_us: latency,
+                })
+            });
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
+        let _ = finish(server, 0.0);
+        let _ = std::fs::remove_file(&socket);
+        result
+    }
+}
+
 impl Contender for DpdkMemif {
     fn name(&self) -> &'static str {
         "dpstack (two processes, DPDK net_memif)"
@@ -190,71 +259,33 @@ impl Contender for DpdkMemif {
     }
 
     fn request_response(&mut self, connections: usize, duration: Duration) -> Option<Sample> {
-        let (perf, echo) = (self.perf.as_ref()?, self.echo.as_ref()?);
-        let socket = format!("/tmp/dps-bench-memif-rr-{}.sock", std::process::id());
-        let _ = std::fs::remove_file(&socket);
-        let mut server = spawn(
-            echo,
-            "server",
-            0,
-            &socket,
-            &["--ip", "10.64.0.2/24", "--tcp-port", "7", "--trigger", "et"],
-        )?;
-        let server_lines = wait_ready(&mut server, Duration::from_secs(30));
         let connections = connections.to_string();
-        let seconds = duration.as_secs_f64().to_string();
-        let client = server_lines.and_then(|_| {
-            spawn(
-                perf,
-                "client",
-                1,
-                &socket,
-                &[
-                    "rr",
-                    "--ip",
-                    "10.64.0.1/24",
-                    "--connect",
-                    "10.64.0.2:7",
-                    "--connections",
-                    &connections,
-                    "--seconds",
-                    &seconds,
-                    "--json",
-                ],
-            )
-        });
-        let result = client.and_then(|mut client| {
-            let lines = wait_ready(&mut client, Duration::from_secs(30))?;
-            if !wait_for(&lines, "dpstack: rr connected", Duration::from_secs(30)) {
-                let _ = client.kill();
-                return None;
-            }
-            let start = (process_cpu(server.id())?, process_cpu(client.id())?);
-            let client_cpu = finish(client, start.1)?;
-            let server_cpu = process_cpu(server.id())? - start.0;
-            let summary: serde_json::Value =
-                serde_json::from_str(&lines.recv_timeout(Duration::from_secs(5)).ok()?).ok()?;
-            let requests = summary["requests"].as_f64()?;
-            Some(Sample {
-                work: requests,
-                wall: summary["seconds"].as_f64()?,
-                cpu: client_cpu + server_cpu,
-                latency_us: Some((summary["p50_us"].as_f64()?, summary["p99_us"].as_f64()?)),
-            })
-        });
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
-        let _ = finish(server, 0.0);
-        let _ = std::fs::remove_file(&socket);
-        result
+        self.against_echo(
+            &["rr", "--connections", &connections],
+            duration,
+            |summary| summary["requests"].as_f64(),
+        )
     }
 
-    fn connection_rate(&mut self, _: usize, _: Duration) -> Option<Sample> {
-        None
+    fn connection_rate(&mut self, concurrency: usize, duration: Duration) -> Option<Sample> {
+        let concurrency = concurrency.to_string();
+        self.against_echo(
+            &["crr", "--concurrency", &concurrency],
+            duration,
+            |summary| summary["connections"].as_f64(),
+        )
     }
 
-    fn demux(&mut self, _: usize, _: u64, _: Duration) -> Option<Sample> {
-        None
+    fn demux(&mut self, idle: usize, _round_trips: u64, limit: Duration) -> Option<Sample> {
+        let idle = idle.to_string();
+        // Two data packets per request, as for the other contenders.
+        let mut sample = self.against_echo(
+            &["rr", "--connections", "1", "--idle", &idle],
+            limit.min(Duration::from_secs(1)),
+            |summary| summary["requests"].as_f64().map(|r| 2.0 * r),
+        )?;
+        sample.latency_us = None;
+        Some(sample)
     }
 
     fn memory_per_connection(&mut self, _: usize) -> Option<f64> {
