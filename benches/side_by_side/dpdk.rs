@@ -131,9 +131,9 @@ fn finish(mut child: Child, start_cpu: f64) -> Option<f64> {
 }
 
 impl DpdkMemif {
-    /// `dpstack-echo` (lcore 0) serves and `dpstack-perf` runs `mode` (lcore
-    /// 1) for `duration`; CPU of both counts from the client's "connected"
-    /// line to its exit, and `work` reads the client's JSON summary.
+    /// `dpstack-echo` serves on lcore 0 and `dpstack-perf` runs `mode` on
+    /// lcore 1 for `duration`. CPU of both counts from the client's
+    /// "connected" line to its exit; `work` reads the client's JSON summary.
     fn against_echo(
         &self,
         mode: &[&str],
