@@ -4,7 +4,7 @@
 //! counts: CPU is each process's user + system time from the moment both
 //! are ready to their exit, read from /proc.
 
-use crate::measure::Sample;
+use crate::measure::{process_cpu, Sample};
 use crate::Contender;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -76,18 +76,6 @@ fn eal_memory(prefix: &str) -> String {
     } else {
         format!("--no-huge --no-shconf -m 512 --file-prefix {prefix}")
     }
-}
-
-/// CPU seconds a process has used so far (/proc/PID/stat utime + stime).
-fn process_cpu(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start at ')'.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // SAFETY: sysconf with a valid name.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    Some(ticks / hz)
 }
 
 /// Waits for the app's ready line; the lines after it go to `rest`.

@@ -5,7 +5,7 @@
 //! this process's (both threads; the kernel's work on their behalf is
 //! their system time).
 
-use crate::measure::{Latencies, Sample, Stopwatch, MESSAGE};
+use crate::measure::{process_cpu, Latencies, Sample, Stopwatch, MESSAGE};
 use crate::Contender;
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
@@ -560,24 +560,49 @@ impl Contender for Linux {
     }
 
     fn demux(&mut self, idle: usize, round_trips: u64, limit: Duration) -> Option<Sample> {
-        if idle + 1 > connection_budget() {
+        // The server runs in a process of its own, so each side's
+        // descriptors count against its own limit.
+        if idle + 1 > 2 * connection_budget() {
             eprintln!(
                 "  {}: {idle} idle connections need more descriptors than this machine allows",
                 self.name
             );
             return None;
         }
-        self.run(echo_server, move |ip| {
-            let idle_streams: Vec<TcpStream> = (0..idle).map(|i| connect(ip, i + 1)).collect();
-            let mut active = connect(ip, 0);
-            let warm = Stopwatch::start();
-            ping_pong(&mut active, 100, Duration::from_secs(5), &warm);
-            let clock = Stopwatch::start();
-            let done = ping_pong(&mut active, round_trips, limit, &clock);
-            let sample = clock.finish(2.0 * done as f64);
-            drop(idle_streams);
-            sample
-        })
+        let placement = self.placement.as_ref()?;
+        let (client_ns, server_ns) = match placement {
+            Placement::Loopback => (None, None),
+            Placement::Veth {
+                client_ns,
+                server_ns,
+            } => (Some(client_ns.clone()), Some(server_ns.as_str())),
+        };
+        let ip = self.server_ip();
+        let server = ServerProcess::start(server_ns, ip)?;
+        let pid = server.pid();
+        let sample = std::thread::scope(|scope| {
+            scope
+                .spawn(move || {
+                    enter(client_ns.as_deref(), 1);
+                    let idle_streams: Vec<TcpStream> =
+                        (0..idle).map(|i| connect(ip, i + 1)).collect();
+                    let mut active = connect(ip, 0);
+                    let warm = Stopwatch::start();
+                    ping_pong(&mut active, 100, Duration::from_secs(5), &warm);
+                    let server_cpu = process_cpu(pid)?;
+                    let clock = Stopwatch::start();
+                    let done = ping_pong(&mut active, round_trips, limit, &clock);
+                    let mut sample = clock.finish(2.0 * done as f64);
+                    sample.cpu += process_cpu(pid)? - server_cpu;
+                    drop(idle_streams);
+                    Some(sample)
+                })
+                .join()
+                .ok()
+                .flatten()
+        });
+        server.stop();
+        sample
     }
 
     fn memory_per_connection(&mut self, connections: usize) -> Option<f64> {
@@ -650,4 +675,62 @@ fn kernel_memory() -> f64 {
         })
         .unwrap_or(0.0);
     slab_kib * 1024.0 + tcp_pages * 4096.0
+}
+
+/// The echo server in a process of its own (this harness run again with
+/// `--linux-server`), in the server namespace if any, on CPU 0.
+struct ServerProcess(std::process::Child);
+
+impl ServerProcess {
+    fn start(ns: Option<&str>, ip: Ipv4Addr) -> Option<ServerProcess> {
+        use std::io::BufRead;
+        let exe = std::env::current_exe().ok()?;
+        let mut child = Command::new(exe)
+            .args(["--linux-server", ns.unwrap_or("-"), &ip.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        let mut line = String::new();
+        let stdout = child.stdout.as_mut()?;
+        std::io::BufReader::new(stdout).read_line(&mut line).ok()?;
+        if line.trim() != "ready" {
+            let _ = child.kill();
+            return None;
+        }
+        Some(ServerProcess(child))
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    fn stop(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `--linux-server NS IP`: the echo server's process (NS `-` for none).
+/// Runs until killed.
+pub fn serve(args: &[String]) {
+    let ns = args
+        .first()
+        .filter(|ns| ns.as_str() != "-")
+        .map(String::as_str);
+    let ip: Ipv4Addr = args
+        .get(1)
+        .and_then(|ip| ip.parse().ok())
+        .expect("an address");
+    connection_budget();
+    enter(ns, 0);
+    let listeners: Vec<TcpListener> = (0..PORTS)
+        .map(|i| {
+            let listener = listen(SocketAddrV4::new(ip, BASE_PORT + i));
+            listener.set_nonblocking(true).unwrap();
+            listener
+        })
+        .collect();
+    println!("ready");
+    let never = AtomicBool::new(false);
+    echo_server(listeners, &never);
 }

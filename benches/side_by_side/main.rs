@@ -250,6 +250,10 @@ fn main() {
         child_memory(&args[at + 1..]);
         return;
     }
+    if let Some(at) = args.iter().position(|a| a == "--linux-server") {
+        linux::serve(&args[at + 1..]);
+        return;
+    }
     let value = |flag: &str| {
         args.iter()
             .position(|a| a == flag)
