@@ -142,7 +142,7 @@ impl TcpSockets {
     /// memory is below its cap (rings grow with use, so a new connection
     /// needs none yet; at the cap new ones are refused, as Linux refuses
     /// under memory pressure).
-    fn admits(&self, _options: &TcpOptions) -> bool {
+    fn admits(&self) -> bool {
         self.demux.len() < self.config.max_connections
             && self.buffer_bytes < self.config.max_buffer_memory
     }
@@ -328,7 +328,7 @@ impl TcpSockets {
             return;
         }
         let options = listener.options;
-        if !self.admits(&options) {
+        if !self.admits() {
             self.stats.connection_limit_drops += 1;
             return;
         }
@@ -438,7 +438,7 @@ impl TcpSockets {
             self.stats.accept_queue_overflow += 1;
             return true;
         }
-        if !self.admits(&options) {
+        if !self.admits() {
             self.stats.connection_limit_drops += 1;
             return true;
         }
@@ -764,7 +764,7 @@ impl TcpSockets {
         if self.demux.contains_key(&(local, remote)) {
             return Err(TcpError::AddrInUse);
         }
-        if !self.admits(&options) {
+        if !self.admits() {
             self.stats.connection_limit_drops += 1;
             return Err(TcpError::NoBuffers);
         }
