@@ -47,21 +47,7 @@ pub fn run<D: Device, C: Clock>(
     let total = options.connections + options.idle;
     let mut conns = Vec::with_capacity(total);
     for i in 0..total {
-        let fd = stack.socket(SockType::Stream).map_err(|e| e.to_string())?;
-        stack
-            .setsockopt(fd, SockOpt::NoDelay(true))
-            .map_err(|e| e.to_string())?;
-        match stack.connect(fd, options.connect) {
-            Err(Errno::EINPROGRESS) | Ok(()) => {}
-            Err(e) => return Err(format!("cannot connect to {}: {e}", options.connect)),
-        }
-        let event = EpollEvent {
-            events: EPOLLIN | EPOLLOUT,
-            data: i as u64,
-        };
-        stack
-            .epoll_ctl(epfd, CtlOp::Add, fd, event)
-            .map_err(|e| e.to_string())?;
+        let fd = open(stack, epfd, options.connect, EPOLLIN | EPOLLOUT, i as u64)?;
         conns.push(Conn {
             fd,
             connected: false,
@@ -163,6 +149,42 @@ pub fn run<D: Device, C: Clock>(
     Ok(())
 }
 
+/// A new socket, with Nagle off, connecting to `server` and watched by
+/// `epfd` for `events` with `data`.
+fn open<D: Device, C: Clock>(
+    stack: &mut Stack<D, C>,
+    epfd: Fd,
+    server: SocketAddrV4,
+    events: u32,
+    data: u64,
+) -> Result<Fd, String> {
+    let fd = stack.socket(SockType::Stream).map_err(|e| e.to_string())?;
+    connect_watched(stack, epfd, fd, server, events, data)?;
+    Ok(fd)
+}
+
+/// Nagle off, a non-blocking connect of `fd` to `server`, and `fd` added
+/// to `epfd` for `events` with `data`.
+fn connect_watched<D: Device, C: Clock>(
+    stack: &mut Stack<D, C>,
+    epfd: Fd,
+    fd: Fd,
+    server: SocketAddrV4,
+    events: u32,
+    data: u64,
+) -> Result<(), String> {
+    stack
+        .setsockopt(fd, SockOpt::NoDelay(true))
+        .map_err(|e| e.to_string())?;
+    match stack.connect(fd, server) {
+        Err(Errno::EINPROGRESS) | Ok(()) => {}
+        Err(e) => return Err(format!("cannot connect to {server}: {e}")),
+    }
+    stack
+        .epoll_ctl(epfd, CtlOp::Add, fd, EpollEvent { events, data })
+        .map_err(|e| e.to_string())
+}
+
 /// Sends a whole request (a few bytes: it fits an empty send buffer).
 fn send_all<D: Device, C: Clock>(
     stack: &mut Stack<D, C>,
@@ -213,20 +235,7 @@ pub fn run_crr<D: Device, C: Clock>(
                      conns: &mut std::collections::HashMap<Fd, Option<usize>>|
      -> Result<(), String> {
         let fd = stack.socket(SockType::Stream).map_err(|e| e.to_string())?;
-        stack
-            .setsockopt(fd, SockOpt::NoDelay(true))
-            .map_err(|e| e.to_string())?;
-        match stack.connect(fd, options.connect) {
-            Err(Errno::EINPROGRESS) | Ok(()) => {}
-            Err(e) => return Err(format!("cannot connect to {}: {e}", options.connect)),
-        }
-        let event = EpollEvent {
-            events: EPOLLOUT,
-            data: fd as u64,
-        };
-        stack
-            .epoll_ctl(epfd, CtlOp::Add, fd, event)
-            .map_err(|e| e.to_string())?;
+        connect_watched(stack, epfd, fd, options.connect, EPOLLOUT, fd as u64)?;
         conns.insert(fd, None);
         Ok(())
     };

@@ -84,13 +84,7 @@ impl Linux {
             let stop = &stop;
             scope.spawn(move || {
                 enter(server_ns, 0);
-                let listeners: Vec<TcpListener> = (0..PORTS)
-                    .map(|i| {
-                        let listener = listen(SocketAddrV4::new(ip, BASE_PORT + i));
-                        listener.set_nonblocking(true).unwrap();
-                        listener
-                    })
-                    .collect();
+                let listeners = listeners(ip);
                 ready_tx.send(()).unwrap();
                 server(listeners, stop);
             });
@@ -222,6 +216,17 @@ fn sockaddr(address: SocketAddrV4) -> libc::sockaddr_in {
         },
         sin_zero: [0; 8],
     }
+}
+
+/// Non-blocking listeners on every port at `ip`.
+fn listeners(ip: Ipv4Addr) -> Vec<TcpListener> {
+    (0..PORTS)
+        .map(|i| {
+            let listener = listen(SocketAddrV4::new(ip, BASE_PORT + i));
+            listener.set_nonblocking(true).unwrap();
+            listener
+        })
+        .collect()
 }
 
 fn listen(address: SocketAddrV4) -> TcpListener {
@@ -723,13 +728,7 @@ pub fn serve(args: &[String]) {
         .expect("an address");
     connection_budget();
     enter(ns, 0);
-    let listeners: Vec<TcpListener> = (0..PORTS)
-        .map(|i| {
-            let listener = listen(SocketAddrV4::new(ip, BASE_PORT + i));
-            listener.set_nonblocking(true).unwrap();
-            listener
-        })
-        .collect();
+    let listeners = listeners(ip);
     println!("ready");
     let never = AtomicBool::new(false);
     echo_server(listeners, &never);
