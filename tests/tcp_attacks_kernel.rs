@@ -110,37 +110,23 @@ fn blind_rst_and_syn_are_challenged_and_exact_rst_resets() {
             ..base.clone()
         };
 
-        // A blind RST inside the window, 10,000 bytes past the exact spot.
-        raw.send(
-            &Craft {
-                seq: next.wrapping_add(10_000),
-                flags: flags::RST,
-                ..craft.clone()
-            }
-            .frame(),
-        )
-        .unwrap();
-        let challenged = challenge_acks(&raw, port, next);
-        assert!(
-            !challenged.is_empty(),
-            "an in-window RST draws a challenge ACK"
-        );
-
-        // A SYN inside the window.
-        raw.send(
-            &Craft {
-                seq: next.wrapping_add(20_000),
-                flags: flags::SYN,
-                ..craft.clone()
-            }
-            .frame(),
-        )
-        .unwrap();
-        let challenged = challenge_acks(&raw, port, next);
-        assert!(
-            !challenged.is_empty(),
-            "an in-window SYN draws a challenge ACK"
-        );
+        // A blind RST and a SYN inside the window, past the exact spot.
+        for (offset, control, what) in [(10_000, flags::RST, "RST"), (20_000, flags::SYN, "SYN")] {
+            raw.send(
+                &Craft {
+                    seq: next.wrapping_add(offset),
+                    flags: control,
+                    ..craft.clone()
+                }
+                .frame(),
+            )
+            .unwrap();
+            let challenged = challenge_acks(&raw, port, next);
+            assert!(
+                !challenged.is_empty(),
+                "an in-window {what} draws a challenge ACK"
+            );
+        }
 
         echo_round(&mut stream, b"still connected");
 

@@ -206,15 +206,42 @@ fn num_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// A C IPv4 socket address.
+struct SockAddr(libc::sockaddr_in);
+
+/// Its length, for bind and connect.
+const SOCKADDR_LEN: libc::socklen_t = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+
+impl SockAddr {
+    fn as_ptr(&self) -> *const libc::sockaddr {
+        &self.0 as *const libc::sockaddr_in as *const libc::sockaddr
+    }
+}
+
 /// `address` as the C socket address.
-fn sockaddr(address: SocketAddrV4) -> libc::sockaddr_in {
-    libc::sockaddr_in {
+fn sockaddr(address: SocketAddrV4) -> SockAddr {
+    SockAddr(libc::sockaddr_in {
         sin_family: libc::AF_INET as u16,
         sin_port: address.port().to_be(),
         sin_addr: libc::in_addr {
             s_addr: u32::from(*address.ip()).to_be(),
         },
         sin_zero: [0; 8],
+    })
+}
+
+/// Sets the boolean socket option `name` at `level` on `fd` (best effort).
+fn enable(fd: RawFd, level: libc::c_int, name: libc::c_int) {
+    let one: libc::c_int = 1;
+    // SAFETY: a valid descriptor and a c_int option value of its size.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            &one as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
 }
 
@@ -235,20 +262,9 @@ fn listen(address: SocketAddrV4) -> TcpListener {
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
         assert!(fd >= 0);
-        let one: libc::c_int = 1;
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_REUSEADDR,
-            &one as *const libc::c_int as *const libc::c_void,
-            4,
-        );
+        enable(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR);
         let sin = sockaddr(address);
-        let rc = libc::bind(
-            fd,
-            &sin as *const libc::sockaddr_in as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_in>() as u32,
-        );
+        let rc = libc::bind(fd, sin.as_ptr(), SOCKADDR_LEN);
         assert_eq!(rc, 0, "bind {address}: {}", std::io::Error::last_os_error());
         assert_eq!(libc::listen(fd, 4096), 0);
         use std::os::unix::io::FromRawFd;
@@ -641,20 +657,9 @@ fn connect_nonblocking(address: SocketAddrV4) -> Option<TcpStream> {
             return None;
         }
         let stream = TcpStream::from_raw_fd(fd);
-        let one: libc::c_int = 1;
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            &one as *const libc::c_int as *const libc::c_void,
-            4,
-        );
+        enable(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY);
         let sin = sockaddr(address);
-        let rc = libc::connect(
-            fd,
-            &sin as *const libc::sockaddr_in as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_in>() as u32,
-        );
+        let rc = libc::connect(fd, sin.as_ptr(), SOCKADDR_LEN);
         let in_progress = std::io::Error::last_os_error().raw_os_error() == Some(libc::EINPROGRESS);
         (rc == 0 || in_progress).then_some(stream)
     }

@@ -138,6 +138,13 @@ impl TcpSockets {
         self.buffer_bytes
     }
 
+    /// Ring storage that may still be allocated under the buffer-memory cap, in bytes.
+    fn memory_left(&self) -> usize {
+        self.config
+            .max_buffer_memory
+            .saturating_sub(self.buffer_bytes)
+    }
+
     /// True if a new connection fits the connection limit, and buffer
     /// memory is below its cap (rings grow with use, so a new connection
     /// needs none yet; at the cap new ones are refused, as Linux refuses
@@ -255,10 +262,7 @@ impl TcpSockets {
                         }
                     }
                 }
-                let memory_left = self
-                    .config
-                    .max_buffer_memory
-                    .saturating_sub(self.buffer_bytes);
+                let memory_left = self.memory_left();
                 let tcb = conn_in(&mut self.slots, index).expect("still there");
                 tcb.rx_memory_budget = memory_left;
                 let before = tcb.state;
@@ -484,10 +488,7 @@ impl TcpSockets {
         self.stats.passive_opens += 1;
         self.stats.syn_cookies_accepted += 1;
         let handle = self.insert_conn(tcb);
-        let memory_left = self
-            .config
-            .max_buffer_memory
-            .saturating_sub(self.buffer_bytes);
+        let memory_left = self.memory_left();
         let tcb = conn_in(&mut self.slots, handle.index).expect("just made");
         tcb.rx_memory_budget = memory_left;
         let reply = tcb.input(now, seg, &self.config, &mut self.stats);
@@ -858,10 +859,7 @@ impl TcpSockets {
 
     /// Queues as much of `data` as the send buffer takes; returns how many bytes.
     pub fn send(&mut self, handle: TcpHandle, data: &[u8]) -> Result<usize, TcpError> {
-        let memory_left = self
-            .config
-            .max_buffer_memory
-            .saturating_sub(self.buffer_bytes);
+        let memory_left = self.memory_left();
         let tcb = self.user_tcb(handle)?;
         if let Some(error) = tcb.error.filter(|_| !tcb.error_reported) {
             tcb.error_reported = true;
