@@ -581,32 +581,19 @@ impl Contender for Linux {
     }
 
     fn demux(&mut self, idle: usize, round_trips: u64, limit: Duration) -> Option<Sample> {
-        // The server runs in a process of its own, so each side's
-        // descriptors count against its own limit.
-        if idle + 1 > 2 * connection_budget() {
-            eprintln!(
-                "  {}: {idle} idle connections need more descriptors than this machine allows",
-                self.name
-            );
-            return None;
-        }
-        let placement = self.placement.as_ref()?;
-        let (client_ns, server_ns) = match placement {
-            Placement::Loopback => (None, None),
-            Placement::Veth {
-                client_ns,
-                server_ns,
-            } => (Some(client_ns.clone()), Some(server_ns.as_str())),
-        };
+        // The idle connections live in processes of their own (both ends
+        // in each), so no process needs more descriptors than this
+        // machine's hard limit; the kernel demultiplexes among all of them
+        // alike. The active connection's server runs in a process too.
+        let (client_ns, server_ns) = self.namespaces()?;
         let ip = self.server_ip();
-        let server = ServerProcess::start(server_ns, ip)?;
+        let holders = IdleHolders::open(client_ns.as_deref(), server_ns.as_deref(), ip, idle)?;
+        let server = ServerProcess::start(server_ns.as_deref(), ip)?;
         let pid = server.pid();
         let sample = std::thread::scope(|scope| {
             scope
                 .spawn(move || {
                     enter(client_ns.as_deref(), 1);
-                    let idle_streams: Vec<TcpStream> =
-                        (0..idle).map(|i| connect(ip, i + 1)).collect();
                     let mut active = connect(ip, 0);
                     let warm = Stopwatch::start();
                     ping_pong(&mut active, 100, Duration::from_secs(5), &warm);
@@ -615,7 +602,6 @@ impl Contender for Linux {
                     let done = ping_pong(&mut active, round_trips, limit, &clock);
                     let mut sample = clock.finish(2.0 * done as f64);
                     sample.cpu += process_cpu(pid)? - server_cpu;
-                    drop(idle_streams);
                     Some(sample)
                 })
                 .join()
@@ -623,24 +609,167 @@ impl Contender for Linux {
                 .flatten()
         });
         server.stop();
+        holders.close();
         sample
     }
 
     fn memory_per_connection(&mut self, connections: usize) -> Option<f64> {
-        if connections > connection_budget() {
-            return None;
-        }
-        // Kernel memory: slab and TCP buffer pages, before and after.
+        // Kernel memory (slab and TCP buffer pages) before and after the
+        // holder processes open their connections.
+        let (client_ns, server_ns) = self.namespaces()?;
         let before = kernel_memory();
-        let grown = self.run(echo_server, move |ip| {
-            let streams: Vec<TcpStream> = (0..connections).map(|i| connect(ip, i)).collect();
-            std::thread::sleep(Duration::from_millis(200));
-            let grown = kernel_memory() - before;
-            drop(streams);
-            grown
-        })?;
+        let holders = IdleHolders::open(
+            client_ns.as_deref(),
+            server_ns.as_deref(),
+            self.server_ip(),
+            connections,
+        )?;
+        std::thread::sleep(Duration::from_millis(200));
+        let grown = kernel_memory() - before;
+        holders.close();
         Some(grown / connections as f64)
     }
+}
+
+impl Linux {
+    /// (client namespace, server namespace): none over loopback.
+    fn namespaces(&self) -> Option<(Option<String>, Option<String>)> {
+        Some(match self.placement.as_ref()? {
+            Placement::Loopback => (None, None),
+            Placement::Veth {
+                client_ns,
+                server_ns,
+            } => (Some(client_ns.clone()), Some(server_ns.clone())),
+        })
+    }
+}
+
+/// Processes holding idle established connections, both ends in each
+/// (this harness run again with `--linux-idle`), as many as the
+/// descriptor limit requires.
+struct IdleHolders(Vec<std::process::Child>);
+
+/// First listening port of the holders; holder `k` listens on
+/// `HOLDER_BASE_PORT + PORTS * k` and the `PORTS - 1` ports after it.
+const HOLDER_BASE_PORT: u16 = 6001;
+
+impl IdleHolders {
+    /// Opens `connections` idle connections to `ip` (server ends in
+    /// `server_ns`, client ends in `client_ns`); returns once all are
+    /// established, or `None` if a holder failed.
+    fn open(
+        client_ns: Option<&str>,
+        server_ns: Option<&str>,
+        ip: Ipv4Addr,
+        connections: usize,
+    ) -> Option<IdleHolders> {
+        use std::io::BufRead;
+        let per_holder = connection_budget().max(1);
+        let exe = std::env::current_exe().ok()?;
+        let mut holders = IdleHolders(Vec::new());
+        let mut left = connections;
+        while left > 0 {
+            let count = left.min(per_holder);
+            let base = HOLDER_BASE_PORT + PORTS * holders.0.len() as u16;
+            let child = Command::new(&exe)
+                .args([
+                    "--linux-idle",
+                    client_ns.unwrap_or("-"),
+                    server_ns.unwrap_or("-"),
+                    &ip.to_string(),
+                    &base.to_string(),
+                    &count.to_string(),
+                ])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .ok()?;
+            holders.0.push(child);
+            let stdout = holders.0.last_mut()?.stdout.as_mut()?;
+            let mut line = String::new();
+            std::io::BufReader::new(stdout).read_line(&mut line).ok()?;
+            if line.trim() != "ready" {
+                eprintln!("  an idle-connection holder failed: {}", line.trim());
+                holders.close();
+                return None;
+            }
+            left -= count;
+        }
+        Some(holders)
+    }
+
+    /// Ends the holders (their connections close with them).
+    fn close(self) {
+        for mut child in self.0 {
+            // Closing its stdin tells the holder to exit.
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `--linux-idle CLIENT_NS SERVER_NS IP BASE_PORT COUNT`: a holder
+/// process. Listens on `PORTS` ports from BASE_PORT at IP (in SERVER_NS),
+/// opens COUNT connections to them (from CLIENT_NS), accepts every one,
+/// prints `ready`, and holds them until its stdin closes.
+pub fn hold_idle(args: &[String]) {
+    let ns = |i: usize| {
+        args.get(i)
+            .filter(|ns| ns.as_str() != "-")
+            .map(String::as_str)
+    };
+    let field = |i: usize| {
+        args.get(i)
+            .expect("--linux-idle CLIENT_NS SERVER_NS IP BASE_PORT COUNT")
+    };
+    let ip: Ipv4Addr = field(2).parse().expect("an address");
+    let base: u16 = field(3).parse().expect("a port");
+    let count: usize = field(4).parse().expect("a count");
+    connection_budget();
+    // Sockets stay in the namespace they were made in: listeners first,
+    // then the thread moves to the client namespace to connect.
+    enter(ns(1), 0);
+    let listeners: Vec<TcpListener> = (0..PORTS)
+        .map(|i| {
+            let listener = listen(SocketAddrV4::new(ip, base + i));
+            listener.set_nonblocking(true).unwrap();
+            listener
+        })
+        .collect();
+    enter(ns(0), 0);
+    let mut clients = Vec::with_capacity(count);
+    let mut servers = Vec::with_capacity(count);
+    let accept_all = |servers: &mut Vec<TcpStream>| {
+        for listener in &listeners {
+            while let Ok((stream, _)) = listener.accept() {
+                servers.push(stream);
+            }
+        }
+    };
+    for i in 0..count {
+        let port = base + (i % usize::from(PORTS)) as u16;
+        match TcpStream::connect(SocketAddr::from((ip, port))) {
+            Ok(stream) => clients.push(stream),
+            Err(e) => {
+                println!("connect {i} of {count}: {e}");
+                return;
+            }
+        }
+        // Well inside the backlog of every listener.
+        if i % 1024 == 1023 {
+            accept_all(&mut servers);
+        }
+    }
+    let started = Instant::now();
+    while servers.len() < count && started.elapsed() < Duration::from_secs(10) {
+        accept_all(&mut servers);
+    }
+    if servers.len() < count {
+        println!("accepted {} of {count}", servers.len());
+        return;
+    }
+    println!("ready");
+    let _ = std::io::stdin().read(&mut [0u8; 1]);
 }
 
 /// A non-blocking connect in progress (None if it failed at once).

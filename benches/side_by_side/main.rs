@@ -254,6 +254,10 @@ fn main() {
         linux::serve(&args[at + 1..]);
         return;
     }
+    if let Some(at) = args.iter().position(|a| a == "--linux-idle") {
+        linux::hold_idle(&args[at + 1..]);
+        return;
+    }
     let value = |flag: &str| {
         args.iter()
             .position(|a| a == flag)
