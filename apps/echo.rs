@@ -9,7 +9,7 @@ use dpstack::epoll::{EpollEvent, EPOLLET, EPOLLIN};
 use dpstack::runtime::{
     announce_ready, print_summary, run_app, DeviceUser, NetOptions, RunControl, Stack, SummaryValue,
 };
-use dpstack::socket::{SockOpt, SockType};
+use dpstack::socket::{Fd, SockOpt, SockType};
 use dpstack::time::{Duration, MonotonicClock};
 use echo_reactor::Reactor;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -26,10 +26,12 @@ struct Args {
     /// UDP port to echo datagrams on.
     #[arg(long)]
     udp_port: Option<u16>,
-    /// TCP port to echo streams on.
-    #[arg(long)]
-    tcp_port: Option<u16>,
-    /// Listen backlog of the TCP port.
+    /// TCP port to echo streams on, or a range P-Q of ports (at most
+    /// 1,024), one listener each: a client gets about 28,000 ephemeral
+    /// ports towards each.
+    #[arg(long, value_parser = parse_port_range)]
+    tcp_port: Option<(u16, u16)>,
+    /// Listen backlog of each TCP port.
     #[arg(long, default_value_t = 1024)]
     backlog: usize,
     /// Keepalive on accepted TCP connections: IDLE:INTERVAL:COUNT (seconds,
@@ -79,28 +81,14 @@ impl DeviceUser for Echo<'_> {
                 .map_err(|e| e.to_string())?;
             reactor.udp = Some(fd);
         }
-        if let Some(port) = args.tcp_port {
-            let fd = stack.socket(SockType::Stream).map_err(|e| e.to_string())?;
-            stack
-                .bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
-                .and_then(|()| stack.listen(fd, args.backlog))
-                .map_err(|e| format!("cannot listen on TCP port {port}: {e}"))?;
-            if let Some((idle, interval, count)) = args.keepalive {
-                // Accepted connections inherit the listener's keepalive.
-                [
-                    SockOpt::KeepIdle(idle),
-                    SockOpt::KeepIntvl(interval),
-                    SockOpt::KeepCnt(count),
-                    SockOpt::KeepAlive(true),
-                ]
-                .into_iter()
-                .try_for_each(|option| stack.setsockopt(fd, option))
-                .map_err(|e| format!("cannot set keepalive: {e}"))?;
+        if let Some((first, last)) = args.tcp_port {
+            for port in first..=last {
+                let fd = listen(&mut stack, port, args)?;
+                reactor
+                    .watch(&mut stack, fd, EPOLLIN)
+                    .map_err(|e| e.to_string())?;
+                reactor.listeners.push(fd);
             }
-            reactor
-                .watch(&mut stack, fd, EPOLLIN)
-                .map_err(|e| e.to_string())?;
-            reactor.listener = Some(fd);
         }
         announce_ready(&args.net, &stack.device().capabilities());
 
@@ -131,6 +119,55 @@ impl DeviceUser for Echo<'_> {
     }
 }
 
+/// A TCP listener on `port` with the backlog and keepalive `args` ask for.
+fn listen<D: Device>(
+    stack: &mut Stack<D, MonotonicClock>,
+    port: u16,
+    args: &Args,
+) -> Result<Fd, String> {
+    let fd = stack.socket(SockType::Stream).map_err(|e| e.to_string())?;
+    stack
+        .bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+        .and_then(|()| stack.listen(fd, args.backlog))
+        .map_err(|e| format!("cannot listen on TCP port {port}: {e}"))?;
+    if let Some((idle, interval, count)) = args.keepalive {
+        // Accepted connections inherit the listener's keepalive.
+        [
+            SockOpt::KeepIdle(idle),
+            SockOpt::KeepIntvl(interval),
+            SockOpt::KeepCnt(count),
+            SockOpt::KeepAlive(true),
+        ]
+        .into_iter()
+        .try_for_each(|option| stack.setsockopt(fd, option))
+        .map_err(|e| format!("cannot set keepalive: {e}"))?;
+    }
+    Ok(fd)
+}
+
+/// Most ports one `--tcp-port` range may hold.
+const MAX_PORT_RANGE: u32 = 1024;
+
+/// `P` or `P-Q` (inclusive, P <= Q, at most `MAX_PORT_RANGE` ports).
+fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let port = |p: &str| {
+        p.trim()
+            .parse::<u16>()
+            .map_err(|_| format!("{p:?} is not a port (0-65535)"))
+    };
+    let (first, last) = match text.split_once('-') {
+        Some((first, last)) => (port(first)?, port(last)?),
+        None => (port(text)?, port(text)?),
+    };
+    if first > last {
+        return Err(format!("{text}: the range's first port is above its last"));
+    }
+    if u32::from(last - first) + 1 > MAX_PORT_RANGE {
+        return Err(format!("{text}: at most {MAX_PORT_RANGE} ports"));
+    }
+    Ok((first, last))
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     run_app("dpstack-echo", &args.net, |control| Echo {
@@ -150,5 +187,20 @@ fn parse_keepalive(text: &str) -> Result<(u32, u32, u32), String> {
             Ok((idle, interval, count))
         }
         _ => Err("expected IDLE:INTERVAL:COUNT, each at least 1".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_port_range;
+
+    #[test]
+    fn port_ranges_parse_and_bad_ones_are_refused() {
+        assert_eq!(parse_port_range("7"), Ok((7, 7)));
+        assert_eq!(parse_port_range("7-10"), Ok((7, 10)));
+        assert_eq!(parse_port_range("1000-2023"), Ok((1000, 2023)));
+        for bad in ["", "x", "7-", "-7", "10-7", "1000-2024", "70000", "1-2-3"] {
+            assert!(parse_port_range(bad).is_err(), "{bad:?}");
+        }
     }
 }

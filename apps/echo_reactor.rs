@@ -44,8 +44,8 @@ pub struct Reactor {
     trigger: u32,
     /// The UDP socket, once watched.
     pub udp: Option<Fd>,
-    /// The TCP listener, once watched.
-    pub listener: Option<Fd>,
+    /// The TCP listeners, once watched.
+    pub listeners: Vec<Fd>,
     conns: HashMap<Fd, Pending>,
     buf: Vec<u8>,
     /// A datagram received but not yet queued for sending (send queue full):
@@ -62,7 +62,7 @@ impl Reactor {
             epfd,
             trigger,
             udp: None,
-            listener: None,
+            listeners: Vec::new(),
             conns: HashMap::new(),
             buf: vec![0u8; MAX_DATAGRAM],
             held: None,
@@ -99,7 +99,7 @@ impl Reactor {
     }
 
     fn handle<D: Device, C: Clock>(&mut self, stack: &mut Stack<D, C>, fd: Fd) {
-        if Some(fd) == self.listener {
+        if self.listeners.contains(&fd) {
             self.accept_all(stack, fd);
         } else if Some(fd) == self.udp {
             self.echo_datagrams(stack, fd);

@@ -72,6 +72,11 @@ enum Role {
         /// Idle connections opened beside the active ones.
         #[arg(long, default_value_t = 0)]
         idle: usize,
+        /// Server ports the idle connections spread over, from the
+        /// `--connect` port up (each gives about 28,000 ephemeral ports):
+        /// serve them with `dpstack-echo --tcp-port P-Q`.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        idle_ports: u16,
     },
     /// Connection rate against an echo server: connect, one request, its
     /// reply, close (the client first), N at a time, for a set time.
@@ -319,16 +324,21 @@ impl DeviceUser for Perf<'_> {
                 size,
                 seconds,
                 idle,
+                idle_ports,
                 ..
             } => {
                 if *connections == 0 || *size == 0 || !seconds.is_finite() || *seconds <= 0.0 {
                     return Err("rr needs --connections, --size and --seconds above 0".into());
+                }
+                if u32::from(connect.port()) + u32::from(*idle_ports) > 65_536 {
+                    return Err("--idle-ports runs past port 65535".into());
                 }
                 announce_ready(net, &stack.device().capabilities());
                 let options = rr::RrOptions {
                     connect: *connect,
                     connections: *connections,
                     idle: *idle,
+                    idle_ports: *idle_ports,
                     size: *size,
                     duration: Duration::from_micros((*seconds * 1e6) as u64),
                 };

@@ -19,6 +19,9 @@ pub struct RrOptions {
     pub connections: usize,
     /// Connections opened beside them that stay idle.
     pub idle: usize,
+    /// Server ports the idle connections spread over, from `connect`'s
+    /// port up (at least 1; the caller checks the last is a port).
+    pub idle_ports: u16,
     /// Request (and reply) size, in bytes.
     pub size: usize,
     /// How long to send requests once every connection is up.
@@ -47,7 +50,13 @@ pub fn run<D: Device, C: Clock>(
     let total = options.connections + options.idle;
     let mut conns = Vec::with_capacity(total);
     for i in 0..total {
-        let fd = open(stack, epfd, options.connect, EPOLLIN | EPOLLOUT, i as u64)?;
+        let server = if i < options.connections {
+            options.connect
+        } else {
+            let k = ((i - options.connections) % usize::from(options.idle_ports.max(1))) as u16;
+            SocketAddrV4::new(*options.connect.ip(), options.connect.port() + k)
+        };
+        let fd = open(stack, epfd, server, EPOLLIN | EPOLLOUT, i as u64)?;
         conns.push(Conn {
             fd,
             connected: false,

@@ -49,7 +49,7 @@ fn a_thousand_clients_at_once_over_pipe_all_echoed() {
     server.bind(listener, SocketAddrV4::new(B_IP, 7)).unwrap();
     server.listen(listener, 1024).unwrap();
     reactor.watch(&mut server, listener, EPOLLIN).unwrap();
-    reactor.listener = Some(listener);
+    reactor.listeners.push(listener);
 
     // Every client connects at once, then writes as soon as it may.
     let client_ep = clients.epoll_create().unwrap();

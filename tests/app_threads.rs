@@ -127,7 +127,7 @@ fn four_app_threads_with_250_connections_each() {
         stack.bind(listener, SocketAddrV4::new(B_IP, 7)).unwrap();
         stack.listen(listener, 1024).unwrap();
         reactor.watch(&mut stack, listener, EPOLLIN).unwrap();
-        reactor.listener = Some(listener);
+        reactor.listeners.push(listener);
         let mut events = vec![EpollEvent::default(); 256];
         while !server_stop.load(Ordering::Acquire) {
             let n = stack

@@ -2,7 +2,8 @@
 //! network): `dpstack-echo --tcp-port` serves; `dpstack-perf rr` runs
 //! 64-byte request/response on 8 connections for half a second (every
 //! connection comes up, requests complete, latency is reported), then on
-//! one connection beside 100 idle ones, then `dpstack-perf crr` opens,
+//! one connection beside 100 idle ones spread over the echo's three ports
+//! (`--tcp-port 7-9`, `--idle-ports 3`), then `dpstack-perf crr` opens,
 //! uses and closes connections 8 at a time.
 #![cfg(feature = "dpdk")]
 
@@ -34,7 +35,7 @@ fn perf_rr_against_echo_over_memif() {
     let mut server = Command::new(env!("CARGO_BIN_EXE_dpstack-echo"));
     server
         .args(memif("server", 0, &socket))
-        .args(["--ip", "10.66.0.2/24", "--tcp-port", "7"]);
+        .args(["--ip", "10.66.0.2/24", "--tcp-port", "7-9"]);
     let mut server = App::spawn(server);
     server.wait_ready(Duration::from_secs(30));
     let summary = client(&socket, &["rr", "--connections", "8", "--seconds", "0.5"]);
@@ -46,6 +47,8 @@ fn perf_rr_against_echo_over_memif() {
             "1",
             "--idle",
             "100",
+            "--idle-ports",
+            "3",
             "--seconds",
             "0.3",
         ],
@@ -80,7 +83,7 @@ fn perf_rr_against_echo_over_memif() {
         .expect("tcp_accepted in the echo summary");
     assert!(
         accepted >= 8 + 101 + opened,
-        "the echo server accepted every connection: {server_summary}"
+        "the echo server accepted every connection, on all three ports: {server_summary}"
     );
 }
 

@@ -58,7 +58,7 @@ fn ten_thousand_connections_ten_messages_each() {
     server.bind(listener, SocketAddrV4::new(B_IP, 7)).unwrap();
     server.listen(listener, 4096).unwrap();
     reactor.watch(&mut server, listener, EPOLLIN).unwrap();
-    reactor.listener = Some(listener);
+    reactor.listeners.push(listener);
 
     let client_ep = clients.epoll_create().unwrap();
     let mut active: HashMap<Fd, Client> = HashMap::new();

@@ -4,7 +4,7 @@
 //! counts: CPU is each process's user + system time from the moment both
 //! are ready to their exit, read from /proc.
 
-use crate::measure::{process_cpu, Sample};
+use crate::measure::{process_cpu, process_rss, Sample};
 use crate::Contender;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -118,19 +118,37 @@ fn finish(mut child: Child, start_cpu: f64) -> Option<f64> {
     (libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0).then_some(total - start_cpu)
 }
 
+/// Echo ports: `dpstack-echo` listens on `ECHO_PORT` and the ports after
+/// it, so idle connections spread over them (each gives the client about
+/// 28,000 ephemeral ports; 100,000 connections need four).
+const ECHO_PORT: u16 = 7;
+const ECHO_PORTS: u16 = 4;
+
+/// What `dpstack-perf` against `dpstack-echo` measures.
+enum Measure {
+    /// CPU of both from the client's "connected" line to its exit.
+    Cpu,
+    /// Resident memory both grew from the client's ready line to its
+    /// "connected" line.
+    MemoryGrowth,
+}
+
+/// What a run against the echo server gives.
+struct EchoRun {
+    /// The client's JSON summary.
+    summary: serde_json::Value,
+    /// CPU seconds, or bytes of memory growth, of both processes.
+    used: f64,
+}
+
 impl DpdkMemif {
     /// `dpstack-echo` serves on lcore 0 and `dpstack-perf` runs `mode` on
-    /// lcore 1 for `duration`. CPU of both counts from the client's
-    /// "connected" line to its exit; `work` reads the client's JSON summary.
-    fn against_echo(
-        &self,
-        mode: &[&str],
-        duration: Duration,
-        work: impl Fn(&serde_json::Value) -> Option<f64>,
-    ) -> Option<Sample> {
+    /// lcore 1 for `duration`, measuring `measure`.
+    fn against_echo(&self, mode: &[&str], duration: Duration, measure: Measure) -> Option<EchoRun> {
         let (perf, echo) = (self.perf.as_ref()?, self.echo.as_ref()?);
         let socket = format!("/tmp/dps-bench-memif-rr-{}.sock", std::process::id());
         let _ = std::fs::remove_file(&socket);
+        let ports = format!("{ECHO_PORT}-{}", ECHO_PORT + ECHO_PORTS - 1);
         let mut server = spawn(
             echo,
             "server",
@@ -140,7 +158,7 @@ impl DpdkMemif {
                 "--ip",
                 "10.64.0.2/24",
                 "--tcp-port",
-                "7",
+                &ports,
                 "--trigger",
                 "et",
                 "--backlog",
@@ -148,12 +166,13 @@ impl DpdkMemif {
             ],
         )?;
         let seconds = duration.as_secs_f64().to_string();
+        let connect = format!("10.64.0.2:{ECHO_PORT}");
         let mut args: Vec<&str> = mode.to_vec();
         args.extend([
             "--ip",
             "10.64.0.1/24",
             "--connect",
-            "10.64.0.2:7",
+            &connect,
             "--seconds",
             &seconds,
             "--json",
@@ -162,21 +181,29 @@ impl DpdkMemif {
             .and_then(|_| spawn(perf, "client", 1, &socket, &args))
             .and_then(|mut client| {
                 let lines = wait_ready(&mut client, Duration::from_secs(30))?;
-                if !wait_for(&lines, "dpstack: rr connected", Duration::from_secs(60)) {
+                let rss = |child: &Child| process_rss(child.id());
+                let rss_ready = (rss(&server)?, rss(&client)?);
+                if !wait_for(&lines, "dpstack: rr connected", Duration::from_secs(120)) {
                     let _ = client.kill();
+                    let _ = client.wait();
                     return None;
                 }
-                let start = (process_cpu(server.id())?, process_cpu(client.id())?);
-                let client_cpu = finish(client, start.1)?;
-                let server_cpu = process_cpu(server.id())? - start.0;
-                let summary: serde_json::Value =
-                    serde_json::from_str(&lines.recv_timeout(Duration::from_secs(5)).ok()?).ok()?;
-                let latency = summary["p50_us"].as_f64().zip(summary["p99_us"].as_f64());
-                Some(Sample {
-                    work: work(&summary)?,
-                    wall: summary["seconds"].as_f64()?,
-                    cpu: client_cpu + server_cpu,
-                    latency_us: latency,
+                let used = match measure {
+                    Measure::MemoryGrowth => {
+                        let grown = rss(&server)? - rss_ready.0 + rss(&client)? - rss_ready.1;
+                        finish(client, 0.0)?;
+                        grown
+                    }
+                    Measure::Cpu => {
+                        let start = (process_cpu(server.id())?, process_cpu(client.id())?);
+                        let client_cpu = finish(client, start.1)?;
+                        client_cpu + process_cpu(server.id())? - start.0
+                    }
+                };
+                let summary = lines.recv_timeout(Duration::from_secs(5)).ok()?;
+                Some(EchoRun {
+                    summary: serde_json::from_str(&summary).ok()?,
+                    used,
                 })
             });
         // SAFETY: signalling our own child.
@@ -184,6 +211,23 @@ impl DpdkMemif {
         let _ = finish(server, 0.0);
         let _ = std::fs::remove_file(&socket);
         result
+    }
+
+    /// A CPU sample of `mode`; `work` reads the client's JSON summary.
+    fn sample(
+        &self,
+        mode: &[&str],
+        duration: Duration,
+        work: impl Fn(&serde_json::Value) -> Option<f64>,
+    ) -> Option<Sample> {
+        let run = self.against_echo(mode, duration, Measure::Cpu)?;
+        let summary = &run.summary;
+        Some(Sample {
+            work: work(summary)?,
+            wall: summary["seconds"].as_f64()?,
+            cpu: run.used,
+            latency_us: summary["p50_us"].as_f64().zip(summary["p99_us"].as_f64()),
+        })
     }
 }
 
@@ -248,7 +292,7 @@ impl Contender for DpdkMemif {
 
     fn request_response(&mut self, connections: usize, duration: Duration) -> Option<Sample> {
         let connections = connections.to_string();
-        self.against_echo(
+        self.sample(
             &["rr", "--connections", &connections],
             duration,
             |summary| summary["requests"].as_f64(),
@@ -257,7 +301,7 @@ impl Contender for DpdkMemif {
 
     fn connection_rate(&mut self, concurrency: usize, duration: Duration) -> Option<Sample> {
         let concurrency = concurrency.to_string();
-        self.against_echo(
+        self.sample(
             &["crr", "--concurrency", &concurrency],
             duration,
             |summary| summary["connections"].as_f64(),
@@ -266,9 +310,18 @@ impl Contender for DpdkMemif {
 
     fn demux(&mut self, idle: usize, _round_trips: u64, limit: Duration) -> Option<Sample> {
         let idle = idle.to_string();
+        let ports = ECHO_PORTS.to_string();
         // Two data packets per request, as for the other contenders.
-        let mut sample = self.against_echo(
-            &["rr", "--connections", "1", "--idle", &idle],
+        let mut sample = self.sample(
+            &[
+                "rr",
+                "--connections",
+                "1",
+                "--idle",
+                &idle,
+                "--idle-ports",
+                &ports,
+            ],
             limit.min(Duration::from_secs(1)),
             |summary| summary["requests"].as_f64().map(|r| 2.0 * r),
         )?;
@@ -276,7 +329,24 @@ impl Contender for DpdkMemif {
         Some(sample)
     }
 
-    fn memory_per_connection(&mut self, _: usize) -> Option<f64> {
-        None
+    fn memory_per_connection(&mut self, connections: usize) -> Option<f64> {
+        // One active connection and the rest idle, both ends counted, as
+        // the pipe contender counts both stacks.
+        let idle = connections.checked_sub(1)?.to_string();
+        let ports = ECHO_PORTS.to_string();
+        let run = self.against_echo(
+            &[
+                "rr",
+                "--connections",
+                "1",
+                "--idle",
+                &idle,
+                "--idle-ports",
+                &ports,
+            ],
+            Duration::from_millis(100),
+            Measure::MemoryGrowth,
+        )?;
+        Some(run.used / connections as f64)
     }
 }

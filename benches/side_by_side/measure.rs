@@ -89,13 +89,19 @@ impl Latencies {
 
 /// Resident set size of this process, in bytes (from /proc/self/statm).
 pub fn rss_bytes() -> f64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: f64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    pages * 4096.0
+    resident("/proc/self/statm").unwrap_or(0.0)
+}
+
+/// Resident set size of process `pid`, in bytes.
+pub fn process_rss(pid: u32) -> Option<f64> {
+    resident(&format!("/proc/{pid}/statm"))
+}
+
+/// The resident field of a statm file, in bytes.
+fn resident(statm: &str) -> Option<f64> {
+    let statm = std::fs::read_to_string(statm).ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096.0)
 }
 
 /// CPU seconds a process has used so far (/proc/PID/stat utime + stime).
