@@ -7,6 +7,7 @@ use dpstack::device::pipe::{PipeConfig, PipeDevice};
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN, EPOLLOUT};
 use dpstack::runtime::{pipe_stacks, Stack, StackConfig};
 use dpstack::socket::{Errno, Fd, SockOpt, SockType};
+use dpstack::tcp::TcpConfig;
 use dpstack::time::MonotonicClock;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -22,10 +23,18 @@ const PORT: u16 = 5001;
 pub struct DpstackPipe;
 
 fn hosts() -> (Host, Host) {
+    hosts_holding(TcpConfig::default().max_connections)
+}
+
+/// Two stacks whose tables (connections and descriptors) hold up to
+/// `max_connections` each.
+fn hosts_holding(max_connections: usize) -> (Host, Host) {
     let mut a = StackConfig::seeded(A_IP, 24, 1);
     let mut b = StackConfig::seeded(B_IP, 24, 2);
     for config in [&mut a, &mut b] {
         config.tcp.max_backlog = 65_536;
+        config.tcp.max_connections = max_connections;
+        config.max_fds = config.max_fds.max(max_connections + 1024);
     }
     pipe_stacks(
         a,
@@ -130,6 +139,36 @@ fn drain(host: &mut Host, fd: Fd, buf: &mut [u8]) -> (usize, bool) {
             Err(_) => return (total, true),
         }
     }
+}
+
+/// Listening ports of the capacity run: 192 of them give the client
+/// 192 × 28,232 = 5.4 million ephemeral ports.
+const CAPACITY_PORTS: u16 = 192;
+
+/// Most connections the capacity run opens.
+const CAPACITY_LIMIT: usize = 5_000_000;
+
+/// Scenario 5's second figure: idle established connections (both ends in
+/// this process) opened in batches of 10,000 until the process has grown
+/// by `budget` bytes; the count at the first batch that reached it, or
+/// `None` if `CAPACITY_LIMIT` came first.
+pub fn capacity(budget: f64) -> Option<usize> {
+    let (mut a, mut b) = hosts_holding(2 * CAPACITY_LIMIT);
+    let listeners: Vec<Fd> = (0..CAPACITY_PORTS)
+        .map(|i| listen_on(&mut b, PORT + i, 4096))
+        .collect();
+    let before = rss_bytes();
+    let mut open_now = 0;
+    while open_now < CAPACITY_LIMIT {
+        // Held until the process exits: the figure is how many fit at once.
+        let batch = open(&mut a, &mut b, &listeners, 10_000, false);
+        open_now += batch.len();
+        std::mem::forget(batch);
+        if rss_bytes() - before >= budget {
+            return Some(open_now);
+        }
+    }
+    None
 }
 
 impl Contender for DpstackPipe {

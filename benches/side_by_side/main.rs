@@ -58,6 +58,8 @@ struct Plan {
     demux_round_trips: u64,
     demux_limit: Duration,
     memory_connections: Vec<usize>,
+    /// Bytes of growth the pipe capacity run fills (None: not run).
+    capacity_budget: Option<u64>,
     pktgen_seconds: u32,
 }
 
@@ -74,6 +76,7 @@ impl Plan {
             demux_round_trips: 50_000,
             demux_limit: Duration::from_secs(2),
             memory_connections: vec![9_000, 100_000],
+            capacity_budget: Some(8 << 30),
             pktgen_seconds: 5,
         }
     }
@@ -90,6 +93,7 @@ impl Plan {
             demux_round_trips: 2_000,
             demux_limit: Duration::from_millis(300),
             memory_connections: vec![2_000],
+            capacity_budget: None,
             pktgen_seconds: 1,
         }
     }
@@ -226,6 +230,42 @@ fn child_memory(args: &[String]) {
     }
 }
 
+/// Scenario 5's second figure: how many idle established connections the
+/// pipe setup holds in `budget` bytes, measured once (it takes tens of
+/// seconds) in a fresh process.
+fn capacity_row(budget: u64) -> Row {
+    let exe = std::env::current_exe().expect("this executable");
+    let out = std::process::Command::new(exe)
+        .args(["--child-capacity", &budget.to_string()])
+        .output();
+    let held: Option<f64> = out.ok().and_then(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .lines()
+            .last()?
+            .parse()
+            .ok()
+    });
+    let gib = budget as f64 / f64::from(1u32 << 30);
+    let scenario = format!("connections held in {gib:.0} GiB");
+    eprintln!("  {scenario}: {held:?}");
+    let samples = held
+        .map(|work| Sample {
+            work,
+            wall: 1.0,
+            cpu: 1.0,
+            latency_us: None,
+        })
+        .into_iter()
+        .collect();
+    Row::new(
+        &scenario,
+        "dpstack (pipe, one thread)",
+        Unit::ConnectionsHeld,
+        samples,
+    )
+}
+
 /// Memory per connection measured in a fresh copy of this process, so
 /// memory freed by earlier runs cannot hide growth.
 fn memory_in_child(name: &str, connections: usize) -> Option<Sample> {
@@ -253,6 +293,15 @@ fn main() {
     if let Some(at) = args.iter().position(|a| a == "--linux-server") {
         linux::serve(&args[at + 1..]);
         return;
+    }
+    if let Some(at) = args.iter().position(|a| a == "--child-capacity") {
+        let budget: f64 = args[at + 1].parse().expect("a byte budget");
+        match dpstack_pipe::capacity(budget) {
+            Some(held) => println!("{held}"),
+            None => println!("none"),
+        }
+        // Exit without freeing millions of connections one by one.
+        std::process::exit(0);
     }
     if let Some(at) = args.iter().position(|a| a == "--linux-idle") {
         linux::hold_idle(&args[at + 1..]);
@@ -335,6 +384,14 @@ fn main() {
         for &n in &plan.memory_connections {
             memory_rows(&mut rows, &contenders, plan.runs, n);
         }
+        if let Some(budget) = plan.capacity_budget {
+            if contenders
+                .iter()
+                .any(|c| c.name().starts_with("dpstack (pipe"))
+            {
+                rows.push(capacity_row(budget));
+            }
+        }
     }
     if wants("pktgen") {
         rows.extend(pktgen_rows(plan.runs, plan.pktgen_seconds));
@@ -343,20 +400,6 @@ fn main() {
     let elapsed = started.elapsed();
     let table = report::table(&rows);
     println!("{table}");
-    // Scenario 5's second figure, from the first: what 8 GiB holds.
-    if let Some((bytes, _, _)) = rows
-        .iter()
-        .filter(|r| r.unit == Unit::BytesPerConnection && r.contender.starts_with("dpstack (pipe"))
-        .filter_map(|r| r.figure())
-        .next_back()
-    {
-        let fits = (8u64 << 30) as f64 / bytes;
-        println!(
-            "8 GiB holds about {:.2} million idle dpstack connections (both ends) at {bytes:.0} bytes each; \
-             one stack's table takes 1,048,576 by default (TcpConfig::max_connections)",
-            fits / 1e6
-        );
-    }
     println!(
         "({} runs per figure; {:.0} s in all)",
         plan.runs,

@@ -17,6 +17,8 @@ pub enum Unit {
     BytesPerConnection,
     /// Frames generated.
     Frames,
+    /// A count, not a rate: `Sample::work` is connections held at once.
+    ConnectionsHeld,
 }
 
 impl Unit {
@@ -28,6 +30,7 @@ impl Unit {
             Unit::Packets => "CPU ns per packet",
             Unit::BytesPerConnection => "bytes per connection",
             Unit::Frames => "frames per CPU-s (one core)",
+            Unit::ConnectionsHeld => "connections held",
         }
     }
 
@@ -36,7 +39,7 @@ impl Unit {
         match self {
             Unit::Bytes => sample.per_cpu() / 1e9,
             Unit::Packets => 1e9 / sample.per_cpu(),
-            Unit::BytesPerConnection => sample.work,
+            Unit::BytesPerConnection | Unit::ConnectionsHeld => sample.work,
             _ => sample.per_cpu(),
         }
     }
@@ -47,7 +50,7 @@ impl Unit {
             Unit::Bytes => Some(sample.per_wall() * 8.0 / 1e9),
             Unit::Requests | Unit::Connections => Some(sample.per_wall()),
             Unit::Packets | Unit::Frames => Some(sample.per_wall()),
-            Unit::BytesPerConnection => None,
+            Unit::BytesPerConnection | Unit::ConnectionsHeld => None,
         }
     }
 
@@ -58,7 +61,7 @@ impl Unit {
             Unit::Connections => "connections/s",
             Unit::Packets => "packets/s",
             Unit::Frames => "frames/s",
-            Unit::BytesPerConnection => "",
+            Unit::BytesPerConnection | Unit::ConnectionsHeld => "",
         }
     }
 

@@ -33,6 +33,9 @@ pub struct StackConfig {
     pub tcp: TcpConfig,
     /// Frames that may wait for the device's transmit queue.
     pub max_tx_backlog: usize,
+    /// Most descriptors (sockets and epolls) open at once; past it calls
+    /// fail with EMFILE, as past `ulimit -n`.
+    pub max_fds: usize,
 }
 
 impl StackConfig {
@@ -46,6 +49,7 @@ impl StackConfig {
             udp_buffers: UdpBuffers::default(),
             tcp: TcpConfig::default(),
             max_tx_backlog: 4096,
+            max_fds: crate::socket::MAX_FDS,
         }
     }
 }
@@ -108,7 +112,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
             clock,
             iface,
             sockets: Sockets { udp, tcp },
-            fds: crate::socket::FdTable::new(),
+            fds: crate::socket::FdTable::with_limit(config.max_fds),
             rx: Vec::with_capacity(MAX_BURST),
             tx: Vec::with_capacity(MAX_BURST),
             max_tx_backlog: config.max_tx_backlog.max(MAX_BURST),

@@ -146,7 +146,8 @@ struct Slot {
     watchers: Vec<Fd>,
 }
 
-/// Most descriptors open at once (`ulimit -n`'s usual hard limit).
+/// Default for the most descriptors open at once (`ulimit -n`'s usual
+/// hard limit); `StackConfig::max_fds` changes it.
 pub const MAX_FDS: usize = 1 << 20;
 
 /// The descriptor table.
@@ -159,6 +160,8 @@ pub struct FdTable {
     udp_wakeups: Vec<UdpHandle>,
     /// Reused list of descriptors to wake.
     wake_fds: Vec<Fd>,
+    /// Most descriptors open at once: past it, EMFILE.
+    max_fds: usize,
 }
 
 impl Default for FdTable {
@@ -168,8 +171,14 @@ impl Default for FdTable {
 }
 
 impl FdTable {
-    /// An empty table.
+    /// An empty table with room for [`MAX_FDS`] descriptors.
     pub fn new() -> Self {
+        Self::with_limit(MAX_FDS)
+    }
+
+    /// An empty table holding at most `max_fds` descriptors at once
+    /// (`ulimit -n`).
+    pub fn with_limit(max_fds: usize) -> Self {
         FdTable {
             slots: Vec::new(),
             free: BinaryHeap::new(),
@@ -178,6 +187,7 @@ impl FdTable {
             tcp_wakeups: Vec::new(),
             udp_wakeups: Vec::new(),
             wake_fds: Vec::new(),
+            max_fds,
         }
     }
 
@@ -200,7 +210,7 @@ impl FdTable {
             self.slots[fd as usize] = Some(slot);
             return Ok(fd);
         }
-        if self.slots.len() >= MAX_FDS {
+        if self.slots.len() >= self.max_fds {
             return Err(Errno::EMFILE);
         }
         self.slots.push(Some(slot));

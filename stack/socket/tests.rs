@@ -523,3 +523,28 @@ fn tcp_congestion_is_chosen_per_socket() {
     assert_eq!(Algorithm::from_name("cubic"), Some(Algorithm::Cubic));
     assert_eq!(Algorithm::from_name("bbr"), None);
 }
+
+#[test]
+fn descriptors_past_the_limit_get_emfile_until_one_closes() {
+    let config = StackConfig {
+        max_fds: 3,
+        ..StackConfig::seeded(A_IP, 24, 1)
+    };
+    let (mut a, _b) = pipe_stacks(
+        config,
+        StackConfig::seeded(B_IP, 24, 2),
+        ManualClock::new(),
+        &PipeConfig::default(),
+    );
+    let tcp = a.socket(SockType::Stream).unwrap();
+    let _udp = a.socket(SockType::Dgram).unwrap();
+    let _epoll = a.epoll_create().unwrap();
+    assert_eq!(a.socket(SockType::Stream), Err(Errno::EMFILE));
+    assert_eq!(a.epoll_create(), Err(Errno::EMFILE));
+    a.close(tcp).unwrap();
+    assert_eq!(
+        a.socket(SockType::Stream),
+        Ok(tcp),
+        "the lowest free descriptor"
+    );
+}
