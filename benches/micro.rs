@@ -185,8 +185,19 @@ fn timer_wheel(c: &mut Criterion) {
 type Host = Stack<PipeDevice, ManualClock>;
 
 /// Two stacks over a pipe with `n` established connections, B watching
-/// every server side with one epoll: (a, b, clock, epoll, pairs).
-fn watched(n: usize) -> (Host, Host, ManualClock, Fd, Vec<(Fd, Fd)>) {
+/// every server side with one epoll.
+struct Watched {
+    a: Host,
+    b: Host,
+    clock: ManualClock,
+    epfd: Fd,
+    /// B's listener on port 9.
+    listener: Fd,
+    /// (client, server) of each connection.
+    pairs: Vec<(Fd, Fd)>,
+}
+
+fn watched(n: usize) -> Watched {
     let clock = ManualClock::new();
     let (mut a, mut b) = pipe_stacks(
         StackConfig::seeded(A_IP, 24, 1),
@@ -230,11 +241,25 @@ fn watched(n: usize) -> (Host, Host, ManualClock, Fd, Vec<(Fd, Fd)>) {
             pairs.push((client, server));
         }
     }
-    (a, b, clock, epfd, pairs)
+    Watched {
+        a,
+        b,
+        clock,
+        epfd,
+        listener,
+        pairs,
+    }
 }
 
 fn epoll(c: &mut Criterion) {
-    let (mut a, mut b, clock, epfd, pairs) = watched(10_000);
+    let Watched {
+        mut a,
+        mut b,
+        clock,
+        epfd,
+        pairs,
+        ..
+    } = watched(10_000);
     let (client, server) = pairs[0];
     let spare = b.socket(SockType::Stream).unwrap();
     c.bench_function("epoll_ctl ADD + DEL (10,000 watched)", |bench| {
@@ -266,5 +291,93 @@ fn epoll(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, frame_parse, tcp_input, timer_wheel, epoll);
+/// One 64-byte request and its 64-byte reply over a pipe, through the
+/// socket API: two sends, two reads, four poll turns.
+fn round_trip(c: &mut Criterion) {
+    let Watched {
+        mut a,
+        mut b,
+        clock,
+        pairs,
+        ..
+    } = watched(1);
+    let (client, server) = pairs[0];
+    let message = [0x42u8; 64];
+    let mut buf = [0u8; 256];
+    c.bench_function(
+        "64 B request + reply over a pipe (socket API, 4 polls)",
+        |bench| {
+            bench.iter(|| {
+                clock.advance(Duration::from_micros(1));
+                a.send(client, &message, 0).unwrap();
+                a.poll();
+                b.poll();
+                assert_eq!(b.recv(server, &mut buf, 0), Ok(64));
+                b.send(server, &message, 0).unwrap();
+                b.poll();
+                a.poll();
+                assert_eq!(a.recv(client, &mut buf, 0), Ok(64));
+            })
+        },
+    );
+}
+
+/// One short connection over a pipe, through the socket API: connect,
+/// accept, a 64-byte request and reply, close (the client first), as the
+/// connection-rate benchmark does. The client keeps TIME-WAIT, so in
+/// steady state each connect takes over one of its own TIME-WAIT pairs.
+fn connection_cycle(c: &mut Criterion) {
+    let Watched {
+        mut a,
+        mut b,
+        clock,
+        listener,
+        ..
+    } = watched(0);
+    let message = [0x42u8; 64];
+    let mut buf = [0u8; 256];
+    let turn = |a: &mut Host, b: &mut Host| {
+        a.poll();
+        b.poll();
+    };
+    c.bench_function(
+        "connection: connect, 64 B each way, close (socket API)",
+        |bench| {
+            bench.iter(|| {
+                clock.advance(Duration::from_micros(1));
+                let client = a.socket(SockType::Stream).unwrap();
+                assert_eq!(
+                    a.connect(client, SocketAddrV4::new(B_IP, 9)),
+                    Err(Errno::EINPROGRESS)
+                );
+                turn(&mut a, &mut b);
+                turn(&mut a, &mut b);
+                let (server, _) = b.accept(listener).expect("accepted");
+                a.send(client, &message, 0).unwrap();
+                turn(&mut a, &mut b);
+                assert_eq!(b.recv(server, &mut buf, 0), Ok(64));
+                b.send(server, &message, 0).unwrap();
+                turn(&mut a, &mut b);
+                turn(&mut a, &mut b);
+                assert_eq!(a.recv(client, &mut buf, 0), Ok(64));
+                a.close(client).unwrap();
+                turn(&mut a, &mut b);
+                assert_eq!(b.recv(server, &mut buf, 0), Ok(0));
+                b.close(server).unwrap();
+                turn(&mut a, &mut b);
+                turn(&mut a, &mut b);
+            })
+        },
+    );
+}
+
+criterion_group!(
+    benches,
+    frame_parse,
+    tcp_input,
+    timer_wheel,
+    epoll,
+    round_trip,
+    connection_cycle
+);
 criterion_main!(benches);
