@@ -28,13 +28,36 @@ pub struct RrOptions {
     pub duration: Duration,
 }
 
+/// Most connections `rr` has connecting at once.
+const MAX_CONNECTING: usize = 1024;
+
 /// One connection's progress.
 struct Conn {
     fd: Fd,
+    /// The echo server port it connects to.
+    server: SocketAddrV4,
     connected: bool,
     /// Reply bytes still expected for the request in flight.
     awaiting: usize,
     sent_at: std::time::Instant,
+}
+
+impl Conn {
+    /// Connection `index` to `server`, connecting, watched by `epfd`.
+    fn open<D: Device, C: Clock>(
+        stack: &mut Stack<D, C>,
+        epfd: Fd,
+        server: SocketAddrV4,
+        index: usize,
+    ) -> Result<Conn, String> {
+        Ok(Conn {
+            fd: open(stack, epfd, server, EPOLLIN | EPOLLOUT, index as u64)?,
+            server,
+            connected: false,
+            awaiting: 0,
+            sent_at: std::time::Instant::now(),
+        })
+    }
 }
 
 /// Connects, then ping-pongs until `options.duration` has passed (or the
@@ -48,21 +71,20 @@ pub fn run<D: Device, C: Clock>(
 ) -> Result<(), String> {
     let epfd = stack.epoll_create().map_err(|e| e.to_string())?;
     let total = options.connections + options.idle;
-    let mut conns = Vec::with_capacity(total);
-    for i in 0..total {
-        let server = if i < options.connections {
+    let server_of = |i: usize| {
+        if i < options.connections {
             options.connect
         } else {
             let k = ((i - options.connections) % usize::from(options.idle_ports.max(1))) as u16;
             SocketAddrV4::new(*options.connect.ip(), options.connect.port() + k)
-        };
-        let fd = open(stack, epfd, server, EPOLLIN | EPOLLOUT, i as u64)?;
-        conns.push(Conn {
-            fd,
-            connected: false,
-            awaiting: 0,
-            sent_at: std::time::Instant::now(),
-        });
+        }
+    };
+    // Connections open a window at a time: a burst of 100,000 SYNs would
+    // overflow the receive queues, and each one lost waits a full
+    // retransmission timeout.
+    let mut conns = Vec::with_capacity(total);
+    for i in 0..total.min(MAX_CONNECTING) {
+        conns.push(Conn::open(stack, epfd, server_of(i), i)?);
     }
     let request = vec![0x42u8; options.size];
     let mut buf = vec![0u8; 64 * 1024];
@@ -81,7 +103,7 @@ pub fn run<D: Device, C: Clock>(
             let i = event.data as usize;
             let conn = &mut conns[i];
             if !conn.connected {
-                match stack.connect(conn.fd, options.connect) {
+                match stack.connect(conn.fd, conn.server) {
                     Ok(()) | Err(Errno::EISCONN) => {}
                     Err(Errno::EALREADY) => continue,
                     Err(e) => return Err(format!("connection {i}: {e}")),
@@ -95,7 +117,11 @@ pub fn run<D: Device, C: Clock>(
                     .epoll_ctl(epfd, CtlOp::Mod, conn.fd, readable)
                     .map_err(|e| e.to_string())?;
                 up += 1;
-                if up == conns.len() {
+                if conns.len() < total {
+                    let next = conns.len();
+                    conns.push(Conn::open(stack, epfd, server_of(next), next)?);
+                }
+                if up == total {
                     println!("dpstack: rr connected");
                     started = Some(std::time::Instant::now());
                     for conn in conns.iter_mut().take(options.connections) {

@@ -668,6 +668,8 @@ impl IdleHolders {
         let exe = std::env::current_exe().ok()?;
         let mut holders = IdleHolders(Vec::new());
         let mut left = connections;
+        // All holders start at once (the CPUs share the work), then each
+        // must say it is ready.
         while left > 0 {
             let count = left.min(per_holder);
             let base = HOLDER_BASE_PORT + PORTS * holders.0.len() as u16;
@@ -682,18 +684,31 @@ impl IdleHolders {
                 ])
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
-                .spawn()
-                .ok()?;
-            holders.0.push(child);
-            let stdout = holders.0.last_mut()?.stdout.as_mut()?;
-            let mut line = String::new();
-            std::io::BufReader::new(stdout).read_line(&mut line).ok()?;
-            if line.trim() != "ready" {
-                eprintln!("  an idle-connection holder failed: {}", line.trim());
-                holders.close();
-                return None;
+                .spawn();
+            match child {
+                Ok(child) => holders.0.push(child),
+                Err(_) => {
+                    holders.close();
+                    return None;
+                }
             }
             left -= count;
+        }
+        let all_ready = holders.0.iter_mut().all(|child| {
+            let Some(stdout) = child.stdout.as_mut() else {
+                return false;
+            };
+            let mut line = String::new();
+            let ready = std::io::BufReader::new(stdout).read_line(&mut line).is_ok()
+                && line.trim() == "ready";
+            if !ready {
+                eprintln!("  an idle-connection holder failed: {}", line.trim());
+            }
+            ready
+        });
+        if !all_ready {
+            holders.close();
+            return None;
         }
         Some(holders)
     }
