@@ -113,6 +113,13 @@ fn frame_parse(c: &mut Criterion) {
     });
 }
 
+fn checksum(c: &mut Criterion) {
+    let payload: Vec<u8> = (0..MSS).map(|i| (i * 7) as u8).collect();
+    c.bench_function("Internet checksum of 1448 B", |bench| {
+        bench.iter(|| dpstack::wire::checksum::data(black_box(&payload)))
+    });
+}
+
 fn tcp_input(c: &mut Criterion) {
     // 64 in-order segments per batch are timed together; sending them,
     // reading them and returning the ACKs happen outside the timing.
@@ -374,6 +381,7 @@ fn connection_cycle(c: &mut Criterion) {
 criterion_group!(
     benches,
     frame_parse,
+    checksum,
     tcp_input,
     timer_wheel,
     epoll,
