@@ -201,6 +201,11 @@ impl FdTable {
         self.len() == 0
     }
 
+    /// True when no descriptor can be made until one closes.
+    fn is_full(&self) -> bool {
+        self.free.is_empty() && self.slots.len() >= self.max_fds
+    }
+
     fn insert(&mut self, kind: Kind) -> Result<Fd, Errno> {
         let slot = Slot {
             kind,
@@ -210,7 +215,7 @@ impl FdTable {
             self.slots[fd as usize] = Some(slot);
             return Ok(fd);
         }
-        if self.slots.len() >= self.max_fds {
+        if self.is_full() {
             return Err(Errno::EMFILE);
         }
         self.slots.push(Some(slot));
@@ -306,6 +311,10 @@ impl FdTable {
             return Err(Errno::EINVAL);
         };
         let options = sock.options;
+        // A full table leaves the connection queued, as Linux does.
+        if self.is_full() {
+            return Err(Errno::EMFILE);
+        }
         let (handle, peer) = net.sockets.tcp.accept(listener)?;
         // Options set on the listener after listen() reach the connection
         // here, as Linux copies them at accept.
