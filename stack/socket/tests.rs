@@ -548,3 +548,42 @@ fn descriptors_past_the_limit_get_emfile_until_one_closes() {
         "the lowest free descriptor"
     );
 }
+
+#[test]
+fn accept_on_a_full_table_leaves_the_connection_queued() {
+    let clock = ManualClock::new();
+    let (mut a, mut b) = pipe_stacks(
+        StackConfig::seeded(A_IP, 24, 1),
+        StackConfig {
+            max_fds: 2,
+            ..StackConfig::seeded(B_IP, 24, 2)
+        },
+        clock.clone(),
+        &PipeConfig::default(),
+    );
+    let listener = b.socket(SockType::Stream).unwrap();
+    b.bind(listener, SocketAddrV4::new(B_IP, PORT)).unwrap();
+    b.listen(listener, 8).unwrap();
+    let epfd = b.epoll_create().unwrap();
+    let client = a.socket(SockType::Stream).unwrap();
+    assert_eq!(
+        a.connect(client, SocketAddrV4::new(B_IP, PORT)),
+        Err(Errno::EINPROGRESS)
+    );
+    let mut pump = |a: &mut Host, b: &mut Host| {
+        for _ in 0..100 {
+            clock.advance(Duration::from_micros(10));
+            a.poll();
+            b.poll();
+        }
+    };
+    pump(&mut a, &mut b);
+    a.send(client, b"queued", 0).unwrap();
+    pump(&mut a, &mut b);
+    assert_eq!(b.accept(listener).map(|(fd, _)| fd), Err(Errno::EMFILE));
+    b.close(epfd).unwrap();
+    let (server, _) = b.accept(listener).expect("still queued");
+    let mut buf = [0u8; 16];
+    assert_eq!(b.recv(server, &mut buf, 0), Ok(6));
+    assert_eq!(&buf[..6], b"queued");
+}
