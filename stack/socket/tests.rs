@@ -570,7 +570,7 @@ fn accept_on_a_full_table_leaves_the_connection_queued() {
         a.connect(client, SocketAddrV4::new(B_IP, PORT)),
         Err(Errno::EINPROGRESS)
     );
-    let mut pump = |a: &mut Host, b: &mut Host| {
+    let pump = |a: &mut Host, b: &mut Host| {
         for _ in 0..100 {
             clock.advance(Duration::from_micros(10));
             a.poll();
