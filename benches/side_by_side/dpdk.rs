@@ -309,19 +309,10 @@ impl Contender for DpdkMemif {
     }
 
     fn demux(&mut self, idle: usize, _round_trips: u64, limit: Duration) -> Option<Sample> {
-        let idle = idle.to_string();
-        let ports = ECHO_PORTS.to_string();
+        let args = beside_idle(idle);
         // Two data packets per request, as for the other contenders.
         let mut sample = self.sample(
-            &[
-                "rr",
-                "--connections",
-                "1",
-                "--idle",
-                &idle,
-                "--idle-ports",
-                &ports,
-            ],
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
             limit.min(Duration::from_secs(1)),
             |summary| summary["requests"].as_f64().map(|r| 2.0 * r),
         )?;
@@ -332,21 +323,26 @@ impl Contender for DpdkMemif {
     fn memory_per_connection(&mut self, connections: usize) -> Option<f64> {
         // One active connection and the rest idle, both ends counted, as
         // the pipe contender counts both stacks.
-        let idle = connections.checked_sub(1)?.to_string();
-        let ports = ECHO_PORTS.to_string();
+        let args = beside_idle(connections.checked_sub(1)?);
         let run = self.against_echo(
-            &[
-                "rr",
-                "--connections",
-                "1",
-                "--idle",
-                &idle,
-                "--idle-ports",
-                &ports,
-            ],
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
             Duration::from_millis(100),
             Measure::MemoryGrowth,
         )?;
         Some(run.used / connections as f64)
     }
+}
+
+/// `dpstack-perf rr` on one connection beside `idle` idle ones, spread over
+/// the echo's ports.
+fn beside_idle(idle: usize) -> Vec<String> {
+    ["rr", "--connections", "1", "--idle"]
+        .map(String::from)
+        .into_iter()
+        .chain([
+            idle.to_string(),
+            "--idle-ports".into(),
+            ECHO_PORTS.to_string(),
+        ])
+        .collect()
 }
