@@ -235,10 +235,17 @@ fn child_memory(args: &[String]) {
 /// seconds) in a fresh process.
 fn capacity_row(budget: u64) -> Row {
     let exe = std::env::current_exe().expect("this executable");
-    let out = std::process::Command::new(exe)
-        .args(["--child-capacity", &budget.to_string()])
-        .output();
-    let held: Option<f64> = out.ok().and_then(|o| {
+    // The run fills `budget` bytes: only with room to spare (1 GiB).
+    let available = mem_available();
+    let out = (available >= budget + (1 << 30)).then(|| {
+        std::process::Command::new(exe)
+            .args(["--child-capacity", &budget.to_string()])
+            .output()
+    });
+    if out.is_none() {
+        eprintln!("  capacity: {available} bytes available, too few to fill {budget}; not run");
+    }
+    let held: Option<f64> = out.and_then(Result::ok).and_then(|o| {
         String::from_utf8_lossy(&o.stdout)
             .trim()
             .lines()
@@ -264,6 +271,17 @@ fn capacity_row(budget: u64) -> Row {
         Unit::ConnectionsHeld,
         samples,
     )
+}
+
+/// MemAvailable from /proc/meminfo, in bytes (0 if unreadable).
+fn mem_available() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
 }
 
 /// Memory per connection measured in a fresh copy of this process, so
