@@ -114,14 +114,8 @@ impl Drop for PacketSocket {
     }
 }
 
-/// TCP control bits.
-pub mod flags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const PSH: u8 = 0x08;
-    pub const ACK: u8 = 0x10;
-}
+/// TCP control bits: the stack's own.
+pub use dpstack::tcp::segment::flags;
 
 /// A TCP segment on the wire, as far as these tests care.
 #[derive(Debug, Clone, PartialEq, Eq)]
