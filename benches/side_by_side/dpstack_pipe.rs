@@ -171,6 +171,31 @@ pub fn capacity(budget: f64) -> Option<usize> {
     None
 }
 
+/// One epoll turn of `host`: reads each ready connection (`fd_of` its
+/// event's data) and calls `on_message` once per whole message arrived,
+/// `got` counting the bytes of messages still incomplete.
+fn on_messages(
+    host: &mut Host,
+    epfd: Fd,
+    events: &mut [EpollEvent],
+    buf: &mut [u8],
+    fd_of: impl Fn(usize) -> Fd,
+    got: &mut [usize],
+    mut on_message: impl FnMut(&mut Host, usize),
+) {
+    let n = host
+        .epoll_wait(epfd, events, Some(dpstack::time::Duration::ZERO))
+        .unwrap();
+    for event in &events[..n] {
+        let i = event.data as usize;
+        got[i] += drain(host, fd_of(i), buf).0;
+        while got[i] >= MESSAGE {
+            got[i] -= MESSAGE;
+            on_message(host, i);
+        }
+    }
+}
+
 impl Contender for DpstackPipe {
     fn name(&self) -> &'static str {
         "dpstack (pipe, one thread)"
@@ -221,33 +246,34 @@ impl Contender for DpstackPipe {
         }
         let mut completed = 0u64;
         while clock.elapsed() < duration {
-            let n = b
-                .epoll_wait(eb, &mut events, Some(dpstack::time::Duration::ZERO))
-                .unwrap();
-            for event in &events[..n] {
-                let i = event.data as usize;
-                let server = pairs[i].1;
-                got_b[i] += drain(&mut b, server, &mut buf).0;
-                while got_b[i] >= MESSAGE {
-                    got_b[i] -= MESSAGE;
-                    b.send(server, &message, 0).unwrap();
-                }
-            }
-            let n = a
-                .epoll_wait(ea, &mut events, Some(dpstack::time::Duration::ZERO))
-                .unwrap();
-            for event in &events[..n] {
-                let i = event.data as usize;
-                let client = pairs[i].0;
-                got_a[i] += drain(&mut a, client, &mut buf).0;
-                while got_a[i] >= MESSAGE {
-                    got_a[i] -= MESSAGE;
+            // B answers each request; A counts the reply and asks again.
+            let servers = |i: usize| pairs[i].1;
+            on_messages(
+                &mut b,
+                eb,
+                &mut events,
+                &mut buf,
+                servers,
+                &mut got_b,
+                |b, i| {
+                    b.send(servers(i), &message, 0).unwrap();
+                },
+            );
+            let clients = |i: usize| pairs[i].0;
+            on_messages(
+                &mut a,
+                ea,
+                &mut events,
+                &mut buf,
+                clients,
+                &mut got_a,
+                |a, i| {
                     completed += 1;
                     latencies.record(sent_at[i]);
                     sent_at[i] = Instant::now();
-                    a.send(client, &message, 0).unwrap();
-                }
-            }
+                    a.send(clients(i), &message, 0).unwrap();
+                },
+            );
         }
         let mut sample = clock.finish(completed as f64);
         sample.latency_us = latencies.percentiles();
