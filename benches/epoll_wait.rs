@@ -10,19 +10,16 @@
 mod common;
 
 use common::median;
-use dpstack::device::pipe::{PipeConfig, PipeDevice};
-use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN};
-use dpstack::runtime::{pipe_stacks, Stack, StackConfig};
-use dpstack::socket::{Errno, Fd, SockOpt, SockType};
+use common::watched::{watched, Host, Watched};
+use dpstack::epoll::EpollEvent;
+use dpstack::socket::{Fd, SockOpt};
 use dpstack::time::{Duration, ManualClock};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 
 const ITERATIONS: u32 = 100_000;
 const RUNS: usize = 5;
 const A_IP: Ipv4Addr = Ipv4Addr::new(10, 5, 0, 1);
 const B_IP: Ipv4Addr = Ipv4Addr::new(10, 5, 0, 2);
-
-type Host = Stack<PipeDevice, ManualClock>;
 
 fn small(stack: &mut Host, fd: Fd) {
     stack.setsockopt(fd, SockOpt::RcvBuf(4096)).unwrap();
@@ -33,49 +30,14 @@ fn small(stack: &mut Host, fd: Fd) {
 /// Two stacks with `idle` + 1 established connections, all watched by one
 /// epoll on B; returns (A, B, clock, epoll, active client, active server).
 fn setup(idle: usize) -> (Host, Host, ManualClock, Fd, Fd, Fd) {
-    let clock = ManualClock::new();
-    let (mut a, mut b) = pipe_stacks(
-        StackConfig::seeded(A_IP, 24, 1),
-        StackConfig::seeded(B_IP, 24, 2),
-        clock.clone(),
-        &PipeConfig {
-            queue_len: 16_384,
-            ..PipeConfig::default()
-        },
-    );
-    let listener = b.socket(SockType::Stream).unwrap();
-    small(&mut b, listener);
-    b.bind(listener, SocketAddrV4::new(B_IP, 9)).unwrap();
-    b.listen(listener, 4096).unwrap();
-    let epfd = b.epoll_create().unwrap();
-    let mut pairs = Vec::new();
-    while pairs.len() < idle + 1 {
-        let batch = (idle + 1 - pairs.len()).min(1000);
-        let mut opening = Vec::new();
-        for _ in 0..batch {
-            let fd = a.socket(SockType::Stream).unwrap();
-            small(&mut a, fd);
-            assert_eq!(
-                a.connect(fd, SocketAddrV4::new(B_IP, 9)),
-                Err(Errno::EINPROGRESS)
-            );
-            opening.push(fd);
-        }
-        for _ in 0..200 {
-            clock.advance(Duration::from_micros(10));
-            a.poll();
-            b.poll();
-        }
-        for client in opening {
-            let (server, _) = b.accept(listener).expect("accepted");
-            let event = EpollEvent {
-                events: EPOLLIN,
-                data: server as u64,
-            };
-            b.epoll_ctl(epfd, CtlOp::Add, server, event).unwrap();
-            pairs.push((client, server));
-        }
-    }
+    let Watched {
+        a,
+        b,
+        clock,
+        epfd,
+        pairs,
+        ..
+    } = watched(A_IP, B_IP, idle + 1, small, small);
     let (client, server) = pairs[idle];
     (a, b, clock, epfd, client, server)
 }

@@ -5,15 +5,16 @@
 //!
 //! Run: `cargo bench --bench micro` (filter: `cargo bench --bench micro -- tcp_input`).
 
+mod common;
+
+use common::watched::{self, Host, Watched};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
-use dpstack::device::pipe::{PipeConfig, PipeDevice};
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN};
 use dpstack::rand::Rng;
-use dpstack::runtime::{pipe_stacks, Stack, StackConfig};
-use dpstack::socket::{Errno, Fd, SockOpt, SockType};
+use dpstack::socket::{Errno, SockOpt, SockType};
 use dpstack::tcp::emit::SegmentOut;
 use dpstack::tcp::{segment, TcpConfig, TcpHandle, TcpOptions, TcpSockets};
-use dpstack::time::{Duration, Instant, ManualClock};
+use dpstack::time::{Duration, Instant};
 use dpstack::timer::TimerWheel;
 use smoltcp::wire::{
     EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpProtocol, Ipv4Packet,
@@ -189,73 +190,17 @@ fn timer_wheel(c: &mut Criterion) {
     });
 }
 
-type Host = Stack<PipeDevice, ManualClock>;
-
-/// Two stacks over a pipe with `n` established connections, B watching
-/// every server side with one epoll.
-struct Watched {
-    a: Host,
-    b: Host,
-    clock: ManualClock,
-    epfd: Fd,
-    /// B's listener on port 9.
-    listener: Fd,
-    /// (client, server) of each connection.
-    pairs: Vec<(Fd, Fd)>,
-}
-
+/// [`watched`] between this file's addresses, Nagle off on the clients.
 fn watched(n: usize) -> Watched {
-    let clock = ManualClock::new();
-    let (mut a, mut b) = pipe_stacks(
-        StackConfig::seeded(A_IP, 24, 1),
-        StackConfig::seeded(B_IP, 24, 2),
-        clock.clone(),
-        &PipeConfig {
-            queue_len: 16_384,
-            ..PipeConfig::default()
+    watched::watched(
+        A_IP,
+        B_IP,
+        n,
+        |_, _| {},
+        |host, fd| {
+            host.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
         },
-    );
-    let listener = b.socket(SockType::Stream).unwrap();
-    b.bind(listener, SocketAddrV4::new(B_IP, 9)).unwrap();
-    b.listen(listener, 4096).unwrap();
-    let epfd = b.epoll_create().unwrap();
-    let mut pairs = Vec::new();
-    while pairs.len() < n {
-        let batch = (n - pairs.len()).min(1000);
-        let clients: Vec<Fd> = (0..batch)
-            .map(|_| {
-                let fd = a.socket(SockType::Stream).unwrap();
-                a.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
-                assert_eq!(
-                    a.connect(fd, SocketAddrV4::new(B_IP, 9)),
-                    Err(Errno::EINPROGRESS)
-                );
-                fd
-            })
-            .collect();
-        for _ in 0..200 {
-            clock.advance(Duration::from_micros(10));
-            a.poll();
-            b.poll();
-        }
-        for client in clients {
-            let (server, _) = b.accept(listener).expect("accepted");
-            let event = EpollEvent {
-                events: EPOLLIN,
-                data: server as u64,
-            };
-            b.epoll_ctl(epfd, CtlOp::Add, server, event).unwrap();
-            pairs.push((client, server));
-        }
-    }
-    Watched {
-        a,
-        b,
-        clock,
-        epfd,
-        listener,
-        pairs,
-    }
+    )
 }
 
 fn epoll(c: &mut Criterion) {

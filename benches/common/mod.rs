@@ -1,6 +1,10 @@
 //! Helpers the benchmarks share.
 
+#[allow(dead_code)]
+pub mod watched;
+
 /// (median, min, max) of `samples`.
+#[allow(dead_code)]
 pub fn median(mut samples: Vec<f64>) -> (f64, f64, f64) {
     samples.sort_by(f64::total_cmp);
     (
