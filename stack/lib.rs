@@ -43,6 +43,7 @@ pub mod runtime;
 pub mod siphash;
 pub mod socket;
 pub mod stats;
+pub mod steer;
 pub mod tcp;
 pub mod time;
 pub mod timer;

@@ -18,6 +18,11 @@ macro_rules! counters {
             pub fn fields(&self) -> Vec<(&'static str, u64)> {
                 vec![$((stringify!($field), self.$field)),*]
             }
+
+            /// Adds `other`'s counters to these (totals over cores).
+            pub fn add(&mut self, other: &Self) {
+                $(self.$field += other.$field;)*
+            }
         }
     };
 }
@@ -297,6 +302,23 @@ counters! {
     }
 }
 
+counters! {
+    /// Counters of the steering stage that moves frames between cores
+    /// (zero on one core).
+    SteeringStats {
+        /// Frames this core received for another core's flow and handed to it.
+        handed_out,
+        /// Frames other cores handed to this one.
+        handed_in,
+        /// Frames (or ARP copies) dropped because the other core's ring was
+        /// full or no buffer was left for a copy.
+        handoff_drops,
+        /// ARP frames copied to the other cores so every core learns the
+        /// sender's address.
+        arp_copies,
+    }
+}
+
 /// A snapshot of every layer's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StackStats {
@@ -314,11 +336,13 @@ pub struct StackStats {
     pub udp: UdpStats,
     /// TCP counters.
     pub tcp: TcpStats,
+    /// Steering between cores.
+    pub steering: SteeringStats,
 }
 
 impl StackStats {
     /// Every layer's counters, layer by layer, for printing.
-    pub fn layers(&self) -> [(&'static str, Vec<(&'static str, u64)>); 7] {
+    pub fn layers(&self) -> [(&'static str, Vec<(&'static str, u64)>); 8] {
         [
             ("device", self.device.fields()),
             ("ethernet", self.ethernet.fields()),
@@ -327,7 +351,20 @@ impl StackStats {
             ("icmp", self.icmp.fields()),
             ("udp", self.udp.fields()),
             ("tcp", self.tcp.fields()),
+            ("steering", self.steering.fields()),
         ]
+    }
+
+    /// Adds every counter of `other` to these: the totals of several cores.
+    pub fn add(&mut self, other: &StackStats) {
+        self.device.add(&other.device);
+        self.ethernet.add(&other.ethernet);
+        self.arp.add(&other.arp);
+        self.ipv4.add(&other.ipv4);
+        self.icmp.add(&other.icmp);
+        self.udp.add(&other.udp);
+        self.tcp.add(&other.tcp);
+        self.steering.add(&other.steering);
     }
 
     /// The snapshot as a JSON object of layers, for `--json` summaries.
@@ -364,9 +401,23 @@ mod tests {
     #[test]
     fn json_has_every_layer() {
         let json = StackStats::default().to_json();
-        for layer in ["device", "ethernet", "arp", "ipv4", "icmp", "udp", "tcp"] {
+        for layer in [
+            "device", "ethernet", "arp", "ipv4", "icmp", "udp", "tcp", "steering",
+        ] {
             assert!(json[layer].is_object(), "{layer}");
         }
         assert_eq!(json["ipv4"]["rx_ttl_zero"], 0);
+    }
+
+    #[test]
+    fn totals_add_every_layer() {
+        let mut one = StackStats::default();
+        one.tcp.active_opens = 2;
+        one.steering.handed_in = 3;
+        let mut total = one;
+        total.add(&one);
+        assert_eq!(total.tcp.active_opens, 4);
+        assert_eq!(total.steering.handed_in, 6);
+        assert_eq!(total.device, DeviceStats::default());
     }
 }

@@ -419,6 +419,10 @@ impl<D: Device> Device for FaultDevice<D> {
         self.inner.extended_stats()
     }
 
+    fn steering_stats(&self) -> crate::stats::SteeringStats {
+        self.inner.steering_stats()
+    }
+
     fn stats(&self) -> DeviceStats {
         self.stats
     }

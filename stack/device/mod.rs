@@ -20,7 +20,7 @@ pub mod tap;
 pub mod dpdk;
 
 use crate::buf::PacketBuf;
-use crate::stats::DeviceStats;
+use crate::stats::{DeviceStats, SteeringStats};
 use crate::time::Instant;
 use crate::wire::MacAddr;
 
@@ -92,6 +92,13 @@ pub trait Device {
 
     /// A snapshot of the device's counters.
     fn stats(&self) -> DeviceStats;
+
+    /// Counters of the steering stage between cores, for a device that is
+    /// one core's share of a multi-queue port (zero otherwise); wrappers
+    /// pass their inner device's through.
+    fn steering_stats(&self) -> SteeringStats {
+        SteeringStats::default()
+    }
 
     /// Backend-specific counters (a DPDK port's hardware counters), as
     /// `(name, value)` pairs; empty for backends without any. Control path only.

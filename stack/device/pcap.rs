@@ -434,6 +434,10 @@ impl<D: Device> Device for Recorder<D> {
         self.inner.extended_stats()
     }
 
+    fn steering_stats(&self) -> crate::stats::SteeringStats {
+        self.inner.steering_stats()
+    }
+
     fn stats(&self) -> DeviceStats {
         self.inner.stats()
     }

@@ -4,10 +4,16 @@
 //! queue per direction; the ends are `Send`, so the two stacks may run on one
 //! thread or on two. A full queue refuses frames (they stay with the caller),
 //! like a NIC's full transmit ring.
+//!
+//! [`multi_queue_pipe`] gives each side N queue pairs, one per core, and
+//! decides which of the receiver's queues a frame lands on as a NIC or a
+//! peer would ([`PipeSpread`]), so multi-core stacks are tested on threads
+//! without DPDK.
 
 use super::{Capabilities, Device, Offloads};
 use crate::buf::{BufPool, PacketBuf, PoolBuf};
 use crate::stats::DeviceStats;
+use crate::steer::Steering;
 use crate::time::Instant;
 use crate::wire::MacAddr;
 use crossbeam_queue::ArrayQueue;
@@ -37,40 +43,106 @@ impl Default for PipeConfig {
     }
 }
 
-/// One end of an in-memory pipe.
+/// How a multi-queue pipe picks the receiving queue of each frame.
+#[derive(Debug, Clone)]
+pub enum PipeSpread {
+    /// As a NIC with RSS programmed like `Steering`'s port: TCP and UDP by
+    /// the Toeplitz hash of their 4-tuple, other IPv4 by the address pair,
+    /// everything else on queue 0.
+    Rss(Steering),
+    /// What queue `k` sends arrives on the peer's queue `k` (as memif
+    /// pairs its rings): the receiver has to steer.
+    SameQueue,
+    /// What queue `k` sends arrives on the peer's queue `k + 1` (mod N): a
+    /// peer whose own queue choice never matches ours, so every frame needs
+    /// steering.
+    NextQueue,
+}
+
+/// One end of an in-memory pipe (one queue pair of it, for a multi-queue pipe).
 pub struct PipeDevice {
     pool: BufPool,
     rx: Arc<ArrayQueue<PoolBuf>>,
-    tx: Arc<ArrayQueue<PoolBuf>>,
+    /// The peer's receive queues, one per queue pair.
+    tx: Vec<Arc<ArrayQueue<PoolBuf>>>,
+    /// Which of `tx` a frame goes to.
+    spread: Spread,
     mac: MacAddr,
     mtu: usize,
-    name: &'static str,
+    name: String,
     stats: DeviceStats,
+}
+
+/// A pipe end's choice of the peer queue, resolved for its own queue index.
+enum Spread {
+    /// Always `tx[index]`.
+    Fixed(usize),
+    /// By the RSS rules.
+    Rss(Box<Steering>),
 }
 
 /// Two pipe ends wired together; both allocate from `pool`.
 pub fn pipe_pair(config: &PipeConfig, pool: &BufPool) -> (PipeDevice, PipeDevice) {
+    let (mut a, mut b) = multi_queue_pipe(config, pool, 1, &PipeSpread::SameQueue);
+    match (a.pop(), b.pop()) {
+        (Some(mut a), Some(mut b)) => {
+            a.name = "pipe:a".into();
+            b.name = "pipe:b".into();
+            (a, b)
+        }
+        _ => unreachable!("a pipe of one queue pair has one device per side"),
+    }
+}
+
+/// Two sides of `queues` queue pairs each (1 to `steer::MAX_CORES`), side A's queue `k`
+/// named `pipe:a/k`; frames reach the peer's queues as `spread` says.
+/// Every queue pair of a side has that side's MAC, as one port's queues do.
+pub fn multi_queue_pipe(
+    config: &PipeConfig,
+    pool: &BufPool,
+    queues: usize,
+    spread: &PipeSpread,
+) -> (Vec<PipeDevice>, Vec<PipeDevice>) {
+    let queues = queues.clamp(1, crate::steer::MAX_CORES);
     let queue_len = config.queue_len.max(1);
-    let a_to_b = Arc::new(ArrayQueue::new(queue_len));
-    let b_to_a = Arc::new(ArrayQueue::new(queue_len));
-    let end = |rx, tx, mac, name| PipeDevice {
-        pool: pool.clone(),
-        rx,
-        tx,
-        mac,
-        mtu: config.mtu,
-        name,
-        stats: DeviceStats::default(),
+    let new_queues = || -> Vec<Arc<ArrayQueue<PoolBuf>>> {
+        (0..queues)
+            .map(|_| Arc::new(ArrayQueue::new(queue_len)))
+            .collect()
+    };
+    let (into_a, into_b) = (new_queues(), new_queues());
+    let side = |rx: &[Arc<ArrayQueue<PoolBuf>>], tx: &[Arc<ArrayQueue<PoolBuf>>], mac, name| {
+        (0..queues)
+            .map(|k| PipeDevice {
+                pool: pool.clone(),
+                rx: Arc::clone(&rx[k]),
+                tx: tx.to_vec(),
+                spread: match spread {
+                    PipeSpread::Rss(steering) => Spread::Rss(Box::new(steering.clone())),
+                    PipeSpread::SameQueue => Spread::Fixed(k),
+                    PipeSpread::NextQueue => Spread::Fixed((k + 1) % queues),
+                },
+                mac,
+                mtu: config.mtu,
+                name: format!("pipe:{name}/{k}"),
+                stats: DeviceStats::default(),
+            })
+            .collect()
     };
     (
-        end(
-            Arc::clone(&b_to_a),
-            Arc::clone(&a_to_b),
-            config.macs[0],
-            "pipe:a",
-        ),
-        end(a_to_b, b_to_a, config.macs[1], "pipe:b"),
+        side(&into_a, &into_b, config.macs[0], "a"),
+        side(&into_b, &into_a, config.macs[1], "b"),
     )
+}
+
+impl PipeDevice {
+    /// The peer queue `frame` goes to.
+    fn peer_queue(&self, frame: &[u8]) -> usize {
+        match &self.spread {
+            Spread::Fixed(k) => *k,
+            Spread::Rss(steering) => usize::from(steering.rss_queue(frame)) % self.tx.len(),
+        }
+    }
 }
 
 impl Device for PipeDevice {
@@ -80,10 +152,13 @@ impl Device for PipeDevice {
         Capabilities {
             mac: self.mac,
             mtu: self.mtu,
-            rx_queues: 1,
-            tx_queues: 1,
-            offloads: Offloads::default(),
-            name: self.name.to_string(),
+            rx_queues: self.tx.len() as u16,
+            tx_queues: self.tx.len() as u16,
+            offloads: Offloads {
+                rss: matches!(self.spread, Spread::Rss(_)),
+                ..Offloads::default()
+            },
+            name: self.name.clone(),
         }
     }
 
@@ -103,13 +178,38 @@ impl Device for PipeDevice {
     }
 
     fn transmit(&mut self, _now: Instant, batch: &mut Vec<PoolBuf>) -> usize {
-        // This end is the only producer on its queue, so room can only grow
-        // between this check and the pushes below.
-        let room = self.tx.capacity() - self.tx.len();
-        let n = room.min(batch.len());
+        if let [queue] = &self.tx[..] {
+            // This end is the only producer on its queue, so room can only
+            // grow between this check and the pushes below.
+            let n = (queue.capacity() - queue.len()).min(batch.len());
+            for buf in batch.drain(..n) {
+                let len = buf.len();
+                match queue.push(buf) {
+                    Ok(()) => self.stats.count_tx(len),
+                    Err(_) => self.stats.tx_dropped += 1,
+                }
+            }
+            return n;
+        }
+        // Several producers share each peer queue: take the leading frames
+        // whose queue has room now; one that loses a race for the last slot
+        // is dropped and counted, as a NIC's full ring drops.
+        let mut room = [0usize; crate::steer::MAX_CORES];
+        for (slot, queue) in room.iter_mut().zip(&self.tx) {
+            *slot = queue.capacity() - queue.len();
+        }
+        let mut n = 0;
+        while let Some(frame) = batch.get(n) {
+            let k = self.peer_queue(frame.data());
+            if room[k] == 0 {
+                break;
+            }
+            room[k] -= 1;
+            n += 1;
+        }
         for buf in batch.drain(..n) {
-            let len = buf.len();
-            match self.tx.push(buf) {
+            let (k, len) = (self.peer_queue(buf.data()), buf.len());
+            match self.tx[k].push(buf) {
                 Ok(()) => self.stats.count_tx(len),
                 Err(_) => self.stats.tx_dropped += 1,
             }

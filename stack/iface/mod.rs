@@ -176,6 +176,7 @@ impl Interface {
             icmp: self.icmp,
             udp: self.udp,
             tcp: Default::default(),
+            steering: Default::default(),
         }
     }
 

@@ -10,6 +10,7 @@ use crate::device::{Device, MAX_BURST};
 use crate::iface::{FrameSink, Interface, InterfaceConfig, NoRoute, Sockets};
 use crate::rand::Rng;
 use crate::stats::StackStats;
+use crate::steer::CoreSteering;
 use crate::tcp::{Readiness, State, TcpConfig, TcpError, TcpHandle, TcpOptions, TcpSockets};
 use crate::time::{Clock, Instant};
 use crate::udp::{UdpBuffers, UdpError, UdpHandle, UdpSockets};
@@ -36,6 +37,9 @@ pub struct StackConfig {
     /// Most descriptors (sockets and epolls) open at once; past it calls
     /// fail with EMFILE, as past `ulimit -n`.
     pub max_fds: usize,
+    /// This stack's core among several on one port (`None`: the only one):
+    /// active opens then pick ephemeral ports whose flows land on this core.
+    pub core: Option<CoreSteering>,
 }
 
 impl StackConfig {
@@ -50,6 +54,7 @@ impl StackConfig {
             tcp: TcpConfig::default(),
             max_tx_backlog: 4096,
             max_fds: crate::socket::MAX_FDS,
+            core: None,
         }
     }
 }
@@ -103,10 +108,12 @@ impl<D: Device, C: Clock> Stack<D, C> {
             caps.mtu,
         );
         let iface = Interface::new(iface_config, Rng::new(rng.next_u64()));
-        let udp = UdpSockets::new(Rng::new(rng.next_u64()), config.udp_buffers);
+        let mut udp = UdpSockets::new(Rng::new(rng.next_u64()), config.udp_buffers);
         let mut tcp_config = config.tcp.clone();
         tcp_config.max_mss = caps.mtu.saturating_sub(40).clamp(64, usize::from(u16::MAX)) as u16;
-        let tcp = TcpSockets::new(Rng::new(rng.next_u64()), tcp_config);
+        let mut tcp = TcpSockets::new(Rng::new(rng.next_u64()), tcp_config);
+        udp.set_core_steering(config.core.clone());
+        tcp.set_core_steering(config.core.clone());
         let mut stack = Stack {
             device,
             clock,
@@ -213,6 +220,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
         StackStats {
             device: self.device.stats(),
             tcp: self.sockets.tcp.stats(),
+            steering: self.device.steering_stats(),
             ..self.iface.stats()
         }
     }

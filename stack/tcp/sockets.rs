@@ -16,6 +16,7 @@ use super::tcb::{Owner, Reply, Tcb, TcpOptions, Timer};
 use crate::hash::FastMap;
 use crate::rand::Rng;
 use crate::stats::TcpStats;
+use crate::steer::CoreSteering;
 use crate::time::Instant;
 use crate::timer::TimerWheel;
 use crate::udp::{EPHEMERAL_FIRST, EPHEMERAL_LAST};
@@ -84,6 +85,9 @@ pub struct TcpSockets {
     isn: IsnGenerator,
     rng: Rng,
     stats: TcpStats,
+    /// On one core of several: active opens take only ephemeral ports
+    /// whose flow lands on this core.
+    core: Option<CoreSteering>,
 }
 
 impl TcpSockets {
@@ -110,7 +114,15 @@ impl TcpSockets {
             cookie_sent_at: None,
             rng,
             stats: TcpStats::default(),
+            core: None,
         }
+    }
+
+    /// Makes this table one core's of several: `connect` picks ephemeral
+    /// ports whose replies the NIC (or the steering stage) brings to this
+    /// core, as mTCP and F-Stack do.
+    pub fn set_core_steering(&mut self, core: Option<CoreSteering>) {
+        self.core = core;
     }
 
     /// The settings in force.
@@ -803,6 +815,13 @@ impl TcpSockets {
                 continue;
             }
             let free = match remote {
+                Some(remote)
+                    if self.core.as_ref().is_some_and(|core| {
+                        !core.owns(SocketAddrV4::new(own_ip, port), remote)
+                    }) =>
+                {
+                    false
+                }
                 Some(remote) => {
                     let pair = (SocketAddrV4::new(own_ip, port), remote);
                     match self.demux.get(&pair) {

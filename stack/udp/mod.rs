@@ -11,6 +11,7 @@ pub use error::UdpError;
 use crate::buf::DatagramQueue;
 use crate::hash::FastMap;
 use crate::rand::Rng;
+use crate::steer::CoreSteering;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// Largest UDP payload over IPv4: 65535 - 20 (IP) - 8 (UDP).
@@ -89,6 +90,9 @@ pub struct UdpSockets {
     wakeups: Vec<UdpHandle>,
     rng: Rng,
     buffers: UdpBuffers,
+    /// On one core of several: ephemeral ports are those whose flow to the
+    /// first peer lands on this core.
+    core: Option<CoreSteering>,
 }
 
 /// A datagram waiting to go out, as the interface sees it.
@@ -115,7 +119,15 @@ impl UdpSockets {
             wakeups: Vec::new(),
             rng,
             buffers,
+            core: None,
         }
+    }
+
+    /// Makes this table one core's of several: ephemeral ports bound on
+    /// `connect` or a first `send_to` are chosen so the peer's replies are
+    /// steered to this core.
+    pub fn set_core_steering(&mut self, core: Option<CoreSteering>) {
+        self.core = core;
     }
 
     /// Opens an unbound socket.
@@ -158,6 +170,18 @@ impl UdpSockets {
         local: SocketAddrV4,
         own_ip: Ipv4Addr,
     ) -> Result<(), UdpError> {
+        self.bind_towards(handle, local, own_ip, None)
+    }
+
+    /// Binds as [`bind`](Self::bind); an ephemeral port is one whose flow
+    /// to `peer` (when given) lands on this core.
+    fn bind_towards(
+        &mut self,
+        handle: UdpHandle,
+        local: SocketAddrV4,
+        own_ip: Ipv4Addr,
+        peer: Option<SocketAddrV4>,
+    ) -> Result<(), UdpError> {
         if !local.ip().is_unspecified() && *local.ip() != own_ip {
             return Err(UdpError::AddrNotAvailable);
         }
@@ -165,7 +189,7 @@ impl UdpSockets {
             return Err(UdpError::AlreadyBound);
         }
         let port = match local.port() {
-            0 => self.pick_ephemeral()?,
+            0 => self.pick_ephemeral(own_ip, peer)?,
             port if self.by_port.contains_key(&port) => return Err(UdpError::AddrInUse),
             port => port,
         };
@@ -174,12 +198,20 @@ impl UdpSockets {
         Ok(())
     }
 
-    fn pick_ephemeral(&mut self) -> Result<u16, UdpError> {
+    fn pick_ephemeral(
+        &mut self,
+        own_ip: Ipv4Addr,
+        peer: Option<SocketAddrV4>,
+    ) -> Result<u16, UdpError> {
         let span = u32::from(EPHEMERAL_LAST - EPHEMERAL_FIRST) + 1;
         let start = self.rng.below(u64::from(span)) as u32;
+        let lands_here = |port: u16| match (&self.core, peer) {
+            (Some(core), Some(peer)) => core.owns(SocketAddrV4::new(own_ip, port), peer),
+            _ => true,
+        };
         (0..span)
             .map(|i| EPHEMERAL_FIRST + ((start + i) % span) as u16)
-            .find(|port| !self.by_port.contains_key(port))
+            .find(|&port| !self.by_port.contains_key(&port) && lands_here(port))
             .ok_or(UdpError::AddrInUse)
     }
 
@@ -194,7 +226,8 @@ impl UdpSockets {
             return Err(UdpError::AddrNotAvailable);
         }
         if self.socket(handle)?.local.port() == 0 {
-            self.bind(handle, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), own_ip)?;
+            let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+            self.bind_towards(handle, any, own_ip, Some(remote))?;
         }
         self.socket(handle)?.remote = Some(remote);
         Ok(())
@@ -240,7 +273,8 @@ impl UdpSockets {
             return Err(UdpError::MessageTooLong);
         }
         if socket.local.port() == 0 {
-            self.bind(handle, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), own_ip)?;
+            let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+            self.bind_towards(handle, any, own_ip, Some(remote))?;
         }
         let socket = self.socket(handle)?;
         let dont_fragment = socket.dont_fragment;
