@@ -7,7 +7,8 @@ use clap::{Parser, ValueEnum};
 use dpstack::device::Device;
 use dpstack::epoll::{EpollEvent, EPOLLET, EPOLLIN};
 use dpstack::runtime::{
-    announce_ready, print_summary, run_app, DeviceUser, NetOptions, RunControl, Stack, SummaryValue,
+    print_cores_summary, run_cores_app, summed_counts, Core, CoreSummary, CoreUser, NetOptions,
+    Stack,
 };
 use dpstack::socket::{Fd, SockOpt, SockType};
 use dpstack::time::{Duration, MonotonicClock};
@@ -51,18 +52,27 @@ enum Trigger {
 
 struct Echo<'a> {
     args: &'a Args,
-    control: RunControl,
 }
 
-impl DeviceUser for Echo<'_> {
-    type Output = Result<(), String>;
+/// The figures each core reports, summed over the cores for the total.
+const FIGURES: [&str; 7] = [
+    "echoed",
+    "echoed_bytes",
+    "socket_errors",
+    "tcp_accepted",
+    "tcp_echoed_bytes",
+    "tcp_closed",
+    "tcp_failed",
+];
 
-    fn run<D: Device>(self, device: D) -> Result<(), String> {
+/// One reactor per core: each core listens on the same ports (per-core
+/// listeners) and echoes the flows steered to it.
+impl CoreUser for Echo<'_> {
+    type Output = CoreSummary;
+
+    fn run_core<D: Device>(&self, core: &Core, device: D) -> Result<CoreSummary, String> {
         let args = self.args;
-        if args.udp_port.is_none() && args.tcp_port.is_none() {
-            return Err("give --udp-port, --tcp-port or both".into());
-        }
-        let config = args.net.stack_config()?;
+        let config = core.stack_config(args.net.stack_config()?);
         let mut stack = Stack::new(device, MonotonicClock::new(), config);
         let epfd = stack.epoll_create().map_err(|e| e.to_string())?;
         let trigger = if args.trigger == Trigger::Et {
@@ -90,10 +100,10 @@ impl DeviceUser for Echo<'_> {
                 reactor.listeners.push(fd);
             }
         }
-        announce_ready(&args.net, &stack.device().capabilities());
+        core.ready(&args.net, &mut stack);
 
         let mut events = vec![EpollEvent::default(); 256];
-        while self.control.keep_running() {
+        while core.control().keep_running() {
             // A short timeout keeps the stop flag checked while idle.
             let n = stack
                 .epoll_wait(epfd, &mut events, Some(Duration::from_millis(50)))
@@ -101,21 +111,16 @@ impl DeviceUser for Echo<'_> {
             reactor.dispatch(&mut stack, &events[..n]);
         }
         let c = &reactor.counts;
-        print_summary(
-            "dpstack-echo",
-            args.net.json,
-            &stack.stats(),
-            &[
-                ("echoed", SummaryValue::Count(c.echoed)),
-                ("echoed_bytes", SummaryValue::Count(c.echoed_bytes)),
-                ("socket_errors", SummaryValue::Count(c.socket_errors)),
-                ("tcp_accepted", SummaryValue::Count(c.tcp_accepted)),
-                ("tcp_echoed_bytes", SummaryValue::Count(c.tcp_echoed_bytes)),
-                ("tcp_closed", SummaryValue::Count(c.tcp_closed)),
-                ("tcp_failed", SummaryValue::Count(c.tcp_failed)),
-            ],
-        );
-        Ok(())
+        let counts = [
+            c.echoed,
+            c.echoed_bytes,
+            c.socket_errors,
+            c.tcp_accepted,
+            c.tcp_echoed_bytes,
+            c.tcp_closed,
+            c.tcp_failed,
+        ];
+        Ok(CoreSummary::of_counts(stack.stats(), &FIGURES, &counts))
     }
 }
 
@@ -170,10 +175,20 @@ fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    run_app("dpstack-echo", &args.net, |control| Echo {
-        args: &args,
-        control,
-    })
+    if args.udp_port.is_none() && args.tcp_port.is_none() {
+        eprintln!("dpstack-echo: give --udp-port, --tcp-port or both");
+        return ExitCode::FAILURE;
+    }
+    run_cores_app(
+        "dpstack-echo",
+        &args.net,
+        |_| Echo { args: &args },
+        |_, cores| {
+            let totals = summed_counts(&cores, &FIGURES);
+            print_cores_summary("dpstack-echo", args.net.json, &totals, &cores);
+            Ok(())
+        },
+    )
 }
 
 /// `IDLE:INTERVAL:COUNT`, each at least 1.

@@ -7,8 +7,8 @@ use clap::Parser;
 use dpstack::device::Device;
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLET, EPOLLIN, EPOLLOUT, EPOLLRDHUP};
 use dpstack::runtime::{
-    announce_ready, fill_pattern, print_summary, run_app, DeviceUser, NetOptions, RunControl,
-    Stack, SummaryValue,
+    fill_pattern, print_cores_summary, run_cores_app, summed_counts, Core, CoreSummary, CoreUser,
+    NetOptions, Stack,
 };
 use dpstack::socket::{Errno, Fd, SockType};
 use dpstack::time::{Clock, Duration, MonotonicClock};
@@ -270,14 +270,23 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 struct Httpd<'a> {
     args: &'a Args,
-    control: RunControl,
 }
 
-impl DeviceUser for Httpd<'_> {
-    type Output = Result<(), String>;
+/// The figures each core reports, summed over the cores for the total.
+const FIGURES: [&str; 5] = [
+    "accepted",
+    "requests",
+    "status_200",
+    "status_errors",
+    "body_bytes",
+];
 
-    fn run<D: Device>(self, device: D) -> Result<(), String> {
-        let config = self.args.net.stack_config()?;
+/// One reactor per core, each with its own listener on the port.
+impl CoreUser for Httpd<'_> {
+    type Output = CoreSummary;
+
+    fn run_core<D: Device>(&self, core: &Core, device: D) -> Result<CoreSummary, String> {
+        let config = core.stack_config(self.args.net.stack_config()?);
         let mut stack = Stack::new(device, MonotonicClock::new(), config);
         let port = self.args.listen_port;
         let listener = stack
@@ -296,12 +305,12 @@ impl DeviceUser for Httpd<'_> {
         stack
             .epoll_ctl(epfd, CtlOp::Add, listener, watch(listener, EPOLLIN))
             .map_err(|e| e.to_string())?;
-        announce_ready(&self.args.net, &stack.device().capabilities());
+        core.ready(&self.args.net, &mut stack);
         let mut counts = Counts::default();
         let mut conns: HashMap<Fd, HttpConn> = HashMap::new();
         let mut scratch = vec![0u8; 16 * 1024];
         let mut events = vec![EpollEvent::default(); 256];
-        while self.control.keep_running() {
+        while core.control().keep_running() {
             // A short timeout keeps the stop flag checked while idle.
             let n = stack
                 .epoll_wait(epfd, &mut events, Some(Duration::from_millis(50)))
@@ -331,26 +340,28 @@ impl DeviceUser for Httpd<'_> {
                 }
             }
         }
-        print_summary(
-            "dpstack-httpd",
-            self.args.net.json,
-            &stack.stats(),
-            &[
-                ("accepted", SummaryValue::Count(counts.accepted)),
-                ("requests", SummaryValue::Count(counts.requests)),
-                ("status_200", SummaryValue::Count(counts.status_200)),
-                ("status_errors", SummaryValue::Count(counts.status_errors)),
-                ("body_bytes", SummaryValue::Count(counts.body_bytes)),
-            ],
-        );
-        Ok(())
+        let c = &counts;
+        let values = [
+            c.accepted,
+            c.requests,
+            c.status_200,
+            c.status_errors,
+            c.body_bytes,
+        ];
+        Ok(CoreSummary::of_counts(stack.stats(), &FIGURES, &values))
     }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    run_app("dpstack-httpd", &args.net, |control| Httpd {
-        args: &args,
-        control,
-    })
+    run_cores_app(
+        "dpstack-httpd",
+        &args.net,
+        |_| Httpd { args: &args },
+        |_, cores| {
+            let totals = summed_counts(&cores, &FIGURES);
+            print_cores_summary("dpstack-httpd", args.net.json, &totals, &cores);
+            Ok(())
+        },
+    )
 }

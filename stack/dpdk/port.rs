@@ -25,6 +25,11 @@ pub struct PortConfig {
     pub promiscuous: bool,
     /// Spread IPv4/TCP/UDP flows over the receive queues by RSS, if the port supports it.
     pub rss: bool,
+    /// With `rss` and several queues: program the symmetric Toeplitz key
+    /// and a round-robin redirection table, so the software hash
+    /// ([`crate::steer`]) predicts the queue of every flow. Whether the
+    /// port took both is [`Port::hardware_steering`].
+    pub symmetric_rss: bool,
     /// Use IPv4/TCP/UDP checksum offloads the port supports.
     pub checksum_offloads: bool,
 }
@@ -39,6 +44,7 @@ impl Default for PortConfig {
             mtu: None,
             promiscuous: false,
             rss: true,
+            symmetric_rss: true,
             checksum_offloads: true,
         }
     }
@@ -65,6 +71,10 @@ pub struct PortInfo {
     pub min_mtu: u16,
     /// Largest MTU the port accepts.
     pub max_mtu: u16,
+    /// Entries of the RSS redirection table (0: none to program).
+    pub reta_size: u16,
+    /// Bytes of the RSS hash key (0: the key cannot be set).
+    pub hash_key_size: u8,
 }
 
 /// Link state as the port reports it.
@@ -127,6 +137,45 @@ const WANTED_RSS: u64 = (sys::dps_offload_flag_DPS_ETH_RSS_IPV4
     | sys::dps_offload_flag_DPS_ETH_RSS_NONFRAG_IPV4_UDP
     | sys::dps_offload_flag_DPS_ETH_RSS_NONFRAG_IPV4_OTHER) as u64;
 
+/// Virtual drivers whose queue choice is not a Toeplitz hash of ours even
+/// when they report RSS (the kernel picks a TAP's queue; the others have
+/// none): the stack steers for them.
+const VIRTUAL_WITHOUT_HASHING: [&str; 8] = [
+    "net_tap",
+    "net_memif",
+    "net_ring",
+    "net_af_packet",
+    "net_af_xdp",
+    "net_null",
+    "net_pcap",
+    "net_virtio_user",
+];
+
+/// Fills port `id`'s redirection table of `reta_size` entries round robin
+/// over `queues`; the table size if the port took it.
+fn program_round_robin_reta(id: u16, reta_size: u16, queues: u16) -> Option<u16> {
+    let size = usize::from(reta_size);
+    if size == 0 || !size.is_power_of_two() || size < usize::from(queues) {
+        return None;
+    }
+    let groups = size.div_ceil(64);
+    let mut table = vec![sys::rte_eth_rss_reta_entry64::default(); groups];
+    for (group, entry) in table.iter_mut().enumerate() {
+        let entries = (size - group * 64).min(64);
+        entry.mask = if entries == 64 {
+            u64::MAX
+        } else {
+            (1u64 << entries) - 1
+        };
+        for (k, slot) in entry.reta.iter_mut().take(entries).enumerate() {
+            *slot = ((group * 64 + k) % usize::from(queues)) as u16;
+        }
+    }
+    // SAFETY: `table` holds reta_size / 64 (rounded up) entries, as the call reads.
+    let rc = unsafe { sys::rte_eth_dev_rss_reta_update(id, table.as_mut_ptr(), reta_size) };
+    (rc == 0).then_some(reta_size)
+}
+
 fn check(op: &'static str, rc: i32) -> Result<(), DpdkError> {
     if rc < 0 {
         Err(DpdkError::from_return(op, rc))
@@ -143,6 +192,9 @@ pub struct Port {
     rx_offloads: u64,
     tx_offloads: u64,
     rss: bool,
+    /// Redirection table size, when the symmetric key and a round-robin
+    /// table were programmed.
+    hardware_steering: Option<u16>,
     rx_claimed: Box<[AtomicBool]>,
     tx_claimed: Box<[AtomicBool]>,
     pool: Mempool,
@@ -265,6 +317,8 @@ impl Port {
             rss_flow_types: raw.flow_type_rss_offloads,
             min_mtu: raw.min_mtu,
             max_mtu: raw.max_mtu,
+            reta_size: raw.reta_size,
+            hash_key_size: raw.hash_key_size,
         })
     }
 
@@ -290,9 +344,19 @@ impl Port {
         }
         let mut conf = sys::rte_eth_conf::default();
         let rss = config.rss && config.rx_queues > 1 && info.rss_flow_types & WANTED_RSS != 0;
+        // The symmetric key, as long as the port's key (its pattern repeats
+        // every 2 bytes, so any length keeps the symmetry).
+        let mut key: Vec<u8> = (0..usize::from(info.hash_key_size))
+            .map(|i| crate::steer::SYMMETRIC_KEY[i % 2])
+            .collect();
+        let program_key = rss && config.symmetric_rss && !key.is_empty();
         if rss {
             conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_hf = info.rss_flow_types & WANTED_RSS;
+            if program_key {
+                conf.rx_adv_conf.rss_conf.rss_key = key.as_mut_ptr();
+                conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
+            }
         }
         let (rx_offloads, tx_offloads) = if config.checksum_offloads {
             (
@@ -344,12 +408,17 @@ impl Port {
         }
         // SAFETY: the port is configured with all its queues set up.
         check("rte_eth_dev_start", unsafe { sys::rte_eth_dev_start(id) })?;
+        let hardware_steering = (program_key
+            && VIRTUAL_WITHOUT_HASHING.iter().all(|d| *d != info.driver))
+        .then(|| program_round_robin_reta(id, info.reta_size, config.rx_queues))
+        .flatten();
         let port = Port {
             id,
             info,
             rx_offloads,
             tx_offloads,
             rss,
+            hardware_steering,
             rx_claimed: (0..config.rx_queues)
                 .map(|_| AtomicBool::new(false))
                 .collect(),
@@ -462,6 +531,14 @@ impl Port {
             speed_mbps: link.link_speed,
             full_duplex: link.link_duplex() == sys::RTE_ETH_LINK_FULL_DUPLEX as u16,
         })
+    }
+
+    /// The redirection table size, when the port steers by the symmetric
+    /// Toeplitz key through a round-robin table (queue `i % queues` for
+    /// entry `i`): then every flow arrives on the queue
+    /// [`crate::steer::Steering`] predicts. `None`: the stack must steer.
+    pub fn hardware_steering(&self) -> Option<u16> {
+        self.hardware_steering
     }
 
     /// Offloads in force on this port, and whether RSS is on.

@@ -6,6 +6,7 @@
 //! name ([`open_device`]), the stop flag set by SIGINT/SIGTERM or
 //! `--duration` ([`RunControl`]), and the `dpstack: ready` line scripts wait for.
 
+mod cores;
 mod open;
 mod options;
 mod pair;
@@ -15,14 +16,18 @@ mod stack;
 mod summary;
 mod threads;
 
-pub use open::{open_device, DeviceUser, OpenError};
+pub use cores::{run_on_threads, Core, CoreUser, HANDOFF_RING_FRAMES};
+pub use open::{open_cores, open_device, DeviceUser, OpenError};
 #[cfg(feature = "dpdk")]
 pub use open::{open_dpdk_port, start_dpdk_port};
-pub use options::{Backend, NetOptions, DEFAULT_EAL};
+pub use options::{Backend, NetOptions, SteeringChoice, DEFAULT_EAL};
 pub use pair::pipe_stacks;
 pub use signal::RunControl;
 pub use stack::{IdleBackoff, Stack, StackConfig};
-pub use summary::{fill_pattern, pattern_byte, print_summary, SummaryValue};
+pub use summary::{
+    fill_pattern, pattern_byte, print_cores_summary, print_summary, summed_counts, CoreSummary,
+    SummaryValue,
+};
 pub use threads::StackHandle;
 
 use crate::device::Capabilities;
@@ -43,6 +48,32 @@ where
     let outcome = RunControl::install(options.run_for())
         .map_err(|e| format!("cannot install signal handlers: {e}"))
         .and_then(|control| open_device(options, make(control)).map_err(|e| e.to_string())?);
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{name}: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The common body of a multi-core app's `main`: installs the stop
+/// control, runs `user` on every core of the device the options name
+/// ([`open_cores`]), and hands the cores' outputs to `finish` (which prints
+/// the summary); any error becomes a message on stderr and a failing exit code.
+pub fn run_cores_app<U: CoreUser>(
+    name: &str,
+    options: &NetOptions,
+    make: impl FnOnce(RunControl) -> U,
+    finish: impl FnOnce(&U, Vec<U::Output>) -> Result<(), String>,
+) -> std::process::ExitCode {
+    let outcome = RunControl::install(options.run_for())
+        .map_err(|e| format!("cannot install signal handlers: {e}"))
+        .and_then(|control| {
+            let user = make(control.clone());
+            let outputs = open_cores(options, &control, &user)?;
+            finish(&user, outputs)
+        });
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {

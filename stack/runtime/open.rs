@@ -4,7 +4,7 @@
 //! [`Device`] and handed the opened device through [`DeviceUser`]: one
 //! monomorphised copy per backend, no dynamic dispatch on the data path.
 
-use super::{Backend, NetOptions};
+use super::{Backend, Core, CoreUser, NetOptions, RunControl, SteeringChoice};
 use crate::buf::BufPool;
 use crate::device::fault::{FaultConfig, FaultDevice, FaultProfile};
 use crate::device::pcap::{PcapDevice, Recorder};
@@ -42,6 +42,25 @@ pub enum OpenError {
     DpdkNotBuilt,
     /// The options contradict each other.
     BadOptions(&'static str),
+    /// The port cannot give one queue pair per lcore.
+    TooFewQueues {
+        /// The port.
+        port: u16,
+        /// Its driver.
+        driver: String,
+        /// Queue pairs asked for (the lcores in `-l`).
+        wanted: u16,
+        /// Most queue pairs the port gives.
+        max: u16,
+    },
+    /// `--steering hardware`, but the port cannot take the symmetric key
+    /// and a redirection table.
+    NoHardwareSteering {
+        /// The port.
+        port: u16,
+        /// Its driver.
+        driver: String,
+    },
 }
 
 impl fmt::Display for OpenError {
@@ -57,6 +76,14 @@ impl fmt::Display for OpenError {
             ),
             OpenError::DpdkNotBuilt => f.write_str("this build has no DPDK support; use --backend tap"),
             OpenError::BadOptions(why) => f.write_str(why),
+            OpenError::TooFewQueues { port, driver, wanted, max } => write!(
+                f,
+                "dpdk backend: port {port} ({driver}) gives at most {max} queue pair(s), and -l asks for {wanted} lcores (one queue pair each)"
+            ),
+            OpenError::NoHardwareSteering { port, driver } => write!(
+                f,
+                "dpdk backend: --steering hardware, but port {port} ({driver}) cannot take the symmetric RSS key and redirection table; use --steering auto or software"
+            ),
         }
     }
 }
@@ -158,8 +185,20 @@ pub fn start_dpdk_port(
             available,
         });
     }
-    // Enough mbufs for every queue's descriptors plus bursts in flight.
-    let mbufs = (u32::from(queues) * 4096).max(8192) - 1;
+    let info = Port::info(eal, options.port).map_err(OpenError::Dpdk)?;
+    let max = info.max_rx_queues.min(info.max_tx_queues);
+    if queues > max {
+        return Err(OpenError::TooFewQueues {
+            port: options.port,
+            driver: info.driver,
+            wanted: queues,
+            max,
+        });
+    }
+    // Enough mbufs for every queue's descriptors plus bursts in flight,
+    // and for full handoff rings between every pair of cores.
+    let handoff = u32::from(queues) * u32::from(queues) * super::HANDOFF_RING_FRAMES as u32;
+    let mbufs = (u32::from(queues) * 4096).max(8192) + handoff - 1;
     // Frames up to `max_frame` bytes fit one mbuf (no chaining on transmit).
     let headroom = Mempool::DEFAULT_DATA_ROOM as usize - 2048;
     let data_room = (max_frame + headroom).max(Mempool::DEFAULT_DATA_ROOM as usize);
@@ -176,6 +215,120 @@ pub fn start_dpdk_port(
         ..PortConfig::default()
     };
     Port::start(eal, options.port, &config, &pool).map_err(OpenError::Dpdk)
+}
+
+/// Opens the device the options select with one queue pair per core and
+/// runs `user` on every core: on DPDK one core per EAL lcore (`-l`), each
+/// on its lcore with queue pair `k`, steered as `--steering` says; the
+/// other backends have one queue, so one core, on the calling thread.
+/// Each core's device gets the fault layer and pcap recorder the options
+/// ask for (core `k > 0` records to `FILE.k`). Returns each core's output.
+pub fn open_cores<U: CoreUser>(
+    options: &NetOptions,
+    control: &RunControl,
+    user: &U,
+) -> Result<Vec<U::Output>, String> {
+    let wrapped = Wrapped { options, user };
+    match options.backend {
+        Backend::Dpdk => open_dpdk_cores(options, control, &wrapped),
+        Backend::Tap | Backend::Pcap => {
+            let core = Core::single(control.clone());
+            let output =
+                open_device(options, OnCore { core: &core, user }).map_err(|e| e.to_string())??;
+            Ok(vec![output])
+        }
+    }
+}
+
+/// A [`CoreUser`] behind the per-core fault layer and recorder.
+struct Wrapped<'a, U> {
+    options: &'a NetOptions,
+    user: &'a U,
+}
+
+impl<U: CoreUser> CoreUser for Wrapped<'_, U> {
+    type Output = U::Output;
+
+    fn run_core<D: Device>(&self, core: &Core, device: D) -> Result<U::Output, String> {
+        let mut options = self.options.clone();
+        if core.index() > 0 {
+            options.pcap = options
+                .pcap
+                .map(|path| format!("{}.{}", path.display(), core.index()).into());
+            options.fault_seed = options.fault_seed.wrapping_add(core.index() as u64);
+        }
+        let on_core = OnCore {
+            core,
+            user: self.user,
+        };
+        run_maybe_recorded(&options, device, on_core).map_err(|e| e.to_string())?
+    }
+}
+
+/// Runs a [`CoreUser`] as a [`DeviceUser`] on one given core.
+struct OnCore<'a, U> {
+    core: &'a Core,
+    user: &'a U,
+}
+
+impl<U: CoreUser> DeviceUser for OnCore<'_, U> {
+    type Output = Result<U::Output, String>;
+
+    fn run<D: Device>(self, device: D) -> Self::Output {
+        self.user.run_core(self.core, device)
+    }
+}
+
+#[cfg(feature = "dpdk")]
+fn open_dpdk_cores<U: CoreUser>(
+    options: &NetOptions,
+    control: &RunControl,
+    user: &U,
+) -> Result<Vec<U::Output>, String> {
+    use crate::steer::{Steering, SteeringMode, DEFAULT_RETA_SIZE};
+
+    let eal =
+        crate::dpdk::Eal::init(&options.eal_args()).map_err(|e| OpenError::Dpdk(e).to_string())?;
+    let cores = eal.lcores().len();
+    let queues = u16::try_from(cores).map_err(|_| "too many lcores".to_string())?;
+    let port = start_dpdk_port(&eal, options, queues, 1514).map_err(|e| e.to_string())?;
+    let steering = if cores == 1 {
+        None
+    } else {
+        let (reta, mode) = match (port.hardware_steering(), options.steering) {
+            (Some(reta), SteeringChoice::Auto | SteeringChoice::Hardware) => {
+                (usize::from(reta), SteeringMode::Hardware)
+            }
+            (None, SteeringChoice::Hardware) => {
+                return Err(OpenError::NoHardwareSteering {
+                    port: options.port,
+                    driver: port.port_info().driver.clone(),
+                }
+                .to_string())
+            }
+            _ => (
+                DEFAULT_RETA_SIZE.max(cores.next_power_of_two()),
+                SteeringMode::Software,
+            ),
+        };
+        Some(Steering::new(cores, reta, mode).map_err(|e| e.to_string())?)
+    };
+    let devices = (0..queues)
+        .map(|queue| crate::device::dpdk::DpdkDevice::new(&port, queue))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| OpenError::Dpdk(e).to_string())?;
+    drop(port);
+    let launcher = super::cores::Launcher::Lcores(&eal);
+    super::cores::run_cores(devices, steering.as_ref(), control, &launcher, user)
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn open_dpdk_cores<U: CoreUser>(
+    _options: &NetOptions,
+    _control: &RunControl,
+    _user: &U,
+) -> Result<Vec<U::Output>, String> {
+    Err(OpenError::DpdkNotBuilt.to_string())
 }
 
 #[cfg(feature = "dpdk")]

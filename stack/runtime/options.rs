@@ -20,6 +20,18 @@ pub enum Backend {
     Pcap,
 }
 
+/// Who moves frames to their core when an app runs on several lcores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SteeringChoice {
+    /// The NIC's RSS when the port takes the symmetric key and a
+    /// redirection table, the stack otherwise.
+    Auto,
+    /// The NIC's RSS; refused when the port cannot be programmed.
+    Hardware,
+    /// The stack, even when the NIC could steer.
+    Software,
+}
+
 /// The network options shared by all apps (architecture guide, section 8).
 #[derive(Debug, Clone, clap::Args)]
 pub struct NetOptions {
@@ -68,6 +80,9 @@ pub struct NetOptions {
     /// Seed of the fault layer's random choices.
     #[arg(long, default_value_t = 1)]
     pub fault_seed: u64,
+    /// With several lcores: who steers each flow to its core.
+    #[arg(long, value_enum, default_value_t = SteeringChoice::Auto)]
+    pub steering: SteeringChoice,
 }
 
 fn parse_probability(text: &str) -> Result<f64, String> {

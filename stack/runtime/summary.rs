@@ -7,17 +7,86 @@ use crate::stats::StackStats;
 /// holding the stack's counters and the app's `figures`.
 pub fn print_summary(name: &str, json: bool, stats: &StackStats, figures: &[(&str, SummaryValue)]) {
     if json {
-        let mut summary = stats.to_json();
-        for (key, value) in figures {
-            summary[*key] = match value {
-                SummaryValue::Count(n) => (*n).into(),
-                SummaryValue::Real(x) => (*x).into(),
-                SummaryValue::Text(s) => s.clone().into(),
-            };
+        println!("{}", summary_json(stats, figures));
+    } else {
+        println!("{}", summary_line(name, stats, figures));
+    }
+}
+
+/// One core's part of an app's summary: its stack's counters and the
+/// app's own figures on that core.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoreSummary {
+    /// The core's stack counters.
+    pub stats: StackStats,
+    /// The app's figures on this core.
+    pub figures: Vec<(&'static str, SummaryValue)>,
+}
+
+impl CoreSummary {
+    /// A core's summary whose figures are counts: `names[i]` is `counts[i]`.
+    pub fn of_counts(stats: StackStats, names: &[&'static str], counts: &[u64]) -> Self {
+        CoreSummary {
+            stats,
+            figures: names
+                .iter()
+                .zip(counts)
+                .map(|(&name, &n)| (name, SummaryValue::Count(n)))
+                .collect(),
         }
+    }
+}
+
+/// Prints the summary of a run on several cores: with one core exactly
+/// [`print_summary`]'s line; with more, a line per core (`<name> core K:
+/// ...`) and then the total line (`totals` and every counter summed over
+/// the cores), or with `json` one object of the totals holding a `cores`
+/// array of per-core objects.
+pub fn print_cores_summary(
+    name: &str,
+    json: bool,
+    totals: &[(&str, SummaryValue)],
+    cores: &[CoreSummary],
+) {
+    let mut total = StackStats::default();
+    for core in cores {
+        total.add(&core.stats);
+    }
+    if cores.len() <= 1 {
+        print_summary(name, json, &total, totals);
+        return;
+    }
+    if json {
+        let mut summary = summary_json(&total, totals);
+        summary["cores"] = cores
+            .iter()
+            .map(|core| summary_json(&core.stats, &core.figures))
+            .collect();
         println!("{summary}");
         return;
     }
+    for (index, core) in cores.iter().enumerate() {
+        println!(
+            "{}",
+            summary_line(&format!("{name} core {index}"), &core.stats, &core.figures)
+        );
+    }
+    println!("{}", summary_line(name, &total, totals));
+}
+
+fn summary_json(stats: &StackStats, figures: &[(&str, SummaryValue)]) -> serde_json::Value {
+    let mut summary = stats.to_json();
+    for (key, value) in figures {
+        summary[*key] = match value {
+            SummaryValue::Count(n) => (*n).into(),
+            SummaryValue::Real(x) => (*x).into(),
+            SummaryValue::Text(s) => s.clone().into(),
+        };
+    }
+    summary
+}
+
+fn summary_line(name: &str, stats: &StackStats, figures: &[(&str, SummaryValue)]) -> String {
     let mut line = format!("{name}:");
     for (key, value) in figures {
         match value {
@@ -31,7 +100,30 @@ pub fn print_summary(name: &str, json: bool, stats: &StackStats, figures: &[(&st
             line.push_str(&format!(" {layer}.{counter}={value}"));
         }
     }
-    println!("{line}");
+    line
+}
+
+/// The sum over `cores` of each `Count` figure named in `names`, in that
+/// order: the totals of figures that add up across cores.
+pub fn summed_counts(
+    cores: &[CoreSummary],
+    names: &[&'static str],
+) -> Vec<(&'static str, SummaryValue)> {
+    names
+        .iter()
+        .map(|&name| {
+            let sum = cores
+                .iter()
+                .flat_map(|core| &core.figures)
+                .filter(|(key, _)| *key == name)
+                .map(|(_, value)| match value {
+                    SummaryValue::Count(n) => *n,
+                    _ => 0,
+                })
+                .sum();
+            (name, SummaryValue::Count(sum))
+        })
+        .collect()
 }
 
 /// One figure of an app's summary.
@@ -61,6 +153,28 @@ pub fn fill_pattern(start: u64, out: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn core_totals_add_the_named_counts() {
+        let core = |n| CoreSummary {
+            stats: StackStats::default(),
+            figures: vec![
+                ("accepted", SummaryValue::Count(n)),
+                ("seconds", SummaryValue::Real(1.0)),
+            ],
+        };
+        let totals = summed_counts(&[core(3), core(4)], &["accepted", "missing"]);
+        assert_eq!(
+            totals,
+            [
+                ("accepted", SummaryValue::Count(7)),
+                ("missing", SummaryValue::Count(0))
+            ]
+        );
+        let json = summary_json(&StackStats::default(), &totals);
+        assert_eq!(json["accepted"], 7);
+        assert!(summary_line("app", &StackStats::default(), &totals).starts_with("app: accepted=7"));
+    }
 
     #[test]
     fn pattern_matches_the_cli_contract() {

@@ -3,6 +3,7 @@
 //! child processes inside a namespace.
 #![allow(dead_code)]
 
+pub mod multicore;
 pub mod raw;
 pub mod tcp_kernel;
 

@@ -1,0 +1,269 @@
+//! One share-nothing stack per core: launching the cores, what each core
+//! knows of the others, and the few meeting points an app needs (every
+//! core ready, every core connected).
+//!
+//! An app gives a [`CoreUser`]; each core runs it on its own device (one
+//! queue pair of the port, wrapped in the steering stage when there are
+//! several cores) on its own thread: an EAL lcore on DPDK, a plain thread
+//! for in-memory devices. Nothing on the data path is shared: each core
+//! builds its own `Stack` with its own sockets, timers, descriptors and
+//! counters. What the cores share is the control path: the stop flag, the
+//! meeting counter, and the handoff rings' fixed layout.
+
+use super::{RunControl, StackConfig};
+use crate::device::Device;
+use crate::steer::{handoff_rings, CoreSteering, SteeredDevice, Steering};
+use crate::time::Clock;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Frames each ring between two cores holds before the steering stage drops
+/// (and counts) more.
+pub const HANDOFF_RING_FRAMES: usize = 1024;
+
+/// One core's place among the cores an app runs on.
+pub struct Core {
+    index: usize,
+    count: usize,
+    lcore: Option<u32>,
+    steering: Option<CoreSteering>,
+    control: RunControl,
+    meeting: Arc<AtomicU64>,
+    meetings_attended: Cell<u64>,
+}
+
+impl Core {
+    /// The only core of a single-queue run, on the calling thread.
+    pub fn single(control: RunControl) -> Core {
+        Core {
+            index: 0,
+            count: 1,
+            lcore: None,
+            steering: None,
+            control,
+            meeting: Arc::new(AtomicU64::new(0)),
+            meetings_attended: Cell::new(0),
+        }
+    }
+
+    /// This core's index, from 0 (the main core) to `count() - 1`; also
+    /// the index of its queue pair.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// How many cores the app runs on.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The EAL lcore this core runs on (DPDK only).
+    pub fn lcore(&self) -> Option<u32> {
+        self.lcore
+    }
+
+    /// The app's stop condition, shared by every core.
+    pub fn control(&self) -> &RunControl {
+        &self.control
+    }
+
+    /// This core's share of the steering (`None` on a single core).
+    pub fn steering(&self) -> Option<&CoreSteering> {
+        self.steering.as_ref()
+    }
+
+    /// `config` for this core's stack: active opens pick ports that land here.
+    pub fn stack_config(&self, mut config: StackConfig) -> StackConfig {
+        config.core = self.steering.clone();
+        config
+    }
+
+    /// Waits for every core to be set up (its stack polled meanwhile), then
+    /// core 0 prints the `dpstack: ready` line for all of them (with the
+    /// core count when there are several). False if a stop came first.
+    pub fn ready<D: Device, C: Clock>(
+        &self,
+        options: &super::NetOptions,
+        stack: &mut super::Stack<D, C>,
+    ) -> bool {
+        if !self.meet(|| {
+            stack.poll();
+        }) {
+            return false;
+        }
+        if self.index == 0 {
+            let mut caps = stack.device().capabilities();
+            if self.count > 1 {
+                caps.name = format!("{} ({} cores)", caps.name, self.count);
+            }
+            super::announce_ready(options, &caps);
+        }
+        true
+    }
+
+    /// Waits until every core has reached its matching call, running `poll`
+    /// meanwhile (a core keeps its stack turning while it waits). False if
+    /// a stop was requested first.
+    pub fn meet(&self, mut poll: impl FnMut()) -> bool {
+        let round = self.meetings_attended.get() + 1;
+        self.meetings_attended.set(round);
+        if self.count == 1 {
+            return true;
+        }
+        self.meeting.fetch_add(1, Ordering::AcqRel);
+        let everyone = round * self.count as u64;
+        while self.meeting.load(Ordering::Acquire) < everyone {
+            if !self.control.keep_running() {
+                return false;
+            }
+            poll();
+        }
+        true
+    }
+}
+
+/// Code that runs on every core, each with its own device.
+pub trait CoreUser: Sync {
+    /// What one core returns.
+    type Output: Send;
+    /// Runs on `core` with its `device` (its queue pair).
+    fn run_core<D: Device>(&self, core: &Core, device: D) -> Result<Self::Output, String>;
+}
+
+/// What launches code on EAL lcores: the EAL itself.
+#[cfg(feature = "dpdk")]
+pub(super) type Lcores = crate::dpdk::Eal;
+/// Without DPDK there are no lcores to launch on.
+#[cfg(not(feature = "dpdk"))]
+pub(super) enum Lcores {}
+
+/// Where the cores run.
+pub(super) enum Launcher<'a> {
+    /// Plain threads; core 0 on the calling thread.
+    Threads,
+    /// EAL lcores, in `Eal::lcores` order; core 0 on the main lcore.
+    #[cfg_attr(not(feature = "dpdk"), allow(dead_code))]
+    Lcores(&'a Lcores),
+}
+
+/// Runs `user` on one core per device (device `k` is core `k`'s queue
+/// pair), on plain threads: the in-memory multi-queue pipe's way, for
+/// tests. Several devices are wrapped in the steering stage by `steering`
+/// (which must have one core per device). Returns each core's output, in
+/// order; a core's error stops the others and is returned.
+pub fn run_on_threads<D, U>(
+    devices: Vec<D>,
+    steering: &Steering,
+    control: &RunControl,
+    user: &U,
+) -> Result<Vec<U::Output>, String>
+where
+    D: Device + Send,
+    D::Buf: Send,
+    U: CoreUser,
+{
+    run_cores(devices, Some(steering), control, &Launcher::Threads, user)
+}
+
+/// The body of [`run_on_threads`] and of DPDK runs: devices into cores.
+pub(super) fn run_cores<D, U>(
+    devices: Vec<D>,
+    steering: Option<&Steering>,
+    control: &RunControl,
+    launcher: &Launcher<'_>,
+    user: &U,
+) -> Result<Vec<U::Output>, String>
+where
+    D: Device + Send,
+    D::Buf: Send,
+    U: CoreUser,
+{
+    let count = devices.len();
+    if count == 0 {
+        return Err("no device to run on".into());
+    }
+    if count > 1 && steering.is_none_or(|s| s.cores() != count) {
+        return Err(format!("steering for {count} cores is needed"));
+    }
+    let meeting = Arc::new(AtomicU64::new(0));
+    let rings = handoff_rings::<D::Buf>(count, HANDOFF_RING_FRAMES);
+    let slots: Vec<Mutex<Option<D>>> = devices.into_iter().map(|d| Mutex::new(Some(d))).collect();
+    let run = |index: usize, lcore: Option<u32>| -> Result<U::Output, String> {
+        let device = slots[index]
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+            .ok_or("a core's device was taken twice")?;
+        let core = Core {
+            index,
+            count,
+            lcore,
+            steering: steering.filter(|_| count > 1).map(|s| CoreSteering {
+                steering: s.clone(),
+                core: index as u16,
+            }),
+            control: control.clone(),
+            meeting: Arc::clone(&meeting),
+            meetings_attended: Cell::new(0),
+        };
+        let outcome = match &core.steering {
+            Some(mine) => {
+                let steered =
+                    SteeredDevice::new(device, index, mine.steering.clone(), Arc::clone(&rings));
+                user.run_core(&core, steered)
+            }
+            None => user.run_core(&core, device),
+        };
+        if outcome.is_err() {
+            // The others may be waiting for this core at a meeting.
+            control.request_stop();
+        }
+        outcome
+    };
+    let outcomes = launch(launcher, count, &run)?;
+    let mut outputs = Vec::with_capacity(count);
+    for (index, outcome) in outcomes.into_iter().enumerate() {
+        match outcome {
+            Ok(output) => outputs.push(output),
+            Err(e) if count > 1 => return Err(format!("core {index}: {e}")),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(outputs)
+}
+
+/// Runs `work(index, lcore)` for every core at once; results in index order.
+fn launch<R: Send>(
+    launcher: &Launcher<'_>,
+    count: usize,
+    work: &(dyn Fn(usize, Option<u32>) -> R + Sync),
+) -> Result<Vec<R>, String> {
+    match launcher {
+        Launcher::Threads => Ok(std::thread::scope(|scope| {
+            let others: Vec<_> = (1..count)
+                .map(|index| scope.spawn(move || work(index, None)))
+                .collect();
+            let mut results = vec![work(0, None)];
+            for handle in others {
+                match handle.join() {
+                    Ok(result) => results.push(result),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            results
+        })),
+        #[cfg(not(feature = "dpdk"))]
+        Launcher::Lcores(none) => match **none {},
+        #[cfg(feature = "dpdk")]
+        Launcher::Lcores(eal) => {
+            let results = eal
+                .run_on_lcores(|index, lcore| work(index, Some(lcore)))
+                .map_err(|e| format!("cannot launch the lcores: {e}"))?;
+            if results.len() != count {
+                return Err(format!("{} lcores ran, {count} were needed", results.len()));
+            }
+            Ok(results)
+        }
+    }
+}
