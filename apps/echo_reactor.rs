@@ -3,7 +3,7 @@
 //! from the binary so whole-stack tests run the very same code.
 
 use dpstack::device::Device;
-use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN, EPOLLOUT, EPOLLRDHUP};
+use dpstack::epoll::{CtlOp, EpollEvent, EPOLLET, EPOLLIN, EPOLLOUT, EPOLLRDHUP};
 use dpstack::runtime::Stack;
 use dpstack::socket::{Errno, Fd};
 use dpstack::time::Clock;
@@ -36,6 +36,9 @@ pub struct Counts {
 struct Pending {
     data: Vec<u8>,
     sent: usize,
+    /// EPOLLOUT is in the interest set (level-triggered: only while a
+    /// send is blocked, or every wait would report the writable socket).
+    watching_out: bool,
 }
 
 /// The reactor's state.
@@ -121,11 +124,15 @@ impl Reactor {
         // for many connections.
         while let Ok((fd, _)) = stack.accept(listener) {
             self.counts.tcp_accepted += 1;
-            if self
-                .watch(stack, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP)
-                .is_ok()
-            {
-                self.conns.insert(fd, Pending::default());
+            // Edge-triggered: EPOLLOUT reports only changes, so it stays in.
+            let edge = self.trigger & EPOLLET != 0;
+            let out = if edge { EPOLLOUT } else { 0 };
+            if self.watch(stack, fd, EPOLLIN | EPOLLRDHUP | out).is_ok() {
+                let pending = Pending {
+                    watching_out: edge,
+                    ..Pending::default()
+                };
+                self.conns.insert(fd, pending);
             } else {
                 let _ = stack.close(fd);
             }
@@ -170,6 +177,7 @@ impl Reactor {
         let Some(pending) = self.conns.get_mut(&fd) else {
             return Ok(());
         };
+        let level = self.trigger & EPOLLET == 0;
         loop {
             while pending.sent < pending.data.len() {
                 match stack.send(fd, &pending.data[pending.sent..], 0) {
@@ -178,9 +186,31 @@ impl Reactor {
                         self.counts.tcp_echoed_bytes += n as u64;
                     }
                     // Wait for EPOLLOUT; nothing more is read meanwhile.
-                    Err(Errno::EAGAIN) => return Ok(()),
+                    Err(Errno::EAGAIN) => {
+                        if level && !pending.watching_out {
+                            pending.watching_out = true;
+                            let event = EpollEvent {
+                                events: EPOLLIN | EPOLLRDHUP | EPOLLOUT,
+                                data: fd as u64,
+                            };
+                            stack
+                                .epoll_ctl(self.epfd, CtlOp::Mod, fd, event)
+                                .map_err(Some)?;
+                        }
+                        return Ok(());
+                    }
                     Err(e) => return Err(Some(e)),
                 }
+            }
+            if level && pending.watching_out {
+                pending.watching_out = false;
+                let event = EpollEvent {
+                    events: EPOLLIN | EPOLLRDHUP,
+                    data: fd as u64,
+                };
+                stack
+                    .epoll_ctl(self.epfd, CtlOp::Mod, fd, event)
+                    .map_err(Some)?;
             }
             match stack.recv(fd, &mut self.buf, 0) {
                 Ok(0) => return Err(None),

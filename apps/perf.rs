@@ -6,8 +6,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use dpstack::device::Device;
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLET, EPOLLIN, EPOLLOUT, EPOLLRDHUP};
 use dpstack::runtime::{
-    announce_ready, fill_pattern, print_summary, run_app, DeviceUser, NetOptions, RunControl,
-    Stack, SummaryValue,
+    fill_pattern, print_cores_summary, print_summary, run_cores_app, Core, CoreSummary, CoreUser,
+    NetOptions, Stack, SummaryValue,
 };
 use dpstack::socket::{Errno, Fd, Shutdown, SockType};
 use dpstack::time::{Clock, Duration, Instant, MonotonicClock};
@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[path = "perf_rr.rs"]
 mod rr;
@@ -42,7 +43,8 @@ enum Role {
         #[arg(long, default_value_t = 1)]
         connections: u64,
     },
-    /// Connect to a server and transfer once.
+    /// Connect to a server and transfer once on each of `--connections`
+    /// connections (spread over the lcores).
     Client {
         #[command(flatten)]
         net: NetOptions,
@@ -51,6 +53,9 @@ enum Role {
         connect: SocketAddrV4,
         #[command(flatten)]
         transfer: TransferOptions,
+        /// Transfers at once, each on its own connection.
+        #[arg(long, default_value_t = 1)]
+        connections: usize,
     },
     /// Request/response against an echo server: one request outstanding on
     /// each connection, for a set time (poll mode: the core spins).
@@ -291,24 +296,117 @@ impl Transfer {
 
 struct Perf<'a> {
     role: &'a Role,
-    control: RunControl,
+    /// Transfers finished on every core (the server's `--connections`).
+    completed: AtomicU64,
 }
 
-impl DeviceUser for Perf<'_> {
-    type Output = Result<(), String>;
+/// What one core did.
+struct PerfCore {
+    stats: dpstack::stats::StackStats,
+    /// rr and crr measurements.
+    rr: Option<rr::RrCore>,
+    /// Transfers that failed.
+    failures: u64,
+}
 
-    fn run<D: Device>(self, device: D) -> Result<(), String> {
-        let net = match self.role {
+impl Perf<'_> {
+    fn net(&self) -> &NetOptions {
+        match self.role {
             Role::Server { net, .. }
             | Role::Client { net, .. }
             | Role::Rr { net, .. }
             | Role::Crr { net, .. } => net,
-        };
-        let config = net.stack_config()?;
+        }
+    }
+}
+
+/// Checks what clap cannot, before any device is opened.
+fn validate(role: &Role) -> Result<(), String> {
+    match role {
+        Role::Rr {
+            connect,
+            connections,
+            size,
+            seconds,
+            idle_ports,
+            ..
+        } => {
+            if *connections == 0 || *size == 0 || !seconds.is_finite() || *seconds <= 0.0 {
+                return Err("rr needs --connections, --size and --seconds above 0".into());
+            }
+            if u32::from(connect.port()) + u32::from(*idle_ports) > 65_536 {
+                return Err("--idle-ports runs past port 65535".into());
+            }
+        }
+        Role::Crr {
+            concurrency,
+            size,
+            seconds,
+            ..
+        } if *concurrency == 0 || *size == 0 || !seconds.is_finite() || *seconds <= 0.0 => {
+            return Err("crr needs --concurrency, --size and --seconds above 0".into());
+        }
+        Role::Client { connections, .. } if *connections == 0 => {
+            return Err("client needs --connections above 0".into());
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn rr_options(role: &Role) -> Option<rr::RrOptions> {
+    match role {
+        Role::Rr {
+            connect,
+            connections,
+            size,
+            seconds,
+            idle,
+            idle_ports,
+            ..
+        } => Some(rr::RrOptions {
+            connect: *connect,
+            connections: *connections,
+            idle: *idle,
+            idle_ports: *idle_ports,
+            size: *size,
+            duration: Duration::from_micros((*seconds * 1e6) as u64),
+        }),
+        _ => None,
+    }
+}
+
+fn crr_options(role: &Role) -> Option<rr::CrrOptions> {
+    match role {
+        Role::Crr {
+            connect,
+            concurrency,
+            size,
+            seconds,
+            ..
+        } => Some(rr::CrrOptions {
+            connect: *connect,
+            concurrency: *concurrency,
+            size: *size,
+            duration: Duration::from_micros((*seconds * 1e6) as u64),
+        }),
+        _ => None,
+    }
+}
+
+/// One reactor per core: servers listen on every core; clients, rr and
+/// crr run their share of the connections on each core.
+impl CoreUser for Perf<'_> {
+    type Output = PerfCore;
+
+    fn run_core<D: Device>(&self, core: &Core, device: D) -> Result<PerfCore, String> {
+        let net = self.net();
+        let config = core.stack_config(net.stack_config()?);
         let mut stack = Stack::new(device, MonotonicClock::new(), config);
         let mut buf = vec![0u8; 64 * 1024];
         let mut expected = vec![0u8; 64 * 1024];
         let mut failures = 0u64;
+        let mut measured = None;
         let epfd = stack.epoll_create().map_err(|e| e.to_string())?;
         let watch = |fd: Fd, events: u32| EpollEvent {
             events: events | EPOLLET,
@@ -318,52 +416,15 @@ impl DeviceUser for Perf<'_> {
         // A short timeout keeps the stop flag checked while idle.
         let tick = Some(Duration::from_millis(50));
         match self.role {
-            Role::Rr {
-                connect,
-                connections,
-                size,
-                seconds,
-                idle,
-                idle_ports,
-                ..
-            } => {
-                if *connections == 0 || *size == 0 || !seconds.is_finite() || *seconds <= 0.0 {
-                    return Err("rr needs --connections, --size and --seconds above 0".into());
-                }
-                if u32::from(connect.port()) + u32::from(*idle_ports) > 65_536 {
-                    return Err("--idle-ports runs past port 65535".into());
-                }
-                announce_ready(net, &stack.device().capabilities());
-                let options = rr::RrOptions {
-                    connect: *connect,
-                    connections: *connections,
-                    idle: *idle,
-                    idle_ports: *idle_ports,
-                    size: *size,
-                    duration: Duration::from_micros((*seconds * 1e6) as u64),
-                };
-                rr::run(&mut stack, net, &options, &self.control)?;
-                linger(&mut stack);
+            Role::Rr { .. } => {
+                core.ready(net, &mut stack);
+                let options = rr_options(self.role).expect("rr");
+                measured = Some(rr::run(&mut stack, core, &options)?);
             }
-            Role::Crr {
-                connect,
-                concurrency,
-                size,
-                seconds,
-                ..
-            } => {
-                if *concurrency == 0 || *size == 0 || !seconds.is_finite() || *seconds <= 0.0 {
-                    return Err("crr needs --concurrency, --size and --seconds above 0".into());
-                }
-                announce_ready(net, &stack.device().capabilities());
-                let options = rr::CrrOptions {
-                    connect: *connect,
-                    concurrency: *concurrency,
-                    size: *size,
-                    duration: Duration::from_micros((*seconds * 1e6) as u64),
-                };
-                rr::run_crr(&mut stack, net, &options, &self.control)?;
-                linger(&mut stack);
+            Role::Crr { .. } => {
+                core.ready(net, &mut stack);
+                let options = crr_options(self.role).expect("crr");
+                measured = Some(rr::run_crr(&mut stack, core, &options)?);
             }
             Role::Server {
                 listen_port,
@@ -380,12 +441,12 @@ impl DeviceUser for Perf<'_> {
                         Ok(fd)
                     })
                     .map_err(|e| format!("cannot listen on TCP port {listen_port}: {e}"))?;
-                announce_ready(net, &stack.device().capabilities());
+                core.ready(net, &mut stack);
                 let direction = transfer.direction.unwrap_or(Direction::Receive);
                 let mut active: HashMap<Fd, Transfer> = HashMap::new();
-                let mut completed = 0u64;
-                while self.control.keep_running() && (*connections == 0 || completed < *connections)
-                {
+                let all_done =
+                    || *connections > 0 && self.completed.load(Ordering::Acquire) >= *connections;
+                while core.control().keep_running() && !all_done() {
                     let n = stack
                         .epoll_wait(epfd, &mut events, tick)
                         .map_err(|e| e.to_string())?;
@@ -418,51 +479,72 @@ impl DeviceUser for Perf<'_> {
                             let stats = stack.stats();
                             failures += u64::from(!t.report(net, &stats));
                             let _ = stack.close(fd);
-                            completed += 1;
+                            self.completed.fetch_add(1, Ordering::AcqRel);
                         }
                     }
                 }
-                // Let the last FINs and ACKs leave before the device goes away.
-                linger(&mut stack);
             }
             Role::Client {
-                connect, transfer, ..
+                connect,
+                transfer,
+                connections,
+                ..
             } => {
-                announce_ready(net, &stack.device().capabilities());
-                let fd = stack.socket(SockType::Stream).map_err(|e| e.to_string())?;
-                match stack.connect(fd, *connect) {
-                    Err(Errno::EINPROGRESS) | Ok(()) => {}
-                    Err(e) => return Err(format!("cannot connect to {connect}: {e}")),
-                }
-                stack
-                    .epoll_ctl(
-                        epfd,
-                        CtlOp::Add,
-                        fd,
-                        watch(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP),
-                    )
-                    .map_err(|e| e.to_string())?;
+                core.ready(net, &mut stack);
                 let direction = transfer.direction.unwrap_or(Direction::Send);
-                let mut t = Transfer::new(fd, direction, transfer.bytes, !transfer.no_check);
-                t.connecting = Some(*connect);
-                while self.control.keep_running() && !t.is_over() {
+                let mut transfers: HashMap<Fd, Transfer> = HashMap::new();
+                // Transfer `i` runs on core `i mod cores`.
+                for _ in (core.index()..*connections).step_by(core.count()) {
+                    let fd = stack.socket(SockType::Stream).map_err(|e| e.to_string())?;
+                    match stack.connect(fd, *connect) {
+                        Err(Errno::EINPROGRESS) | Ok(()) => {}
+                        Err(e) => return Err(format!("cannot connect to {connect}: {e}")),
+                    }
+                    let interest = watch(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+                    stack
+                        .epoll_ctl(epfd, CtlOp::Add, fd, interest)
+                        .map_err(|e| e.to_string())?;
+                    let mut t = Transfer::new(fd, direction, transfer.bytes, !transfer.no_check);
+                    t.connecting = Some(*connect);
+                    transfers.insert(fd, t);
+                }
+                while core.control().keep_running() && !transfers.is_empty() {
                     let n = stack
                         .epoll_wait(epfd, &mut events, tick)
                         .map_err(|e| e.to_string())?;
-                    if n > 0 {
+                    for event in &events[..n] {
+                        let fd = event.data as Fd;
+                        let Some(t) = transfers.get_mut(&fd) else {
+                            continue;
+                        };
                         t.turn(&mut stack, &mut buf, &mut expected);
+                        if t.is_over() {
+                            let t = transfers.remove(&fd).expect("present");
+                            let stats = stack.stats();
+                            failures += u64::from(!t.report(net, &stats));
+                            let _ = stack.close(fd);
+                        }
                     }
                 }
-                let stats = stack.stats();
-                failures += u64::from(!t.report(net, &stats));
-                let _ = stack.close(fd);
-                linger(&mut stack);
+                // Unfinished transfers (stopped early) are reported too.
+                for (fd, t) in transfers.drain() {
+                    let stats = stack.stats();
+                    failures += u64::from(!t.report(net, &stats));
+                    let _ = stack.close(fd);
+                }
+                // Every core keeps its queue turning until all are done.
+                core.meet(|| {
+                    stack.poll();
+                });
             }
         }
-        if failures > 0 {
-            return Err(format!("{failures} transfer(s) failed"));
-        }
-        Ok(())
+        // Let the last FINs and ACKs leave before the device goes away.
+        linger(&mut stack);
+        Ok(PerfCore {
+            stats: stack.stats(),
+            rr: measured,
+            failures,
+        })
     }
 }
 
@@ -478,14 +560,49 @@ fn linger<D: Device, C: Clock>(stack: &mut Stack<D, C>) {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let net = match &args.role {
-        Role::Server { net, .. }
-        | Role::Client { net, .. }
-        | Role::Rr { net, .. }
-        | Role::Crr { net, .. } => net,
-    };
-    run_app("dpstack-perf", net, |control| Perf {
+    if let Err(message) = validate(&args.role) {
+        eprintln!("dpstack-perf: {message}");
+        return ExitCode::FAILURE;
+    }
+    let perf = Perf {
         role: &args.role,
-        control,
-    })
+        completed: AtomicU64::new(0),
+    };
+    let net = perf.net().clone();
+    run_cores_app("dpstack-perf", &net, |_| perf, finish)
+}
+
+/// Prints the rr or crr summary (per core and total) and turns failed
+/// transfers into an error.
+fn finish(perf: &Perf<'_>, cores: Vec<PerfCore>) -> Result<(), String> {
+    let json = perf.net().json;
+    let failures: u64 = cores.iter().map(|c| c.failures).sum();
+    let mut measured: Vec<rr::RrCore> = Vec::new();
+    let mut summaries = Vec::with_capacity(cores.len());
+    for core in cores {
+        let mut figures = Vec::new();
+        if let Some(rr) = core.rr {
+            figures = vec![
+                ("requests", SummaryValue::Count(rr.requests)),
+                ("failed", SummaryValue::Count(rr.failed)),
+                ("seconds", SummaryValue::Real(rr.seconds)),
+            ];
+            measured.push(rr);
+        }
+        summaries.push(CoreSummary {
+            stats: core.stats,
+            figures,
+        });
+    }
+    if let Some(options) = rr_options(perf.role) {
+        let totals = rr::rr_figures(&options, &mut measured);
+        print_cores_summary("dpstack-perf", json, &totals, &summaries);
+    } else if let Some(options) = crr_options(perf.role) {
+        let totals = rr::crr_figures(&options, &measured);
+        print_cores_summary("dpstack-perf", json, &totals, &summaries);
+    }
+    if failures > 0 {
+        return Err(format!("{failures} transfer(s) failed"));
+    }
+    Ok(())
 }

@@ -2,11 +2,12 @@
 //! number of idle ones), one request outstanding on each, for a set time;
 //! reports requests per second and latency percentiles. `dpstack-perf crr`:
 //! connect, request, response, close, N at a time. The server is any echo
-//! (`dpstack-echo --tcp-port`).
+//! (`dpstack-echo --tcp-port`). On several lcores each core runs its share
+//! of the connections (connection `i` on core `i mod cores`).
 
 use dpstack::device::Device;
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN, EPOLLOUT};
-use dpstack::runtime::{print_summary, NetOptions, RunControl, Stack, SummaryValue};
+use dpstack::runtime::{Core, IdleBackoff, Stack, SummaryValue};
 use dpstack::socket::{Errno, Fd, SockOpt, SockType};
 use dpstack::time::{Clock, Duration};
 use std::net::SocketAddrV4;
@@ -60,15 +61,32 @@ impl Conn {
     }
 }
 
-/// Connects, then ping-pongs until `options.duration` has passed (or the
-/// run is stopped); prints `dpstack: rr connected` once every connection
-/// is up, and a summary line at the end.
+/// What one core measured.
+pub struct RrCore {
+    /// Requests answered in the timed phase.
+    pub requests: u64,
+    /// Connections that failed (crr).
+    pub failed: u64,
+    /// Length of the timed phase, in seconds.
+    pub seconds: f64,
+    /// Round-trip time of each request, in nanoseconds.
+    pub latencies: Vec<u32>,
+}
+
+/// This core's share of `total` items numbered from 0: those `i` with
+/// `i % cores == core`.
+fn share(total: usize, core: &Core) -> impl Iterator<Item = usize> {
+    (core.index()..total).step_by(core.count())
+}
+
+/// Connects this core's share of the connections, waits for every core to
+/// be connected (`dpstack: rr connected` is printed then), then
+/// ping-pongs until `options.duration` has passed (or the run is stopped).
 pub fn run<D: Device, C: Clock>(
     stack: &mut Stack<D, C>,
-    net: &NetOptions,
+    core: &Core,
     options: &RrOptions,
-    control: &RunControl,
-) -> Result<(), String> {
+) -> Result<RrCore, String> {
     let epfd = stack.epoll_create().map_err(|e| e.to_string())?;
     let total = options.connections + options.idle;
     let server_of = |i: usize| {
@@ -79,65 +97,87 @@ pub fn run<D: Device, C: Clock>(
             SocketAddrV4::new(*options.connect.ip(), options.connect.port() + k)
         }
     };
+    // Connection `i` of the run is `mine[j]` of this core; conns[j] its state.
+    let mine: Vec<usize> = share(total, core).collect();
+    let active = mine.iter().filter(|&&i| i < options.connections).count();
     // Connections open a window at a time: a burst of 100,000 SYNs would
     // overflow the receive queues, and each one lost waits a full
     // retransmission timeout.
-    let mut conns = Vec::with_capacity(total);
-    for i in 0..total.min(MAX_CONNECTING) {
-        conns.push(Conn::open(stack, epfd, server_of(i), i)?);
+    let mut conns = Vec::with_capacity(mine.len());
+    for (j, &i) in mine.iter().enumerate().take(MAX_CONNECTING) {
+        conns.push(Conn::open(stack, epfd, server_of(i), j)?);
     }
-    let request = vec![0x42u8; options.size];
-    let mut buf = vec![0u8; 64 * 1024];
     let mut events = vec![EpollEvent::default(); 1024];
-    let mut latencies: Vec<u32> = Vec::new();
     let mut up = 0;
-    let mut started: Option<std::time::Instant> = None;
-    let mut requests = 0u64;
-    let limit = std::time::Duration::from_nanos(options.duration.as_nanos());
-    while control.keep_running() && started.is_none_or(|s| s.elapsed() < limit) {
-        // Poll mode: one turn per call, never sleeping.
+    let mut backoff = IdleBackoff::default();
+    while up < mine.len() && core.control().keep_running() {
         let n = stack
             .epoll_wait(epfd, &mut events, Some(Duration::ZERO))
             .map_err(|e| e.to_string())?;
+        backoff.turn(n > 0);
         for event in &events[..n] {
-            let i = event.data as usize;
-            let conn = &mut conns[i];
-            if !conn.connected {
-                match stack.connect(conn.fd, conn.server) {
-                    Ok(()) | Err(Errno::EISCONN) => {}
-                    Err(Errno::EALREADY) => continue,
-                    Err(e) => return Err(format!("connection {i}: {e}")),
-                }
-                conn.connected = true;
-                let readable = EpollEvent {
-                    events: EPOLLIN,
-                    data: i as u64,
-                };
-                stack
-                    .epoll_ctl(epfd, CtlOp::Mod, conn.fd, readable)
-                    .map_err(|e| e.to_string())?;
-                up += 1;
-                if conns.len() < total {
-                    let next = conns.len();
-                    conns.push(Conn::open(stack, epfd, server_of(next), next)?);
-                }
-                if up == total {
-                    println!("dpstack: rr connected");
-                    started = Some(std::time::Instant::now());
-                    for conn in conns.iter_mut().take(options.connections) {
-                        conn.sent_at = std::time::Instant::now();
-                        conn.awaiting = request.len();
-                        send_all(stack, conn.fd, &request)?;
-                    }
-                }
+            let j = event.data as usize;
+            let conn = &mut conns[j];
+            if conn.connected {
                 continue;
             }
+            match stack.connect(conn.fd, conn.server) {
+                Ok(()) | Err(Errno::EISCONN) => {}
+                Err(Errno::EALREADY) => continue,
+                Err(e) => return Err(format!("connection {}: {e}", mine[j])),
+            }
+            conn.connected = true;
+            let readable = EpollEvent {
+                events: EPOLLIN,
+                data: j as u64,
+            };
+            stack
+                .epoll_ctl(epfd, CtlOp::Mod, conn.fd, readable)
+                .map_err(|e| e.to_string())?;
+            up += 1;
+            if conns.len() < mine.len() {
+                let next = conns.len();
+                conns.push(Conn::open(stack, epfd, server_of(mine[next]), next)?);
+            }
+        }
+    }
+    if up < mine.len()
+        || !core.meet(|| {
+            stack.poll();
+        })
+    {
+        return Err(format!("only {up} of {} connections came up", mine.len()));
+    }
+    if core.index() == 0 {
+        println!("dpstack: rr connected");
+    }
+    let request = vec![0x42u8; options.size];
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut latencies: Vec<u32> = Vec::new();
+    let mut requests = 0u64;
+    let started = std::time::Instant::now();
+    let limit = std::time::Duration::from_nanos(options.duration.as_nanos());
+    for conn in conns.iter_mut().take(active) {
+        conn.sent_at = std::time::Instant::now();
+        conn.awaiting = request.len();
+        send_all(stack, conn.fd, &request)?;
+    }
+    let mut backoff = IdleBackoff::default();
+    while core.control().keep_running() && started.elapsed() < limit {
+        // Poll mode: one turn per call, yielding the CPU only when idle.
+        let n = stack
+            .epoll_wait(epfd, &mut events, Some(Duration::ZERO))
+            .map_err(|e| e.to_string())?;
+        backoff.turn(n > 0);
+        for event in &events[..n] {
+            let j = event.data as usize;
+            let conn = &mut conns[j];
             loop {
                 match stack.recv(conn.fd, &mut buf, 0) {
-                    Ok(0) => return Err(format!("connection {i}: the server closed")),
+                    Ok(0) => return Err(format!("connection {}: the server closed", mine[j])),
                     Ok(got) => {
                         conn.awaiting = conn.awaiting.saturating_sub(got);
-                        if conn.awaiting == 0 && started.is_some() {
+                        if conn.awaiting == 0 {
                             requests += 1;
                             let ns = conn.sent_at.elapsed().as_nanos().min(u128::from(u32::MAX));
                             latencies.push(ns as u32);
@@ -147,19 +187,44 @@ pub fn run<D: Device, C: Clock>(
                         }
                     }
                     Err(Errno::EAGAIN) => break,
-                    Err(e) => return Err(format!("connection {i}: {e}")),
+                    Err(e) => return Err(format!("connection {}: {e}", mine[j])),
                 }
             }
         }
     }
-    let seconds = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+    let seconds = started.elapsed().as_secs_f64();
+    // Every core keeps its queue turning until all are done.
+    core.meet(|| {
+        stack.poll();
+    });
+    for conn in &conns {
+        let _ = stack.close(conn.fd);
+    }
+    Ok(RrCore {
+        requests,
+        failed: 0,
+        seconds,
+        latencies,
+    })
+}
+
+/// The summary figures of rr over every core: connections, idle,
+/// requests, seconds (the longest core's), requests per second and the
+/// latency percentiles of all requests together.
+pub fn rr_figures(options: &RrOptions, cores: &mut [RrCore]) -> Vec<(&'static str, SummaryValue)> {
+    let requests: u64 = cores.iter().map(|c| c.requests).sum();
+    let seconds = cores.iter().map(|c| c.seconds).fold(0.0, f64::max);
+    let mut latencies: Vec<u32> = cores
+        .iter_mut()
+        .flat_map(|c| std::mem::take(&mut c.latencies))
+        .collect();
     latencies.sort_unstable();
     let percentile = |p: f64| {
         latencies
             .get(((latencies.len().max(1) - 1) as f64 * p).round() as usize)
             .map_or(0.0, |&ns| f64::from(ns) / 1e3)
     };
-    let figures = [
+    vec![
         (
             "connections",
             SummaryValue::Count(options.connections as u64),
@@ -173,15 +238,7 @@ pub fn run<D: Device, C: Clock>(
         ),
         ("p50_us", SummaryValue::Real(percentile(0.50))),
         ("p99_us", SummaryValue::Real(percentile(0.99))),
-    ];
-    print_summary("dpstack-perf", net.json, &stack.stats(), &figures);
-    for conn in &conns {
-        let _ = stack.close(conn.fd);
-    }
-    if started.is_none() {
-        return Err(format!("only {up} of {} connections came up", conns.len()));
-    }
-    Ok(())
+    ]
 }
 
 /// A new socket, with Nagle off, connecting to `server` and watched by
@@ -252,14 +309,13 @@ pub struct CrrOptions {
 }
 
 /// Connect, send a request, read the reply, close (the client first),
-/// `concurrency` at a time, until `duration` has passed; prints
-/// `dpstack: rr connected` when it starts and a summary at the end.
+/// this core's share of `concurrency` at a time, until `duration` has
+/// passed; `dpstack: rr connected` is printed once every core has started.
 pub fn run_crr<D: Device, C: Clock>(
     stack: &mut Stack<D, C>,
-    net: &NetOptions,
+    core: &Core,
     options: &CrrOptions,
-    control: &RunControl,
-) -> Result<(), String> {
+) -> Result<RrCore, String> {
     let epfd = stack.epoll_create().map_err(|e| e.to_string())?;
     let request = vec![0x42u8; options.size];
     let mut buf = vec![0u8; 64 * 1024];
@@ -274,17 +330,26 @@ pub fn run_crr<D: Device, C: Clock>(
         conns.insert(fd, None);
         Ok(())
     };
-    println!("dpstack: rr connected");
+    if !core.meet(|| {
+        stack.poll();
+    }) {
+        return Err("stopped before starting".into());
+    }
+    if core.index() == 0 {
+        println!("dpstack: rr connected");
+    }
     let started = std::time::Instant::now();
     let limit = std::time::Duration::from_nanos(options.duration.as_nanos());
-    for _ in 0..options.concurrency {
+    for _ in share(options.concurrency, core) {
         start_one(stack, &mut conns)?;
     }
     let (mut completed, mut failed) = (0u64, 0u64);
-    while control.keep_running() && started.elapsed() < limit {
+    let mut backoff = IdleBackoff::default();
+    while core.control().keep_running() && started.elapsed() < limit {
         let n = stack
             .epoll_wait(epfd, &mut events, Some(Duration::ZERO))
             .map_err(|e| e.to_string())?;
+        backoff.turn(n > 0);
         for event in &events[..n] {
             let fd = event.data as Fd;
             let finished = match conns.get_mut(&fd) {
@@ -337,7 +402,26 @@ pub fn run_crr<D: Device, C: Clock>(
         }
     }
     let seconds = started.elapsed().as_secs_f64();
-    let figures = [
+    core.meet(|| {
+        stack.poll();
+    });
+    for &fd in conns.keys() {
+        let _ = stack.close(fd);
+    }
+    Ok(RrCore {
+        requests: completed,
+        failed,
+        seconds,
+        latencies: Vec::new(),
+    })
+}
+
+/// The summary figures of crr over every core.
+pub fn crr_figures(options: &CrrOptions, cores: &[RrCore]) -> Vec<(&'static str, SummaryValue)> {
+    let completed: u64 = cores.iter().map(|c| c.requests).sum();
+    let failed: u64 = cores.iter().map(|c| c.failed).sum();
+    let seconds = cores.iter().map(|c| c.seconds).fold(0.0, f64::max);
+    vec![
         (
             "concurrency",
             SummaryValue::Count(options.concurrency as u64),
@@ -349,10 +433,5 @@ pub fn run_crr<D: Device, C: Clock>(
             "connections_per_second",
             SummaryValue::Real(completed as f64 / seconds.max(1e-9)),
         ),
-    ];
-    print_summary("dpstack-perf", net.json, &stack.stats(), &figures);
-    for &fd in conns.keys() {
-        let _ = stack.close(fd);
-    }
-    Ok(())
+    ]
 }

@@ -113,11 +113,13 @@ impl Core {
         }
         self.meeting.fetch_add(1, Ordering::AcqRel);
         let everyone = round * self.count as u64;
+        let mut backoff = super::IdleBackoff::default();
         while self.meeting.load(Ordering::Acquire) < everyone {
             if !self.control.keep_running() {
                 return false;
             }
             poll();
+            backoff.turn(false);
         }
         true
     }

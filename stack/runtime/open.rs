@@ -4,7 +4,7 @@
 //! [`Device`] and handed the opened device through [`DeviceUser`]: one
 //! monomorphised copy per backend, no dynamic dispatch on the data path.
 
-use super::{Backend, Core, CoreUser, NetOptions, RunControl, SteeringChoice};
+use super::{Backend, Core, CoreUser, NetOptions, RunControl};
 use crate::buf::BufPool;
 use crate::device::fault::{FaultConfig, FaultDevice, FaultProfile};
 use crate::device::pcap::{PcapDevice, Recorder};
@@ -285,6 +285,7 @@ fn open_dpdk_cores<U: CoreUser>(
     control: &RunControl,
     user: &U,
 ) -> Result<Vec<U::Output>, String> {
+    use super::SteeringChoice;
     use crate::steer::{Steering, SteeringMode, DEFAULT_RETA_SIZE};
 
     let eal =

@@ -376,42 +376,66 @@ impl<D: Device, C: Clock> Stack<D, C> {
     }
 }
 
-/// Backs a poll loop off when idle: after `spins` empty turns it sleeps a
-/// little per turn, so a quiet TAP or test setup does not burn a core, while
-/// a busy DPDK loop never sleeps.
+/// Backs a poll loop off when idle: after `yield_after` empty turns it
+/// yields the CPU on each further empty turn (so a poll loop sharing its
+/// CPU with another, as on a machine with fewer CPUs than spinning
+/// threads, hands it over at once instead of at the end of a time slice;
+/// alone on its CPU the yield returns at once), and once idle for
+/// `spin_for` it sleeps a little per turn, so a quiet TAP or test setup
+/// does not burn a core. A busy DPDK loop never yields nor sleeps.
 #[derive(Debug, Clone)]
 pub struct IdleBackoff {
     idle_turns: u32,
-    spins: u32,
+    idle_since: Option<std::time::Instant>,
+    yield_after: u32,
+    spin_for: std::time::Duration,
     sleep: std::time::Duration,
 }
 
 impl IdleBackoff {
-    /// Sleeps `sleep` per turn after `spins` consecutive idle turns.
-    pub fn new(spins: u32, sleep: std::time::Duration) -> Self {
+    /// Yields after `yield_after` consecutive idle turns, and sleeps
+    /// `sleep` per turn once idle for `spin_for`.
+    pub fn new(
+        yield_after: u32,
+        spin_for: std::time::Duration,
+        sleep: std::time::Duration,
+    ) -> Self {
         IdleBackoff {
             idle_turns: 0,
-            spins,
+            idle_since: None,
+            yield_after,
+            spin_for,
             sleep,
         }
     }
 
-    /// Records one turn; sleeps if the loop has been idle long enough.
+    /// Records one turn; yields or sleeps if the loop has been idle long enough.
     pub fn turn(&mut self, busy: bool) {
         if busy {
             self.idle_turns = 0;
+            self.idle_since = None;
             return;
         }
         self.idle_turns = self.idle_turns.saturating_add(1);
-        if self.idle_turns > self.spins {
+        if self.idle_turns <= self.yield_after {
+            return;
+        }
+        let since = *self.idle_since.get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() >= self.spin_for {
             std::thread::sleep(self.sleep);
+        } else {
+            std::thread::yield_now();
         }
     }
 }
 
 impl Default for IdleBackoff {
-    /// 10,000 idle turns, then 50 µs naps.
+    /// 1,000 idle turns, then yields; after 1 ms idle, 50 µs naps.
     fn default() -> Self {
-        IdleBackoff::new(10_000, std::time::Duration::from_micros(50))
+        IdleBackoff::new(
+            1_000,
+            std::time::Duration::from_millis(1),
+            std::time::Duration::from_micros(50),
+        )
     }
 }
