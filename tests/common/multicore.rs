@@ -43,6 +43,9 @@ pub struct EchoBothWays {
     pub inbound_done: AtomicU64,
     /// Cores of both sides listening (shared when `start_gate` is set).
     pub listening: std::sync::Arc<AtomicUsize>,
+    /// Core 0 prints this line once its port is started (for a parent
+    /// process to wait for).
+    pub ready_line: Option<String>,
 }
 
 /// What one core did.
@@ -58,6 +61,9 @@ pub struct CoreResult {
     pub retried: u64,
     /// (local, remote) of each outbound connection.
     pub flows: Vec<(SocketAddrV4, SocketAddrV4)>,
+    /// Outbound connections whose flow the core's steering places on
+    /// another core (each should be 0: active opens pick ports that land home).
+    pub flows_elsewhere: u64,
     /// The core's stack counters.
     pub stats: StackStats,
 }
@@ -113,6 +119,7 @@ impl EchoBothWays {
             deadline: std::time::Duration::from_secs(120),
             inbound_done: AtomicU64::new(0),
             listening,
+            ready_line: None,
         }
     }
 }
@@ -129,6 +136,7 @@ struct CoreRun<'a, D: Device> {
     result: CoreResult,
     buf: Vec<u8>,
     core_index: usize,
+    steering: Option<dpstack::steer::CoreSteering>,
 }
 
 impl<D: Device> CoreRun<'_, D> {
@@ -266,6 +274,9 @@ impl<D: Device> CoreRun<'_, D> {
             }
             let local = self.stack.getsockname(fd).map_err(|e| e.to_string())?;
             self.result.flows.push((local, self.side.peer));
+            if self.steering.as_ref().is_some_and(|s| !s.owns(local, self.side.peer)) {
+                self.result.flows_elsewhere += 1;
+            }
             self.outbound.get_mut(&fd).expect("outbound").connected = true;
             let readable = EpollEvent {
                 events: EPOLLIN | EPOLLRDHUP,
@@ -355,11 +366,16 @@ impl CoreUser for EchoBothWays {
                 verified: 0,
                 retried: 0,
                 flows: Vec::new(),
+                flows_elsewhere: 0,
                 stats: StackStats::default(),
             },
             buf: vec![0u8; 64 * 1024],
             core_index: core.index(),
+            steering: core.steering().cloned(),
         };
+        if let (Some(line), 0) = (&self.ready_line, core.index()) {
+            println!("{line}");
+        }
         let started = std::time::Instant::now();
         self.listening.fetch_add(1, Ordering::AcqRel);
         while self.listening.load(Ordering::Acquire) < self.start_gate {
@@ -398,5 +414,24 @@ impl CoreUser for EchoBothWays {
         }
         run.result.stats = run.stack.stats();
         Ok(run.result)
+    }
+}
+
+impl CoreResult {
+    /// The figures as one JSON object, for a child process to print.
+    pub fn to_json(&self) -> serde_json::Value {
+        let s = self.stats.steering;
+        serde_json::json!({
+            "core": self.core,
+            "accepted": self.accepted,
+            "verified": self.verified,
+            "retried": self.retried,
+            "flows": self.flows.len(),
+            "flows_elsewhere": self.flows_elsewhere,
+            "handed_out": s.handed_out,
+            "handed_in": s.handed_in,
+            "handoff_drops": s.handoff_drops,
+            "arp_copies": s.arp_copies,
+        })
     }
 }
