@@ -122,7 +122,6 @@ fn a_thousand_clients_at_once_over_pipe_all_echoed() {
 
 #[test]
 fn a_thousand_kernel_clients_at_once_over_tap_all_echoed() {
-    use std::io::{Read, Write};
     let ns = common::Netns::create("storm");
     let mut command = ns.command(env!("CARGO_BIN_EXE_dpstack-echo"));
     command.args([
@@ -144,43 +143,7 @@ fn a_thousand_kernel_clients_at_once_over_tap_all_echoed() {
     app.wait_ready(std::time::Duration::from_secs(20));
     ns.run(&["ip", "addr", "add", "10.77.0.1/24", "dev", "dpsstorm"]);
     ns.run(&["ip", "link", "set", "dpsstorm", "up"]);
-    // Room for 1,000 sockets in this process.
-    let limit = libc::rlimit {
-        rlim_cur: 8192,
-        rlim_max: 8192,
-    };
-    // SAFETY: setrlimit reads the struct it is given.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-    }
-    let echoed = common::in_netns(&ns, || {
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..CLIENTS)
-                .map(|i| {
-                    std::thread::Builder::new()
-                        .stack_size(128 * 1024)
-                        .spawn_scoped(scope, move || {
-                            let mut stream = std::net::TcpStream::connect("10.77.0.2:7").ok()?;
-                            stream
-                                .set_read_timeout(Some(std::time::Duration::from_secs(20)))
-                                .ok()?;
-                            let message = format!("hello from kernel client {i}\n");
-                            stream.write_all(message.as_bytes()).ok()?;
-                            let mut reply = vec![0u8; message.len()];
-                            stream.read_exact(&mut reply).ok()?;
-                            Some(reply == message.as_bytes())
-                        })
-                        .expect("thread starts")
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().ok().flatten() == Some(true))
-                .filter(|ok| *ok)
-                .count()
-        })
-    });
+    let echoed = common::kernel_echo_clients(&ns, "10.77.0.2:7", CLIENTS);
     let summary = app.terminate();
     assert_eq!(
         echoed, CLIENTS,

@@ -74,7 +74,14 @@ fn two_processes_of_two_lcores_each_over_memif() {
     let side = |role: &str| {
         let mut command = Command::new(std::env::current_exe().expect("test binary"));
         command
-            .args(["--exact", "memif_side", "--ignored", "--nocapture", "--test-threads", "1"])
+            .args([
+                "--exact",
+                "memif_side",
+                "--ignored",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
             .env("DPSTACK_MEMIF_SIDE", role)
             .env("DPSTACK_MEMIF_SOCKET", &socket);
         let mut app = App::spawn(command);
@@ -107,7 +114,10 @@ fn two_processes_of_two_lcores_each_over_memif() {
             let share = core["accepted"].as_u64().unwrap() as f64 / accepted as f64;
             assert!((0.35..=0.65).contains(&share), "{name}: {core}");
         }
-        let out: u64 = cores.iter().map(|c| c["handed_out"].as_u64().unwrap()).sum();
+        let out: u64 = cores
+            .iter()
+            .map(|c| c["handed_out"].as_u64().unwrap())
+            .sum();
         println!("{name}: {out} frames handed between cores (software steering)");
     }
 }

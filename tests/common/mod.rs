@@ -126,7 +126,13 @@ pub fn eal_memory_args() -> Vec<String> {
 
 /// `--backend dpdk --eal ...` arguments for a `net_tap` vdev named `ifname`.
 pub fn net_tap_backend(ifname: &str) -> Vec<String> {
-    let mut eal = format!("-l 0 --no-pci --vdev=net_tap0,iface={ifname}");
+    net_tap_backend_on(ifname, "0")
+}
+
+/// As [`net_tap_backend`], on the EAL lcores `lcores` (`-l`): one queue
+/// pair, and one stack, per lcore.
+pub fn net_tap_backend_on(ifname: &str, lcores: &str) -> Vec<String> {
+    let mut eal = format!("-l {lcores} --no-pci --vdev=net_tap0,iface={ifname}");
     for arg in eal_memory_args() {
         eal.push(' ');
         eal.push_str(&arg);
@@ -337,6 +343,49 @@ pub fn in_netns<T: Send>(ns: &Netns, f: impl FnOnce() -> T + Send) -> T {
             })
             .join()
             .expect("netns thread")
+    })
+}
+
+/// `clients` kernel TCP clients at once (one thread each, inside `ns`),
+/// each connecting to `address`, sending a line and reading its echo;
+/// how many got their own line back.
+pub fn kernel_echo_clients(ns: &Netns, address: &str, clients: usize) -> usize {
+    use std::io::{Read, Write};
+    // Room for the sockets in this process.
+    let limit = libc::rlimit {
+        rlim_cur: 8192,
+        rlim_max: 8192,
+    };
+    // SAFETY: setrlimit reads the struct it is given.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
+    in_netns(ns, || {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..clients)
+                .map(|i| {
+                    std::thread::Builder::new()
+                        .stack_size(128 * 1024)
+                        .spawn_scoped(scope, move || {
+                            let mut stream = std::net::TcpStream::connect(address).ok()?;
+                            stream
+                                .set_read_timeout(Some(Duration::from_secs(20)))
+                                .ok()?;
+                            let message = format!("hello from kernel client {i}\n");
+                            stream.write_all(message.as_bytes()).ok()?;
+                            let mut reply = vec![0u8; message.len()];
+                            stream.read_exact(&mut reply).ok()?;
+                            Some(reply == message.as_bytes())
+                        })
+                        .expect("thread starts")
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().ok().flatten() == Some(true))
+                .filter(|ok| *ok)
+                .count()
+        })
     })
 }
 

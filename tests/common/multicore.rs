@@ -274,7 +274,11 @@ impl<D: Device> CoreRun<'_, D> {
             }
             let local = self.stack.getsockname(fd).map_err(|e| e.to_string())?;
             self.result.flows.push((local, self.side.peer));
-            if self.steering.as_ref().is_some_and(|s| !s.owns(local, self.side.peer)) {
+            if self
+                .steering
+                .as_ref()
+                .is_some_and(|s| !s.owns(local, self.side.peer))
+            {
                 self.result.flows_elsewhere += 1;
             }
             self.outbound.get_mut(&fd).expect("outbound").connected = true;

@@ -21,7 +21,7 @@ pub const KERNEL_IP: &str = "10.79.0.1";
 const BULK: u64 = 200_000_000;
 
 /// Reads `reader` to its end, checking the pattern; returns (bytes, SHA-256 hex).
-fn drain_checked(reader: &mut impl Read, what: &str) -> (u64, String) {
+pub fn drain_checked(reader: &mut impl Read, what: &str) -> (u64, String) {
     let mut buf = vec![0u8; 256 * 1024];
     let mut expected = vec![0u8; 256 * 1024];
     let mut offset = 0u64;
