@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 pub struct DpdkMemif {
     perf: Option<PathBuf>,
     echo: Option<PathBuf>,
+    /// EAL lcores (`-l`) of the server and of the client.
+    lcores: (String, String),
 }
 
 impl DpdkMemif {
@@ -29,14 +31,24 @@ impl DpdkMemif {
         DpdkMemif {
             perf: found("dpstack-perf"),
             echo: found("dpstack-echo"),
+            lcores: ("0".into(), "1".into()),
+        }
+    }
+
+    /// The server on the EAL lcores `server` (`-l`, one stack each), the
+    /// client on `client` (as many: memif pairs queue `k` with queue `k`).
+    pub fn on_lcores(server: &str, client: &str) -> DpdkMemif {
+        DpdkMemif {
+            lcores: (server.into(), client.into()),
+            ..DpdkMemif::new()
         }
     }
 }
 
-/// Starts `binary` with `args` on a `net_memif` port in `role`, on `lcore`.
-fn spawn(binary: &PathBuf, role: &str, lcore: u32, socket: &str, args: &[&str]) -> Option<Child> {
+/// Starts `binary` with `args` on a `net_memif` port in `role`, on `lcores`.
+fn spawn(binary: &PathBuf, role: &str, lcores: &str, socket: &str, args: &[&str]) -> Option<Child> {
     let eal = format!(
-        "-l {lcore} --no-pci {} --vdev=net_memif0,role={role},socket={socket}",
+        "-l {lcores} --no-pci {} --vdev=net_memif0,role={role},socket={socket}",
         eal_memory(&format!("dpsbench{role}{}", std::process::id()))
     );
     Command::new(binary)
@@ -152,7 +164,7 @@ impl DpdkMemif {
         let mut server = spawn(
             echo,
             "server",
-            0,
+            &self.lcores.0,
             &socket,
             &[
                 "--ip",
@@ -178,7 +190,7 @@ impl DpdkMemif {
             "--json",
         ]);
         let result = wait_ready(&mut server, Duration::from_secs(30))
-            .and_then(|_| spawn(perf, "client", 1, &socket, &args))
+            .and_then(|_| spawn(perf, "client", &self.lcores.1, &socket, &args))
             .and_then(|mut client| {
                 let lines = wait_ready(&mut client, Duration::from_secs(30))?;
                 let rss = |child: &Child| process_rss(child.id());
@@ -243,7 +255,7 @@ impl Contender for DpdkMemif {
         let mut server = spawn(
             perf,
             "server",
-            0,
+            &self.lcores.0,
             &socket,
             &[
                 "server",
@@ -259,7 +271,7 @@ impl Contender for DpdkMemif {
         let mut client = spawn(
             perf,
             "client",
-            1,
+            &self.lcores.1,
             &socket,
             &[
                 "client",

@@ -4,6 +4,7 @@
 use crate::measure::{rss_bytes, Latencies, Sample, Stopwatch, MESSAGE};
 use crate::Contender;
 use dpstack::device::pipe::{PipeConfig, PipeDevice};
+use dpstack::device::Device;
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN, EPOLLOUT};
 use dpstack::runtime::{pipe_stacks, Stack, StackConfig};
 use dpstack::socket::{Errno, Fd, SockOpt, SockType};
@@ -13,10 +14,10 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-type Host = Stack<PipeDevice, MonotonicClock>;
+type Host<D = PipeDevice> = Stack<D, MonotonicClock>;
 
-const A_IP: Ipv4Addr = Ipv4Addr::new(10, 61, 0, 1);
-const B_IP: Ipv4Addr = Ipv4Addr::new(10, 61, 0, 2);
+pub const A_IP: Ipv4Addr = Ipv4Addr::new(10, 61, 0, 1);
+pub const B_IP: Ipv4Addr = Ipv4Addr::new(10, 61, 0, 2);
 const PORT: u16 = 5001;
 
 /// The contender.
@@ -51,7 +52,7 @@ fn hosts_holding(max_connections: usize) -> (Host, Host) {
 /// ephemeral port range towards one address.
 const PORTS: u16 = 8;
 
-fn listen_on(b: &mut Host, port: u16, backlog: usize) -> Fd {
+fn listen_on<D: Device>(b: &mut Host<D>, port: u16, backlog: usize) -> Fd {
     let fd = b.socket(SockType::Stream).unwrap();
     b.bind(fd, SocketAddrV4::new(B_IP, port)).unwrap();
     b.listen(fd, backlog).unwrap();
@@ -59,20 +60,26 @@ fn listen_on(b: &mut Host, port: u16, backlog: usize) -> Fd {
 }
 
 /// Listeners on every port (the first is `PORT`).
-fn listen(b: &mut Host, backlog: usize) -> Vec<Fd> {
+fn listen<D: Device>(b: &mut Host<D>, backlog: usize) -> Vec<Fd> {
     (0..PORTS)
         .map(|i| listen_on(b, PORT + i, backlog))
         .collect()
 }
 
-fn turn(a: &mut Host, b: &mut Host) {
+fn turn<D: Device>(a: &mut Host<D>, b: &mut Host<D>) {
     a.poll();
     b.poll();
 }
 
 /// Opens `n` connections A to B, spread over the listeners: (client,
 /// server) pairs, in batches.
-fn open(a: &mut Host, b: &mut Host, listeners: &[Fd], n: usize, nodelay: bool) -> Vec<(Fd, Fd)> {
+fn open<D: Device>(
+    a: &mut Host<D>,
+    b: &mut Host<D>,
+    listeners: &[Fd],
+    n: usize,
+    nodelay: bool,
+) -> Vec<(Fd, Fd)> {
     let mut pairs = Vec::with_capacity(n);
     while pairs.len() < n {
         let batch = (n - pairs.len()).min(1000);
@@ -123,13 +130,13 @@ fn open(a: &mut Host, b: &mut Host, listeners: &[Fd], n: usize, nodelay: bool) -
     pairs
 }
 
-fn watch(host: &mut Host, epfd: Fd, fd: Fd, events: u32, data: u64) {
+fn watch<D: Device>(host: &mut Host<D>, epfd: Fd, fd: Fd, events: u32, data: u64) {
     host.epoll_ctl(epfd, CtlOp::Add, fd, EpollEvent { events, data })
         .unwrap();
 }
 
 /// Reads what `fd` has; returns bytes read and whether the peer closed.
-fn drain(host: &mut Host, fd: Fd, buf: &mut [u8]) -> (usize, bool) {
+fn drain<D: Device>(host: &mut Host<D>, fd: Fd, buf: &mut [u8]) -> (usize, bool) {
     let mut total = 0;
     loop {
         match host.recv(fd, buf, 0) {
@@ -174,14 +181,14 @@ pub fn capacity(budget: f64) -> Option<usize> {
 /// One epoll turn of `host`: reads each ready connection (`fd_of` its
 /// event's data) and calls `on_message` once per whole message arrived,
 /// `got` counting the bytes of messages still incomplete.
-fn on_messages(
-    host: &mut Host,
+fn on_messages<D: Device>(
+    host: &mut Host<D>,
     epfd: Fd,
     events: &mut [EpollEvent],
     buf: &mut [u8],
     fd_of: impl Fn(usize) -> Fd,
     got: &mut [usize],
-    mut on_message: impl FnMut(&mut Host, usize),
+    mut on_message: impl FnMut(&mut Host<D>, usize),
 ) {
     let n = host
         .epoll_wait(epfd, events, Some(dpstack::time::Duration::ZERO))
@@ -226,148 +233,24 @@ impl Contender for DpstackPipe {
 
     fn request_response(&mut self, connections: usize, duration: Duration) -> Option<Sample> {
         let (mut a, mut b) = hosts();
-        let listeners = listen(&mut b, 4096);
-        let pairs = open(&mut a, &mut b, &listeners, connections, true);
-        let (ea, eb) = (a.epoll_create().unwrap(), b.epoll_create().unwrap());
-        for (i, &(client, server)) in pairs.iter().enumerate() {
-            watch(&mut a, ea, client, EPOLLIN, i as u64);
-            watch(&mut b, eb, server, EPOLLIN, i as u64);
-        }
-        let message = [0x42u8; MESSAGE];
-        let mut buf = vec![0u8; 64 * 1024];
-        let (mut got_a, mut got_b) = (vec![0usize; connections], vec![0usize; connections]);
-        let mut sent_at = vec![Instant::now(); connections];
-        let mut latencies = Latencies::default();
-        let mut events = vec![EpollEvent::default(); 1024];
-        let clock = Stopwatch::start();
-        for (i, &(client, _)) in pairs.iter().enumerate() {
-            sent_at[i] = Instant::now();
-            a.send(client, &message, 0).unwrap();
-        }
-        let mut completed = 0u64;
-        while clock.elapsed() < duration {
-            // B answers each request; A counts the reply and asks again.
-            let servers = |i: usize| pairs[i].1;
-            on_messages(
-                &mut b,
-                eb,
-                &mut events,
-                &mut buf,
-                servers,
-                &mut got_b,
-                |b, i| {
-                    b.send(servers(i), &message, 0).unwrap();
-                },
-            );
-            let clients = |i: usize| pairs[i].0;
-            on_messages(
-                &mut a,
-                ea,
-                &mut events,
-                &mut buf,
-                clients,
-                &mut got_a,
-                |a, i| {
-                    completed += 1;
-                    latencies.record(sent_at[i]);
-                    sent_at[i] = Instant::now();
-                    a.send(clients(i), &message, 0).unwrap();
-                },
-            );
-        }
-        let mut sample = clock.finish(completed as f64);
-        sample.latency_us = latencies.percentiles();
-        Some(sample)
+        Some(request_response(
+            &mut a,
+            &mut b,
+            connections,
+            duration,
+            Stopwatch::start,
+        ))
     }
 
     fn connection_rate(&mut self, concurrency: usize, duration: Duration) -> Option<Sample> {
         let (mut a, mut b) = hosts();
-        let listener = listen_on(&mut b, PORT, 4096);
-        let (ea, eb) = (a.epoll_create().unwrap(), b.epoll_create().unwrap());
-        const LISTENER: u64 = u64::MAX;
-        watch(&mut b, eb, listener, EPOLLIN, LISTENER);
-        let message = [0x42u8; MESSAGE];
-        let mut buf = vec![0u8; 4096];
-        // Client side: fd -> bytes of the reply read (None: connecting).
-        let mut clients: HashMap<Fd, Option<usize>> = HashMap::new();
-        let mut servers: HashMap<Fd, usize> = HashMap::new();
-        let connect = |a: &mut Host, clients: &mut HashMap<Fd, Option<usize>>| {
-            let fd = a.socket(SockType::Stream).unwrap();
-            a.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
-            assert_eq!(
-                a.connect(fd, SocketAddrV4::new(B_IP, PORT)),
-                Err(Errno::EINPROGRESS)
-            );
-            watch(a, ea, fd, EPOLLOUT, fd as u64);
-            clients.insert(fd, None);
-        };
-        let mut events = vec![EpollEvent::default(); 1024];
-        let clock = Stopwatch::start();
-        for _ in 0..concurrency {
-            connect(&mut a, &mut clients);
-        }
-        let mut completed = 0u64;
-        while clock.elapsed() < duration {
-            let n = b
-                .epoll_wait(eb, &mut events, Some(dpstack::time::Duration::ZERO))
-                .unwrap();
-            for event in &events[..n] {
-                if event.data == LISTENER {
-                    while let Ok((fd, _)) = b.accept(listener) {
-                        b.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
-                        watch(&mut b, eb, fd, EPOLLIN, fd as u64);
-                        servers.insert(fd, 0);
-                    }
-                    continue;
-                }
-                let fd = event.data as Fd;
-                let (read, closed) = drain(&mut b, fd, &mut buf);
-                let got = servers.get_mut(&fd).expect("a server connection");
-                *got += read;
-                if *got >= MESSAGE {
-                    *got -= MESSAGE;
-                    b.send(fd, &message, 0).unwrap();
-                }
-                if closed {
-                    servers.remove(&fd);
-                    b.close(fd).unwrap();
-                }
-            }
-            let n = a
-                .epoll_wait(ea, &mut events, Some(dpstack::time::Duration::ZERO))
-                .unwrap();
-            for event in &events[..n] {
-                let fd = event.data as Fd;
-                match clients.get_mut(&fd) {
-                    Some(state @ None) => {
-                        // Connected: send the request, wait for the reply.
-                        a.send(fd, &message, 0).unwrap();
-                        *state = Some(0);
-                        a.epoll_ctl(
-                            ea,
-                            CtlOp::Mod,
-                            fd,
-                            EpollEvent {
-                                events: EPOLLIN,
-                                data: fd as u64,
-                            },
-                        )
-                        .unwrap();
-                    }
-                    Some(Some(got)) => {
-                        *got += drain(&mut a, fd, &mut buf).0;
-                        if *got >= MESSAGE {
-                            clients.remove(&fd);
-                            a.close(fd).unwrap();
-                            completed += 1;
-                            connect(&mut a, &mut clients);
-                        }
-                    }
-                    None => {}
-                }
-            }
-        }
-        Some(clock.finish(completed as f64))
+        Some(connection_rate(
+            &mut a,
+            &mut b,
+            concurrency,
+            duration,
+            Stopwatch::start,
+        ))
     }
 
     fn demux(&mut self, idle: usize, round_trips: u64, limit: Duration) -> Option<Sample> {
@@ -414,4 +297,148 @@ impl Contender for DpstackPipe {
         drop(pairs);
         Some(per)
     }
+}
+
+/// 64-byte request/response from `a` to `b` on `connections` connections
+/// for `duration`; the clock (`stopwatch`) runs once they are open.
+pub fn request_response<D: Device>(
+    a: &mut Host<D>,
+    b: &mut Host<D>,
+    connections: usize,
+    duration: Duration,
+    stopwatch: fn() -> Stopwatch,
+) -> Sample {
+    let listeners = listen(b, 4096);
+    let pairs = open(a, b, &listeners, connections, true);
+    let (ea, eb) = (a.epoll_create().unwrap(), b.epoll_create().unwrap());
+    for (i, &(client, server)) in pairs.iter().enumerate() {
+        watch(a, ea, client, EPOLLIN, i as u64);
+        watch(b, eb, server, EPOLLIN, i as u64);
+    }
+    let message = [0x42u8; MESSAGE];
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut got_a, mut got_b) = (vec![0usize; connections], vec![0usize; connections]);
+    let mut sent_at = vec![Instant::now(); connections];
+    let mut latencies = Latencies::default();
+    let mut events = vec![EpollEvent::default(); 1024];
+    let clock = stopwatch();
+    for (i, &(client, _)) in pairs.iter().enumerate() {
+        sent_at[i] = Instant::now();
+        a.send(client, &message, 0).unwrap();
+    }
+    let mut completed = 0u64;
+    while clock.elapsed() < duration {
+        // B answers each request; A counts the reply and asks again.
+        let servers = |i: usize| pairs[i].1;
+        on_messages(b, eb, &mut events, &mut buf, servers, &mut got_b, |b, i| {
+            b.send(servers(i), &message, 0).unwrap();
+        });
+        let clients = |i: usize| pairs[i].0;
+        on_messages(a, ea, &mut events, &mut buf, clients, &mut got_a, |a, i| {
+            completed += 1;
+            latencies.record(sent_at[i]);
+            sent_at[i] = Instant::now();
+            a.send(clients(i), &message, 0).unwrap();
+        });
+    }
+    let mut sample = clock.finish(completed as f64);
+    sample.latency_us = latencies.percentiles();
+    sample
+}
+
+/// Connect, 64-byte request, reply, close, from `a` to `b`, `concurrency`
+/// at a time for `duration` (the `stopwatch` clock).
+pub fn connection_rate<D: Device>(
+    a: &mut Host<D>,
+    b: &mut Host<D>,
+    concurrency: usize,
+    duration: Duration,
+    stopwatch: fn() -> Stopwatch,
+) -> Sample {
+    let listener = listen_on(b, PORT, 4096);
+    let (ea, eb) = (a.epoll_create().unwrap(), b.epoll_create().unwrap());
+    const LISTENER: u64 = u64::MAX;
+    watch(b, eb, listener, EPOLLIN, LISTENER);
+    let message = [0x42u8; MESSAGE];
+    let mut buf = vec![0u8; 4096];
+    // Client side: fd -> bytes of the reply read (None: connecting).
+    let mut clients: HashMap<Fd, Option<usize>> = HashMap::new();
+    let mut servers: HashMap<Fd, usize> = HashMap::new();
+    let connect = |a: &mut Host<D>, clients: &mut HashMap<Fd, Option<usize>>| {
+        let fd = a.socket(SockType::Stream).unwrap();
+        a.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
+        assert_eq!(
+            a.connect(fd, SocketAddrV4::new(B_IP, PORT)),
+            Err(Errno::EINPROGRESS)
+        );
+        watch(a, ea, fd, EPOLLOUT, fd as u64);
+        clients.insert(fd, None);
+    };
+    let mut events = vec![EpollEvent::default(); 1024];
+    let clock = stopwatch();
+    for _ in 0..concurrency {
+        connect(a, &mut clients);
+    }
+    let mut completed = 0u64;
+    while clock.elapsed() < duration {
+        let n = b
+            .epoll_wait(eb, &mut events, Some(dpstack::time::Duration::ZERO))
+            .unwrap();
+        for event in &events[..n] {
+            if event.data == LISTENER {
+                while let Ok((fd, _)) = b.accept(listener) {
+                    b.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
+                    watch(b, eb, fd, EPOLLIN, fd as u64);
+                    servers.insert(fd, 0);
+                }
+                continue;
+            }
+            let fd = event.data as Fd;
+            let (read, closed) = drain(b, fd, &mut buf);
+            let got = servers.get_mut(&fd).expect("a server connection");
+            *got += read;
+            if *got >= MESSAGE {
+                *got -= MESSAGE;
+                b.send(fd, &message, 0).unwrap();
+            }
+            if closed {
+                servers.remove(&fd);
+                b.close(fd).unwrap();
+            }
+        }
+        let n = a
+            .epoll_wait(ea, &mut events, Some(dpstack::time::Duration::ZERO))
+            .unwrap();
+        for event in &events[..n] {
+            let fd = event.data as Fd;
+            match clients.get_mut(&fd) {
+                Some(state @ None) => {
+                    // Connected: send the request, wait for the reply.
+                    a.send(fd, &message, 0).unwrap();
+                    *state = Some(0);
+                    a.epoll_ctl(
+                        ea,
+                        CtlOp::Mod,
+                        fd,
+                        EpollEvent {
+                            events: EPOLLIN,
+                            data: fd as u64,
+                        },
+                    )
+                    .unwrap();
+                }
+                Some(Some(got)) => {
+                    *got += drain(a, fd, &mut buf).0;
+                    if *got >= MESSAGE {
+                        clients.remove(&fd);
+                        a.close(fd).unwrap();
+                        completed += 1;
+                        connect(a, &mut clients);
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    clock.finish(completed as f64)
 }

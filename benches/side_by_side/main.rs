@@ -17,6 +17,7 @@ mod dpstack_pipe;
 mod linux;
 mod measure;
 mod report;
+mod scaling;
 mod smol;
 
 use measure::Sample;
@@ -214,6 +215,96 @@ fn pktgen_rows(runs: usize, seconds: u32) -> Vec<Row> {
             testpmd,
         ),
     ]
+}
+
+/// The scaling figure: rr64 x64 and connection rate on one core and on two,
+/// over the pipe (a client and a server core per thread) and over memif
+/// (two processes), interleaved; the rows, then for each pair the ratio
+/// of two cores to one, as lines for the table's foot.
+fn scaling_rows(plan: &Plan) -> (Vec<Row>, Vec<String>) {
+    use scaling::Workload;
+    type Run = Box<dyn Fn(Workload, Duration) -> Option<Sample>>;
+    let setups: [(&str, Run); 4] = [
+        (
+            "dpstack pipe, 1 thread (client + server core)",
+            Box::new(|w, d| scaling::pipe_pairs(1, w, d)),
+        ),
+        (
+            "dpstack pipe, 2 threads (a client + server core each)",
+            Box::new(|w, d| scaling::pipe_pairs(2, w, d)),
+        ),
+        (
+            "dpstack memif, server 1 lcore, client 1 lcore",
+            Box::new(|w, d| scaling::memif("0", "1", w, d)),
+        ),
+        (
+            "dpstack memif, server 2 lcores, client 2 lcores",
+            Box::new(|w, d| scaling::memif("0-1", "0-1", w, d)),
+        ),
+    ];
+    let workloads = [
+        (
+            "scaling rr64 x64",
+            Workload::RequestResponse(64),
+            plan.rr_duration,
+            Unit::Requests,
+        ),
+        (
+            "scaling connect",
+            Workload::ConnectionRate(plan.connect_concurrency),
+            plan.connect_duration,
+            Unit::Connections,
+        ),
+    ];
+    let mut rows = Vec::new();
+    let mut ratios = Vec::new();
+    for (scenario, workload, duration, unit) in workloads {
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); setups.len()];
+        for run in 0..plan.runs {
+            for (i, (name, setup)) in setups.iter().enumerate() {
+                if run > 0 && samples[i].is_empty() {
+                    continue;
+                }
+                if let Some(sample) = setup(workload, duration) {
+                    eprintln!(
+                        "  {scenario} / {name}: run {}: {:.4e} per CPU-s ({:.4e} per s)",
+                        run + 1,
+                        sample.per_cpu(),
+                        sample.per_wall()
+                    );
+                    samples[i].push(sample);
+                }
+            }
+        }
+        let new: Vec<Row> = setups
+            .iter()
+            .zip(samples)
+            .map(|((name, _), samples)| Row::new(scenario, name, unit, samples))
+            .collect();
+        for pair in new.chunks(2) {
+            let rate = |row: &Row, f: fn(&Sample) -> f64| {
+                let values: Vec<f64> = row.samples.iter().map(f).collect();
+                (!values.is_empty()).then(|| measure::median(values).0)
+            };
+            if let [one, two] = pair {
+                if let (Some(w1), Some(w2), Some(c1), Some(c2)) = (
+                    rate(one, Sample::per_wall),
+                    rate(two, Sample::per_wall),
+                    rate(one, Sample::per_cpu),
+                    rate(two, Sample::per_cpu),
+                ) {
+                    ratios.push(format!(
+                        "{scenario}, {}: two cores / one = {:.2}x wall clock, {:.2}x per CPU-second",
+                        one.contender.split(',').next().unwrap_or(""),
+                        w2 / w1,
+                        c2 / c1
+                    ));
+                }
+            }
+        }
+        rows.extend(new);
+    }
+    (rows, ratios)
 }
 
 fn child_memory(args: &[String]) {
@@ -414,17 +505,27 @@ fn main() {
     if wants("pktgen") {
         rows.extend(pktgen_rows(plan.runs, plan.pktgen_seconds));
     }
+    let mut scaling_ratios = Vec::new();
+    if wants("scaling") {
+        let (scaling, ratios) = scaling_rows(&plan);
+        rows.extend(scaling);
+        scaling_ratios = ratios;
+    }
 
     let elapsed = started.elapsed();
     let table = report::table(&rows);
     println!("{table}");
+    for ratio in &scaling_ratios {
+        println!("{ratio}");
+    }
     println!(
         "({} runs per figure; {:.0} s in all)",
         plan.runs,
         elapsed.as_secs_f64()
     );
     if let Some(path) = value("--json") {
-        let json = report::json(&rows, plan.runs, elapsed);
+        let mut json = report::json(&rows, plan.runs, elapsed);
+        json["scaling"] = scaling_ratios.into();
         if let Some(parent) = std::path::Path::new(&path).parent() {
             let _ = std::fs::create_dir_all(parent);
         }

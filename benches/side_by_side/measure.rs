@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-pub use crate::common::{cpu_seconds, median};
+pub use crate::common::{cpu_seconds, median, thread_cpu_seconds};
 
 /// One run of one scenario by one contender.
 #[derive(Debug, Clone, Default)]
@@ -35,14 +35,27 @@ impl Sample {
 pub struct Stopwatch {
     wall: Instant,
     cpu: f64,
+    /// The process's CPU clock, or the calling thread's.
+    cpu_clock: fn() -> f64,
 }
 
 impl Stopwatch {
-    /// Both clocks from now.
+    /// Both clocks from now, CPU for the whole process.
     pub fn start() -> Stopwatch {
         Stopwatch {
             wall: Instant::now(),
             cpu: cpu_seconds(),
+            cpu_clock: cpu_seconds,
+        }
+    }
+
+    /// Both clocks from now, CPU for the calling thread only (one core of
+    /// several in this process).
+    pub fn start_thread() -> Stopwatch {
+        Stopwatch {
+            wall: Instant::now(),
+            cpu: thread_cpu_seconds(),
+            cpu_clock: thread_cpu_seconds,
         }
     }
 
@@ -56,7 +69,7 @@ impl Stopwatch {
         Sample {
             work,
             wall: self.wall.elapsed().as_secs_f64(),
-            cpu: cpu_seconds() - self.cpu,
+            cpu: (self.cpu_clock)() - self.cpu,
             latency_us: None,
         }
     }

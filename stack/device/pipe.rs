@@ -104,6 +104,26 @@ pub fn multi_queue_pipe(
     spread: &PipeSpread,
 ) -> (Vec<PipeDevice>, Vec<PipeDevice>) {
     let queues = queues.clamp(1, crate::steer::MAX_CORES);
+    multi_queue_pipe_pools(config, &vec![pool.clone(); queues], spread)
+}
+
+/// As [`multi_queue_pipe`], with one queue pair per pool (a default pool
+/// when none is given): queue `k` of both sides allocates from `pools[k]`,
+/// as each lcore takes mbufs from its own cache of a DPDK mempool, so
+/// cores share no free list.
+pub fn multi_queue_pipe_pools(
+    config: &PipeConfig,
+    pools: &[BufPool],
+    spread: &PipeSpread,
+) -> (Vec<PipeDevice>, Vec<PipeDevice>) {
+    let default;
+    let pools = if pools.is_empty() {
+        default = [BufPool::with_defaults()];
+        &default[..]
+    } else {
+        pools
+    };
+    let queues = pools.len().min(crate::steer::MAX_CORES);
     let queue_len = config.queue_len.max(1);
     let new_queues = || -> Vec<Arc<ArrayQueue<PoolBuf>>> {
         (0..queues)
@@ -114,7 +134,7 @@ pub fn multi_queue_pipe(
     let side = |rx: &[Arc<ArrayQueue<PoolBuf>>], tx: &[Arc<ArrayQueue<PoolBuf>>], mac, name| {
         (0..queues)
             .map(|k| PipeDevice {
-                pool: pool.clone(),
+                pool: pools[k].clone(),
                 rx: Arc::clone(&rx[k]),
                 tx: tx.to_vec(),
                 spread: match spread {
