@@ -1,7 +1,7 @@
 //! Criterion micro-benchmarks of the hot paths: parsing an
 //! Ethernet/IPv4/TCP frame, TCP input of an in-order data segment, the
-//! timer wheel (schedule + cancel, advance), and epoll (ctl, and wait with
-//! 1 ready among 10,000 watched).
+//! timer wheel (schedule + cancel, advance), epoll (ctl, and wait with
+//! 1 ready among 10,000 watched), and steering frames between cores.
 //!
 //! Run: `cargo bench --bench micro` (filter: `cargo bench --bench micro -- tcp_input`).
 
@@ -323,6 +323,85 @@ fn connection_cycle(c: &mut Criterion) {
     );
 }
 
+/// What steering costs per frame: the software Toeplitz lookup alone, and a
+/// frame through a pipe queue pair with and without the steering stage
+/// handing it to another core (both cores' devices on this thread, so the
+/// cache lines do not really move between CPUs).
+fn steering(c: &mut Criterion) {
+    use dpstack::buf::{BufPool, PacketBuf};
+    use dpstack::device::pipe::{multi_queue_pipe, PipeConfig, PipeSpread};
+    use dpstack::device::Device;
+    use dpstack::steer::{
+        handoff_rings, Destination, SteeredDevice, Steering, SteeringMode, DEFAULT_RETA_SIZE,
+    };
+
+    let steering = Steering::new(2, DEFAULT_RETA_SIZE, SteeringMode::Software).unwrap();
+    let frame = data_frame();
+    c.bench_function("steering: a frame's core (software Toeplitz)", |bench| {
+        bench.iter(|| steering.destination(black_box(&frame[..])))
+    });
+    // A 64-byte-payload frame of a flow that core 0 owns.
+    let mut small = frame[..14 + 20 + 20 + 12 + 64].to_vec();
+    let owner = |f: &[u8]| steering.destination(f);
+    let mut port = 1000u16;
+    while owner(&small) != Destination::Core(0) {
+        port += 1;
+        small[34..36].copy_from_slice(&port.to_be_bytes());
+    }
+    let pool = BufPool::with_defaults();
+    // Sends one frame from side A's queue 0 and receives it on side B,
+    // from queue `lands` of B's devices, then from core 0's.
+    fn one_frame<D: Device<Buf = dpstack::buf::PoolBuf>>(
+        a: &mut dpstack::device::pipe::PipeDevice,
+        b: &mut [D],
+        lands: usize,
+        frame: &[u8],
+        batch: &mut Vec<dpstack::buf::PoolBuf>,
+        got: &mut Vec<dpstack::buf::PoolBuf>,
+    ) {
+        let mut buf = a.alloc_tx(frame.len()).unwrap();
+        buf.data_mut().copy_from_slice(frame);
+        batch.push(buf);
+        a.transmit(Instant::ZERO, batch);
+        if lands != 0 {
+            b[lands].receive(Instant::ZERO, got, 32);
+        }
+        b[0].receive(Instant::ZERO, got, 32);
+        black_box(got.len());
+        got.clear();
+    }
+    let (mut batch, mut got) = (Vec::with_capacity(1), Vec::with_capacity(32));
+    let (mut a, mut plain) =
+        multi_queue_pipe(&PipeConfig::default(), &pool, 2, &PipeSpread::SameQueue);
+    c.bench_function(
+        "steering: frame through a pipe queue, no steering stage",
+        |bench| bench.iter(|| one_frame(&mut a[0], &mut plain, 0, &small, &mut batch, &mut got)),
+    );
+    for (spread, lands, name) in [
+        (
+            PipeSpread::SameQueue,
+            0,
+            "steering: frame through a pipe queue, already on its core",
+        ),
+        (
+            PipeSpread::NextQueue,
+            1,
+            "steering: frame through a pipe queue, handed to its core",
+        ),
+    ] {
+        let (mut a, b) = multi_queue_pipe(&PipeConfig::default(), &pool, 2, &spread);
+        let rings = handoff_rings(2, 64);
+        let mut b: Vec<_> = b
+            .into_iter()
+            .enumerate()
+            .map(|(core, queue)| SteeredDevice::new(queue, core, steering.clone(), rings.clone()))
+            .collect();
+        c.bench_function(name, |bench| {
+            bench.iter(|| one_frame(&mut a[0], &mut b, lands, &small, &mut batch, &mut got))
+        });
+    }
+}
+
 criterion_group!(
     benches,
     frame_parse,
@@ -331,6 +410,7 @@ criterion_group!(
     timer_wheel,
     epoll,
     round_trip,
-    connection_cycle
+    connection_cycle,
+    steering
 );
 criterion_main!(benches);

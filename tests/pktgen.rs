@@ -367,6 +367,18 @@ fn two_lcores_each_drive_a_queue_and_totals_add_up() {
         summary["tx_packets"], 100_001,
         "shares of the count add up: {summary}"
     );
+    let shares: Vec<u64> = summary["cores"]
+        .as_array()
+        .expect("per-lcore figures")
+        .iter()
+        .map(|core| core["tx_packets"].as_u64().unwrap())
+        .collect();
+    assert_eq!(shares.len(), 2, "{summary}");
+    assert_eq!(shares.iter().sum::<u64>(), 100_001, "{summary}");
+    assert!(
+        shares.iter().all(|&n| n >= 50_000),
+        "each lcore sent its half: {summary}"
+    );
     let pps = summary["tx_pps"].as_f64().unwrap();
     assert!(
         (95_000.0..=105_000.0).contains(&pps),

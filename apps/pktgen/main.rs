@@ -524,6 +524,24 @@ fn summarise(args: &Args, flows: u64, results: &[WorkerResult], device: &str) {
         "lost": if args.tx_only { serde_json::Value::Null } else { lost.into() },
         "reordered": tracker.reordered,
     });
+    if results.len() > 1 {
+        // Each lcore's own share, beside the totals.
+        summary["cores"] = results
+            .iter()
+            .map(|r| {
+                let secs = r.send_nanos as f64 / 1e9;
+                serde_json::json!({
+                    "seconds": secs,
+                    "tx_packets": r.tx_packets,
+                    "tx_bytes": r.tx_bytes,
+                    "tx_pps": if secs > 0.0 { r.tx_packets as f64 / secs } else { 0.0 },
+                    "tx_no_buffer": r.alloc_failures,
+                    "rx_packets": r.rx_packets,
+                    "rx_bytes": r.rx_bytes,
+                })
+            })
+            .collect();
+    }
     if args.latency && latency.count() > 0 {
         summary["latency_us"] = serde_json::json!({
             "samples": latency.count(),

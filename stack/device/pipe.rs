@@ -10,7 +10,7 @@
 //! peer would ([`PipeSpread`]), so multi-core stacks are tested on threads
 //! without DPDK.
 
-use super::{Capabilities, Device, Offloads};
+use super::{Capabilities, Device, Offloads, MAX_BURST};
 use crate::buf::{BufPool, PacketBuf, PoolBuf};
 use crate::stats::DeviceStats;
 use crate::steer::Steering;
@@ -156,12 +156,21 @@ pub fn multi_queue_pipe_pools(
 }
 
 impl PipeDevice {
-    /// The peer queue `frame` goes to.
-    fn peer_queue(&self, frame: &[u8]) -> usize {
-        match &self.spread {
-            Spread::Fixed(k) => *k,
-            Spread::Rss(steering) => usize::from(steering.rss_queue(frame)) % self.tx.len(),
+    /// Pushes the leading frames of `batch` that fit into peer queue `k`.
+    /// A queue with one producer can only gain room between the check and
+    /// the pushes; with several, a frame that loses the race for the last
+    /// slot is dropped and counted, as a full NIC ring drops.
+    fn push_leading(&mut self, k: usize, batch: &mut Vec<PoolBuf>) -> usize {
+        let queue = &self.tx[k];
+        let n = (queue.capacity() - queue.len()).min(batch.len());
+        for buf in batch.drain(..n) {
+            let len = buf.len();
+            match queue.push(buf) {
+                Ok(()) => self.stats.count_tx(len),
+                Err(_) => self.stats.tx_dropped += 1,
+            }
         }
+        n
     }
 }
 
@@ -198,43 +207,42 @@ impl Device for PipeDevice {
     }
 
     fn transmit(&mut self, _now: Instant, batch: &mut Vec<PoolBuf>) -> usize {
-        if let [queue] = &self.tx[..] {
-            // This end is the only producer on its queue, so room can only
-            // grow between this check and the pushes below.
-            let n = (queue.capacity() - queue.len()).min(batch.len());
-            for buf in batch.drain(..n) {
+        let steering = match &self.spread {
+            Spread::Fixed(k) => return self.push_leading(*k, batch),
+            Spread::Rss(steering) => steering,
+        };
+        // Each frame to the queue its hash picks; take the leading frames
+        // whose queue has room now, a burst at a time.
+        let mut queues = [0usize; MAX_BURST];
+        let mut taken = 0;
+        while !batch.is_empty() {
+            let n = batch.len().min(MAX_BURST);
+            let mut fits = 0;
+            for i in 0..n {
+                let k = usize::from(steering.rss_queue(batch[i].data())) % self.tx.len();
+                let queue = &self.tx[k];
+                let ahead = queues[..i].iter().filter(|&&q| q == k).count();
+                if queue.len() + ahead >= queue.capacity() {
+                    break;
+                }
+                queues[i] = k;
+                fits += 1;
+            }
+            for (buf, &k) in batch.drain(..fits).zip(&queues) {
                 let len = buf.len();
-                match queue.push(buf) {
+                match self.tx[k].push(buf) {
                     Ok(()) => self.stats.count_tx(len),
+                    // Another side's queue took the last slot first: a
+                    // full NIC ring drops, counted.
                     Err(_) => self.stats.tx_dropped += 1,
                 }
             }
-            return n;
-        }
-        // Several producers share each peer queue: take the leading frames
-        // whose queue has room now; one that loses a race for the last slot
-        // is dropped and counted, as a NIC's full ring drops.
-        let mut room = [0usize; crate::steer::MAX_CORES];
-        for (slot, queue) in room.iter_mut().zip(&self.tx) {
-            *slot = queue.capacity() - queue.len();
-        }
-        let mut n = 0;
-        while let Some(frame) = batch.get(n) {
-            let k = self.peer_queue(frame.data());
-            if room[k] == 0 {
+            taken += fits;
+            if fits < n {
                 break;
             }
-            room[k] -= 1;
-            n += 1;
         }
-        for buf in batch.drain(..n) {
-            let (k, len) = (self.peer_queue(buf.data()), buf.len());
-            match self.tx[k].push(buf) {
-                Ok(()) => self.stats.count_tx(len),
-                Err(_) => self.stats.tx_dropped += 1,
-            }
-        }
-        n
+        taken
     }
 
     fn stats(&self) -> DeviceStats {
