@@ -533,9 +533,7 @@ impl CoreUser for Perf<'_> {
                     let _ = stack.close(fd);
                 }
                 // Every core keeps its queue turning until all are done.
-                core.meet(|| {
-                    stack.poll();
-                });
+                core.meet(|| stack.poll());
             }
         }
         // Let the last FINs and ACKs leave before the device goes away.

@@ -141,12 +141,11 @@ pub fn run<D: Device, C: Clock>(
             }
         }
     }
-    if up < mine.len()
-        || !core.meet(|| {
-            stack.poll();
-        })
-    {
+    if up < mine.len() {
         return Err(format!("only {up} of {} connections came up", mine.len()));
+    }
+    if !core.meet(|| stack.poll()) {
+        return Err("stopped before every core had its connections up".into());
     }
     if core.index() == 0 {
         println!("dpstack: rr connected");
@@ -194,9 +193,7 @@ pub fn run<D: Device, C: Clock>(
     }
     let seconds = started.elapsed().as_secs_f64();
     // Every core keeps its queue turning until all are done.
-    core.meet(|| {
-        stack.poll();
-    });
+    core.meet(|| stack.poll());
     for conn in &conns {
         let _ = stack.close(conn.fd);
     }
@@ -330,9 +327,7 @@ pub fn run_crr<D: Device, C: Clock>(
         conns.insert(fd, None);
         Ok(())
     };
-    if !core.meet(|| {
-        stack.poll();
-    }) {
+    if !core.meet(|| stack.poll()) {
         return Err("stopped before starting".into());
     }
     if core.index() == 0 {
@@ -402,9 +397,7 @@ pub fn run_crr<D: Device, C: Clock>(
         }
     }
     let seconds = started.elapsed().as_secs_f64();
-    core.meet(|| {
-        stack.poll();
-    });
+    core.meet(|| stack.poll());
     for &fd in conns.keys() {
         let _ = stack.close(fd);
     }

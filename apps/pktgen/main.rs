@@ -443,7 +443,7 @@ fn run_dpdk(
     // Rates are given for the whole run and paced per worker.
     plan.frames_per_sec = plan.frames_per_sec.map(|r| r / lcores as f64);
     plan.bits_per_sec = plan.bits_per_sec.map(|r| r / lcores as f64);
-    let port = dpstack::runtime::start_dpdk_port(&eal, &args.net, lcores as u16, max_frame)
+    let port = dpstack::runtime::start_dpdk_port(&eal, &args.net, lcores as u16, max_frame, 0)
         .map_err(|e| e.to_string())?;
     let device = DpdkDevice::new(&port, 0).map_err(|e| e.to_string())?;
     announce_ready(&args.net, &device.capabilities());

@@ -423,6 +423,10 @@ impl<D: Device> Device for FaultDevice<D> {
         self.inner.steering_stats()
     }
 
+    fn passed_on(&self) -> usize {
+        self.inner.passed_on()
+    }
+
     fn stats(&self) -> DeviceStats {
         self.stats
     }

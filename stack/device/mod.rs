@@ -93,6 +93,14 @@ pub trait Device {
     /// A snapshot of the device's counters.
     fn stats(&self) -> DeviceStats;
 
+    /// Frames the last `receive` took from the queue and passed to another
+    /// core instead of returning them (the steering stage): work done, so
+    /// the poll loop does not back off as if idle. Wrappers pass their inner
+    /// device's through.
+    fn passed_on(&self) -> usize {
+        0
+    }
+
     /// Counters of the steering stage between cores, for a device that is
     /// one core's share of a multi-queue port (zero otherwise); wrappers
     /// pass their inner device's through.

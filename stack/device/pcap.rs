@@ -438,6 +438,10 @@ impl<D: Device> Device for Recorder<D> {
         self.inner.steering_stats()
     }
 
+    fn passed_on(&self) -> usize {
+        self.inner.passed_on()
+    }
+
     fn stats(&self) -> DeviceStats {
         self.inner.stats()
     }

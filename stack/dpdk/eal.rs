@@ -125,6 +125,17 @@ impl Eal {
         R: Send,
         F: Fn(usize, u32) -> R + Sync,
     {
+        self.run_on_lcores_or(work, || {})
+    }
+
+    /// As [`run_on_lcores`](Self::run_on_lcores); if a worker lcore cannot
+    /// be launched, `abort` runs before the ones already launched are
+    /// waited for (it must make them return, e.g. by requesting a stop).
+    pub fn run_on_lcores_or<R, F>(&self, work: F, abort: impl FnOnce()) -> Result<Vec<R>, DpdkError>
+    where
+        R: Send,
+        F: Fn(usize, u32) -> R + Sync,
+    {
         struct Job<'a, R, F> {
             work: &'a F,
             index: usize,
@@ -175,6 +186,8 @@ impl Eal {
             if let Ok(mut slot) = main.result.lock() {
                 *slot = Some(result);
             }
+        } else {
+            abort();
         }
         for lcore in launched {
             // SAFETY: waits for a worker we launched; plain value in and out.

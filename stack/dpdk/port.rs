@@ -171,7 +171,8 @@ fn program_round_robin_reta(id: u16, reta_size: u16, queues: u16) -> Option<u16>
             *slot = ((group * 64 + k) % usize::from(queues)) as u16;
         }
     }
-    // SAFETY: `table` holds reta_size / 64 (rounded up) entries, as the call reads.
+    // SAFETY: `table` holds reta_size / 64 (rounded up) entries, every one
+    // initialised, as the call reads; the port is configured and started.
     let rc = unsafe { sys::rte_eth_dev_rss_reta_update(id, table.as_mut_ptr(), reta_size) };
     (rc == 0).then_some(reta_size)
 }
@@ -349,7 +350,14 @@ impl Port {
         let mut key: Vec<u8> = (0..usize::from(info.hash_key_size))
             .map(|i| crate::steer::SYMMETRIC_KEY[i % 2])
             .collect();
-        let program_key = rss && config.symmetric_rss && !key.is_empty();
+        // The software hash predicts the queue only if the NIC hashes TCP
+        // and UDP on their 4-tuple, as it does.
+        let four_tuple = (sys::dps_offload_flag_DPS_ETH_RSS_NONFRAG_IPV4_TCP
+            | sys::dps_offload_flag_DPS_ETH_RSS_NONFRAG_IPV4_UDP) as u64;
+        let program_key = rss
+            && config.symmetric_rss
+            && !key.is_empty()
+            && info.rss_flow_types & four_tuple == four_tuple;
         if rss {
             conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_hf = info.rss_flow_types & WANTED_RSS;
@@ -368,7 +376,9 @@ impl Port {
         };
         conf.rxmode.offloads = rx_offloads;
         conf.txmode.offloads = tx_offloads;
-        // SAFETY: conf is a fully initialised rte_eth_conf; DPDK validates the rest.
+        // SAFETY: conf is a fully initialised rte_eth_conf; its RSS key
+        // pointer (when set) points into `key`, which outlives the call and
+        // holds rss_key_len bytes; DPDK copies the key and validates the rest.
         check("rte_eth_dev_configure", unsafe {
             sys::rte_eth_dev_configure(id, config.rx_queues, config.tx_queues, &conf)
         })?;

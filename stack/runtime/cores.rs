@@ -18,9 +18,16 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Frames each ring between two cores holds before the steering stage drops
-/// (and counts) more.
-pub const HANDOFF_RING_FRAMES: usize = 1024;
+/// Frames that may wait for one core in the rings from all the others
+/// (software steering) before the steering stage drops (and counts) more:
+/// enough to ride out a core being off its CPU for a moment.
+pub const HANDOFF_FRAMES_PER_CORE: usize = 4096;
+
+/// Frames each ring between two of `cores` cores holds: a core's share of
+/// [`HANDOFF_FRAMES_PER_CORE`] per peer, at least 64.
+pub fn handoff_ring_frames(cores: usize) -> usize {
+    (HANDOFF_FRAMES_PER_CORE / cores.saturating_sub(1).max(1)).max(64)
+}
 
 /// One core's place among the cores an app runs on.
 pub struct Core {
@@ -87,9 +94,7 @@ impl Core {
         options: &super::NetOptions,
         stack: &mut super::Stack<D, C>,
     ) -> bool {
-        if !self.meet(|| {
-            stack.poll();
-        }) {
+        if !self.meet(|| stack.poll()) {
             return false;
         }
         if self.index == 0 {
@@ -103,9 +108,10 @@ impl Core {
     }
 
     /// Waits until every core has reached its matching call, running `poll`
-    /// meanwhile (a core keeps its stack turning while it waits). False if
-    /// a stop was requested first.
-    pub fn meet(&self, mut poll: impl FnMut()) -> bool {
+    /// meanwhile (a core keeps its stack turning while it waits; `poll`
+    /// says whether it did work, as [`Stack::poll`](super::Stack::poll)
+    /// does). False if a stop was requested first.
+    pub fn meet(&self, mut poll: impl FnMut() -> bool) -> bool {
         let round = self.meetings_attended.get() + 1;
         self.meetings_attended.set(round);
         if self.count == 1 {
@@ -118,8 +124,7 @@ impl Core {
             if !self.control.keep_running() {
                 return false;
             }
-            poll();
-            backoff.turn(false);
+            backoff.turn(poll());
         }
         true
     }
@@ -182,63 +187,98 @@ where
     U: CoreUser,
 {
     let count = devices.len();
-    if count == 0 {
-        return Err("no device to run on".into());
-    }
     if count > 1 && steering.is_none_or(|s| s.cores() != count) {
         return Err(format!("steering for {count} cores is needed"));
     }
     let meeting = Arc::new(AtomicU64::new(0));
-    let rings = handoff_rings::<D::Buf>(count, HANDOFF_RING_FRAMES);
-    let slots: Vec<Mutex<Option<D>>> = devices.into_iter().map(|d| Mutex::new(Some(d))).collect();
+    let core_of = |index: usize, lcore: Option<u32>| Core {
+        index,
+        count,
+        lcore,
+        steering: steering.filter(|_| count > 1).map(|s| CoreSteering {
+            steering: s.clone(),
+            core: index as u16,
+        }),
+        control: control.clone(),
+        meeting: Arc::clone(&meeting),
+        meetings_attended: Cell::new(0),
+    };
+    let (Some(steering), true) = (steering, count > 1) else {
+        // One core: no steering stage, on the calling thread (the main
+        // lcore on DPDK), exactly as before there were several.
+        let device = devices.into_iter().next().ok_or("no device to run on")?;
+        let lcore = match launcher {
+            Launcher::Threads => None,
+            Launcher::Lcores(eal) => main_lcore(eal),
+        };
+        return Ok(vec![user.run_core(&core_of(0, lcore), device)?]);
+    };
+    // The rings live in the steered devices only: the last device dropped
+    // frees frames still in them while its queue (and so the port and its
+    // mempool) is still there.
+    let rings = handoff_rings::<D::Buf>(count, handoff_ring_frames(count));
+    let slots: Vec<Mutex<Option<SteeredDevice<D>>>> = devices
+        .into_iter()
+        .enumerate()
+        .map(|(k, d)| {
+            let steered = SteeredDevice::new(d, k, steering.clone(), Arc::clone(&rings));
+            Mutex::new(Some(steered))
+        })
+        .collect();
+    drop(rings);
     let run = |index: usize, lcore: Option<u32>| -> Result<U::Output, String> {
+        // Whatever way this core ends (an error, a panic), the others must
+        // not wait for it at a meeting.
+        let _stop_others = StopOnUnwind(control);
         let device = slots[index]
             .lock()
             .ok()
             .and_then(|mut slot| slot.take())
             .ok_or("a core's device was taken twice")?;
-        let core = Core {
-            index,
-            count,
-            lcore,
-            steering: steering.filter(|_| count > 1).map(|s| CoreSteering {
-                steering: s.clone(),
-                core: index as u16,
-            }),
-            control: control.clone(),
-            meeting: Arc::clone(&meeting),
-            meetings_attended: Cell::new(0),
-        };
-        let outcome = match &core.steering {
-            Some(mine) => {
-                let steered =
-                    SteeredDevice::new(device, index, mine.steering.clone(), Arc::clone(&rings));
-                user.run_core(&core, steered)
-            }
-            None => user.run_core(&core, device),
-        };
+        let outcome = user.run_core(&core_of(index, lcore), device);
         if outcome.is_err() {
-            // The others may be waiting for this core at a meeting.
             control.request_stop();
         }
         outcome
     };
-    let outcomes = launch(launcher, count, &run)?;
+    let outcomes = launch(launcher, count, control, &run)?;
     let mut outputs = Vec::with_capacity(count);
     for (index, outcome) in outcomes.into_iter().enumerate() {
-        match outcome {
-            Ok(output) => outputs.push(output),
-            Err(e) if count > 1 => return Err(format!("core {index}: {e}")),
-            Err(e) => return Err(e),
-        }
+        outputs.push(outcome.map_err(|e| format!("core {index}: {e}"))?);
     }
     Ok(outputs)
 }
 
-/// Runs `work(index, lcore)` for every core at once; results in index order.
+/// Requests a stop when dropped during a panic, so the other cores leave
+/// their meetings instead of waiting for a core that is gone.
+struct StopOnUnwind<'a>(&'a RunControl);
+
+impl Drop for StopOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.request_stop();
+        }
+    }
+}
+
+/// The main lcore's id, where EAL runs the calling thread.
+#[cfg(feature = "dpdk")]
+fn main_lcore(eal: &Lcores) -> Option<u32> {
+    eal.lcores().first().copied()
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn main_lcore(eal: &Lcores) -> Option<u32> {
+    match *eal {}
+}
+
+/// Runs `work(index, lcore)` for every core at once; results in index
+/// order. If a core cannot be launched, a stop is requested so the ones
+/// already running leave their meetings.
 fn launch<R: Send>(
     launcher: &Launcher<'_>,
     count: usize,
+    control: &RunControl,
     work: &(dyn Fn(usize, Option<u32>) -> R + Sync),
 ) -> Result<Vec<R>, String> {
     match launcher {
@@ -260,12 +300,74 @@ fn launch<R: Send>(
         #[cfg(feature = "dpdk")]
         Launcher::Lcores(eal) => {
             let results = eal
-                .run_on_lcores(|index, lcore| work(index, Some(lcore)))
+                .run_on_lcores_or(
+                    |index, lcore| work(index, Some(lcore)),
+                    || control.request_stop(),
+                )
                 .map_err(|e| format!("cannot launch the lcores: {e}"))?;
             if results.len() != count {
                 return Err(format!("{} lcores ran, {count} were needed", results.len()));
             }
             Ok(results)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buf::BufPool;
+    use crate::device::pipe::{multi_queue_pipe, PipeConfig, PipeSpread};
+    use crate::steer::{SteeringMode, DEFAULT_RETA_SIZE};
+    use std::sync::atomic::AtomicBool;
+
+    /// Core 1 panics while core 0 waits for it at a meeting.
+    struct PanicsOnCoreOne;
+
+    impl CoreUser for PanicsOnCoreOne {
+        type Output = ();
+
+        fn run_core<D: Device>(&self, core: &Core, _device: D) -> Result<(), String> {
+            if core.index() == 1 {
+                panic!("core 1 fails");
+            }
+            if core.meet(|| false) {
+                Ok(())
+            } else {
+                Err("stopped".into())
+            }
+        }
+    }
+
+    #[test]
+    fn a_core_that_panics_does_not_leave_the_others_waiting() {
+        let pool = BufPool::with_defaults();
+        let (devices, _peer) =
+            multi_queue_pipe(&PipeConfig::default(), &pool, 2, &PipeSpread::SameQueue);
+        let steering = Steering::new(2, DEFAULT_RETA_SIZE, SteeringMode::Software).unwrap();
+        let control = RunControl::without_signals(Arc::new(AtomicBool::new(false)), None);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_on_threads(devices, &steering, &control, &PanicsOnCoreOne)
+        }));
+        assert!(outcome.is_err(), "the panic reaches the caller");
+        assert!(!control.keep_running(), "and stopped the other core");
+    }
+
+    #[test]
+    fn one_core_runs_on_the_calling_thread_without_steering() {
+        struct Where;
+        impl CoreUser for Where {
+            type Output = (std::thread::ThreadId, bool);
+            fn run_core<D: Device>(&self, core: &Core, _device: D) -> Result<Self::Output, String> {
+                Ok((std::thread::current().id(), core.steering().is_none()))
+            }
+        }
+        let pool = BufPool::with_defaults();
+        let (devices, _peer) =
+            multi_queue_pipe(&PipeConfig::default(), &pool, 1, &PipeSpread::SameQueue);
+        let steering = Steering::new(1, DEFAULT_RETA_SIZE, SteeringMode::Software).unwrap();
+        let control = RunControl::without_signals(Arc::new(AtomicBool::new(false)), None);
+        let out = run_on_threads(devices, &steering, &control, &Where).unwrap();
+        assert_eq!(out, [(std::thread::current().id(), true)]);
     }
 }

@@ -16,7 +16,7 @@ mod stack;
 mod summary;
 mod threads;
 
-pub use cores::{run_on_threads, Core, CoreUser, HANDOFF_RING_FRAMES};
+pub use cores::{handoff_ring_frames, run_on_threads, Core, CoreUser, HANDOFF_FRAMES_PER_CORE};
 pub use open::{open_cores, open_device, DeviceUser, OpenError};
 #[cfg(feature = "dpdk")]
 pub use open::{open_dpdk_port, start_dpdk_port};

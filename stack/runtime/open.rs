@@ -164,17 +164,20 @@ pub fn open_dpdk_port(
     max_frame: usize,
 ) -> Result<(crate::dpdk::Eal, std::sync::Arc<crate::dpdk::Port>), OpenError> {
     let eal = crate::dpdk::Eal::init(&options.eal_args()).map_err(OpenError::Dpdk)?;
-    let port = start_dpdk_port(&eal, options, queues, max_frame)?;
+    let port = start_dpdk_port(&eal, options, queues, max_frame, 0)?;
     Ok((eal, port))
 }
 
-/// Starts `--port` on an initialised EAL, as [`open_dpdk_port`] does.
+/// Starts `--port` on an initialised EAL, as [`open_dpdk_port`] does, with
+/// `extra_mbufs` more in the pool for frames held outside the queues (the
+/// rings between cores).
 #[cfg(feature = "dpdk")]
 pub fn start_dpdk_port(
     eal: &crate::dpdk::Eal,
     options: &NetOptions,
     queues: u16,
     max_frame: usize,
+    extra_mbufs: u32,
 ) -> Result<std::sync::Arc<crate::dpdk::Port>, OpenError> {
     use crate::dpdk::{Mempool, Port, PortConfig};
 
@@ -195,10 +198,11 @@ pub fn start_dpdk_port(
             max,
         });
     }
-    // Enough mbufs for every queue's descriptors plus bursts in flight,
-    // and for full handoff rings between every pair of cores.
-    let handoff = u32::from(queues) * u32::from(queues) * super::HANDOFF_RING_FRAMES as u32;
-    let mbufs = (u32::from(queues) * 4096).max(8192) + handoff - 1;
+    // Enough mbufs for every queue's descriptors plus bursts in flight.
+    let mbufs = (u32::from(queues) * 4096)
+        .max(8192)
+        .saturating_add(extra_mbufs)
+        - 1;
     // Frames up to `max_frame` bytes fit one mbuf (no chaining on transmit).
     let headroom = Mempool::DEFAULT_DATA_ROOM as usize - 2048;
     let data_room = (max_frame + headroom).max(Mempool::DEFAULT_DATA_ROOM as usize);
@@ -291,8 +295,16 @@ fn open_dpdk_cores<U: CoreUser>(
     let eal =
         crate::dpdk::Eal::init(&options.eal_args()).map_err(|e| OpenError::Dpdk(e).to_string())?;
     let cores = eal.lcores().len();
-    let queues = u16::try_from(cores).map_err(|_| "too many lcores".to_string())?;
-    let port = start_dpdk_port(&eal, options, queues, 1514).map_err(|e| e.to_string())?;
+    if cores > crate::steer::MAX_CORES {
+        return Err(format!(
+            "{cores} lcores: at most {} cores are supported",
+            crate::steer::MAX_CORES
+        ));
+    }
+    let queues = cores as u16;
+    // Room for full rings between every pair of cores (software steering).
+    let handoff = (cores * (cores - 1) * super::cores::handoff_ring_frames(cores)) as u32;
+    let port = start_dpdk_port(&eal, options, queues, 1514, handoff).map_err(|e| e.to_string())?;
     let steering = if cores == 1 {
         None
     } else {

@@ -156,7 +156,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
         }
         self.iface.poll(now, &mut self.sockets, &mut sink);
         let sent = self.flush(now);
-        received > 0 || sent > 0
+        received > 0 || sent > 0 || self.device.passed_on() > 0
     }
 
     fn flush(&mut self, now: Instant) -> usize {

@@ -16,17 +16,20 @@ const ARP_OPERATION: usize = 20;
 const ARP_REQUEST: u16 = 1;
 const ARP_REPLY: u16 = 2;
 
-/// The rings between every ordered pair of cores: `from` pushes into
-/// `ring(from, to)` and only `to` pops from it, so each ring has one
+/// The rings between every ordered pair of distinct cores: `from` pushes
+/// into `ring(from, to)` and only `to` pops from it, so each ring has one
 /// producer and one consumer, and a core touches no other core's counters.
 pub struct HandoffRings<B> {
     cores: usize,
+    /// `cores * (cores - 1)` rings, `from`'s towards each other core in order.
     rings: Box<[ArrayQueue<B>]>,
 }
 
 impl<B> HandoffRings<B> {
+    /// The ring from core `from` to core `to` (`from != to`).
     fn ring(&self, from: usize, to: usize) -> &ArrayQueue<B> {
-        &self.rings[from * self.cores + to]
+        let skip_self = usize::from(to > from);
+        &self.rings[from * (self.cores - 1) + to - skip_self]
     }
 
     /// Number of cores the rings connect.
@@ -39,7 +42,7 @@ impl<B> HandoffRings<B> {
 pub fn handoff_rings<B>(cores: usize, capacity: usize) -> Arc<HandoffRings<B>> {
     Arc::new(HandoffRings {
         cores,
-        rings: (0..cores * cores)
+        rings: (0..cores * cores.saturating_sub(1))
             .map(|_| ArrayQueue::new(capacity.max(1)))
             .collect(),
     })
@@ -49,12 +52,19 @@ pub fn handoff_rings<B>(cores: usize, capacity: usize) -> Arc<HandoffRings<B>> {
 /// other cores. Transmit goes straight to the queue; receive returns frames
 /// handed in by other cores first, then this core's share of its queue.
 pub struct SteeredDevice<D: Device> {
+    /// Declared before `inner` so it is dropped first: the last device
+    /// dropped frees the frames left in the rings while its queue (and so
+    /// the port's buffer pool) still exists.
+    rings: Arc<HandoffRings<D::Buf>>,
     inner: D,
     core: usize,
     steering: Steering,
-    rings: Arc<HandoffRings<D::Buf>>,
     /// Frames read from the queue before they are sorted.
     scratch: Vec<D::Buf>,
+    /// Frames the last `receive` took from the queue for other cores.
+    passed_on: usize,
+    /// Whether the last `receive` took handed frames before its queue's.
+    rings_first: bool,
     stats: SteeringStats,
 }
 
@@ -65,7 +75,9 @@ where
     /// Core `core`'s device over its queue pair `inner`.
     ///
     /// # Panics
-    /// If `core` is not below the rings' core count or `steering`'s.
+    /// If `core` is not below the rings' core count, or the rings and
+    /// `steering` are for different numbers of cores (a setup error, not
+    /// something the network can cause).
     pub fn new(
         inner: D,
         core: usize,
@@ -79,6 +91,8 @@ where
             steering,
             rings,
             scratch: Vec::with_capacity(crate::device::MAX_BURST),
+            passed_on: 0,
+            rings_first: false,
             stats: SteeringStats::default(),
         }
     }
@@ -94,6 +108,47 @@ where
             // The owner is behind: drop as a full NIC ring would, counted.
             Err(_) => self.stats.handoff_drops += 1,
         }
+    }
+
+    /// Appends up to `max` frames the other cores handed this one.
+    fn take_handed(&mut self, batch: &mut Vec<D::Buf>, max: usize) -> usize {
+        let mut taken = 0;
+        for from in (0..self.steering.cores()).filter(|&c| c != self.core) {
+            while taken < max {
+                let Some(frame) = self.rings.ring(from, self.core).pop() else {
+                    break;
+                };
+                batch.push(frame);
+                taken += 1;
+            }
+        }
+        self.stats.handed_in += taken as u64;
+        taken
+    }
+
+    /// Reads up to `max` frames from this core's queue, appends those that
+    /// stay here and hands the others on; returns how many it appended.
+    fn read_queue(&mut self, now: Instant, batch: &mut Vec<D::Buf>, max: usize) -> usize {
+        if max == 0 {
+            return 0;
+        }
+        let mut kept = 0;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        self.inner.receive(now, &mut scratch, max);
+        for frame in scratch.drain(..) {
+            match self.steering.destination(frame.data()) {
+                Destination::Core(core) if usize::from(core) != self.core => {
+                    self.hand_to(usize::from(core), frame);
+                    continue;
+                }
+                Destination::Everyone => self.copy_to_others(&frame),
+                Destination::Here | Destination::Core(_) => {}
+            }
+            batch.push(frame);
+            kept += 1;
+        }
+        self.scratch = scratch;
+        kept
     }
 
     /// Copies an ARP frame to every other core, as a reply so that a copy
@@ -135,37 +190,23 @@ where
     }
 
     fn receive(&mut self, now: Instant, batch: &mut Vec<D::Buf>, max: usize) -> usize {
-        let mut taken = 0;
-        for from in (0..self.steering.cores()).filter(|&c| c != self.core) {
-            while taken < max {
-                let Some(frame) = self.rings.ring(from, self.core).pop() else {
-                    break;
-                };
-                batch.push(frame);
-                self.stats.handed_in += 1;
-                taken += 1;
-            }
-        }
-        if taken >= max {
-            return taken;
-        }
-        self.scratch.clear();
-        self.inner.receive(now, &mut self.scratch, max - taken);
-        let mut scratch = std::mem::take(&mut self.scratch);
-        for frame in scratch.drain(..) {
-            match self.steering.destination(frame.data()) {
-                Destination::Core(core) if usize::from(core) != self.core => {
-                    self.hand_to(usize::from(core), frame);
-                    continue;
-                }
-                Destination::Everyone => self.copy_to_others(&frame),
-                Destination::Here | Destination::Core(_) => {}
-            }
-            batch.push(frame);
-            taken += 1;
-        }
-        self.scratch = scratch;
+        // Alternate which source goes first, so a core handed much still
+        // reads its own queue every other turn, and the reverse.
+        self.rings_first = !self.rings_first;
+        let moved_before = self.stats.handed_out + self.stats.arp_copies;
+        let taken = if self.rings_first {
+            let handed = self.take_handed(batch, max);
+            handed + self.read_queue(now, batch, max - handed)
+        } else {
+            let own = self.read_queue(now, batch, max);
+            own + self.take_handed(batch, max - own)
+        };
+        self.passed_on = (self.stats.handed_out + self.stats.arp_copies - moved_before) as usize;
         taken
+    }
+
+    fn passed_on(&self) -> usize {
+        self.passed_on
     }
 
     fn transmit(&mut self, now: Instant, batch: &mut Vec<D::Buf>) -> usize {

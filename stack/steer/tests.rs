@@ -324,3 +324,86 @@ fn a_full_ring_drops_and_counts() {
         "dropped frames went back to the pool; 4 wait in the ring"
     );
 }
+
+#[test]
+fn a_connect_from_a_fixed_port_that_lands_elsewhere_is_refused() {
+    let steering = software(2);
+    let remote = SocketAddrV4::new(SERVER, 7);
+    let mut tcp = crate::tcp::TcpSockets::new(Rng::new(9), crate::tcp::TcpConfig::default());
+    let mine = CoreSteering {
+        steering: steering.clone(),
+        core: 0,
+    };
+    tcp.set_core_steering(Some(mine.clone()));
+    let options = crate::tcp::TcpOptions::from_config(tcp.config());
+    let port_on = |core: u16| {
+        (40_000..41_000u16)
+            .find(|&p| steering.core_of_flow(SocketAddrV4::new(CLIENT, p), remote) == core)
+            .unwrap()
+    };
+    assert_eq!(
+        tcp.connect(Instant::ZERO, remote, port_on(1), options, CLIENT),
+        Err(crate::tcp::TcpError::AddrNotAvailable)
+    );
+    assert!(tcp
+        .connect(Instant::ZERO, remote, port_on(0), options, CLIENT)
+        .is_ok());
+}
+
+/// A core keeps reading its own queue even when the rings hand it a full
+/// burst, and a burst it only passed on counts as work done.
+#[test]
+fn own_queue_is_read_beside_full_rings_and_passing_on_is_work() {
+    let steering = software(2);
+    let pool = BufPool::with_defaults();
+    let (mut a, b) = multi_queue_pipe(&PipeConfig::default(), &pool, 2, &PipeSpread::SameQueue);
+    let rings = handoff_rings(2, 256);
+    let mut b: Vec<_> = b
+        .into_iter()
+        .enumerate()
+        .map(|(core, queue)| SteeredDevice::new(queue, core, steering.clone(), rings.clone()))
+        .collect();
+    let on = |core: u16| -> Vec<Vec<u8>> {
+        flows(2_000, 6)
+            .into_iter()
+            .filter(|&(client, server)| steering.core_of_flow(server, client) == core)
+            .take(64)
+            .map(|(client, server)| tcp_frame(client, server))
+            .collect()
+    };
+    let send = |a: &mut crate::device::pipe::PipeDevice, frames: &[Vec<u8>]| {
+        let mut burst: Vec<_> = frames
+            .iter()
+            .map(|f| {
+                let mut buf = a.alloc_tx(f.len()).unwrap();
+                buf.data_mut().copy_from_slice(f);
+                buf
+            })
+            .collect();
+        a.transmit(Instant::ZERO, &mut burst);
+    };
+    // 64 frames of core 0's flows arrive on core 1's queue: passed on.
+    send(&mut a[1], &on(0));
+    let mut got = Vec::new();
+    assert_eq!(b[1].receive(Instant::ZERO, &mut got, 32), 0);
+    assert_eq!(b[1].passed_on(), 32, "a burst passed on is work");
+    assert_eq!(b[1].receive(Instant::ZERO, &mut got, 32), 0);
+    // Core 0's own queue has 40 frames; the rings hold 64 for it. The two
+    // sources go first in turn, so neither waits for the other to empty.
+    send(&mut a[0], &on(0)[..40]);
+    let handed_in = |b: &SteeredDevice<_>| b.steering_stats().handed_in;
+    for (round, expected_handed) in [(1, 32), (2, 32), (3, 64)] {
+        assert_eq!(
+            b[0].receive(Instant::ZERO, &mut got, 32),
+            32,
+            "round {round}"
+        );
+        assert_eq!(handed_in(&b[0]), expected_handed, "round {round}");
+    }
+    assert_eq!(
+        b[0].receive(Instant::ZERO, &mut got, 32),
+        8,
+        "the queue's last 8"
+    );
+    assert_eq!(b[0].passed_on(), 0);
+}

@@ -774,6 +774,15 @@ impl TcpSockets {
             local_port
         };
         let local = SocketAddrV4::new(own_ip, port);
+        if self
+            .core
+            .as_ref()
+            .is_some_and(|core| !core.owns(local, remote))
+        {
+            // The replies would be steered to another core, which has no
+            // such connection and would reset it.
+            return Err(TcpError::AddrNotAvailable);
+        }
         if self.demux.contains_key(&(local, remote)) {
             return Err(TcpError::AddrInUse);
         }

@@ -34,14 +34,16 @@ pub struct EchoBothWays {
     /// Connections the peer opens to this side (all cores together): a
     /// side stops once they are all served and closed.
     pub expected_inbound: u64,
-    /// Cores of both sides that must be listening before anyone connects
-    /// (0: nobody waits; refused connections are retried instead).
+    /// Cores of both sides that must be listening before anyone connects,
+    /// and finished before anyone stops (0: nobody waits; refused
+    /// connections are retried instead).
     pub start_gate: usize,
     /// How long a core may take.
     pub deadline: std::time::Duration,
     /// Inbound connections this side finished (shared by its cores).
     pub inbound_done: AtomicU64,
-    /// Cores of both sides listening (shared when `start_gate` is set).
+    /// Arrivals of the cores of both sides at the gates, listening and
+    /// finished (shared when `start_gate` is set).
     pub listening: std::sync::Arc<AtomicUsize>,
     /// Core 0 prints this line once its port is started (for a parent
     /// process to wait for).
@@ -409,6 +411,15 @@ impl CoreUser for EchoBothWays {
                     self.expected_inbound,
                     run.result.accepted
                 ));
+            }
+        }
+        // Keep answering until the other side is done too: its last FINs
+        // may still need a retransmission.
+        self.listening.fetch_add(1, Ordering::AcqRel);
+        while self.listening.load(Ordering::Acquire) < 2 * self.start_gate {
+            run.turn()?;
+            if started.elapsed() > self.deadline {
+                return Err("the other side never finished".into());
             }
         }
         // Let the last FINs and ACKs leave.
