@@ -403,18 +403,8 @@ impl CoreUser for Perf<'_> {
         let net = self.net();
         let config = core.stack_config(net.stack_config()?);
         let mut stack = Stack::new(device, MonotonicClock::new(), config);
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut expected = vec![0u8; 64 * 1024];
-        let mut failures = 0u64;
         let mut measured = None;
-        let epfd = stack.epoll_create().map_err(|e| e.to_string())?;
-        let watch = |fd: Fd, events: u32| EpollEvent {
-            events: events | EPOLLET,
-            data: fd as u64,
-        };
-        let mut events = vec![EpollEvent::default(); 64];
-        // A short timeout keeps the stop flag checked while idle.
-        let tick = Some(Duration::from_millis(50));
+        let mut failures = 0;
         match self.role {
             Role::Rr { .. } => {
                 core.ready(net, &mut stack);
@@ -432,57 +422,9 @@ impl CoreUser for Perf<'_> {
                 connections,
                 ..
             } => {
-                let listener = stack
-                    .socket(SockType::Stream)
-                    .and_then(|fd| {
-                        stack.bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, *listen_port))?;
-                        stack.listen(fd, 128)?;
-                        stack.epoll_ctl(epfd, CtlOp::Add, fd, watch(fd, EPOLLIN))?;
-                        Ok(fd)
-                    })
-                    .map_err(|e| format!("cannot listen on TCP port {listen_port}: {e}"))?;
-                core.ready(net, &mut stack);
-                let direction = transfer.direction.unwrap_or(Direction::Receive);
-                let mut active: HashMap<Fd, Transfer> = HashMap::new();
-                let all_done =
-                    || *connections > 0 && self.completed.load(Ordering::Acquire) >= *connections;
-                while core.control().keep_running() && !all_done() {
-                    let n = stack
-                        .epoll_wait(epfd, &mut events, tick)
-                        .map_err(|e| e.to_string())?;
-                    for event in &events[..n] {
-                        let fd = event.data as Fd;
-                        if fd == listener {
-                            while let Ok((conn, _)) = stack.accept(listener) {
-                                let interest = watch(conn, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
-                                stack
-                                    .epoll_ctl(epfd, CtlOp::Add, conn, interest)
-                                    .map_err(|e| e.to_string())?;
-                                active.insert(
-                                    conn,
-                                    Transfer::new(
-                                        conn,
-                                        direction,
-                                        transfer.bytes,
-                                        !transfer.no_check,
-                                    ),
-                                );
-                            }
-                            continue;
-                        }
-                        let Some(t) = active.get_mut(&fd) else {
-                            continue;
-                        };
-                        t.turn(&mut stack, &mut buf, &mut expected);
-                        if t.is_over() {
-                            let t = active.remove(&fd).expect("present");
-                            let stats = stack.stats();
-                            failures += u64::from(!t.report(net, &stats));
-                            let _ = stack.close(fd);
-                            self.completed.fetch_add(1, Ordering::AcqRel);
-                        }
-                    }
-                }
+                let mut transfers = Transfers::new(&mut stack, net)?;
+                failures =
+                    transfers.serve(core, *listen_port, transfer, *connections, &self.completed)?;
             }
             Role::Client {
                 connect,
@@ -490,50 +432,8 @@ impl CoreUser for Perf<'_> {
                 connections,
                 ..
             } => {
-                core.ready(net, &mut stack);
-                let direction = transfer.direction.unwrap_or(Direction::Send);
-                let mut transfers: HashMap<Fd, Transfer> = HashMap::new();
-                // Transfer `i` runs on core `i mod cores`.
-                for _ in (core.index()..*connections).step_by(core.count()) {
-                    let fd = stack.socket(SockType::Stream).map_err(|e| e.to_string())?;
-                    match stack.connect(fd, *connect) {
-                        Err(Errno::EINPROGRESS) | Ok(()) => {}
-                        Err(e) => return Err(format!("cannot connect to {connect}: {e}")),
-                    }
-                    let interest = watch(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
-                    stack
-                        .epoll_ctl(epfd, CtlOp::Add, fd, interest)
-                        .map_err(|e| e.to_string())?;
-                    let mut t = Transfer::new(fd, direction, transfer.bytes, !transfer.no_check);
-                    t.connecting = Some(*connect);
-                    transfers.insert(fd, t);
-                }
-                while core.control().keep_running() && !transfers.is_empty() {
-                    let n = stack
-                        .epoll_wait(epfd, &mut events, tick)
-                        .map_err(|e| e.to_string())?;
-                    for event in &events[..n] {
-                        let fd = event.data as Fd;
-                        let Some(t) = transfers.get_mut(&fd) else {
-                            continue;
-                        };
-                        t.turn(&mut stack, &mut buf, &mut expected);
-                        if t.is_over() {
-                            let t = transfers.remove(&fd).expect("present");
-                            let stats = stack.stats();
-                            failures += u64::from(!t.report(net, &stats));
-                            let _ = stack.close(fd);
-                        }
-                    }
-                }
-                // Unfinished transfers (stopped early) are reported too.
-                for (fd, t) in transfers.drain() {
-                    let stats = stack.stats();
-                    failures += u64::from(!t.report(net, &stats));
-                    let _ = stack.close(fd);
-                }
-                // Every core keeps its queue turning until all are done.
-                core.meet(|| stack.poll());
+                let mut transfers = Transfers::new(&mut stack, net)?;
+                failures = transfers.connect(core, *connect, transfer, *connections)?;
             }
         }
         // Let the last FINs and ACKs leave before the device goes away.
@@ -543,6 +443,166 @@ impl CoreUser for Perf<'_> {
             rr: measured,
             failures,
         })
+    }
+}
+
+/// One core's bulk transfers, server or client side, on one epoll.
+struct Transfers<'a, D: Device> {
+    stack: &'a mut Stack<D, MonotonicClock>,
+    net: &'a NetOptions,
+    epfd: Fd,
+    active: HashMap<Fd, Transfer>,
+    buf: Vec<u8>,
+    expected: Vec<u8>,
+    events: Vec<EpollEvent>,
+    /// Transfers that ended badly.
+    failures: u64,
+}
+
+/// Edge-triggered interest in `events` on `fd`, with the fd as data.
+fn watch(fd: Fd, events: u32) -> EpollEvent {
+    EpollEvent {
+        events: events | EPOLLET,
+        data: fd as u64,
+    }
+}
+
+/// A short timeout keeps the stop flag checked while idle.
+const TICK: Option<Duration> = Some(Duration::from_millis(50));
+
+impl<'a, D: Device> Transfers<'a, D> {
+    fn new(stack: &'a mut Stack<D, MonotonicClock>, net: &'a NetOptions) -> Result<Self, String> {
+        let epfd = stack.epoll_create().map_err(|e| e.to_string())?;
+        Ok(Transfers {
+            stack,
+            net,
+            epfd,
+            active: HashMap::new(),
+            buf: vec![0u8; 64 * 1024],
+            expected: vec![0u8; 64 * 1024],
+            events: vec![EpollEvent::default(); 64],
+            failures: 0,
+        })
+    }
+
+    /// Moves `fd`'s transfer on; a finished one is reported and closed.
+    /// True if it finished.
+    fn advance(&mut self, fd: Fd) -> bool {
+        let Some(t) = self.active.get_mut(&fd) else {
+            return false;
+        };
+        t.turn(self.stack, &mut self.buf, &mut self.expected);
+        if !t.is_over() {
+            return false;
+        }
+        let t = self.active.remove(&fd).expect("present");
+        self.finish(fd, t);
+        true
+    }
+
+    fn finish(&mut self, fd: Fd, t: Transfer) {
+        let stats = self.stack.stats();
+        self.failures += u64::from(!t.report(self.net, &stats));
+        let _ = self.stack.close(fd);
+    }
+
+    /// Accepts on `port` (this core's listener) and runs a transfer on each
+    /// connection until `connections` transfers are done on all cores
+    /// together (0: until stopped); returns this core's failures.
+    fn serve(
+        &mut self,
+        core: &Core,
+        port: u16,
+        transfer: &TransferOptions,
+        connections: u64,
+        completed: &AtomicU64,
+    ) -> Result<u64, String> {
+        let (stack, epfd) = (&mut *self.stack, self.epfd);
+        let listener = stack
+            .socket(SockType::Stream)
+            .and_then(|fd| {
+                stack.bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))?;
+                stack.listen(fd, 128)?;
+                stack.epoll_ctl(epfd, CtlOp::Add, fd, watch(fd, EPOLLIN))?;
+                Ok(fd)
+            })
+            .map_err(|e| format!("cannot listen on TCP port {port}: {e}"))?;
+        core.ready(self.net, self.stack);
+        let direction = transfer.direction.unwrap_or(Direction::Receive);
+        let all_done = || connections > 0 && completed.load(Ordering::Acquire) >= connections;
+        while core.control().keep_running() && !all_done() {
+            let n = self
+                .stack
+                .epoll_wait(self.epfd, &mut self.events, TICK)
+                .map_err(|e| e.to_string())?;
+            for k in 0..n {
+                let fd = self.events[k].data as Fd;
+                if fd != listener {
+                    if self.advance(fd) {
+                        completed.fetch_add(1, Ordering::AcqRel);
+                    }
+                    continue;
+                }
+                while let Ok((conn, _)) = self.stack.accept(listener) {
+                    let interest = watch(conn, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+                    self.stack
+                        .epoll_ctl(self.epfd, CtlOp::Add, conn, interest)
+                        .map_err(|e| e.to_string())?;
+                    let t = Transfer::new(conn, direction, transfer.bytes, !transfer.no_check);
+                    self.active.insert(conn, t);
+                }
+            }
+        }
+        Ok(self.failures)
+    }
+
+    /// Runs this core's share of `connections` transfers to `server`
+    /// (transfer `i` on core `i mod cores`), then keeps the queue turning
+    /// until every core is done; returns this core's failures.
+    fn connect(
+        &mut self,
+        core: &Core,
+        server: SocketAddrV4,
+        transfer: &TransferOptions,
+        connections: usize,
+    ) -> Result<u64, String> {
+        core.ready(self.net, self.stack);
+        let direction = transfer.direction.unwrap_or(Direction::Send);
+        for _ in (core.index()..connections).step_by(core.count()) {
+            let fd = self
+                .stack
+                .socket(SockType::Stream)
+                .map_err(|e| e.to_string())?;
+            match self.stack.connect(fd, server) {
+                Err(Errno::EINPROGRESS) | Ok(()) => {}
+                Err(e) => return Err(format!("cannot connect to {server}: {e}")),
+            }
+            let interest = watch(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+            self.stack
+                .epoll_ctl(self.epfd, CtlOp::Add, fd, interest)
+                .map_err(|e| e.to_string())?;
+            let mut t = Transfer::new(fd, direction, transfer.bytes, !transfer.no_check);
+            t.connecting = Some(server);
+            self.active.insert(fd, t);
+        }
+        while core.control().keep_running() && !self.active.is_empty() {
+            let n = self
+                .stack
+                .epoll_wait(self.epfd, &mut self.events, TICK)
+                .map_err(|e| e.to_string())?;
+            for k in 0..n {
+                let fd = self.events[k].data as Fd;
+                self.advance(fd);
+            }
+        }
+        // Unfinished transfers (stopped early) are reported too.
+        let unfinished: Vec<(Fd, Transfer)> = self.active.drain().collect();
+        for (fd, t) in unfinished {
+            self.finish(fd, t);
+        }
+        // Every core keeps its queue turning until all are done.
+        core.meet(|| self.stack.poll());
+        Ok(self.failures)
     }
 }
 

@@ -13,9 +13,9 @@ use common::App;
 use std::process::Command;
 use std::time::Duration;
 
-/// `--backend dpdk --eal ...` for a memif port in `role` on `lcore`.
-fn memif(role: &str, lcore: u32, socket: &str) -> Vec<String> {
-    let mut eal = format!("-l {lcore} --no-pci --vdev=net_memif0,role={role},socket={socket}");
+/// `--backend dpdk --eal ...` for a memif port in `role` on `lcores` (`-l`).
+fn memif(role: &str, lcores: &str, socket: &str) -> Vec<String> {
+    let mut eal = format!("-l {lcores} --no-pci --vdev=net_memif0,role={role},socket={socket}");
     for arg in common::eal_memory_args() {
         eal.push(' ');
         eal.push_str(&arg);
@@ -34,7 +34,7 @@ fn perf_rr_against_echo_over_memif() {
     let _ = std::fs::remove_file(&socket);
     let mut server = Command::new(env!("CARGO_BIN_EXE_dpstack-echo"));
     server
-        .args(memif("server", 0, &socket))
+        .args(memif("server", "0", &socket))
         .args(["--ip", "10.66.0.2/24", "--tcp-port", "7-9"]);
     let mut server = App::spawn(server);
     server.wait_ready(Duration::from_secs(30));
@@ -89,14 +89,101 @@ fn perf_rr_against_echo_over_memif() {
 
 /// Runs `dpstack-perf` with `args` as the memif client; its JSON summary.
 fn client(socket: &str, args: &[&str]) -> serde_json::Value {
+    client_on("1", socket, args)
+}
+
+/// As [`client`], on the EAL lcores `lcores`.
+fn client_on(lcores: &str, socket: &str, args: &[&str]) -> serde_json::Value {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dpstack-perf"));
     command
         .arg(args[0])
-        .args(memif("client", 1, socket))
+        .args(memif("client", lcores, socket))
         .args(["--ip", "10.66.0.1/24", "--connect", "10.66.0.2:7", "--json"])
         .args(&args[1..]);
     let mut app = App::spawn(command);
     app.wait_ready(Duration::from_secs(30));
     let lines = app.wait_exit(Duration::from_secs(60));
     serde_json::from_str(lines.last().expect("a summary")).expect("JSON summary")
+}
+
+/// Both processes on two lcores: rr and crr against `dpstack-echo`, then
+/// four bulk transfers between `dpstack-perf server` and `client`, spread
+/// over the cores, every byte checked against the pattern.
+#[test]
+fn perf_and_echo_on_two_lcores_over_memif() {
+    let socket = format!("/tmp/dps-test-memif2-{}.sock", std::process::id());
+    let _ = std::fs::remove_file(&socket);
+    let mut server = Command::new(env!("CARGO_BIN_EXE_dpstack-echo"));
+    server.args(memif("server", "0-1", &socket)).args([
+        "--ip",
+        "10.66.0.2/24",
+        "--tcp-port",
+        "7",
+        "--json",
+    ]);
+    let mut server = App::spawn(server);
+    server.wait_ready(Duration::from_secs(30));
+    let rr = client_on(
+        "0-1",
+        &socket,
+        &["rr", "--connections", "8", "--seconds", "0.5"],
+    );
+    let crr = client_on(
+        "0-1",
+        &socket,
+        &["crr", "--concurrency", "8", "--seconds", "0.5"],
+    );
+    let echo: serde_json::Value =
+        serde_json::from_str(&server.terminate()).expect("echo's JSON summary");
+    println!("rr on 2 lcores: {}", rr["requests_per_second"]);
+    assert_eq!(rr["cores"].as_array().map(Vec::len), Some(2), "{rr}");
+    assert!(rr["requests"].as_u64().unwrap() > 100, "{rr}");
+    assert!(crr["connections"].as_u64().unwrap() > 50, "{crr}");
+    assert_eq!(crr["failed"], 0, "{crr}");
+    for core in rr["cores"].as_array().unwrap() {
+        assert!(
+            core["requests"].as_u64().unwrap() > 0,
+            "each core's share: {rr}"
+        );
+    }
+    for core in echo["cores"].as_array().expect("per-core echo summary") {
+        assert!(core["tcp_accepted"].as_u64().unwrap() > 0, "{echo}");
+    }
+
+    let _ = std::fs::remove_file(&socket);
+    let mut receiver = Command::new(env!("CARGO_BIN_EXE_dpstack-perf"));
+    receiver
+        .arg("server")
+        .args(memif("server", "0-1", &socket))
+        .args(["--ip", "10.66.0.2/24", "--connections", "4", "--json"]);
+    let mut receiver = App::spawn(receiver);
+    receiver.wait_ready(Duration::from_secs(30));
+    let mut sender = Command::new(env!("CARGO_BIN_EXE_dpstack-perf"));
+    sender
+        .arg("client")
+        .args(memif("client", "0-1", &socket))
+        .args(["--ip", "10.66.0.1/24", "--connect", "10.66.0.2:5001"])
+        .args(["--connections", "4", "--bytes", "20000000", "--json"]);
+    let mut sender = App::spawn(sender);
+    sender.wait_ready(Duration::from_secs(30));
+    let sent = sender.wait_exit(Duration::from_secs(120));
+    let received = receiver.wait_exit(Duration::from_secs(30));
+    let _ = std::fs::remove_file(&socket);
+    let transfers = |lines: &[String]| -> Vec<serde_json::Value> {
+        lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|j| j["bytes"].is_u64())
+            .collect()
+    };
+    let (sent, received) = (transfers(&sent), transfers(&received));
+    assert_eq!(
+        (sent.len(), received.len()),
+        (4, 4),
+        "{sent:?} {received:?}"
+    );
+    for t in &received {
+        assert_eq!(t["bytes"], 20_000_000, "{t}");
+        assert_eq!(t["pattern"], "ok", "{t}");
+    }
 }
