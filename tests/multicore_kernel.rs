@@ -3,7 +3,8 @@
 //! removes. The kernel picks each frame's queue itself (the TAP has no RSS
 //! of ours), so the stacks steer in software.
 //! - `dpstack-echo`: 1,000 kernel clients at once, every one echoed, both
-//!   cores holding 35-65% of them.
+//!   cores holding 35-65% of them; pings answered; UDP from 200 source
+//!   ports all echoed, by both cores.
 //! - `dpstack-httpd`: curl downloads 200 MB, checked against the pattern,
 //!   then 16 downloads at once spread over both cores.
 #![cfg(feature = "dpdk")]
@@ -32,10 +33,39 @@ fn a_thousand_kernel_clients_into_echo_on_two_lcores() {
         ifname,
         &common::net_tap_backend_on(ifname, "0-1"),
         env!("CARGO_BIN_EXE_dpstack-echo"),
-        &["--tcp-port", "7", "--trigger", "et", "--json"],
+        &[
+            "--tcp-port",
+            "7",
+            "--udp-port",
+            "7",
+            "--trigger",
+            "et",
+            "--json",
+        ],
     );
     let echoed = common::kernel_echo_clients(&ns, &format!("{STACK_IP}:7"), CLIENTS);
+    // Pings are answered by whichever core receives them.
+    let ping = ns.run(&["ping", "-c", "10", "-i", "0.2", "-W", "1", STACK_IP]);
+    assert!(ping.contains(" 0% packet loss"), "{ping}");
+    // UDP from 200 source ports: each core answers the flows hashed to it.
+    let datagrams = common::in_netns(&ns, || {
+        (0..200)
+            .filter(|i| {
+                let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+                socket
+                    .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                    .unwrap();
+                let message = format!("datagram {i}");
+                socket
+                    .send_to(message.as_bytes(), format!("{STACK_IP}:7"))
+                    .unwrap();
+                let mut reply = [0u8; 64];
+                matches!(socket.recv(&mut reply), Ok(n) if reply[..n] == *message.as_bytes())
+            })
+            .count()
+    });
     let summary = app.terminate();
+    assert_eq!(datagrams, 200, "every datagram echoed: {summary}");
     assert_eq!(
         echoed, CLIENTS,
         "every kernel client got its echo: {summary}"
@@ -43,6 +73,10 @@ fn a_thousand_kernel_clients_into_echo_on_two_lcores() {
     let json: serde_json::Value = serde_json::from_str(&summary).expect("--json summary");
     assert_eq!(json["tcp_accepted"], CLIENTS as u64, "{summary}");
     for core in cores(&json) {
+        assert!(
+            core["echoed"].as_u64().unwrap() > 0,
+            "both cores echo UDP: {summary}"
+        );
         let accepted = core["tcp_accepted"].as_u64().unwrap();
         println!("core accepted {accepted}, steering {}", core["steering"]);
         let share = accepted as f64 / CLIENTS as f64;
