@@ -275,6 +275,7 @@ fn main_lcore(eal: &Lcores) -> Option<u32> {
 /// Runs `work(index, lcore)` for every core at once; results in index
 /// order. If a core cannot be launched, a stop is requested so the ones
 /// already running leave their meetings.
+#[cfg_attr(not(feature = "dpdk"), allow(unused_variables))]
 fn launch<R: Send>(
     launcher: &Launcher<'_>,
     count: usize,
