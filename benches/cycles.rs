@@ -1,0 +1,137 @@
+//! Fixed amounts of work for counting instructions: `valgrind
+//! --tool=callgrind --toggle-collect='*measured*'` on this binary counts
+//! only the measured loops, so the figure per iteration is repeatable
+//! whatever else the machine does (timings on this guest move by 2×).
+//!
+//! Run: `setup/instructions.sh` (builds, runs each workload under
+//! callgrind, prints instructions per iteration), or by hand:
+//! `cargo bench --bench cycles --no-run`, then
+//! `valgrind --tool=callgrind --toggle-collect='*measured*' target/release/deps/cycles-* rr 20000`.
+//!
+//! Workloads (each over two stacks on a pipe, through the socket API, on a
+//! manual clock):
+//! - `rr N`: N round trips of a 64-byte request and reply on one connection;
+//! - `connect N`: N short connections (connect, accept, 64 B each way, close);
+//! - `bulk N`: N full-size segments (1,448 B) one way, read as they come.
+
+mod common;
+
+use common::watched::{watched, Host, Watched};
+use dpstack::socket::{Errno, SockType};
+use dpstack::time::Duration;
+use std::hint::black_box;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+const A_IP: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 1);
+const B_IP: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 2);
+
+fn turn(a: &mut Host, b: &mut Host) {
+    a.poll();
+    b.poll();
+}
+
+fn setup(connections: usize) -> Watched {
+    watched(A_IP, B_IP, connections, |_, _| {}, |_, _| {})
+}
+
+/// N round trips of 64 B each way on the first connection.
+#[inline(never)]
+fn rr(w: &mut Watched, n: u64) {
+    let (client, server) = w.pairs[0];
+    let message = [0x42u8; 64];
+    let mut buf = [0u8; 256];
+    for _ in 0..n {
+        w.clock.advance(Duration::from_micros(1));
+        w.a.send(client, &message, 0).unwrap();
+        turn(&mut w.a, &mut w.b);
+        assert_eq!(w.b.recv(server, &mut buf, 0), Ok(64));
+        w.b.send(server, &message, 0).unwrap();
+        w.b.poll();
+        w.a.poll();
+        assert_eq!(w.a.recv(client, &mut buf, 0), Ok(64));
+    }
+}
+
+/// N short connections: connect, accept, 64 B each way, close (the client first).
+#[inline(never)]
+fn connect(w: &mut Watched, n: u64) {
+    let message = [0x42u8; 64];
+    let mut buf = [0u8; 256];
+    let server_addr = SocketAddrV4::new(B_IP, common::watched::PORT);
+    for _ in 0..n {
+        w.clock.advance(Duration::from_micros(1));
+        let client = w.a.socket(SockType::Stream).unwrap();
+        assert_eq!(w.a.connect(client, server_addr), Err(Errno::EINPROGRESS));
+        turn(&mut w.a, &mut w.b);
+        turn(&mut w.a, &mut w.b);
+        let (server, _) = w.b.accept(w.listener).expect("accepted");
+        w.a.send(client, &message, 0).unwrap();
+        turn(&mut w.a, &mut w.b);
+        assert_eq!(w.b.recv(server, &mut buf, 0), Ok(64));
+        w.b.send(server, &message, 0).unwrap();
+        turn(&mut w.a, &mut w.b);
+        turn(&mut w.a, &mut w.b);
+        assert_eq!(w.a.recv(client, &mut buf, 0), Ok(64));
+        w.a.close(client).unwrap();
+        turn(&mut w.a, &mut w.b);
+        assert_eq!(w.b.recv(server, &mut buf, 0), Ok(0));
+        w.b.close(server).unwrap();
+        turn(&mut w.a, &mut w.b);
+        turn(&mut w.a, &mut w.b);
+    }
+}
+
+/// N full-size segments' worth of data one way, read as it comes.
+#[inline(never)]
+fn bulk(w: &mut Watched, n: u64) {
+    let (client, server) = w.pairs[0];
+    let chunk = vec![0x5au8; 64 * 1024];
+    let mut buf = vec![0u8; 64 * 1024];
+    let total = n * 1448;
+    let (mut sent, mut received) = (0u64, 0u64);
+    while received < total {
+        w.clock.advance(Duration::from_micros(1));
+        while sent < total {
+            let len = (total - sent).min(chunk.len() as u64) as usize;
+            match w.a.send(client, &chunk[..len], 0) {
+                Ok(k) => sent += k as u64,
+                Err(Errno::EAGAIN) => break,
+                Err(e) => panic!("send: {e}"),
+            }
+        }
+        turn(&mut w.a, &mut w.b);
+        while let Ok(k @ 1..) = w.b.recv(server, &mut buf, 0) {
+            received += k as u64;
+        }
+    }
+    black_box(received);
+}
+
+/// Runs `f`: callgrind counts only inside this frame (`--toggle-collect='*measured*'`).
+#[inline(never)]
+fn measured(f: impl FnOnce()) {
+    f()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let name = args.first().map(String::as_str).unwrap_or("rr");
+    let n: u64 = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let workload: fn(&mut Watched, u64) = match name {
+        "rr" => rr,
+        "connect" => connect,
+        "bulk" => bulk,
+        other => {
+            eprintln!("cycles: unknown workload {other} (rr, connect, bulk)");
+            std::process::exit(2);
+        }
+    };
+    let mut w = setup(1);
+    // Warm up outside the count: rings grow, pools fill, TIME-WAIT settles.
+    workload(&mut w, 1_000);
+    measured(|| workload(&mut w, n));
+    println!("{name} {n}");
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Instructions per unit of work, counted by callgrind (repeatable where
+# timings are not): benches/cycles.rs runs each workload over two stacks on
+# a pipe; only its measured loop is counted.
+#
+#   setup/instructions.sh [WORKLOAD...]     default: rr connect bulk
+#
+# Prints "<workload>: <instructions> per <unit>" for each: rr per round trip
+# (two 64-byte segments and their ACKs riding along), connect per short
+# connection, bulk per 1,448-byte segment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v valgrind >/dev/null || {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null
+}
+export CARGO_TERM_COLOR=never
+cargo bench --quiet --bench cycles --no-run 2>/dev/null
+binary=$(ls -t target/release/deps/cycles-* | grep -v '\.d$' | head -1)
+workloads=("$@")
+[ ${#workloads[@]} -gt 0 ] || workloads=(rr connect bulk)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for workload in "${workloads[@]}"; do
+    case "$workload" in
+        rr) n=20000 unit="round trip" ;;
+        connect) n=5000 unit="connection" ;;
+        bulk) n=50000 unit="1,448-byte segment" ;;
+        *) echo "instructions: unknown workload $workload" >&2; exit 2 ;;
+    esac
+    valgrind --tool=callgrind --toggle-collect='*measured*' \
+        --callgrind-out-file="$out/$workload.out" "$binary" "$workload" "$n" >/dev/null 2>"$out/$workload.log"
+    total=$(grep -m1 '^summary:' "$out/$workload.out" | awk '{print $2}')
+    echo "$workload: $(( total / n )) instructions per $unit"
+done
