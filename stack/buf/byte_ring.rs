@@ -6,7 +6,9 @@
 //! connection holds no buffer memory and one exchanging small messages
 //! holds a few KiB (as Linux's buffers hold only what is queued). Growth
 //! copies the contents once per doubling; a connection in steady state
-//! allocates nothing.
+//! allocates nothing. New storage is never zeroed: bytes become part of
+//! it as they are first written (an initialised prefix that grows), so a
+//! short connection pays for the bytes it sends, not for its buffers.
 
 /// Smallest storage allocated, in bytes.
 const MIN_STORAGE: usize = 4096;
@@ -15,13 +17,17 @@ const MIN_STORAGE: usize = 4096;
 /// and storage allocated as needed.
 #[derive(Debug, Clone)]
 pub struct ByteRing {
-    /// The allocated bytes: empty until the first write, then a power of
-    /// two (at least `MIN_STORAGE`, at most `capacity`) or `capacity`.
-    storage: Box<[u8]>,
+    /// The bytes written so far: a prefix of the allocated storage (its
+    /// `len`), which holds every position data or bytes written ahead
+    /// occupy; the rest of the allocation is not initialised yet.
+    storage: Vec<u8>,
+    /// The allocated storage, in bytes: 0 until the first write, then a
+    /// power of two (at least `MIN_STORAGE`, at most `capacity`) or `capacity`.
+    size: usize,
     capacity: usize,
     /// Offset of the first byte of data in `storage`.
     head: usize,
-    /// Bytes of data; invariant `len <= storage.len() <= capacity`.
+    /// Bytes of data; invariant `len <= size <= capacity`.
     len: usize,
 }
 
@@ -29,7 +35,8 @@ impl ByteRing {
     /// An empty ring that may hold `capacity` bytes (nothing allocated yet).
     pub fn new(capacity: usize) -> Self {
         ByteRing {
-            storage: Box::default(),
+            storage: Vec::new(),
+            size: 0,
             capacity,
             head: 0,
             len: 0,
@@ -43,7 +50,7 @@ impl ByteRing {
 
     /// Bytes of memory the ring holds now.
     pub fn allocated(&self) -> usize {
-        self.storage.len()
+        self.size
     }
 
     /// Bytes of data held.
@@ -63,8 +70,8 @@ impl ByteRing {
 
     /// Storage needed to hold `end` bytes from the head.
     fn storage_for(&self, end: usize) -> usize {
-        if end <= self.storage.len() {
-            self.storage.len()
+        if end <= self.size {
+            self.size
         } else {
             end.next_power_of_two().max(MIN_STORAGE).min(self.capacity)
         }
@@ -77,23 +84,44 @@ impl ByteRing {
         if n == 0 {
             return 0;
         }
-        self.storage_for(self.len + offset + n) - self.storage.len()
+        self.storage_for(self.len + offset + n) - self.size
     }
 
     /// Grows the storage to hold `end` bytes from the head, keeping every
     /// byte (data and bytes written ahead) at its distance from the head.
     fn reserve(&mut self, end: usize) {
         let size = self.storage_for(end);
-        let old = self.storage.len();
-        if size <= old {
+        if size <= self.size {
             return;
         }
-        let mut storage = vec![0; size].into_boxed_slice();
-        let first = old - self.head;
-        storage[..first].copy_from_slice(&self.storage[self.head..]);
-        storage[first..old].copy_from_slice(&self.storage[..self.head]);
+        let mut storage = Vec::with_capacity(size);
+        storage.extend_from_slice(&self.storage[self.head.min(self.storage.len())..]);
+        // Only a ring that has wrapped (and so is initialised all through)
+        // has bytes before the head that are still ahead of it.
+        if self.storage.len() == self.size {
+            storage.extend_from_slice(&self.storage[..self.head]);
+        }
         self.storage = storage;
+        self.size = size;
         self.head = 0;
+    }
+
+    /// Writes `data` at position `at` of the storage (`at + data.len()` at
+    /// most `size`), initialising what is new: bytes past the written
+    /// prefix are appended, and a gap before them (bytes written ahead of
+    /// missing ones) is zeroed.
+    fn put(&mut self, at: usize, data: &[u8]) {
+        if let Some(place) = self.storage.get_mut(at..at + data.len()) {
+            // Written before (the usual case once a ring is in use).
+            place.copy_from_slice(data);
+            return;
+        }
+        if at > self.storage.len() {
+            self.storage.resize(at, 0);
+        }
+        let inside = data.len().min(self.storage.len() - at);
+        self.storage[at..at + inside].copy_from_slice(&data[..inside]);
+        self.storage.extend_from_slice(&data[inside..]);
     }
 
     /// Copies `data` into the ring starting `offset` bytes past the end of
@@ -108,11 +136,19 @@ impl ByteRing {
             return 0;
         }
         self.reserve(self.len + offset + n);
-        let size = self.storage.len();
+        let size = self.size;
+        if self.head + self.len + offset + n > size {
+            // The bytes reach past the end of the storage and wrap to its
+            // start: from now on every position may hold data, so the
+            // storage is initialised all through (once, when it first wraps).
+            self.storage.resize(size, 0);
+        }
         let start = (self.head + self.len + offset) % size;
         let first = n.min(size - start);
-        self.storage[start..start + first].copy_from_slice(&data[..first]);
-        self.storage[..n - first].copy_from_slice(&data[first..n]);
+        self.put(start, &data[..first]);
+        if first < n {
+            self.put(0, &data[first..n]);
+        }
         n
     }
 
@@ -134,7 +170,7 @@ impl ByteRing {
         if offset >= self.len {
             return 0;
         }
-        let size = self.storage.len();
+        let size = self.size;
         let n = out.len().min(self.len - offset);
         let start = (self.head + offset) % size;
         let first = n.min(size - start);
@@ -150,7 +186,7 @@ impl ByteRing {
         self.len -= n;
         // The head advances even when the ring empties: bytes written
         // ahead of the data must stay where `write_ahead` put them.
-        self.head = (self.head + n) % self.storage.len().max(1);
+        self.head = (self.head + n) % self.size.max(1);
         n
     }
 
@@ -275,5 +311,75 @@ mod tests {
         let mut all = [0u8; 16];
         let n = ring.read(&mut all);
         assert_eq!(&all[..n], b"cdefgh");
+    }
+
+    /// Random writes, writes ahead, commits, reads and peeks against a
+    /// model of the logical bytes (data, then what was written ahead), with
+    /// small and large capacities so the storage grows, wraps and is
+    /// written ahead across its end before it is initialised all through.
+    #[test]
+    fn matches_a_model_through_growth_and_wraps() {
+        let mut rng = crate::rand::Rng::new(42);
+        for capacity in [7usize, 100, 5000, 20_000, 70_000] {
+            let mut ring = ByteRing::new(capacity);
+            // model[i]: the byte `i` positions from the head, if written.
+            let mut model: Vec<Option<u8>> = Vec::new();
+            let mut len = 0usize;
+            for step in 0..20_000u32 {
+                let byte = step as u8;
+                match rng.below(5) {
+                    0 => {
+                        let n = rng.below(capacity as u64 / 8 + 2) as usize;
+                        let data = vec![byte; n];
+                        let wrote = ring.write(&data);
+                        assert_eq!(wrote, n.min(capacity - len));
+                        model.resize(model.len().max(len + wrote), None);
+                        for slot in &mut model[len..len + wrote] {
+                            *slot = Some(byte);
+                        }
+                        len += wrote;
+                    }
+                    1 => {
+                        let offset = rng.below(capacity as u64 / 2 + 1) as usize;
+                        let n = rng.below(capacity as u64 / 8 + 2) as usize;
+                        let wrote = ring.write_ahead(offset, &vec![byte; n]);
+                        let start = len + offset;
+                        assert_eq!(wrote, n.min(capacity.saturating_sub(start)));
+                        model.resize(model.len().max(start + wrote), None);
+                        for slot in &mut model[start..start + wrote] {
+                            *slot = Some(byte);
+                        }
+                    }
+                    2 => {
+                        // Commit only bytes that were written, as TCP does.
+                        let ready = model[len..].iter().take_while(|b| b.is_some()).count();
+                        let n = rng.below(ready as u64 + 1) as usize;
+                        ring.commit(n);
+                        len += n;
+                    }
+                    3 => {
+                        let n = rng.below(capacity as u64 / 4 + 2) as usize;
+                        let mut out = vec![0u8; n];
+                        let got = ring.read(&mut out);
+                        assert_eq!(got, n.min(len));
+                        for (k, &b) in out[..got].iter().enumerate() {
+                            assert_eq!(Some(b), model[k], "step {step}, byte {k}");
+                        }
+                        model.drain(..got);
+                        len -= got;
+                    }
+                    _ => {
+                        let offset = rng.below(len as u64 + 1) as usize;
+                        let mut out = vec![0u8; rng.below(100) as usize];
+                        let got = ring.read_at(offset, &mut out);
+                        for (k, &b) in out[..got].iter().enumerate() {
+                            assert_eq!(Some(b), model[offset + k], "step {step}");
+                        }
+                    }
+                }
+                assert_eq!(ring.len(), len);
+                assert!(ring.allocated() <= capacity);
+            }
+        }
     }
 }
