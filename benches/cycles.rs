@@ -12,7 +12,8 @@
 //! manual clock):
 //! - `rr N`: N round trips of a 64-byte request and reply on one connection;
 //! - `connect N`: N short connections (connect, accept, 64 B each way, close);
-//! - `bulk N`: N full-size segments (1,448 B) one way, read as they come.
+//! - `bulk N`: N full-size segments (1,448 B) one way, read as they come;
+//! - `idle N`: N turns of both stacks with nothing to do.
 
 mod common;
 
@@ -107,6 +108,15 @@ fn bulk(w: &mut Watched, n: u64) {
     black_box(received);
 }
 
+/// N turns of both stacks with nothing to do: the fixed cost of a poll.
+#[inline(never)]
+fn idle(w: &mut Watched, n: u64) {
+    for _ in 0..n {
+        w.clock.advance(Duration::from_micros(1));
+        turn(&mut w.a, &mut w.b);
+    }
+}
+
 /// Runs `f`: callgrind counts only inside this frame (`--toggle-collect='*measured*'`).
 #[inline(never)]
 fn measured(f: impl FnOnce()) {
@@ -124,8 +134,9 @@ fn main() {
         "rr" => rr,
         "connect" => connect,
         "bulk" => bulk,
+        "idle" => idle,
         other => {
-            eprintln!("cycles: unknown workload {other} (rr, connect, bulk)");
+            eprintln!("cycles: unknown workload {other} (rr, connect, bulk, idle)");
             std::process::exit(2);
         }
     };

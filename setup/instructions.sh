@@ -7,7 +7,8 @@
 #
 # Prints "<workload>: <instructions> per <unit>" for each: rr per round trip
 # (two 64-byte segments and their ACKs riding along), connect per short
-# connection, bulk per 1,448-byte segment.
+# connection, bulk per 1,448-byte segment, idle per turn of both stacks
+# with nothing to do (not in the default set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || {
@@ -25,6 +26,7 @@ for workload in "${workloads[@]}"; do
         rr) n=20000 unit="round trip" ;;
         connect) n=5000 unit="connection" ;;
         bulk) n=50000 unit="1,448-byte segment" ;;
+        idle) n=100000 unit="turn of both stacks" ;;
         *) echo "instructions: unknown workload $workload" >&2; exit 2 ;;
     esac
     valgrind --tool=callgrind --toggle-collect='*measured*' \

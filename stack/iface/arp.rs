@@ -261,6 +261,10 @@ impl ArpCache {
     /// another request for, and drops (counting) the queues of addresses
     /// that used up their requests.
     pub fn poll_retries(&mut self, now: Instant, retry: &mut Vec<Ipv4Addr>) {
+        if self.pending.is_empty() {
+            // The usual case, and a retain would still walk the buckets.
+            return;
+        }
         let config = &self.config;
         let stats = &mut self.stats;
         self.pending.retain(|ip, pending| {

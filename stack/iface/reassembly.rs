@@ -254,6 +254,10 @@ impl Reassembler {
 
     /// Drops datagrams whose time is up (counting incomplete ones as timeouts).
     pub fn expire(&mut self, now: Instant, stats: &mut Ipv4Stats) {
+        if self.datagrams.is_empty() {
+            // The usual case, and a retain would still walk the buckets.
+            return;
+        }
         let bytes = &mut self.bytes;
         self.datagrams.retain(|_, d| {
             if d.deadline > now {

@@ -150,9 +150,11 @@ impl<D: Device, C: Clock> Stack<D, C> {
             now,
             max_backlog: self.max_tx_backlog,
         };
-        for frame in self.rx.drain(..) {
-            self.iface
-                .receive(now, frame.data(), &mut self.sockets, &mut sink);
+        if !self.rx.is_empty() {
+            for frame in self.rx.drain(..) {
+                self.iface
+                    .receive(now, frame.data(), &mut self.sockets, &mut sink);
+            }
         }
         self.iface.poll(now, &mut self.sockets, &mut sink);
         let sent = self.flush(now);

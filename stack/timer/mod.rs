@@ -228,6 +228,10 @@ impl<K: Copy> TimerWheel<K> {
     /// costs only the events inside it.
     pub fn advance(&mut self, now: Instant, expired: &mut Vec<K>) {
         let target = now.as_nanos() / TICK.as_nanos();
+        if target <= self.current {
+            // Still within the current tick: nothing can be due.
+            return;
+        }
         let mut batch = std::mem::take(&mut self.scratch);
         while self.current < target {
             let Some(event) = self.next_event_tick().filter(|tick| *tick <= target) else {
@@ -293,6 +297,12 @@ impl<K: Copy> TimerWheel<K> {
                 Some(((self.current >> shift) + 1 + offset as u64) << shift)
             })
             .min()
+    }
+
+    /// True if `now` is past the tick the wheel last advanced to, so
+    /// [`advance`](Self::advance) has something to do (expire or move on).
+    pub fn ticks_behind(&self, now: Instant) -> bool {
+        now.as_nanos() / TICK.as_nanos() > self.current
     }
 
     /// A time no later than the earliest scheduled deadline (exact to the
