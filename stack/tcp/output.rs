@@ -95,24 +95,31 @@ impl Tcb {
             ));
         }
         if self.state.is_synchronized() && self.state != State::TimeWait {
-            if let Some(plan) = self.plan_retransmit_head(now) {
-                return Some(plan);
-            }
-            if let Some(plan) = self.plan_sack_hole(now) {
-                return Some(plan);
-            }
-            if let Some(plan) = self.plan_tail_loss_probe(now) {
-                return Some(plan);
-            }
-            // Resending after a timeout: what the peer SACKed is skipped.
-            while let Some(end) = self.scoreboard.skip(self.snd_nxt) {
-                self.snd_nxt = end.min(self.snd_max);
+            // Repairs come first; with nothing lost (the usual case) none
+            // is looked at.
+            let repairing = self.repair_pending();
+            if repairing {
+                if let Some(plan) = self.plan_retransmit_head(now) {
+                    return Some(plan);
+                }
+                if let Some(plan) = self.plan_sack_hole(now) {
+                    return Some(plan);
+                }
+                if let Some(plan) = self.plan_tail_loss_probe(now) {
+                    return Some(plan);
+                }
+                // Resending after a timeout: what the peer SACKed is skipped.
+                while let Some(end) = self.scoreboard.skip(self.snd_nxt) {
+                    self.snd_nxt = end.min(self.snd_max);
+                }
             }
             if let Some(plan) = self.plan_data(now) {
                 return Some(plan);
             }
-            if let Some(plan) = self.plan_rescue(now) {
-                return Some(plan);
+            if repairing {
+                if let Some(plan) = self.plan_rescue(now) {
+                    return Some(plan);
+                }
             }
             if self.probe_due || self.keepalive_due {
                 // Both probes carry an old sequence number: the peer must
@@ -124,6 +131,18 @@ impl Tcb {
             return Some(self.plan_control(now, self.snd_nxt, flags::ACK, PlanKind::Ack));
         }
         None
+    }
+
+    /// True if a loss repair may be due: a retransmission of the head, a
+    /// SACK hole or rescue (RFC 6675), a tail loss probe, or SACKed data to
+    /// skip when resending. Each planner checks its own rule; this only
+    /// spares the common case from asking all of them.
+    fn repair_pending(&self) -> bool {
+        self.retransmit_head
+            || self.tlp_due
+            || self.hole_due
+            || self.sack_recovery()
+            || !self.scoreboard.is_empty()
     }
 
     fn plan_syn(&mut self, now: Instant, config: &TcpConfig) -> Plan {

@@ -584,7 +584,11 @@ impl Tcb {
 
     /// The earliest deadline of any timer.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.iter().flatten().min().copied()
+        // A plain loop over the table: this runs after every segment.
+        let earliest = self.timers.iter().fold(u64::MAX, |earliest, timer| {
+            timer.map_or(earliest, |at| earliest.min(at.as_nanos()))
+        });
+        (earliest != u64::MAX).then(|| Instant::from_nanos(earliest))
     }
 
     /// Ends the connection with `error`: no more segments, buffered data
