@@ -64,6 +64,10 @@ pub struct TcpSockets {
     slots: Vec<Slot>,
     free: Vec<u32>,
     demux: FastMap<FourTuple, u32>,
+    /// The last connection `input` found, checked before the hash map: a
+    /// burst of segments mostly belongs to a few connections. Cleared
+    /// whenever an entry leaves `demux`.
+    last_demux: Option<(FourTuple, u32)>,
     listeners: FastMap<u16, u32>,
     wheel: TimerWheel<(u32, u32)>,
     expired: Vec<(u32, u32)>,
@@ -102,6 +106,7 @@ impl TcpSockets {
             slots: Vec::new(),
             free: Vec::new(),
             demux: FastMap::default(),
+            last_demux: None,
             listeners: FastMap::default(),
             wheel: TimerWheel::new(),
             expired: Vec::new(),
@@ -188,6 +193,18 @@ impl TcpSockets {
         }
     }
 
+    /// The connection of `tuple`, if any: the last one found, else the map's.
+    fn find_conn(&mut self, tuple: FourTuple) -> Option<u32> {
+        if let Some((last, index)) = self.last_demux {
+            if last == tuple {
+                return Some(index);
+            }
+        }
+        let index = *self.demux.get(&tuple)?;
+        self.last_demux = Some((tuple, index));
+        Some(index)
+    }
+
     /// Puts a new connection in the slab and the demultiplexing map.
     fn insert_conn(&mut self, tcb: Tcb) -> TcpHandle {
         let tuple = (tcb.local, tcb.remote);
@@ -205,6 +222,7 @@ impl TcpSockets {
             }
             if self.demux.get(&(tcb.local, tcb.remote)) == Some(&index) {
                 self.demux.remove(&(tcb.local, tcb.remote));
+                self.last_demux = None;
             }
         }
         slot.generation = slot.generation.wrapping_add(1);
@@ -250,15 +268,14 @@ impl TcpSockets {
         let local = SocketAddrV4::new(dst, seg.dst_port);
         let remote = SocketAddrV4::new(src, seg.src_port);
         let is_syn = seg.has(flags::SYN) && !seg.has(flags::ACK);
-        if let Some(&index) = self.demux.get(&(local, remote)) {
-            let listening = self.listeners.get(&local.port()).copied();
-            let tcb = self.tcb(index).expect("demux names connections");
+        if let Some(index) = self.find_conn((local, remote)) {
+            let tcb = conn_in(&mut self.slots, index).expect("demux names connections");
             // Only an orphan may be taken over: a connection in TIME-WAIT that
             // an application still holds (or a listener, unaccepted) keeps its slot.
             if tcb.state == State::TimeWait
                 && tcb.owner == Owner::Orphan
                 && is_syn
-                && listening.is_some()
+                && self.listeners.contains_key(&local.port())
                 && time_wait_reusable(tcb, seg)
             {
                 // RFC 6191: a new incarnation may take over the pair.
@@ -548,6 +565,7 @@ impl TcpSockets {
             let tuple = (tcb.local, tcb.remote);
             if self.demux.get(&tuple) == Some(&index) {
                 self.demux.remove(&tuple);
+                self.last_demux = None;
             }
             let gone = owner == Owner::Orphan
                 || (before == State::SynReceived && matches!(owner, Owner::Listener(_)));
