@@ -111,10 +111,7 @@ pub fn run<D: Device, C: Clock>(
     let mut up = 0;
     let mut backoff = IdleBackoff::default();
     while up < mine.len() && core.control().keep_running() {
-        let n = stack
-            .epoll_wait(epfd, &mut events, Some(Duration::ZERO))
-            .map_err(|e| e.to_string())?;
-        backoff.turn(n > 0);
+        let n = poll_turn(stack, epfd, &mut events, &mut backoff)?;
         for event in &events[..n] {
             let j = event.data as usize;
             let conn = &mut conns[j];
@@ -163,11 +160,7 @@ pub fn run<D: Device, C: Clock>(
     }
     let mut backoff = IdleBackoff::default();
     while core.control().keep_running() && started.elapsed() < limit {
-        // Poll mode: one turn per call, yielding the CPU only when idle.
-        let n = stack
-            .epoll_wait(epfd, &mut events, Some(Duration::ZERO))
-            .map_err(|e| e.to_string())?;
-        backoff.turn(n > 0);
+        let n = poll_turn(stack, epfd, &mut events, &mut backoff)?;
         for event in &events[..n] {
             let j = event.data as usize;
             let conn = &mut conns[j];
@@ -236,6 +229,21 @@ pub fn rr_figures(options: &RrOptions, cores: &mut [RrCore]) -> Vec<(&'static st
         ("p50_us", SummaryValue::Real(percentile(0.50))),
         ("p99_us", SummaryValue::Real(percentile(0.99))),
     ]
+}
+
+/// One turn of the stack in poll mode (never waiting); the ready events
+/// go to `events`. The CPU is yielded only when turns stay idle.
+fn poll_turn<D: Device, C: Clock>(
+    stack: &mut Stack<D, C>,
+    epfd: Fd,
+    events: &mut [EpollEvent],
+    backoff: &mut IdleBackoff,
+) -> Result<usize, String> {
+    let n = stack
+        .epoll_wait(epfd, events, Some(Duration::ZERO))
+        .map_err(|e| e.to_string())?;
+    backoff.turn(n > 0);
+    Ok(n)
 }
 
 /// A new socket, with Nagle off, connecting to `server` and watched by
@@ -341,10 +349,7 @@ pub fn run_crr<D: Device, C: Clock>(
     let (mut completed, mut failed) = (0u64, 0u64);
     let mut backoff = IdleBackoff::default();
     while core.control().keep_running() && started.elapsed() < limit {
-        let n = stack
-            .epoll_wait(epfd, &mut events, Some(Duration::ZERO))
-            .map_err(|e| e.to_string())?;
-        backoff.turn(n > 0);
+        let n = poll_turn(stack, epfd, &mut events, &mut backoff)?;
         for event in &events[..n] {
             let fd = event.data as Fd;
             let finished = match conns.get_mut(&fd) {

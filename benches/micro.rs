@@ -331,9 +331,7 @@ fn steering(c: &mut Criterion) {
     use dpstack::buf::{BufPool, PacketBuf};
     use dpstack::device::pipe::{multi_queue_pipe, PipeConfig, PipeSpread};
     use dpstack::device::Device;
-    use dpstack::steer::{
-        handoff_rings, Destination, SteeredDevice, Steering, SteeringMode, DEFAULT_RETA_SIZE,
-    };
+    use dpstack::steer::{steer_all, Destination, Steering, SteeringMode, DEFAULT_RETA_SIZE};
 
     let steering = Steering::new(2, DEFAULT_RETA_SIZE, SteeringMode::Software).unwrap();
     let frame = data_frame();
@@ -390,12 +388,7 @@ fn steering(c: &mut Criterion) {
         ),
     ] {
         let (mut a, b) = multi_queue_pipe(&PipeConfig::default(), &pool, 2, &spread);
-        let rings = handoff_rings(2, 64);
-        let mut b: Vec<_> = b
-            .into_iter()
-            .enumerate()
-            .map(|(core, queue)| SteeredDevice::new(queue, core, steering.clone(), rings.clone()))
-            .collect();
+        let mut b = steer_all(b, &steering, 64);
         c.bench_function(name, |bench| {
             bench.iter(|| one_frame(&mut a[0], &mut b, lands, &small, &mut batch, &mut got))
         });

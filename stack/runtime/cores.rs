@@ -12,7 +12,7 @@
 
 use super::{RunControl, StackConfig};
 use crate::device::Device;
-use crate::steer::{handoff_rings, CoreSteering, SteeredDevice, Steering};
+use crate::steer::{steer_all, CoreSteering, SteeredDevice, Steering};
 use crate::time::Clock;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -216,16 +216,11 @@ where
     // The rings live in the steered devices only: the last device dropped
     // frees frames still in them while its queue (and so the port and its
     // mempool) is still there.
-    let rings = handoff_rings::<D::Buf>(count, handoff_ring_frames(count));
-    let slots: Vec<Mutex<Option<SteeredDevice<D>>>> = devices
-        .into_iter()
-        .enumerate()
-        .map(|(k, d)| {
-            let steered = SteeredDevice::new(d, k, steering.clone(), Arc::clone(&rings));
-            Mutex::new(Some(steered))
-        })
-        .collect();
-    drop(rings);
+    let slots: Vec<Mutex<Option<SteeredDevice<D>>>> =
+        steer_all(devices, steering, handoff_ring_frames(count))
+            .into_iter()
+            .map(|steered| Mutex::new(Some(steered)))
+            .collect();
     let run = |index: usize, lcore: Option<u32>| -> Result<U::Output, String> {
         // Whatever way this core ends (an error, a panic), the others must
         // not wait for it at a meeting.

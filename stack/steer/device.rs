@@ -48,6 +48,29 @@ pub fn handoff_rings<B>(cores: usize, capacity: usize) -> Arc<HandoffRings<B>> {
     })
 }
 
+/// Wraps device `k` of `devices` (core `k`'s queue pair) in core `k`'s
+/// steering stage, all joined by fresh rings of `ring_frames` frames each.
+///
+/// # Panics
+/// If `steering` is not for `devices.len()` cores (a setup error).
+pub fn steer_all<D: Device>(
+    devices: Vec<D>,
+    steering: &Steering,
+    ring_frames: usize,
+) -> Vec<SteeredDevice<D>>
+where
+    D::Buf: Send,
+{
+    let rings = handoff_rings(devices.len(), ring_frames);
+    devices
+        .into_iter()
+        .enumerate()
+        .map(|(core, device)| {
+            SteeredDevice::new(device, core, steering.clone(), Arc::clone(&rings))
+        })
+        .collect()
+}
+
 /// One core's device: its own queue pair, plus the rings to and from the
 /// other cores. Transmit goes straight to the queue; receive returns frames
 /// handed in by other cores first, then this core's share of its queue.

@@ -22,7 +22,7 @@
 mod device;
 pub mod toeplitz;
 
-pub use device::{handoff_rings, HandoffRings, SteeredDevice};
+pub use device::{handoff_rings, steer_all, HandoffRings, SteeredDevice};
 pub use toeplitz::{Toeplitz, SYMMETRIC_KEY};
 
 use crate::iface::ETHERNET_HEADER_LEN;

@@ -71,6 +71,33 @@ fn flows(count: usize, seed: u64) -> Vec<(SocketAddrV4, SocketAddrV4)> {
         .collect()
 }
 
+/// `count` flows (client, server) that `steering` gives to `core`.
+fn flows_of(
+    steering: &Steering,
+    core: u16,
+    count: usize,
+    seed: u64,
+) -> Vec<(SocketAddrV4, SocketAddrV4)> {
+    flows(count * steering.cores() * 4, seed)
+        .into_iter()
+        .filter(|&(client, server)| steering.core_of_flow(server, client) == core)
+        .take(count)
+        .collect()
+}
+
+/// Transmits `frames` from pipe end `a` in one burst; how many it took.
+fn send(a: &mut crate::device::pipe::PipeDevice, frames: &[Vec<u8>]) -> usize {
+    let mut burst: Vec<_> = frames
+        .iter()
+        .map(|f| {
+            let mut buf = a.alloc_tx(f.len()).unwrap();
+            buf.data_mut().copy_from_slice(f);
+            buf
+        })
+        .collect();
+    a.transmit(Instant::ZERO, &mut burst)
+}
+
 #[test]
 fn a_flow_and_its_replies_belong_to_one_core() {
     let steering = software(4);
@@ -244,29 +271,15 @@ fn the_steering_stage_hands_frames_to_their_core_and_copies_arp() {
     let steering = software(2);
     let pool = BufPool::with_defaults();
     let (mut a, b) = multi_queue_pipe(&PipeConfig::default(), &pool, 2, &PipeSpread::NextQueue);
-    let rings = handoff_rings(2, 64);
-    let mut b: Vec<_> = b
-        .into_iter()
-        .enumerate()
-        .map(|(core, queue)| SteeredDevice::new(queue, core, steering.clone(), rings.clone()))
-        .collect();
-    let owned_by_0: Vec<_> = flows(400, 4)
-        .into_iter()
-        .filter(|&(client, server)| steering.core_of_flow(server, client) == 0)
-        .take(20)
-        .collect();
-    let mut burst = Vec::new();
-    for &(client, server) in &owned_by_0 {
-        let frame = tcp_frame(client, server);
-        let mut buf = a[0].alloc_tx(frame.len()).unwrap();
-        buf.data_mut().copy_from_slice(&frame);
-        burst.push(buf);
-    }
+    let mut b = steer_all(b, &steering, 64);
+    let owned_by_0 = flows_of(&steering, 0, 20, 4);
     let request = arp_frame(1);
-    let mut buf = a[0].alloc_tx(request.len()).unwrap();
-    buf.data_mut().copy_from_slice(&request);
-    burst.push(buf);
-    assert_eq!(a[0].transmit(Instant::ZERO, &mut burst), 21);
+    let mut frames: Vec<Vec<u8>> = owned_by_0
+        .iter()
+        .map(|&(client, server)| tcp_frame(client, server))
+        .collect();
+    frames.push(request.clone());
+    assert_eq!(send(&mut a[0], &frames), 21);
 
     let mut got = Vec::new();
     assert_eq!(
@@ -300,19 +313,11 @@ fn a_full_ring_drops_and_counts() {
     let (mut a, b) = multi_queue_pipe(&PipeConfig::default(), &pool, 2, &PipeSpread::NextQueue);
     let rings = handoff_rings(2, 4);
     let mut b1 = SteeredDevice::new(b.into_iter().nth(1).unwrap(), 1, steering.clone(), rings);
-    let owned_by_0: Vec<_> = flows(400, 5)
-        .into_iter()
-        .filter(|&(client, server)| steering.core_of_flow(server, client) == 0)
-        .take(10)
+    let frames: Vec<Vec<u8>> = flows_of(&steering, 0, 10, 5)
+        .iter()
+        .map(|&(client, server)| tcp_frame(client, server))
         .collect();
-    let mut burst = Vec::new();
-    for &(client, server) in &owned_by_0 {
-        let frame = tcp_frame(client, server);
-        let mut buf = a[0].alloc_tx(frame.len()).unwrap();
-        buf.data_mut().copy_from_slice(&frame);
-        burst.push(buf);
-    }
-    a[0].transmit(Instant::ZERO, &mut burst);
+    send(&mut a[0], &frames);
     let mut got = Vec::new();
     b1.receive(Instant::ZERO, &mut got, 32);
     let stats = b1.steering_stats();
@@ -357,30 +362,12 @@ fn own_queue_is_read_beside_full_rings_and_passing_on_is_work() {
     let steering = software(2);
     let pool = BufPool::with_defaults();
     let (mut a, b) = multi_queue_pipe(&PipeConfig::default(), &pool, 2, &PipeSpread::SameQueue);
-    let rings = handoff_rings(2, 256);
-    let mut b: Vec<_> = b
-        .into_iter()
-        .enumerate()
-        .map(|(core, queue)| SteeredDevice::new(queue, core, steering.clone(), rings.clone()))
-        .collect();
+    let mut b = steer_all(b, &steering, 256);
     let on = |core: u16| -> Vec<Vec<u8>> {
-        flows(2_000, 6)
+        flows_of(&steering, core, 64, 6)
             .into_iter()
-            .filter(|&(client, server)| steering.core_of_flow(server, client) == core)
-            .take(64)
             .map(|(client, server)| tcp_frame(client, server))
             .collect()
-    };
-    let send = |a: &mut crate::device::pipe::PipeDevice, frames: &[Vec<u8>]| {
-        let mut burst: Vec<_> = frames
-            .iter()
-            .map(|f| {
-                let mut buf = a.alloc_tx(f.len()).unwrap();
-                buf.data_mut().copy_from_slice(f);
-                buf
-            })
-            .collect();
-        a.transmit(Instant::ZERO, &mut burst);
     };
     // 64 frames of core 0's flows arrive on core 1's queue: passed on.
     send(&mut a[1], &on(0));
