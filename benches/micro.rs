@@ -31,7 +31,7 @@ fn drain(from: &mut TcpSockets, now: Instant) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     from.drain_output(now, |seg: &SegmentOut<'_>| {
         let mut bytes = vec![0u8; seg.len()];
-        seg.write(&mut bytes);
+        seg.write(&mut bytes, false);
         out.push(bytes);
         true
     });

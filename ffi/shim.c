@@ -121,3 +121,33 @@ int dps_errno(void)
 {
     return rte_errno;
 }
+
+void dps_mbuf_request_tx_cksum(struct rte_mbuf *m, unsigned what, uint16_t l2_len, uint16_t l3_len)
+{
+    uint64_t flags = RTE_MBUF_F_TX_IPV4;
+    if (what & DPS_TX_CKSUM_IP)
+        flags |= RTE_MBUF_F_TX_IP_CKSUM;
+    if (what & DPS_TX_CKSUM_TCP)
+        flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+    else if (what & DPS_TX_CKSUM_UDP)
+        flags |= RTE_MBUF_F_TX_UDP_CKSUM;
+    m->ol_flags |= flags;
+    m->l2_len = l2_len;
+    m->l3_len = l3_len;
+}
+
+unsigned dps_mbuf_tx_cksum(const struct rte_mbuf *m)
+{
+    unsigned what = 0;
+    if (m->ol_flags & RTE_MBUF_F_TX_IP_CKSUM)
+        what |= DPS_TX_CKSUM_IP;
+    switch (m->ol_flags & RTE_MBUF_F_TX_L4_MASK) {
+    case RTE_MBUF_F_TX_TCP_CKSUM:
+        what |= DPS_TX_CKSUM_TCP;
+        break;
+    case RTE_MBUF_F_TX_UDP_CKSUM:
+        what |= DPS_TX_CKSUM_UDP;
+        break;
+    }
+    return what;
+}

@@ -25,6 +25,19 @@ enum dps_offload_flag {
     DPS_ETH_RSS_NONFRAG_IPV4_TCP = (int)RTE_ETH_RSS_NONFRAG_IPV4_TCP,
     DPS_ETH_RSS_NONFRAG_IPV4_UDP = (int)RTE_ETH_RSS_NONFRAG_IPV4_UDP,
     DPS_ETH_RSS_NONFRAG_IPV4_OTHER = (int)RTE_ETH_RSS_NONFRAG_IPV4_OTHER,
+    DPS_MBUF_RX_IP_CKSUM_MASK = (int)RTE_MBUF_F_RX_IP_CKSUM_MASK,
+    DPS_MBUF_RX_IP_CKSUM_GOOD = (int)RTE_MBUF_F_RX_IP_CKSUM_GOOD,
+    DPS_MBUF_RX_IP_CKSUM_BAD = (int)RTE_MBUF_F_RX_IP_CKSUM_BAD,
+    DPS_MBUF_RX_L4_CKSUM_MASK = (int)RTE_MBUF_F_RX_L4_CKSUM_MASK,
+    DPS_MBUF_RX_L4_CKSUM_GOOD = (int)RTE_MBUF_F_RX_L4_CKSUM_GOOD,
+    DPS_MBUF_RX_L4_CKSUM_BAD = (int)RTE_MBUF_F_RX_L4_CKSUM_BAD,
+};
+
+/* What a transmitted frame asks the NIC to checksum (rte_mbuf ol_flags). */
+enum dps_tx_cksum {
+    DPS_TX_CKSUM_IP = 1,
+    DPS_TX_CKSUM_TCP = 2,
+    DPS_TX_CKSUM_UDP = 4,
 };
 
 uint16_t dps_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
@@ -48,6 +61,11 @@ int dps_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
 uint16_t dps_mbuf_refcnt_read(const struct rte_mbuf *m);
 void dps_mbuf_refcnt_update(struct rte_mbuf *m, int16_t delta);
 uint64_t dps_mbuf_ol_flags(const struct rte_mbuf *m);
+/* Sets RTE_MBUF_F_TX_IPV4 and the checksum flags `what` (dps_tx_cksum bits)
+ * asks for, with the header lengths the NIC needs (l2_len, l3_len). */
+void dps_mbuf_request_tx_cksum(struct rte_mbuf *m, unsigned what, uint16_t l2_len, uint16_t l3_len);
+/* The TX checksum bits of ol_flags, as dps_tx_cksum bits. */
+unsigned dps_mbuf_tx_cksum(const struct rte_mbuf *m);
 
 unsigned dps_lcore_id(void);
 uint64_t dps_rdtsc(void);

@@ -158,6 +158,12 @@ counters! {
         tx_fragmented,
         /// Fragments sent.
         tx_fragments,
+        /// Datagrams sent with their checksums left to the device
+        /// (checksum offload).
+        tx_checksums_to_device,
+        /// Datagrams received whose checksums the device had already
+        /// checked (receive checksum offload).
+        rx_checksums_from_device,
         /// Datagrams not sent: no route to the destination.
         tx_no_route,
     }

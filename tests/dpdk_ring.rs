@@ -82,6 +82,30 @@ fn net_ring_pair_carries_ten_thousand_frames_intact() {
     let hw = port_b.stats().expect("port stats");
     assert_eq!(hw.ipackets, FRAMES as u64);
 
+    // A checksum-offload request lands in the mbuf's flags and header
+    // lengths, as a NIC reads them.
+    let request = dpstack::buf::TxChecksums {
+        ip: true,
+        tcp: true,
+        udp: false,
+        l2_len: 14,
+        l3_len: 20,
+    };
+    let mut mbuf = a.alloc_tx(60).expect("mbuf");
+    assert_eq!(mbuf.tx_checksums(), dpstack::buf::TxChecksums::default());
+    assert!(mbuf.request_tx_checksums(request));
+    assert_eq!(mbuf.tx_checksums(), request);
+    let udp = dpstack::buf::TxChecksums {
+        ip: false,
+        tcp: false,
+        udp: true,
+        ..request
+    };
+    let mut other = a.alloc_tx(60).expect("mbuf");
+    assert!(other.request_tx_checksums(udp));
+    assert_eq!(other.tx_checksums(), udp);
+    drop((mbuf, other));
+
     // net_null swallows frames and reports them sent.
     let mut null = DpdkDevice::new(&port_null, 0).unwrap();
     let mut burst: Vec<_> = (0..8).map(|_| null.alloc_tx(64).unwrap()).collect();

@@ -82,7 +82,72 @@ impl Mbuf {
     }
 }
 
+/// The verdicts DPDK's receive checksum flags give (`RTE_MBUF_F_RX_*_CKSUM_*`):
+/// GOOD and BAD are verdicts; UNKNOWN and NONE (both bits) leave it to the stack.
+pub fn rx_checksums_of(ol_flags: u64) -> crate::buf::RxChecksums {
+    use crate::buf::{ChecksumVerdict, RxChecksums};
+    let verdict = |mask: u32, good: u32, bad: u32| match ol_flags & u64::from(mask) {
+        f if f == u64::from(good) => ChecksumVerdict::Good,
+        f if f == u64::from(bad) => ChecksumVerdict::Bad,
+        _ => ChecksumVerdict::Unknown,
+    };
+    RxChecksums {
+        ip: verdict(
+            sys::dps_offload_flag_DPS_MBUF_RX_IP_CKSUM_MASK,
+            sys::dps_offload_flag_DPS_MBUF_RX_IP_CKSUM_GOOD,
+            sys::dps_offload_flag_DPS_MBUF_RX_IP_CKSUM_BAD,
+        ),
+        l4: verdict(
+            sys::dps_offload_flag_DPS_MBUF_RX_L4_CKSUM_MASK,
+            sys::dps_offload_flag_DPS_MBUF_RX_L4_CKSUM_GOOD,
+            sys::dps_offload_flag_DPS_MBUF_RX_L4_CKSUM_BAD,
+        ),
+    }
+}
+
+impl Mbuf {
+    /// The checksums this mbuf asks the NIC to fill in on transmit (its
+    /// `RTE_MBUF_F_TX_*_CKSUM` flags), with its header lengths.
+    pub fn tx_checksums(&self) -> crate::buf::TxChecksums {
+        // SAFETY: self owns a valid mbuf; the shim only reads its flags.
+        let what = unsafe { sys::dps_mbuf_tx_cksum(self.as_ptr()) };
+        let m = self.raw();
+        // SAFETY: reading the tx_offload bitfield word of a valid mbuf.
+        let packed = unsafe { m.__bindgen_anon_3.tx_offload };
+        crate::buf::TxChecksums {
+            ip: what & sys::dps_tx_cksum_DPS_TX_CKSUM_IP != 0,
+            tcp: what & sys::dps_tx_cksum_DPS_TX_CKSUM_TCP != 0,
+            udp: what & sys::dps_tx_cksum_DPS_TX_CKSUM_UDP != 0,
+            // rte_mbuf's tx_offload packs l2_len in bits 0-6, l3_len in 7-15.
+            l2_len: (packed & 0x7f) as u16,
+            l3_len: ((packed >> 7) & 0x1ff) as u16,
+        }
+    }
+}
+
 impl PacketBuf for Mbuf {
+    fn rx_checksums(&self) -> crate::buf::RxChecksums {
+        rx_checksums_of(self.raw().ol_flags)
+    }
+
+    fn request_tx_checksums(&mut self, request: crate::buf::TxChecksums) -> bool {
+        let mut what = 0;
+        if request.ip {
+            what |= sys::dps_tx_cksum_DPS_TX_CKSUM_IP;
+        }
+        if request.tcp {
+            what |= sys::dps_tx_cksum_DPS_TX_CKSUM_TCP;
+        } else if request.udp {
+            what |= sys::dps_tx_cksum_DPS_TX_CKSUM_UDP;
+        }
+        // SAFETY: self owns a valid mbuf exclusively (&mut self); the shim
+        // sets its flags and header lengths only.
+        unsafe {
+            sys::dps_mbuf_request_tx_cksum(self.as_ptr(), what, request.l2_len, request.l3_len);
+        }
+        true
+    }
+
     fn data(&self) -> &[u8] {
         let m = self.raw();
         // SAFETY: data_off + data_len <= buf_len for a valid mbuf; those
@@ -188,5 +253,37 @@ impl Drop for Mbuf {
     fn drop(&mut self) {
         // SAFETY: self owns the mbuf and it is freed exactly once, here.
         unsafe { sys::dps_pktmbuf_free(self.as_ptr()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buf::{ChecksumVerdict, RxChecksums};
+
+    #[test]
+    fn receive_checksum_flags_become_verdicts() {
+        let flag = |f: u32| u64::from(f);
+        let ip_good = flag(sys::dps_offload_flag_DPS_MBUF_RX_IP_CKSUM_GOOD);
+        let ip_bad = flag(sys::dps_offload_flag_DPS_MBUF_RX_IP_CKSUM_BAD);
+        let l4_good = flag(sys::dps_offload_flag_DPS_MBUF_RX_L4_CKSUM_GOOD);
+        let l4_bad = flag(sys::dps_offload_flag_DPS_MBUF_RX_L4_CKSUM_BAD);
+        let (good, bad, unknown) = (
+            ChecksumVerdict::Good,
+            ChecksumVerdict::Bad,
+            ChecksumVerdict::Unknown,
+        );
+        for (flags, ip, l4) in [
+            (0, unknown, unknown),
+            (ip_good | l4_good, good, good),
+            (ip_bad | l4_good, bad, good),
+            (ip_good | l4_bad, good, bad),
+            // GOOD and BAD together mean NONE: not checked.
+            (ip_good | ip_bad | l4_good | l4_bad, unknown, unknown),
+            // Other flags are ignored.
+            (1 << 60 | l4_good, unknown, good),
+        ] {
+            assert_eq!(rx_checksums_of(flags), RxChecksums { ip, l4 }, "{flags:#x}");
+        }
     }
 }

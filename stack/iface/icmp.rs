@@ -2,6 +2,7 @@
 //! errors we send (rate-limited) and receive (passed to the socket they
 //! concern).
 
+use super::ipv4::TransportChecksum;
 use super::ipv4::{IpFields, IPV4_HEADER_LEN};
 use super::{FrameSink, Interface};
 use crate::time::Instant;
@@ -59,7 +60,7 @@ impl Interface {
             ECHO_REQUEST if broadcast => self.icmp.echo_broadcast_ignored += 1,
             ECHO_REQUEST => {
                 let fields = self.icmp_fields(src);
-                let mut fill = |reply: &mut [u8]| {
+                let mut fill = |reply: &mut [u8], _: TransportChecksum| {
                     reply.copy_from_slice(message);
                     reply[0] = ECHO_REPLY;
                     reply[1] = 0;
@@ -135,7 +136,7 @@ impl Interface {
         let quoted_body = body.len().min(MAX_QUOTE.saturating_sub(header.len()));
         let len = ICMP_HEADER_LEN + header.len() + quoted_body;
         let fields = self.icmp_fields(src);
-        let mut fill = |message: &mut [u8]| {
+        let mut fill = |message: &mut [u8], _: TransportChecksum| {
             message[..ICMP_HEADER_LEN].fill(0);
             message[0] = DEST_UNREACHABLE;
             message[1] = code;

@@ -24,6 +24,16 @@ pub(super) struct IpFields {
     pub dont_fragment: bool,
 }
 
+/// What a transport protocol writes in its checksum field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TransportChecksum {
+    /// The whole checksum, computed in software.
+    Full,
+    /// Only the pseudo-header's sum (not complemented): the device
+    /// completes it over the segment (checksum offload).
+    PseudoHeaderOnly,
+}
+
 /// Why a datagram was not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SendFailure {
@@ -55,6 +65,9 @@ impl Interface {
     ) {
         let stats = &mut self.ipv4;
         stats.rx_packets += 1;
+        if self.rx_checksums != crate::buf::RxChecksums::default() {
+            stats.rx_checksums_from_device += 1;
+        }
         if payload.len() < IPV4_HEADER_LEN {
             stats.rx_truncated += 1;
             return;
@@ -70,7 +83,7 @@ impl Interface {
             Some(&mut stats.rx_truncated)
         } else if total_len < header_len || total_len > payload.len() {
             Some(&mut stats.rx_bad_length)
-        } else if !packet.verify_checksum() {
+        } else if !header_checksum_ok(self.rx_checksums.ip, &packet) {
             Some(&mut stats.rx_bad_checksum)
         } else if packet.hop_limit() == 0 {
             Some(&mut stats.rx_ttl_zero)
@@ -109,6 +122,9 @@ impl Interface {
                 self.reassembler
                     .add(now, key, offset, packet.more_frags(), body, &mut self.ipv4);
             if let Some(whole) = whole {
+                // A NIC's verdict on a fragment says nothing of the whole
+                // datagram's transport checksum: it is verified here.
+                self.rx_checksums.l4 = crate::buf::ChecksumVerdict::Unknown;
                 self.deliver(
                     now,
                     header,
@@ -203,7 +219,7 @@ impl Interface {
         sink: &mut S,
         fields: IpFields,
         payload_len: usize,
-        fill: &mut dyn FnMut(&mut [u8]),
+        fill: &mut dyn FnMut(&mut [u8], TransportChecksum),
     ) -> Result<(), SendFailure> {
         let total = IPV4_HEADER_LEN + payload_len;
         if total > usize::from(u16::MAX) || (fields.dont_fragment && total > self.config.mtu) {
@@ -229,20 +245,32 @@ impl Interface {
         };
         match mac {
             Some(mac) if total <= self.config.mtu => {
+                let offload = self.tx_checksums(fields.protocol);
                 let datagram = self
                     .frame(sink, total, mac, EthernetProtocol::Ipv4)
                     .ok_or(SendFailure::NoBuffer)?;
-                write_header(datagram, &fields, total, ident, false, 0);
-                fill(&mut datagram[IPV4_HEADER_LEN..]);
+                write_header(datagram, &fields, total, ident, false, 0, !offload.ip);
+                let transport = if offload.tcp || offload.udp {
+                    TransportChecksum::PseudoHeaderOnly
+                } else {
+                    TransportChecksum::Full
+                };
+                fill(&mut datagram[IPV4_HEADER_LEN..], transport);
+                if offload != crate::buf::TxChecksums::default() {
+                    sink.request_tx_checksums(offload);
+                    self.ipv4.tx_checksums_to_device += 1;
+                }
                 self.ipv4.tx_packets += 1;
                 Ok(())
             }
             _ => {
+                // Built whole here (fragmented, or queued for ARP): every
+                // checksum in software.
                 let mut packet = std::mem::take(&mut self.scratch);
                 packet.clear();
                 packet.resize(total, 0);
-                write_header(&mut packet, &fields, total, ident, false, 0);
-                fill(&mut packet[IPV4_HEADER_LEN..]);
+                write_header(&mut packet, &fields, total, ident, false, 0, true);
+                fill(&mut packet[IPV4_HEADER_LEN..], TransportChecksum::Full);
                 let result = match mac {
                     Some(mac) => {
                         self.emit_ip_packet(sink, mac, &packet);
@@ -258,6 +286,24 @@ impl Interface {
                 self.scratch = packet;
                 result
             }
+        }
+    }
+
+    /// The checksums the device fills in for a datagram of `protocol` in
+    /// one frame (none when it offloads nothing).
+    fn tx_checksums(&self, protocol: IpProtocol) -> crate::buf::TxChecksums {
+        let offload = self.config.tx_offload;
+        let tcp = offload.tx_tcp_checksum && protocol == IpProtocol::Tcp;
+        let udp = offload.tx_udp_checksum && protocol == IpProtocol::Udp;
+        if !(offload.tx_ipv4_checksum || tcp || udp) {
+            return crate::buf::TxChecksums::default();
+        }
+        crate::buf::TxChecksums {
+            ip: offload.tx_ipv4_checksum,
+            tcp,
+            udp,
+            l2_len: super::ETHERNET_HEADER_LEN as u16,
+            l3_len: IPV4_HEADER_LEN as u16,
         }
     }
 
@@ -296,7 +342,7 @@ impl Interface {
             let Some(datagram) = self.frame(sink, total, mac, EthernetProtocol::Ipv4) else {
                 return;
             };
-            write_header(datagram, &fields, total, ident, more, offset);
+            write_header(datagram, &fields, total, ident, more, offset, true);
             datagram[IPV4_HEADER_LEN..].copy_from_slice(&payload[offset..offset + chunk]);
             self.ipv4.tx_fragments += 1;
             offset += chunk;
@@ -306,7 +352,18 @@ impl Interface {
     }
 }
 
-/// Writes a 20-byte IPv4 header with its checksum at the start of `datagram`.
+/// The header's checksum is right: the device's verdict when it gave one,
+/// else computed here.
+fn header_checksum_ok(verdict: crate::buf::ChecksumVerdict, packet: &Ipv4Packet<&[u8]>) -> bool {
+    match verdict {
+        crate::buf::ChecksumVerdict::Good => true,
+        crate::buf::ChecksumVerdict::Bad => false,
+        crate::buf::ChecksumVerdict::Unknown => packet.verify_checksum(),
+    }
+}
+
+/// Writes a 20-byte IPv4 header at the start of `datagram`, with its
+/// checksum (or 0 there, for the device to fill in).
 fn write_header(
     datagram: &mut [u8],
     fields: &IpFields,
@@ -314,6 +371,7 @@ fn write_header(
     ident: u16,
     more: bool,
     offset: usize,
+    checksum: bool,
 ) {
     let mut packet = Ipv4Packet::new_unchecked(&mut datagram[..IPV4_HEADER_LEN]);
     packet.set_version(4);
@@ -330,5 +388,10 @@ fn write_header(
     packet.set_next_header(fields.protocol);
     packet.set_src_addr(fields.src);
     packet.set_dst_addr(fields.dst);
-    packet.fill_checksum();
+    if checksum {
+        packet.fill_checksum();
+    } else {
+        // The device fills it in.
+        packet.set_checksum(0);
+    }
 }

@@ -11,6 +11,7 @@ mod ipv4;
 pub mod reassembly;
 mod transport;
 
+use crate::buf::RxChecksums;
 use crate::rand::Rng;
 use crate::rate::TokenBucket;
 use crate::stats::{EthernetStats, IcmpStats, Ipv4Stats, StackStats, UdpStats};
@@ -34,13 +35,24 @@ pub trait FrameSink {
     /// queued for transmission when the borrow ends; `None` when no
     /// transmit buffer is free.
     fn frame(&mut self, len: usize) -> Option<&mut [u8]>;
+
+    /// Has the device fill in `request`'s checksums of the last frame
+    /// handed out, or fills them in itself where the device cannot.
+    fn request_tx_checksums(&mut self, request: crate::buf::TxChecksums);
 }
 
-/// Test and tooling sink: every frame becomes a `Vec<u8>`.
+/// Test and tooling sink: every frame becomes a `Vec<u8>`; checksums
+/// asked of the device are filled in at once.
 impl FrameSink for Vec<Vec<u8>> {
     fn frame(&mut self, len: usize) -> Option<&mut [u8]> {
         self.push(vec![0; len]);
         self.last_mut().map(Vec::as_mut_slice)
+    }
+
+    fn request_tx_checksums(&mut self, request: crate::buf::TxChecksums) {
+        if let Some(frame) = self.last_mut() {
+            crate::wire::checksum::complete_offloaded(frame, request);
+        }
     }
 }
 
@@ -83,6 +95,8 @@ pub struct InterfaceConfig {
     pub icmp_errors_per_sec: u32,
     /// ICMP error messages allowed in a burst.
     pub icmp_error_burst: u32,
+    /// Checksums the device fills in on transmit (none: all in software).
+    pub tx_offload: crate::device::Offloads,
 }
 
 impl InterfaceConfig {
@@ -97,6 +111,7 @@ impl InterfaceConfig {
             reassembly: ReassemblyConfig::default(),
             icmp_errors_per_sec: 1000,
             icmp_error_burst: 50,
+            tx_offload: crate::device::Offloads::default(),
         }
     }
 }
@@ -116,6 +131,8 @@ pub struct Interface {
     ipv4: Ipv4Stats,
     icmp: IcmpStats,
     udp: UdpStats,
+    /// The device's checksum verdicts on the frame being received.
+    rx_checksums: RxChecksums,
 }
 
 impl Interface {
@@ -133,6 +150,7 @@ impl Interface {
             ipv4: Ipv4Stats::default(),
             icmp: IcmpStats::default(),
             udp: UdpStats::default(),
+            rx_checksums: RxChecksums::default(),
         }
     }
 
@@ -219,6 +237,21 @@ impl Interface {
         sockets: &mut Sockets,
         sink: &mut S,
     ) {
+        self.receive_checked(now, frame, RxChecksums::default(), sockets, sink);
+    }
+
+    /// As [`receive`](Self::receive), for a frame whose checksums the
+    /// device already checked (`checksums`): a good one is trusted, a bad
+    /// one dropped and counted, an unknown one verified here.
+    pub fn receive_checked<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        frame: &[u8],
+        checksums: RxChecksums,
+        sockets: &mut Sockets,
+        sink: &mut S,
+    ) {
+        self.rx_checksums = checksums;
         self.ethernet.rx_frames += 1;
         let Ok(eth) = EthernetFrame::new_checked(frame) else {
             self.ethernet.rx_truncated += 1;

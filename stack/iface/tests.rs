@@ -877,3 +877,135 @@ fn malformed_tcp_never_changes_an_established_connection() {
     feed(&mut iface, &mut sockets, &good, &mut out);
     assert_eq!(sockets.tcp.recv_queued(conn), Ok(7));
 }
+
+/// A frame whose checksums the device reported: good ones are trusted
+/// (a wrong checksum the device called good gets through, as from a NIC
+/// that checked it), bad ones dropped and counted, unknown ones verified.
+#[test]
+fn device_checksum_verdicts_are_trusted_or_dropped() {
+    use crate::buf::{ChecksumVerdict, RxChecksums};
+    let (mut iface, mut sockets) = setup();
+    learn_peer(&mut iface, &mut sockets);
+    let socket = sockets.udp.open();
+    sockets
+        .udp
+        .bind(socket, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7), OUR_IP)
+        .unwrap();
+    let mut wrong_udp = udp_datagram(5000, 7, b"data");
+    wrong_udp[6] ^= 0xff;
+    let mut wrong_ip = ipv4(17, &udp_datagram(5000, 7, b"data"));
+    wrong_ip[10] ^= 0xff;
+    let verdicts = |ip, l4| RxChecksums { ip, l4 };
+    let (good, bad, unknown) = (
+        ChecksumVerdict::Good,
+        ChecksumVerdict::Bad,
+        ChecksumVerdict::Unknown,
+    );
+    let mut out = Vec::new();
+    for (datagram, checks) in [
+        (ipv4(17, &wrong_udp), verdicts(good, good)),
+        (wrong_ip.clone(), verdicts(good, good)),
+        (
+            ipv4(17, &udp_datagram(5000, 7, b"data")),
+            verdicts(good, bad),
+        ),
+        (
+            ipv4(17, &udp_datagram(5000, 7, b"data")),
+            verdicts(bad, good),
+        ),
+        (ipv4(17, &wrong_udp), verdicts(good, unknown)),
+        (wrong_ip, verdicts(unknown, good)),
+    ] {
+        let frame = ethernet(OUR_MAC, 0x0800, &datagram);
+        iface.receive_checked(at(1), &frame, checks, &mut sockets, &mut out);
+    }
+    let stats = iface.stats();
+    assert_eq!(stats.udp.rx_datagrams, 2, "the two the device called good");
+    assert_eq!(
+        stats.udp.rx_errors, 2,
+        "a bad verdict, and a wrong unknown one"
+    );
+    assert_eq!(stats.ipv4.rx_bad_checksum, 2, "likewise for the IP header");
+    assert_eq!(
+        stats.ipv4.rx_checksums_from_device, 6,
+        "every frame had a verdict"
+    );
+}
+
+/// With checksum offload in force, the IP checksum field is left 0 and the
+/// TCP/UDP field holds the pseudo-header's sum for the device; a sink that
+/// cannot offload completes them, and they verify.
+#[test]
+fn offloaded_checksums_are_left_for_the_device_and_completed_where_it_cannot() {
+    use crate::buf::TxChecksums;
+    /// Records frames and checksum requests without completing them.
+    #[derive(Default)]
+    struct Recording {
+        frames: Vec<Vec<u8>>,
+        requests: Vec<TxChecksums>,
+    }
+    impl FrameSink for Recording {
+        fn frame(&mut self, len: usize) -> Option<&mut [u8]> {
+            self.frames.frame(len)
+        }
+        fn request_tx_checksums(&mut self, request: TxChecksums) {
+            self.requests.push(request);
+        }
+    }
+    let (mut iface, mut sockets) = setup();
+    iface.config.tx_offload = crate::device::Offloads {
+        tx_ipv4_checksum: true,
+        tx_tcp_checksum: true,
+        tx_udp_checksum: true,
+        ..Default::default()
+    };
+    learn_peer(&mut iface, &mut sockets);
+    let socket = sockets.udp.open();
+    queue(
+        &mut sockets,
+        socket,
+        b"offloaded",
+        SocketAddrV4::new(PEER_IP, 9),
+    );
+    let mut sink = Recording::default();
+    iface.poll(at(1), &mut sockets, &mut sink);
+    let frame = sink.frames.last().expect("the datagram").clone();
+    assert_eq!(
+        sink.requests,
+        [TxChecksums {
+            ip: true,
+            tcp: false,
+            udp: true,
+            l2_len: 14,
+            l3_len: 20
+        }]
+    );
+    assert_eq!(
+        &frame[14 + 10..14 + 12],
+        &[0, 0],
+        "the IP checksum is the device's"
+    );
+    // The UDP length, not the frame's: short frames are padded to 60 bytes.
+    let udp_len = u16::from_be_bytes([frame[14 + 20 + 4], frame[14 + 20 + 5]]);
+    let pseudo = checksum::pseudo_header_v4(
+        &OUR_IP,
+        &PEER_IP,
+        smoltcp::wire::IpProtocol::Udp,
+        u32::from(udp_len),
+    );
+    assert_eq!(&frame[14 + 20 + 6..14 + 20 + 8], &pseudo.to_be_bytes());
+
+    // The sink that cannot offload completes them: the frame verifies.
+    let mut completed = Vec::new();
+    queue(
+        &mut sockets,
+        socket,
+        b"offloaded",
+        SocketAddrV4::new(PEER_IP, 9),
+    );
+    iface.poll(at(2), &mut sockets, &mut completed);
+    let ip = ip_of(completed.last().unwrap());
+    let udp = UdpPacket::new_checked(ip.payload()).unwrap();
+    assert!(udp.verify_checksum(&IpAddress::Ipv4(OUR_IP), &IpAddress::Ipv4(PEER_IP)));
+    assert_eq!(iface.stats().ipv4.tx_checksums_to_device, 2);
+}

@@ -3,8 +3,10 @@
 //! the wire: validation with a counter per reason before the connections
 //! see a segment, and their segments out through IP.
 
+use super::ipv4::TransportChecksum;
 use super::ipv4::{IpFields, SendFailure};
 use super::{FrameSink, Interface};
+use crate::buf::ChecksumVerdict;
 use crate::tcp::segment::{self, SegmentError};
 use crate::tcp::TcpSockets;
 use crate::time::Instant;
@@ -32,7 +34,14 @@ impl Interface {
             return;
         };
         // A zero checksum means the sender computed none (RFC 768).
-        if !packet.verify_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst)) {
+        let checksum_ok = match self.rx_checksums.l4 {
+            ChecksumVerdict::Good => true,
+            ChecksumVerdict::Bad => false,
+            ChecksumVerdict::Unknown => {
+                packet.verify_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst))
+            }
+        };
+        if !checksum_ok {
             self.udp.rx_errors += 1;
             return;
         }
@@ -64,7 +73,7 @@ impl Interface {
     ) {
         let stats = tcp.stats_mut();
         stats.rx_segments += 1;
-        let seg = match segment::parse(src, dst, body) {
+        let seg = match segment::parse_checked(src, dst, body, self.rx_checksums.l4) {
             Ok(seg) => seg,
             Err(error) => {
                 *match error {
@@ -98,8 +107,8 @@ impl Interface {
                 protocol: IpProtocol::Tcp,
                 dont_fragment: true,
             };
-            match self.send_ip(now, sink, fields, out.len(), &mut |segment| {
-                out.write(segment)
+            match self.send_ip(now, sink, fields, out.len(), &mut |segment, checksum| {
+                out.write(segment, checksum == TransportChecksum::PseudoHeaderOnly)
             }) {
                 Ok(()) => true,
                 Err(SendFailure::NoBuffer) => false,
@@ -126,24 +135,32 @@ impl Interface {
                 protocol: IpProtocol::Udp,
                 dont_fragment: out.dont_fragment,
             };
-            let mut fill = |datagram: &mut [u8]| {
+            let mut fill = |datagram: &mut [u8], transport: TransportChecksum| {
                 datagram[0..2].copy_from_slice(&out.local.port().to_be_bytes());
                 datagram[2..4].copy_from_slice(&out.remote.port().to_be_bytes());
                 datagram[4..6].copy_from_slice(&(len as u16).to_be_bytes());
                 datagram[6..8].fill(0);
                 datagram[UDP_HEADER_LEN..UDP_HEADER_LEN + head.len()].copy_from_slice(head);
                 datagram[UDP_HEADER_LEN + head.len()..].copy_from_slice(tail);
-                let sum = !checksum::combine(&[
-                    checksum::pseudo_header_v4(
-                        &fields.src,
-                        &fields.dst,
-                        IpProtocol::Udp,
-                        len as u32,
-                    ),
-                    checksum::data(datagram),
-                ]);
-                // An all-zero result is sent as all ones (RFC 768).
-                let sum = if sum == 0 { 0xffff } else { sum };
+                let pseudo = checksum::pseudo_header_v4(
+                    &fields.src,
+                    &fields.dst,
+                    IpProtocol::Udp,
+                    len as u32,
+                );
+                let sum = match transport {
+                    // The device adds the datagram to the pseudo-header's sum.
+                    TransportChecksum::PseudoHeaderOnly => pseudo,
+                    TransportChecksum::Full => {
+                        let sum = !checksum::combine(&[pseudo, checksum::data(datagram)]);
+                        // An all-zero result is sent as all ones (RFC 768).
+                        if sum == 0 {
+                            0xffff
+                        } else {
+                            sum
+                        }
+                    }
+                };
                 datagram[6..8].copy_from_slice(&sum.to_be_bytes());
             };
             match self.send_ip(now, sink, fields, len, &mut fill) {

@@ -93,6 +93,14 @@ impl<D: Device> FrameSink for DeviceSink<'_, D> {
         self.batch.push(buf);
         self.batch.last_mut().map(PacketBuf::data_mut)
     }
+
+    fn request_tx_checksums(&mut self, request: crate::buf::TxChecksums) {
+        if let Some(buf) = self.batch.last_mut() {
+            if !buf.request_tx_checksums(request) {
+                crate::wire::checksum::complete_offloaded(buf.data_mut(), request);
+            }
+        }
+    }
 }
 
 impl<D: Device, C: Clock> Stack<D, C> {
@@ -101,12 +109,15 @@ impl<D: Device, C: Clock> Stack<D, C> {
     pub fn new(device: D, clock: C, config: StackConfig) -> Self {
         let caps = device.capabilities();
         let mut rng = config.seed.map_or_else(Rng::from_entropy, Rng::new);
-        let iface_config = InterfaceConfig::new(
-            config.mac.unwrap_or(caps.mac),
-            config.ip,
-            config.gateway,
-            caps.mtu,
-        );
+        let iface_config = InterfaceConfig {
+            tx_offload: caps.offloads,
+            ..InterfaceConfig::new(
+                config.mac.unwrap_or(caps.mac),
+                config.ip,
+                config.gateway,
+                caps.mtu,
+            )
+        };
         let iface = Interface::new(iface_config, Rng::new(rng.next_u64()));
         let mut udp = UdpSockets::new(Rng::new(rng.next_u64()), config.udp_buffers);
         let mut tcp_config = config.tcp.clone();
@@ -152,8 +163,14 @@ impl<D: Device, C: Clock> Stack<D, C> {
         };
         if !self.rx.is_empty() {
             for frame in self.rx.drain(..) {
-                self.iface
-                    .receive(now, frame.data(), &mut self.sockets, &mut sink);
+                let checksums = frame.rx_checksums();
+                self.iface.receive_checked(
+                    now,
+                    frame.data(),
+                    checksums,
+                    &mut self.sockets,
+                    &mut sink,
+                );
             }
         }
         self.iface.poll(now, &mut self.sockets, &mut sink);

@@ -149,8 +149,9 @@ impl SegmentOut<'_> {
     }
 
     /// Writes the segment into `out` (exactly [`len`](Self::len) bytes)
-    /// with its checksum.
-    pub fn write(&self, out: &mut [u8]) {
+    /// with its checksum, or with only the pseudo-header's sum in the
+    /// checksum field when `pseudo_header_only` (the device completes it).
+    pub fn write(&self, out: &mut [u8], pseudo_header_only: bool) {
         let header_len = HEADER_LEN + self.options.len();
         out[0..2].copy_from_slice(&self.local.port().to_be_bytes());
         out[2..4].copy_from_slice(&self.remote.port().to_be_bytes());
@@ -166,15 +167,18 @@ impl SegmentOut<'_> {
             debug_assert_eq!(copied, len);
         }
         let total = out.len();
-        let sum = !checksum::combine(&[
-            checksum::pseudo_header_v4(
-                self.local.ip(),
-                self.remote.ip(),
-                IpProtocol::Tcp,
-                total as u32,
-            ),
-            crate::wire::checksum::data(out),
-        ]);
+        let pseudo = checksum::pseudo_header_v4(
+            self.local.ip(),
+            self.remote.ip(),
+            IpProtocol::Tcp,
+            total as u32,
+        );
+        let sum = if pseudo_header_only {
+            // The device adds the segment to the pseudo-header's sum.
+            pseudo
+        } else {
+            !checksum::combine(&[pseudo, crate::wire::checksum::data(out)])
+        };
         out[16..18].copy_from_slice(&sum.to_be_bytes());
     }
 }
@@ -219,7 +223,7 @@ mod tests {
             },
         };
         let mut bytes = vec![0; out.len()];
-        out.write(&mut bytes);
+        out.write(&mut bytes, false);
         let seg = parse(*local.ip(), *remote.ip(), &bytes).expect("valid");
         assert_eq!(
             (seg.seq, seg.ack, seg.window),
@@ -234,5 +238,23 @@ mod tests {
             &[Some((SeqNumber(100), SeqNumber(200))), None]
         );
         assert_eq!(seg.payload, b"23456");
+
+        // Written for checksum offload, the field holds the pseudo-header's
+        // sum; completed as a device would, the segment is the same.
+        let mut offloaded = vec![0; out.len()];
+        out.write(&mut offloaded, true);
+        assert_ne!(offloaded, bytes);
+        let mut frame = vec![0u8; 14 + 20];
+        frame[14] = 0x45;
+        frame[14 + 2..14 + 4].copy_from_slice(&((20 + offloaded.len()) as u16).to_be_bytes());
+        frame.extend_from_slice(&offloaded);
+        let request = crate::buf::TxChecksums {
+            tcp: true,
+            l2_len: 14,
+            l3_len: 20,
+            ..Default::default()
+        };
+        crate::wire::checksum::complete_offloaded(&mut frame, request);
+        assert_eq!(&frame[34..], &bytes[..]);
     }
 }

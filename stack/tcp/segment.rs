@@ -2,6 +2,7 @@
 //! named so it can be counted (RFC 9293 3.1, 3.2; RFC 7323; RFC 2018).
 
 use super::seq::SeqNumber;
+use crate::buf::ChecksumVerdict;
 use smoltcp::wire::{checksum, IpProtocol};
 use std::net::Ipv4Addr;
 
@@ -96,6 +97,18 @@ impl Segment<'_> {
 
 /// Validates and parses the TCP segment `bytes` sent from `src` to `dst`.
 pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, bytes: &[u8]) -> Result<Segment<'_>, SegmentError> {
+    parse_checked(src, dst, bytes, ChecksumVerdict::Unknown)
+}
+
+/// As [`parse`], for a segment whose checksum the device already checked
+/// (`verdict`): a good one is trusted, a bad one refused, an unknown one
+/// verified here.
+pub fn parse_checked(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    bytes: &[u8],
+    verdict: ChecksumVerdict,
+) -> Result<Segment<'_>, SegmentError> {
     if bytes.len() < HEADER_LEN {
         return Err(SegmentError::Truncated);
     }
@@ -103,11 +116,18 @@ pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, bytes: &[u8]) -> Result<Segment<'_>, 
     if offset < HEADER_LEN || offset > bytes.len() {
         return Err(SegmentError::BadDataOffset);
     }
-    let sum = checksum::combine(&[
-        checksum::pseudo_header_v4(&src, &dst, IpProtocol::Tcp, bytes.len() as u32),
-        crate::wire::checksum::data(bytes),
-    ]);
-    if sum != !0 {
+    let checksum_ok = match verdict {
+        ChecksumVerdict::Good => true,
+        ChecksumVerdict::Bad => false,
+        ChecksumVerdict::Unknown => {
+            let sum = checksum::combine(&[
+                checksum::pseudo_header_v4(&src, &dst, IpProtocol::Tcp, bytes.len() as u32),
+                crate::wire::checksum::data(bytes),
+            ]);
+            sum == !0
+        }
+    };
+    if !checksum_ok {
         return Err(SegmentError::BadChecksum);
     }
     let control = bytes[13] & 0x3f;

@@ -22,6 +22,46 @@ pub fn data(data: &[u8]) -> u16 {
     sum_words(data)
 }
 
+/// Completes in software the checksums a frame asked a device to fill in
+/// (`request`), for a device that cannot: the IPv4 header checksum (its
+/// field holds 0), and the TCP or UDP checksum, whose field holds the
+/// pseudo-header's sum, so summing the segment as it stands and
+/// complementing gives the checksum. Frames too short for the headers
+/// named are left alone.
+pub fn complete_offloaded(frame: &mut [u8], request: crate::buf::TxChecksums) {
+    let (l2, l3) = (usize::from(request.l2_len), usize::from(request.l3_len));
+    let Some(ip) = frame.get_mut(l2..) else {
+        return;
+    };
+    if request.ip && ip.len() >= l3 {
+        ip[10..12].fill(0);
+        let sum = !data(&ip[..l3]);
+        ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    }
+    let field = if request.tcp {
+        16
+    } else if request.udp {
+        6
+    } else {
+        return;
+    };
+    let total = ip
+        .get(2..4)
+        .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+    let Some(segment) = ip.get_mut(l3..total.max(l3)) else {
+        return;
+    };
+    if segment.len() < field + 2 {
+        return;
+    }
+    let mut sum = !data(segment);
+    if request.udp && sum == 0 {
+        // An all-zero result is sent as all ones (RFC 768).
+        sum = 0xffff;
+    }
+    segment[field..field + 2].copy_from_slice(&sum.to_be_bytes());
+}
+
 /// [`sum_words`] compiled for AVX2 (256-bit adds).
 ///
 /// # Safety

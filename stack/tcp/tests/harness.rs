@@ -30,7 +30,7 @@ pub fn drain(tcp: &mut TcpSockets, now: Instant) -> Vec<Captured> {
     let mut out = Vec::new();
     tcp.drain_output(now, |s| {
         let mut bytes = vec![0; s.len()];
-        s.write(&mut bytes);
+        s.write(&mut bytes, false);
         out.push(Captured {
             src: *s.local.ip(),
             dst: *s.remote.ip(),
@@ -92,7 +92,7 @@ pub fn craft(
         },
     };
     let mut bytes = vec![0; out.len()];
-    out.write(&mut bytes);
+    out.write(&mut bytes, false);
     Captured {
         src: *from.ip(),
         dst: *to.ip(),
