@@ -60,6 +60,22 @@ fn memif_side() {
     // Once the port (and the memif socket) is up; a line of its own: the
     // harness has printed "test memif_side ... ".
     work.ready_line = Some(format!("\ndpstack: ready {ip} on memif ({role})"));
+    // When one process closes its memif port, the other's PMD unmaps the
+    // shared rings from its control thread, racing any lcore inside
+    // rx_burst (a crash seen here once). So both stop polling first: each
+    // parks its cores, says so, and closes its port only once the parent
+    // has seen both parked.
+    let go = std::env::var("DPSTACK_MEMIF_GO").expect("go file path");
+    work.park = Some(Box::new(move |core| {
+        core.meet(|| false);
+        if core.index() == 0 {
+            println!("parked");
+            while !std::path::Path::new(&go).exists() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        core.meet(|| false);
+    }));
     let control = RunControl::without_signals(Arc::new(AtomicBool::new(false)), None);
     let results = open_cores(&side.net, &control, &work).expect("both cores finish");
     for result in &results {
@@ -70,7 +86,9 @@ fn memif_side() {
 #[test]
 fn two_processes_of_two_lcores_each_over_memif() {
     let socket = format!("/tmp/dps-test-memif-mc-{}.sock", std::process::id());
+    let go = format!("/tmp/dps-test-memif-mc-{}.go", std::process::id());
     let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(&go);
     let side = |role: &str| {
         let mut command = Command::new(std::env::current_exe().expect("test binary"));
         command
@@ -83,13 +101,19 @@ fn two_processes_of_two_lcores_each_over_memif() {
                 "1",
             ])
             .env("DPSTACK_MEMIF_SIDE", role)
-            .env("DPSTACK_MEMIF_SOCKET", &socket);
+            .env("DPSTACK_MEMIF_SOCKET", &socket)
+            .env("DPSTACK_MEMIF_GO", &go);
         let mut app = App::spawn(command);
         app.wait_ready(Duration::from_secs(30));
         app
     };
-    let server = side("server");
-    let client = side("client");
+    let mut server = side("server");
+    let mut client = side("client");
+    for (name, app) in [("server", &mut server), ("client", &mut client)] {
+        let parked = app.wait_line(Duration::from_secs(240), |line| line == "parked");
+        assert!(parked.is_some(), "{name} never finished: {:?}", app.output);
+    }
+    std::fs::write(&go, b"").expect("go file");
     let mut results = Vec::new();
     for (name, app) in [("server", server), ("client", client)] {
         let lines = app.wait_exit(Duration::from_secs(240));
@@ -102,6 +126,7 @@ fn two_processes_of_two_lcores_each_over_memif() {
         results.push((name, cores));
     }
     let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(&go);
     for (name, cores) in &results {
         let accepted: u64 = cores.iter().map(|c| c["accepted"].as_u64().unwrap()).sum();
         assert_eq!(accepted, (CORES * PER_CORE) as u64, "{name} accepted all");

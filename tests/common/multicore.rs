@@ -48,7 +48,13 @@ pub struct EchoBothWays {
     /// Core 0 prints this line once its port is started (for a parent
     /// process to wait for).
     pub ready_line: Option<String>,
+    /// Run by every core once its work is done, before its device (and so
+    /// the port) goes away: where two processes agree on when to stop.
+    pub park: Option<Park>,
 }
+
+/// What every core runs once its work is done (see [`EchoBothWays::park`]).
+pub type Park = Box<dyn Fn(&Core) + Sync>;
 
 /// What one core did.
 #[derive(Debug)]
@@ -122,6 +128,7 @@ impl EchoBothWays {
             inbound_done: AtomicU64::new(0),
             listening,
             ready_line: None,
+            park: None,
         }
     }
 }
@@ -428,6 +435,9 @@ impl CoreUser for EchoBothWays {
             run.turn()?;
         }
         run.result.stats = run.stack.stats();
+        if let Some(park) = &self.park {
+            park(core);
+        }
         Ok(run.result)
     }
 }
