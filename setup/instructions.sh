@@ -8,7 +8,9 @@
 # Prints "<workload>: <instructions> per <unit>" for each: rr per round trip
 # (two 64-byte segments and their ACKs riding along), connect per short
 # connection, bulk per 1,448-byte segment, idle per turn of both stacks
-# with nothing to do (not in the default set).
+# with nothing to do (not in the default set). For rr and connect, smoltcp
+# running the side-by-side benchmark's loop on a manual clock is counted
+# beside (benches/side_by_side --cycles).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || {
@@ -16,7 +18,9 @@ command -v valgrind >/dev/null || {
 }
 export CARGO_TERM_COLOR=never
 cargo bench --quiet --bench cycles --no-run 2>/dev/null
+cargo bench --quiet --bench side_by_side --no-run 2>/dev/null
 binary=$(ls -t target/release/deps/cycles-* | grep -v '\.d$' | head -1)
+smol=$(ls -t target/release/deps/side_by_side-* | grep -v '\.d$' | head -1)
 workloads=("$@")
 [ ${#workloads[@]} -gt 0 ] || workloads=(rr connect bulk)
 out=$(mktemp -d)
@@ -29,8 +33,16 @@ for workload in "${workloads[@]}"; do
         idle) n=100000 unit="turn of both stacks" ;;
         *) echo "instructions: unknown workload $workload" >&2; exit 2 ;;
     esac
-    valgrind --tool=callgrind --toggle-collect='*measured*' \
-        --callgrind-out-file="$out/$workload.out" "$binary" "$workload" "$n" >/dev/null 2>"$out/$workload.log"
-    total=$(grep -m1 '^summary:' "$out/$workload.out" | awk '{print $2}')
-    echo "$workload: $(( total / n )) instructions per $unit"
+    count() {
+        valgrind --tool=callgrind --toggle-collect='*measured*' \
+            --callgrind-out-file="$out/$1.out" "${@:2}" >/dev/null 2>"$out/$1.log"
+        echo $(( $(grep -m1 '^summary:' "$out/$1.out" | awk '{print $2}') / n ))
+    }
+    ours=$(count "$workload" "$binary" "$workload" "$n")
+    case "$workload" in
+        rr|connect)
+            theirs=$(count "smoltcp-$workload" "$smol" --cycles smoltcp "$workload" "$n")
+            echo "$workload: $ours instructions per $unit (smoltcp 0.14, same loop: $theirs)" ;;
+        *) echo "$workload: $ours instructions per $unit" ;;
+    esac
 done

@@ -395,6 +395,19 @@ fn memory_in_child(name: &str, connections: usize) -> Option<Sample> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--cycles") {
+        // --cycles smoltcp WORKLOAD N: instruction counting (setup/instructions.sh).
+        let n = args
+            .get(at + 3)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000);
+        let workload = args.get(at + 2).map_or("rr", String::as_str);
+        if let Err(e) = smol::cycles(workload, n) {
+            eprintln!("side_by_side: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
     if let Some(at) = args.iter().position(|a| a == "--child-memory") {
         child_memory(&args[at + 1..]);
         return;

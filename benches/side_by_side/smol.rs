@@ -85,6 +85,9 @@ impl phy::Device for End {
 /// Both interfaces, their sockets and the link.
 struct World {
     epoch: Instant,
+    /// Microseconds of a manual clock, advanced one per turn (instruction
+    /// counting: no clock reads); `None` reads the real clock.
+    manual_micros: Option<i64>,
     ifaces: [Interface; 2],
     ends: [End; 2],
     sockets: [SocketSet<'static>; 2],
@@ -118,6 +121,7 @@ impl World {
         });
         World {
             epoch: Instant::now(),
+            manual_micros: None,
             ifaces,
             ends,
             sockets: [SocketSet::new(vec![]), SocketSet::new(vec![])],
@@ -127,11 +131,17 @@ impl World {
     }
 
     fn now(&self) -> smoltcp::time::Instant {
-        smoltcp::time::Instant::from_micros(self.epoch.elapsed().as_micros() as i64)
+        let micros = self
+            .manual_micros
+            .unwrap_or_else(|| self.epoch.elapsed().as_micros() as i64);
+        smoltcp::time::Instant::from_micros(micros)
     }
 
     /// One turn: A polls, its frames cross, B polls, its frames cross.
     fn turn(&mut self) {
+        if let Some(micros) = &mut self.manual_micros {
+            *micros += 1;
+        }
         for side in 0..2 {
             let now = self.now();
             self.ifaces[side].poll(now, &mut self.ends[side], &mut self.sockets[side]);
@@ -259,38 +269,11 @@ impl Contender for Smoltcp {
     fn request_response(&mut self, connections: usize, duration: Duration) -> Option<Sample> {
         let mut world = World::new(64 * 1024);
         let pairs = world.open(connections, true);
-        let message = [0x42u8; MESSAGE];
-        let mut buf = vec![0u8; 4096];
-        let (mut got_a, mut got_b) = (vec![0usize; connections], vec![0usize; connections]);
-        let mut sent_at = vec![Instant::now(); connections];
         let mut latencies = Latencies::default();
         let clock = Stopwatch::start();
-        for (i, &(client, _)) in pairs.iter().enumerate() {
-            sent_at[i] = Instant::now();
-            world.tcp(0, client).send_slice(&message).unwrap();
-        }
-        let mut completed = 0u64;
-        while clock.elapsed() < duration {
-            world.turn();
-            // smoltcp has no readiness events: the application checks its sockets.
-            for (i, &(client, server)) in pairs.iter().enumerate() {
-                let socket = world.tcp(1, server);
-                got_b[i] += drain(socket, &mut buf);
-                while got_b[i] >= MESSAGE {
-                    got_b[i] -= MESSAGE;
-                    socket.send_slice(&message).unwrap();
-                }
-                let socket = world.tcp(0, client);
-                got_a[i] += drain(socket, &mut buf);
-                while got_a[i] >= MESSAGE {
-                    got_a[i] -= MESSAGE;
-                    completed += 1;
-                    latencies.record(sent_at[i]);
-                    sent_at[i] = Instant::now();
-                    socket.send_slice(&message).unwrap();
-                }
-            }
-        }
+        let completed = rr_loop(&mut world, &pairs, &mut latencies, |_| {
+            clock.elapsed() < duration
+        });
         let mut sample = clock.finish(completed as f64);
         sample.latency_us = latencies.percentiles();
         Some(sample)
@@ -298,67 +281,8 @@ impl Contender for Smoltcp {
 
     fn connection_rate(&mut self, concurrency: usize, duration: Duration) -> Option<Sample> {
         let mut world = World::new(4 * 1024);
-        let message = [0x42u8; MESSAGE];
-        let mut buf = vec![0u8; 4096];
-        // More listeners than clients, so a SYN always finds one.
-        let servers: Vec<SocketHandle> = (0..2 * concurrency)
-            .map(|_| {
-                let s = world.socket(1, true);
-                world.listen(s, PORT);
-                s
-            })
-            .collect();
-        let mut server_got = vec![0usize; servers.len()];
-        let clients: Vec<SocketHandle> = (0..concurrency).map(|_| world.socket(0, true)).collect();
-        // Per client: None connecting, Some(bytes of the reply read).
-        let mut client_state: Vec<Option<usize>> = vec![None; concurrency];
         let clock = Stopwatch::start();
-        for &c in &clients {
-            world.connect(c, PORT);
-        }
-        let mut completed = 0u64;
-        while clock.elapsed() < duration {
-            world.turn();
-            for (i, &s) in servers.iter().enumerate() {
-                let socket = world.tcp(1, s);
-                server_got[i] += drain(socket, &mut buf);
-                if server_got[i] >= MESSAGE {
-                    server_got[i] -= MESSAGE;
-                    socket.send_slice(&message).unwrap();
-                }
-                match socket.state() {
-                    State::CloseWait => socket.close(),
-                    State::Closed => {
-                        server_got[i] = 0;
-                        socket.listen(PORT).unwrap();
-                    }
-                    _ => {}
-                }
-            }
-            for (i, &c) in clients.iter().enumerate() {
-                let state = world.tcp(0, c).state();
-                match client_state[i] {
-                    None if state == State::Established => {
-                        world.tcp(0, c).send_slice(&message).unwrap();
-                        client_state[i] = Some(0);
-                    }
-                    Some(got) if got < MESSAGE => {
-                        let got = got + drain(world.tcp(0, c), &mut buf);
-                        client_state[i] = Some(got);
-                        if got >= MESSAGE {
-                            world.tcp(0, c).close();
-                            completed += 1;
-                        }
-                    }
-                    // Closed by us: once in TIME-WAIT (or closed), open the next.
-                    Some(_) if matches!(state, State::TimeWait | State::Closed) => {
-                        client_state[i] = None;
-                        world.connect(c, PORT);
-                    }
-                    _ => {}
-                }
-            }
-        }
+        let completed = connection_loop(&mut world, concurrency, |_| clock.elapsed() < duration);
         Some(clock.finish(completed as f64))
     }
 
@@ -410,4 +334,145 @@ impl Contender for Smoltcp {
         drop(pairs);
         Some(per)
     }
+}
+
+/// 64-byte request/response on `pairs`, one outstanding on each, while
+/// `go(completed)` holds; returns the requests answered.
+fn rr_loop(
+    world: &mut World,
+    pairs: &[(SocketHandle, SocketHandle)],
+    latencies: &mut Latencies,
+    mut go: impl FnMut(u64) -> bool,
+) -> u64 {
+    let message = [0x42u8; MESSAGE];
+    let mut buf = vec![0u8; 4096];
+    let (mut got_a, mut got_b) = (vec![0usize; pairs.len()], vec![0usize; pairs.len()]);
+    let mut sent_at = vec![Instant::now(); pairs.len()];
+    for (i, &(client, _)) in pairs.iter().enumerate() {
+        sent_at[i] = Instant::now();
+        world.tcp(0, client).send_slice(&message).unwrap();
+    }
+    let mut completed = 0u64;
+    while go(completed) {
+        world.turn();
+        // smoltcp has no readiness events: the application checks its sockets.
+        for (i, &(client, server)) in pairs.iter().enumerate() {
+            let socket = world.tcp(1, server);
+            got_b[i] += drain(socket, &mut buf);
+            while got_b[i] >= MESSAGE {
+                got_b[i] -= MESSAGE;
+                socket.send_slice(&message).unwrap();
+            }
+            let socket = world.tcp(0, client);
+            got_a[i] += drain(socket, &mut buf);
+            while got_a[i] >= MESSAGE {
+                got_a[i] -= MESSAGE;
+                completed += 1;
+                latencies.record(sent_at[i]);
+                sent_at[i] = Instant::now();
+                socket.send_slice(&message).unwrap();
+            }
+        }
+    }
+    completed
+}
+
+/// Connect, 64-byte request, reply, close (the client first),
+/// `concurrency` at a time, while `go(completed)` holds; returns the
+/// connections completed.
+fn connection_loop(world: &mut World, concurrency: usize, mut go: impl FnMut(u64) -> bool) -> u64 {
+    let message = [0x42u8; MESSAGE];
+    let mut buf = vec![0u8; 4096];
+    // More listeners than clients, so a SYN always finds one.
+    let servers: Vec<SocketHandle> = (0..2 * concurrency)
+        .map(|_| {
+            let s = world.socket(1, true);
+            world.listen(s, PORT);
+            s
+        })
+        .collect();
+    let mut server_got = vec![0usize; servers.len()];
+    let clients: Vec<SocketHandle> = (0..concurrency).map(|_| world.socket(0, true)).collect();
+    // Per client: None connecting, Some(bytes of the reply read).
+    let mut client_state: Vec<Option<usize>> = vec![None; concurrency];
+    for &c in &clients {
+        world.connect(c, PORT);
+    }
+    let mut completed = 0u64;
+    while go(completed) {
+        world.turn();
+        for (i, &s) in servers.iter().enumerate() {
+            let socket = world.tcp(1, s);
+            server_got[i] += drain(socket, &mut buf);
+            if server_got[i] >= MESSAGE {
+                server_got[i] -= MESSAGE;
+                socket.send_slice(&message).unwrap();
+            }
+            match socket.state() {
+                State::CloseWait => socket.close(),
+                State::Closed => {
+                    server_got[i] = 0;
+                    socket.listen(PORT).unwrap();
+                }
+                _ => {}
+            }
+        }
+        for (i, &c) in clients.iter().enumerate() {
+            let state = world.tcp(0, c).state();
+            match client_state[i] {
+                None if state == State::Established => {
+                    world.tcp(0, c).send_slice(&message).unwrap();
+                    client_state[i] = Some(0);
+                }
+                Some(got) if got < MESSAGE => {
+                    let got = got + drain(world.tcp(0, c), &mut buf);
+                    client_state[i] = Some(got);
+                    if got >= MESSAGE {
+                        world.tcp(0, c).close();
+                        completed += 1;
+                    }
+                }
+                // Closed by us: once in TIME-WAIT (or closed), open the next.
+                Some(_) if matches!(state, State::TimeWait | State::Closed) => {
+                    client_state[i] = None;
+                    world.connect(c, PORT);
+                }
+                _ => {}
+            }
+        }
+    }
+    completed
+}
+
+/// Instruction counting (`--cycles smoltcp WORKLOAD N`, for
+/// `setup/instructions.sh`): N round trips on one connection, or N short
+/// connections one at a time, on a manual clock; callgrind counts only
+/// inside [`measured`] (sockets and their buffers are made once, before).
+pub fn cycles(workload: &str, n: u64) -> Result<(), String> {
+    match workload {
+        "rr" => {
+            let mut world = World::new(64 * 1024);
+            world.manual_micros = Some(0);
+            let pairs = world.open(1, true);
+            let mut latencies = Latencies::default();
+            measured(|| {
+                std::hint::black_box(rr_loop(&mut world, &pairs, &mut latencies, |d| d < n));
+            });
+        }
+        "connect" => {
+            let mut world = World::new(4 * 1024);
+            world.manual_micros = Some(0);
+            measured(|| {
+                std::hint::black_box(connection_loop(&mut world, 1, |done| done < n));
+            });
+        }
+        other => return Err(format!("no smoltcp workload {other} (rr, connect)")),
+    }
+    Ok(())
+}
+
+/// Runs `f`: callgrind counts only inside this frame.
+#[inline(never)]
+fn measured(f: impl FnOnce()) {
+    f()
 }
