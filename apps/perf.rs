@@ -568,7 +568,7 @@ impl<'a, D: Device> Transfers<'a, D> {
     ) -> Result<u64, String> {
         core.ready(self.net, self.stack);
         let direction = transfer.direction.unwrap_or(Direction::Send);
-        for _ in (core.index()..connections).step_by(core.count()) {
+        for _ in rr::share(connections, core) {
             let fd = self
                 .stack
                 .socket(SockType::Stream)

@@ -75,7 +75,7 @@ pub struct RrCore {
 
 /// This core's share of `total` items numbered from 0: those `i` with
 /// `i % cores == core`.
-fn share(total: usize, core: &Core) -> impl Iterator<Item = usize> {
+pub fn share(total: usize, core: &Core) -> impl Iterator<Item = usize> {
     (core.index()..total).step_by(core.count())
 }
 

@@ -111,6 +111,20 @@ fn ip_of(frame: &[u8]) -> Ipv4Packet<&[u8]> {
     packet
 }
 
+/// A UDP socket bound to `port` of any address.
+fn udp_bound(sockets: &mut Sockets, port: u16) -> crate::udp::UdpHandle {
+    let socket = sockets.udp.open();
+    sockets
+        .udp
+        .bind(
+            socket,
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
+            OUR_IP,
+        )
+        .unwrap();
+    socket
+}
+
 /// Queues `data` on `socket` for `to`, as an application's sendto would.
 fn queue(sockets: &mut Sockets, socket: crate::udp::UdpHandle, data: &[u8], to: SocketAddrV4) {
     sockets
@@ -407,11 +421,7 @@ fn udp_to_closed_port_gets_port_unreachable_rate_limited() {
 fn udp_is_delivered_and_echoed() {
     let (mut iface, mut sockets) = setup();
     learn_peer(&mut iface, &mut sockets);
-    let socket = sockets.udp.open();
-    sockets
-        .udp
-        .bind(socket, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7), OUR_IP)
-        .unwrap();
+    let socket = udp_bound(&mut sockets, 7);
     let mut out = Vec::new();
     for data in [&b""[..], b"hello"] {
         iface.receive(
@@ -886,11 +896,8 @@ fn device_checksum_verdicts_are_trusted_or_dropped() {
     use crate::buf::{ChecksumVerdict, RxChecksums};
     let (mut iface, mut sockets) = setup();
     learn_peer(&mut iface, &mut sockets);
-    let socket = sockets.udp.open();
-    sockets
-        .udp
-        .bind(socket, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7), OUR_IP)
-        .unwrap();
+    // Where the datagrams go; they are counted, not read.
+    udp_bound(&mut sockets, 7);
     let mut wrong_udp = udp_datagram(5000, 7, b"data");
     wrong_udp[6] ^= 0xff;
     let mut wrong_ip = ipv4(17, &udp_datagram(5000, 7, b"data"));
