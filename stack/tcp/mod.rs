@@ -31,6 +31,7 @@ pub mod sockets;
 pub mod state;
 pub mod syncookie;
 pub mod tcb;
+pub mod time_wait;
 pub mod timers;
 
 pub use config::TcpConfig;

@@ -13,6 +13,7 @@ use super::seq::SeqNumber;
 use super::state::State;
 use super::syncookie::SynCookies;
 use super::tcb::{Owner, Reply, Tcb, TcpOptions, Timer};
+use super::time_wait::{FourTuple, TimeWaitReply, TimeWaits};
 use crate::hash::FastMap;
 use crate::rand::Rng;
 use crate::stats::TcpStats;
@@ -56,8 +57,6 @@ struct Slot {
     entry: Option<Entry>,
 }
 
-type FourTuple = (SocketAddrV4, SocketAddrV4);
-
 /// Every TCP connection and listener of one stack.
 pub struct TcpSockets {
     config: TcpConfig,
@@ -69,6 +68,8 @@ pub struct TcpSockets {
     /// whenever an entry leaves `demux`.
     last_demux: Option<(FourTuple, u32)>,
     listeners: FastMap<u16, u32>,
+    /// Pairs in TIME-WAIT whose application closed them, outside `slots`.
+    time_waits: TimeWaits,
     wheel: TimerWheel<(u32, u32)>,
     expired: Vec<(u32, u32)>,
     /// Connections with something to send, each at most once.
@@ -108,6 +109,7 @@ impl TcpSockets {
             demux: FastMap::default(),
             last_demux: None,
             listeners: FastMap::default(),
+            time_waits: TimeWaits::new(),
             wheel: TimerWheel::new(),
             expired: Vec::new(),
             dirty: VecDeque::new(),
@@ -167,13 +169,19 @@ impl TcpSockets {
     /// needs none yet; at the cap new ones are refused, as Linux refuses
     /// under memory pressure).
     fn admits(&self) -> bool {
-        self.demux.len() < self.config.max_connections
+        self.connection_count() < self.config.max_connections
             && self.buffer_bytes < self.config.max_buffer_memory
     }
 
     /// Connections in the table (every state, TIME_WAIT included).
     pub fn connection_count(&self) -> usize {
-        self.demux.len()
+        self.demux.len() + self.time_waits.len()
+    }
+
+    /// Pairs in TIME-WAIT that the application has closed (kept as small
+    /// records, not connections).
+    pub fn time_wait_count(&self) -> usize {
+        self.time_waits.len()
     }
 
     fn alloc(&mut self, entry: Entry) -> TcpHandle {
@@ -308,6 +316,37 @@ impl TcpSockets {
                     self.queue_reply(reply);
                 }
                 self.settle(index, before, now);
+                return;
+            }
+        }
+        if self.time_waits.get(&(local, remote)).is_some() {
+            let reusable = is_syn
+                && self.listeners.contains_key(&local.port())
+                && self
+                    .time_waits
+                    .get(&(local, remote))
+                    .is_some_and(|tw| tw.reusable_by(seg));
+            if reusable {
+                // RFC 6191: a new incarnation may take over the pair.
+                self.stats.time_wait_reused += 1;
+                self.time_waits.remove(&(local, remote));
+            } else {
+                let restart = self.config.time_wait;
+                match self
+                    .time_waits
+                    .input(now, (local, remote), seg, restart, &mut self.stats)
+                {
+                    TimeWaitReply::None => {}
+                    TimeWaitReply::Ack(reply) => self.queue_reply(reply),
+                    TimeWaitReply::Challenge(reply) => {
+                        if self.challenge_acks.take(now) {
+                            self.stats.tx_challenge_acks += 1;
+                            self.queue_reply(reply);
+                        } else {
+                            self.stats.challenge_acks_limited += 1;
+                        }
+                    }
+                }
                 return;
             }
         }
@@ -560,6 +599,17 @@ impl TcpSockets {
                 }
             }
         }
+        if state == State::TimeWait && owner == Owner::Orphan {
+            // Nobody will read or write it again: keep only what
+            // TIME-WAIT needs, and free the connection.
+            let tcb = conn_in(&mut self.slots, index).expect("present");
+            let owed = self.time_waits.insert_from(tcb, now, self.config.time_wait);
+            self.release(index);
+            if let Some(ack) = owed {
+                self.queue_reply(ack);
+            }
+            return;
+        }
         if state == State::Closed {
             let tcb = self.tcb(index).expect("present");
             let tuple = (tcb.local, tcb.remote);
@@ -656,6 +706,7 @@ impl TcpSockets {
 
     /// Runs every connection timer due at `now`.
     pub fn on_timers(&mut self, now: Instant) {
+        self.time_waits.expire(now);
         if !self.wheel.ticks_behind(now) {
             // Polls come far more often than ticks (1 ms).
             return;
@@ -683,7 +734,10 @@ impl TcpSockets {
         if !self.dirty.is_empty() || !self.replies.is_empty() {
             return Some(Instant::ZERO);
         }
-        self.wheel.poll_at()
+        match (self.wheel.poll_at(), self.time_waits.poll_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// True when segments wait to be sent.
@@ -805,7 +859,9 @@ impl TcpSockets {
             // such connection and would reset it.
             return Err(TcpError::AddrNotAvailable);
         }
-        if self.demux.contains_key(&(local, remote)) {
+        if self.demux.contains_key(&(local, remote))
+            || self.time_waits.get(&(local, remote)).is_some()
+        {
             return Err(TcpError::AddrInUse);
         }
         if !self.admits() {
@@ -856,7 +912,17 @@ impl TcpSockets {
                 Some(remote) => {
                     let pair = (SocketAddrV4::new(own_ip, port), remote);
                     match self.demux.get(&pair) {
-                        None => true,
+                        None => match self.time_waits.get(&pair) {
+                            None => true,
+                            // Linux's `tcp_tw_reuse` (see
+                            // `time_wait_reusable_by_connect`).
+                            Some(tw) if tw.timestamps.is_some() => {
+                                self.stats.time_wait_reused += 1;
+                                self.time_waits.remove(&pair);
+                                true
+                            }
+                            Some(_) => false,
+                        },
                         Some(&index) if self.time_wait_reusable_by_connect(index) => {
                             self.stats.time_wait_reused += 1;
                             self.release(index);
@@ -865,7 +931,10 @@ impl TcpSockets {
                         Some(_) => false,
                     }
                 }
-                None => !self.demux.keys().any(|(local, _)| local.port() == port),
+                None => {
+                    !self.demux.keys().any(|(local, _)| local.port() == port)
+                        && !self.time_waits.uses_port(port)
+                }
             };
             if free {
                 return Ok(port);

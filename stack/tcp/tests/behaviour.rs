@@ -1144,3 +1144,94 @@ fn connect_takes_over_its_own_time_wait_so_ports_never_run_out() {
     );
     assert_eq!(pair.b.connection_count(), 0);
 }
+
+/// Closes an established connection (timestamps on) from our side first and
+/// takes the peer's FIN: the pair is left in TIME-WAIT, as a record.
+fn orphan_in_time_wait(s: &mut Script, ts: impl Fn(u32) -> OptionsOut) {
+    let listener = s.listen();
+    s.inject_with(SYN, PEER_ISS, 0, PEER_WINDOW, ts(500), b"");
+    s.iss = s.sent_one().seq;
+    s.inject_with(ACK, P, s.iss + 1, PEER_WINDOW, ts(600), b"");
+    let (conn, _) = s.tcp.accept(listener).unwrap();
+    s.tcp.close(s.now, conn).unwrap();
+    assert_eq!(s.sent_one().flags, FIN | ACK);
+    s.inject_with(FIN | ACK, P, s.iss + 2, PEER_WINDOW, ts(700), b"");
+    let ack = s.sent_one();
+    assert_eq!((ack.flags, ack.seq, ack.ack), (ACK, s.iss + 2, P + 1));
+    assert_eq!(ack.timestamps.map(|(_, ecr)| ecr), Some(700));
+    assert_eq!(s.tcp.connection_count(), 1, "the pair is held");
+    assert_eq!(s.tcp.time_wait_count(), 1, "as a TIME-WAIT record");
+}
+
+fn ts(val: u32) -> OptionsOut {
+    OptionsOut {
+        timestamps: Some((val, 0)),
+        ..OptionsOut::default()
+    }
+}
+
+#[test]
+fn a_closed_connection_in_time_wait_keeps_a_record_not_its_control_block() {
+    let mut s = Script::new(script_config());
+    orphan_in_time_wait(&mut s, ts);
+    // A retransmitted FIN is acknowledged as the control block would, with
+    // our TSval moving on and the peer's newest echoed.
+    s.advance(Duration::from_millis(1_500));
+    s.inject_with(FIN | ACK, P, s.iss + 2, PEER_WINDOW, ts(800), b"");
+    let again = s.sent_one();
+    assert_eq!((again.flags, again.seq, again.ack), (ACK, s.iss + 2, P + 1));
+    assert_eq!(s.tcp.stats().rx_duplicate, 1);
+    // It restarted 2 MSL: 1.5 s later the record is still there.
+    s.advance(Duration::from_millis(1_500));
+    assert_eq!(s.tcp.time_wait_count(), 1);
+    s.advance(Duration::from_millis(600));
+    assert_eq!(s.tcp.connection_count(), 0, "2 MSL after the last FIN");
+    // Gone: a segment for the pair is now reset.
+    s.inject(ACK, P + 1, s.iss + 2, b"");
+    assert_eq!(s.sent_one().flags, RST);
+}
+
+#[test]
+fn a_time_wait_record_refuses_old_duplicates_resets_and_old_syns() {
+    let mut s = Script::new(script_config());
+    orphan_in_time_wait(&mut s, ts);
+    // PAWS: an older TSval is dropped and answered with an ACK.
+    s.inject_with(ACK, P + 1, s.iss + 2, PEER_WINDOW, ts(650), b"");
+    assert_eq!(s.sent_one().flags, ACK);
+    assert_eq!(s.tcp.stats().rx_paws_dropped, 1);
+    // RFC 1337: a reset at RCV.NXT does not end TIME-WAIT; one elsewhere
+    // in the window is challenged.
+    s.inject(RST, P + 1, 0, b"");
+    s.sent_none();
+    s.inject(RST, P + 10, 0, b"");
+    assert_eq!(s.sent_one().flags, ACK, "challenge ACK");
+    assert_eq!(s.tcp.time_wait_count(), 1);
+    // A SYN with an older timestamp cannot take the pair over: PAWS
+    // answers it with an ACK.
+    s.inject_with(SYN, P + 100_000, 0, PEER_WINDOW, ts(690), b"");
+    assert_eq!(s.sent_one().flags, ACK);
+    assert_eq!(s.tcp.stats().rx_paws_dropped, 2);
+    assert_eq!(s.tcp.stats().tx_challenge_acks, 1);
+    // A newer one can: a SYN-ACK, and the record is gone.
+    s.inject_with(SYN, P + 100_000, 0, PEER_WINDOW, ts(900), b"");
+    let syn_ack = s.sent_one();
+    assert_eq!((syn_ack.flags, syn_ack.ack), (SYN | ACK, P + 100_001));
+    assert_eq!(s.tcp.time_wait_count(), 0);
+    assert_eq!(s.tcp.connection_count(), 1, "the new incarnation");
+    assert_eq!(s.tcp.stats().time_wait_reused, 1);
+}
+
+#[test]
+fn time_wait_records_count_against_the_connection_limit() {
+    let mut s = Script::new(TcpConfig {
+        max_connections: 1,
+        ..script_config()
+    });
+    orphan_in_time_wait(&mut s, ts);
+    let options = s.options();
+    let other = SocketAddrV4::new(s.peer.ip().to_owned(), 9);
+    assert_eq!(
+        s.tcp.connect(s.now, other, 0, options, B_IP),
+        Err(TcpError::NoBuffers)
+    );
+}
