@@ -50,6 +50,10 @@ pub struct TcpConfig {
     pub congestion: super::congestion::Algorithm,
     /// Send tail loss probes (RFC 8985 7) when ACKs stop before the RTO.
     pub tail_loss_probes: bool,
+    /// The worst delayed ACK a peer may take, added to the probe timeout
+    /// when one segment is out (RFC 8985 7.2 WCDelAckT: 200 ms, the RFC
+    /// 1122 bound; Linux's `TCP_DELACK_MAX`).
+    pub tlp_delayed_ack_allowance: Duration,
     /// Answer SYNs with SYN cookies when a listener's SYN queue is full
     /// (RFC 4987), instead of dropping them.
     pub syn_cookies: bool,
@@ -94,6 +98,7 @@ impl Default for TcpConfig {
             nodelay: false,
             congestion: super::congestion::Algorithm::NewReno,
             tail_loss_probes: true,
+            tlp_delayed_ack_allowance: Duration::from_millis(200),
             syn_cookies: true,
             challenge_acks_per_sec: 1000,
             max_connections: 1 << 20,

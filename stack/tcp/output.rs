@@ -500,14 +500,17 @@ impl Tcb {
         if end.after(self.snd_nxt) && !resend {
             self.snd_nxt = end;
         }
-        if end.after(self.snd_max) {
+        let new_data = end.after(self.snd_max);
+        if new_data {
             self.snd_max = end;
         }
         if self.timer(Timer::Retransmit).is_none() {
             let timeout = self.rtt.backed_off(self.backoff);
             self.set_timer(Timer::Retransmit, Some(now + timeout));
         }
-        if self.timer(Timer::TailLossProbe).is_none() {
+        // RFC 8985 7.2: the probe timer (re)starts after new data is sent,
+        // so it sees the whole flight of a burst, not its first segment.
+        if new_data || self.timer(Timer::TailLossProbe).is_none() {
             self.arm_tail_loss_probe(now);
         }
     }

@@ -288,6 +288,8 @@ pub struct Tcb {
     pub rack_lost_to: Option<SeqNumber>,
     /// Tail loss probes are on (`TcpConfig::tail_loss_probes`).
     pub tlp_enabled: bool,
+    /// `TcpConfig::tlp_delayed_ack_allowance`.
+    pub tlp_ack_allowance: crate::time::Duration,
     /// Send the segment at `snd_una` again (fast retransmit, partial ACK).
     pub retransmit_head: bool,
     /// Send (or resend) our SYN (SYN-ACK in SYN-RECEIVED).
@@ -413,6 +415,7 @@ impl Tcb {
             tlp_probe: None,
             rack_lost_to: None,
             tlp_enabled: config.tail_loss_probes,
+            tlp_ack_allowance: config.tlp_delayed_ack_allowance,
             retransmit_head: false,
             send_syn: false,
             send_rst: false,
@@ -537,39 +540,42 @@ impl Tcb {
         }
     }
 
-    /// The probe timeout of RFC 8985 7.2: two smoothed RTTs (plus a
-    /// delayed-ACK allowance when one segment is out), never past the RTO.
-    /// The allowance is 40 ms, the delayed ACK of Linux and dpstack, not
-    /// the RFC's 200 ms worst case: with the 200 ms RTO floor a 200 ms
-    /// allowance would leave no room for a probe; a peer that delays
-    /// longer costs one needless probe segment.
+    /// The probe timeout of RFC 8985 7.2: two smoothed RTTs, plus the
+    /// peer's worst delayed ACK (`tlp_ack_allowance`, 200 ms) when one
+    /// segment is out, at least 10 ms; the RTO before any RTT sample.
+    /// [`arm_tail_loss_probe`](Self::arm_tail_loss_probe) then fires it no
+    /// later than the retransmission timer would.
     pub fn probe_timeout(&self) -> crate::time::Duration {
         use crate::time::Duration;
-        let rto = self.rtt.backed_off(self.backoff);
         let Some(srtt) = self.rtt.srtt() else {
-            return rto;
+            return self.rtt.backed_off(self.backoff);
         };
         let mut pto = 2 * srtt.as_nanos();
         if self.flight() <= self.mss {
-            pto += Duration::from_millis(40).as_nanos();
+            pto += self.tlp_ack_allowance.as_nanos();
         }
-        Duration::from_nanos(pto.max(Duration::from_millis(10).as_nanos())).min(rto)
+        Duration::from_nanos(pto.max(Duration::from_millis(10).as_nanos()))
     }
 
     /// Arms the tail loss probe while data is out and no recovery or probe
-    /// is under way.
+    /// is under way, at the probe timeout or the retransmission timer's
+    /// deadline, whichever is first: as in Linux, a probe due no sooner
+    /// than the RTO goes out instead of it (RFC 8985 7.2, PTO = min(PTO,
+    /// RTO)), and the RTO is re-armed behind it (7.3).
     pub fn arm_tail_loss_probe(&mut self, now: Instant) {
-        // Not during a recovery or after a timeout (RFC 8985 7.2), and
-        // only when it would fire before the retransmission timer.
+        // Not during a recovery or after a timeout (RFC 8985 7.2).
         let armed = self.tlp_enabled
             && self.snd_una != self.snd_max
             && self.recover.is_none()
             && self.backoff == 0
             && !self.tlp_outstanding
             && self.state.is_synchronized();
-        let at = Some(now + self.probe_timeout())
-            .filter(|at| armed && self.timer(Timer::Retransmit).is_none_or(|rto| *at < rto));
-        self.set_timer(Timer::TailLossProbe, at);
+        let probe = now + self.probe_timeout();
+        let at = match self.timer(Timer::Retransmit) {
+            Some(rto) => probe.min(rto),
+            None => probe,
+        };
+        self.set_timer(Timer::TailLossProbe, armed.then_some(at));
     }
 
     /// Sets (or clears) the deadline of `timer`.

@@ -22,6 +22,20 @@ impl Tcb {
                 return;
             }
         }
+        // Before the RTO: a probe armed for the RTO's own deadline goes
+        // out instead of it.
+        if due(self.timer(Timer::TailLossProbe)) {
+            self.set_timer(Timer::TailLossProbe, None);
+            if self.snd_una != self.snd_max && self.recover.is_none() && !self.tlp_outstanding {
+                self.tlp_due = true;
+                self.tlp_outstanding = true;
+                stats.tail_loss_probes += 1;
+                // RFC 8985 7.3: after a probe the RTO MUST be re-armed (a
+                // full RTO from now), not left to its old deadline.
+                let timeout = self.rtt.backed_off(self.backoff);
+                self.set_timer(Timer::Retransmit, Some(now + timeout));
+            }
+        }
         if due(self.timer(Timer::Retransmit)) {
             self.set_timer(Timer::Retransmit, None);
             self.on_retransmit_timeout(now, config, stats);
@@ -48,14 +62,6 @@ impl Tcb {
             self.on_keepalive_timeout(now, stats);
             if self.state == State::Closed {
                 return;
-            }
-        }
-        if due(self.timer(Timer::TailLossProbe)) {
-            self.set_timer(Timer::TailLossProbe, None);
-            if self.snd_una != self.snd_max && self.recover.is_none() && !self.tlp_outstanding {
-                self.tlp_due = true;
-                self.tlp_outstanding = true;
-                stats.tail_loss_probes += 1;
             }
         }
         if due(self.timer(Timer::DelayedAck)) {

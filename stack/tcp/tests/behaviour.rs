@@ -936,7 +936,14 @@ fn sack_repairs_several_holes_in_one_recovery() {
 
 #[test]
 fn a_lost_tail_is_repaired_by_a_probe_before_the_timeout() {
-    let mut pair = Pair::new(config(), config());
+    // The peer is dpstack, whose delayed ACK is 40 ms: that is all the
+    // probe timeout needs to allow for (the default, 200 ms, is RFC 8985's
+    // worst case, which puts a one-segment probe at the RTO's time).
+    let allowing_40_ms = || TcpConfig {
+        tlp_delayed_ack_allowance: Duration::from_millis(40),
+        ..config()
+    };
+    let mut pair = Pair::new(allowing_40_ms(), config());
     let (client, server, _) = pair.connected();
     pair.a.set_nodelay(client, true).unwrap();
     // Warm the RTT estimate with a few exchanges.
@@ -1234,4 +1241,73 @@ fn time_wait_records_count_against_the_connection_limit() {
         s.tcp.connect(s.now, other, 0, options, B_IP),
         Err(TcpError::NoBuffers)
     );
+}
+
+/// An established connection from the scripted peer with NODELAY and an
+/// RTT sample of 10 ms taken; returns it with the next sequence number we
+/// send.
+fn warmed(s: &mut Script) -> (crate::tcp::sockets::TcpHandle, u32) {
+    let (_, conn) = s.established_passive();
+    s.tcp.set_nodelay(conn, true).unwrap();
+    s.tcp.send(conn, b"a").unwrap();
+    assert_eq!(s.sent_one().data, b"a");
+    s.advance(Duration::from_millis(10));
+    s.inject(ACK, P, s.iss + 2, b"");
+    s.sent_none();
+    (conn, s.iss + 2)
+}
+
+#[test]
+fn a_probe_due_no_sooner_than_the_rto_goes_out_instead_of_it() {
+    // RFC 8985 7.2 with the default 200 ms allowance for the peer's delayed
+    // ACK: one segment out, PTO = 2 x 10 ms + 200 ms, later than the RTO
+    // (200 ms), so the probe takes the RTO's deadline and replaces it.
+    let mut s = Script::new(script_config());
+    let (conn, seq) = warmed(&mut s);
+    s.tcp.send(conn, b"b").unwrap();
+    assert_eq!(s.sent_one().seq, seq);
+    s.advance(Duration::from_millis(199));
+    s.sent_none();
+    s.advance(Duration::from_millis(1));
+    let probe = s.sent_one();
+    assert_eq!((probe.seq, probe.data.as_slice()), (seq, &b"b"[..]));
+    let stats = s.tcp.stats();
+    assert_eq!((stats.tail_loss_probes, stats.rto_expirations), (1, 0));
+    // RFC 8985 7.3: the RTO is re-armed a full RTO after the probe.
+    s.advance(Duration::from_millis(199));
+    s.sent_none();
+    s.advance(Duration::from_millis(1));
+    assert_eq!(s.sent_one().seq, seq, "the retransmission timeout");
+    assert_eq!(s.tcp.stats().rto_expirations, 1);
+}
+
+#[test]
+fn the_rto_is_re_armed_a_full_rto_after_an_early_probe() {
+    // A peer known to delay ACKs by at most 40 ms: the probe goes at
+    // 2 x SRTT + 40 ms, well before the RTO (200 ms) armed when the
+    // segment left; after it the RTO must move to a full 200 ms later,
+    // not fire at its old deadline.
+    let mut s = Script::new(TcpConfig {
+        tlp_delayed_ack_allowance: Duration::from_millis(40),
+        ..script_config()
+    });
+    let (conn, seq) = warmed(&mut s);
+    let srtt = s.tcp.srtt(conn).unwrap().expect("measured");
+    let probe_at = 2 * srtt.as_nanos() + Duration::from_millis(40).as_nanos();
+    let probe_ms = probe_at.div_ceil(1_000_000);
+    assert!(probe_ms < 100, "probe {probe_ms} ms after sending");
+    s.tcp.send(conn, b"b").unwrap();
+    s.sent_one();
+    s.advance(Duration::from_millis(probe_ms - 1));
+    s.sent_none();
+    s.advance(Duration::from_millis(1));
+    assert_eq!(s.sent_one().seq, seq, "the probe");
+    assert_eq!(s.tcp.stats().tail_loss_probes, 1);
+    // The old deadline, 200 ms after sending, passes quietly.
+    s.advance(Duration::from_millis(199));
+    s.sent_none();
+    assert_eq!(s.tcp.stats().rto_expirations, 0);
+    s.advance(Duration::from_millis(1));
+    assert_eq!(s.sent_one().seq, seq, "the RTO, 200 ms after the probe");
+    assert_eq!(s.tcp.stats().rto_expirations, 1);
 }
