@@ -3,6 +3,8 @@
 //! N bytes of the test pattern (generated as the send buffer drains, never
 //! held whole); `GET /` returns a short page.
 
+mod http_head;
+
 use clap::Parser;
 use dpstack::device::Device;
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLET, EPOLLIN, EPOLLOUT, EPOLLRDHUP};
@@ -12,6 +14,7 @@ use dpstack::runtime::{
 };
 use dpstack::socket::{Errno, Fd, SockType};
 use dpstack::time::{Clock, Duration, MonotonicClock};
+use http_head::{Parsed, RequestHead};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::ExitCode;
@@ -175,43 +178,29 @@ impl HttpConn {
     /// Parses one complete request from `inbuf` into a response; false
     /// when the head is not complete yet.
     fn parse_request(&mut self, counts: &mut Counts) -> bool {
-        let Some(end) = find(&self.inbuf, b"\r\n\r\n") else {
-            if self.inbuf.len() >= MAX_HEAD {
+        let (len, head) = match http_head::parse(&self.inbuf, MAX_HEAD) {
+            Parsed::Incomplete => return false,
+            Parsed::TooLarge => {
                 self.respond(431, "Request Header Fields Too Large", true, counts);
                 return true;
             }
-            return false;
+            Parsed::Malformed { len } => {
+                counts.requests += 1;
+                self.inbuf.drain(..len);
+                self.respond(400, "Bad Request", true, counts);
+                return true;
+            }
+            Parsed::Request { len, head } => (len, head),
         };
         counts.requests += 1;
-        let head = String::from_utf8_lossy(&self.inbuf[..end]).into_owned();
-        self.inbuf.drain(..end + 4);
-        let mut lines = head.split("\r\n");
-        let request_line = lines.next().unwrap_or("");
-        let mut parts = request_line.split(' ');
-        let (method, target, version) = (parts.next(), parts.next(), parts.next());
-        let (Some(method), Some(target), Some(version)) = (method, target, version) else {
-            self.respond(400, "Bad Request", true, counts);
-            return true;
-        };
-        let mut close = version != "HTTP/1.1";
-        let mut has_body = false;
-        for line in lines {
-            let Some((name, value)) = line.split_once(':') else {
-                continue;
-            };
-            let (name, value) = (name.trim(), value.trim());
-            if name.eq_ignore_ascii_case("connection") {
-                if value.eq_ignore_ascii_case("close") {
-                    close = true;
-                } else if value.eq_ignore_ascii_case("keep-alive") {
-                    close = false;
-                }
-            } else if (name.eq_ignore_ascii_case("content-length") && value != "0")
-                || name.eq_ignore_ascii_case("transfer-encoding")
-            {
-                has_body = true;
-            }
-        }
+        self.inbuf.drain(..len);
+        let RequestHead {
+            method,
+            target,
+            version,
+            close,
+            has_body,
+        } = head;
         if !version.starts_with("HTTP/1.") {
             self.respond(505, "HTTP Version Not Supported", true, counts);
         } else if has_body {
@@ -262,10 +251,6 @@ fn response_head(code: u16, reason: &str, content_type: &str, len: u64, close: b
         if close { "close" } else { "keep-alive" }
     )
     .into_bytes()
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 struct Httpd<'a> {

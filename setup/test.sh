@@ -9,6 +9,7 @@ setup/hugepages.sh 512
 
 export CARGO_TERM_COLOR=never
 cargo fmt --check
+cargo fmt --check --manifest-path fuzz/Cargo.toml
 cargo clippy --all-targets -- -D warnings
 cargo clippy --no-default-features --all-targets -- -D warnings
 cargo test --no-default-features --lib
@@ -16,6 +17,9 @@ cargo test
 # The DPDK tests again without hugepages, so the --no-huge fallback a
 # machine without hugepages would take is itself tested.
 DPSTACK_TEST_NO_HUGE=1 cargo test --test dpdk_ring --test dpdk_tap_kernel
+# Every fuzz target briefly, after replaying the inputs that once crashed it
+# (the long runs are in docs/fuzzing.md).
+setup/fuzz.sh --seconds "${DPSTACK_FUZZ_SECONDS:-10}"
 
 leftover=$(setup/netns.sh list)
 if [ -n "$leftover" ]; then

@@ -231,6 +231,10 @@ impl Rate {
                     ));
                 }
                 let value = value * scale;
+                if !value.is_finite() {
+                    // Found by fuzzing: "1e305mpps" overflowed to infinity.
+                    return Err(format!("rate '{text}' is too large"));
+                }
                 return Ok(if frames {
                     Rate::Pps(value)
                 } else {
@@ -296,7 +300,16 @@ mod tests {
         assert_eq!(Rate::parse("1.5Mpps"), Ok(Rate::Pps(1_500_000.0)));
         assert_eq!(Rate::parse("10kpps"), Ok(Rate::Pps(10_000.0)));
         assert_eq!(Rate::parse("2Gbps"), Ok(Rate::Bps(2e9)));
-        for bad in ["", "-1pps", "fastpps", "10", "5 parsecs", "0pps"] {
+        // "1e305mpps": found by the pktgen_spec fuzz target, once infinite.
+        for bad in [
+            "",
+            "-1pps",
+            "fastpps",
+            "10",
+            "5 parsecs",
+            "0pps",
+            "1e305mpps",
+        ] {
             assert!(Rate::parse(bad).is_err(), "{bad}");
         }
     }
