@@ -208,10 +208,22 @@ mod tests {
     }
 
     #[test]
-    fn monotonic_clock_does_not_go_back() {
-        let clock = MonotonicClock::new();
-        let a = clock.now();
-        let b = clock.now();
-        assert!(b >= a);
+    fn monotonic_clock_counts_nanoseconds_from_its_own_creation() {
+        // Only lower bounds, which sleep guarantees: 20 ms of sleep must
+        // read as at least 20,000,000 of our nanoseconds, and a clock made
+        // after the sleep starts its own epoch, so it reads less.
+        let first = MonotonicClock::new();
+        let before = first.now();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let second = MonotonicClock::new();
+        let after = first.now();
+        assert!(
+            after - before >= Duration::from_millis(20),
+            "{before:?} {after:?}"
+        );
+        assert!(
+            second.now() < first.now(),
+            "each clock counts from its creation"
+        );
     }
 }

@@ -374,7 +374,8 @@ fn cubic_with_one_percent_loss_100_mb_each_way() {
 
 /// 5% of A's data segments and 5% of B's ACKs lost, A to B only, the same
 /// seeds with and without SACK. SACK recovery resends at most 1.5 times
-/// what was lost.
+/// what was lost, times out less than half as often as NewReno and moves
+/// the data in well under its link time.
 #[test]
 fn sack_against_newreno_at_five_percent_loss() {
     let total = megabytes();
@@ -408,18 +409,40 @@ fn sack_against_newreno_at_five_percent_loss() {
         );
     }
     assert!(with_sack.a_tx_lost > 1000, "the fault layer dropped data");
+    assert!(without.a_tx_lost > 1000, "the fault layer dropped data");
     assert!(
         with_sack.a.tx_retransmits as f64 <= 1.5 * with_sack.a_tx_lost as f64,
         "SACK recovery resent {} for {} lost",
         with_sack.a.tx_retransmits,
         with_sack.a_tx_lost
     );
+    // Both delivered every byte (transfer compares digests); SACK must
+    // also beat NewReno at it. The link time is simulated and the seeds
+    // fixed, so these figures repeat exactly: SACK 289 timeouts and 8.2
+    // Mbit/s of link time, NewReno 716 and 3.9 when this was written.
+    assert!(
+        2 * with_sack.a.rto_expirations < without.a.rto_expirations,
+        "SACK took {} timeouts, NewReno {}",
+        with_sack.a.rto_expirations,
+        without.a.rto_expirations
+    );
+    assert!(
+        with_sack.goodput_mbps(total) > 1.5 * without.goodput_mbps(total),
+        "SACK {:.1} Mbit/s, NewReno {:.1} Mbit/s of link time",
+        with_sack.goodput_mbps(total),
+        without.goodput_mbps(total)
+    );
 }
 
-/// Loss in runs of ten segments on A's data (ACKs intact), five seeds:
-/// SACK repairs each run without a retransmission timeout in most of them.
+/// Loss in runs of ten frames on A's data (ACKs intact), five seeds: every
+/// run is met by a SACK recovery that resends what was lost and little
+/// more (not the go-back-N a timeout brings). Timeouts remain where a run
+/// swallowed the tail of a flight, its probe and then the lone
+/// retransmissions a timeout sends one at a time (the fault layer counts a
+/// run in frames, not in time): seeds 2 and 5 here, one backed-off episode
+/// each (0.2 + 0.4 + 0.8 + 1.6 s and 0.2 + 0.4 s of link time).
 #[test]
-fn burst_losses_of_ten_segments() {
+fn burst_losses_of_ten_segments_are_each_repaired_by_sack_recovery() {
     let total = megabytes();
     let bursts = FaultProfile {
         loss: 0.0005,
@@ -427,7 +450,6 @@ fn burst_losses_of_ten_segments() {
         ..FaultProfile::default()
     };
     let seeds = [1, 2, 3, 4, 5];
-    let mut without_timeout = 0;
     for seed in seeds {
         let outcome = transfer(&Scenario {
             name: format!("bursts of 10, seed {seed}"),
@@ -448,16 +470,25 @@ fn burst_losses_of_ten_segments() {
             outcome.a.fast_retransmits,
         );
         assert!(outcome.a_tx_lost >= 10, "seed {seed}: bursts happened");
-        if outcome.a.rto_expirations == 0 {
-            without_timeout += 1;
-        }
+        let runs = outcome.a_tx_lost / 10;
+        assert!(
+            outcome.a.fast_retransmits >= runs,
+            "seed {seed}: {runs} runs, {} SACK recoveries",
+            outcome.a.fast_retransmits
+        );
+        assert!(
+            outcome.a.tx_retransmits <= outcome.a_tx_lost + 10,
+            "seed {seed}: {} resent for {} lost",
+            outcome.a.tx_retransmits,
+            outcome.a_tx_lost
+        );
+        // A timeout's first retransmission goes at most 0.2 s after the
+        // loss; a backed-off episode of four is 3 s of link time. More
+        // would mean recovery itself stalled.
+        assert!(
+            outcome.a.rto_expirations <= 4,
+            "seed {seed}: {} timeouts",
+            outcome.a.rto_expirations
+        );
     }
-    println!(
-        "{without_timeout} of {} runs without a retransmission timeout",
-        seeds.len()
-    );
-    assert!(
-        without_timeout * 2 > seeds.len(),
-        "most runs repair bursts without a timeout"
-    );
 }
