@@ -305,6 +305,14 @@ counters! {
         keepalive_probes,
         /// Connections ended by unanswered keepalive probes.
         keepalive_timeouts,
+        /// ICMP errors about a segment of one of our connections, its
+        /// sequence number in flight (RFC 5927).
+        rx_icmp_errors,
+        /// ICMP errors ignored: no such connection, or a quoted sequence
+        /// number not in flight (forged or stale).
+        rx_icmp_ignored,
+        /// Segment sizes lowered by "fragmentation needed" (RFC 1191).
+        pmtu_lowered,
     }
 }
 

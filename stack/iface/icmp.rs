@@ -1,18 +1,25 @@
 //! ICMP (RFC 792, RFC 1122 3.2.2): echo replies, destination-unreachable
-//! errors we send (rate-limited) and receive (passed to the socket they
-//! concern).
+//! errors we send (rate-limited) and receive (destination unreachable and
+//! time exceeded, passed to the UDP socket or TCP connection they concern).
 
 use super::ipv4::TransportChecksum;
 use super::ipv4::{IpFields, IPV4_HEADER_LEN};
+use super::Sockets;
 use super::{FrameSink, Interface};
+use crate::tcp::icmp::IcmpReport;
+use crate::tcp::seq::SeqNumber;
+use crate::tcp::TcpError;
 use crate::time::Instant;
-use crate::udp::{UdpError, UdpSockets};
+use crate::udp::UdpError;
 use smoltcp::wire::{checksum, IpProtocol, Ipv4Packet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 const ECHO_REPLY: u8 = 0;
 const DEST_UNREACHABLE: u8 = 3;
 const ECHO_REQUEST: u8 = 8;
+const TIME_EXCEEDED: u8 = 11;
+/// Destination unreachable, code 4: fragmentation needed and DF set.
+const FRAGMENTATION_NEEDED: u8 = 4;
 /// Destination unreachable, code 2.
 pub(super) const PROTOCOL_UNREACHABLE: u8 = 2;
 /// Destination unreachable, code 3.
@@ -20,6 +27,16 @@ pub(super) const PORT_UNREACHABLE: u8 = 3;
 const ICMP_HEADER_LEN: usize = 8;
 /// An error quotes the offending datagram up to a 576-byte message (RFC 1812 4.3.2.3).
 const MAX_QUOTE: usize = 576 - IPV4_HEADER_LEN - ICMP_HEADER_LEN;
+
+/// Maps an unreachable code to the error a TCP connection reports (as
+/// Linux's icmp_err_convert).
+fn tcp_error(code: u8) -> TcpError {
+    match code {
+        0 | 6 | 9 | 11 => TcpError::NetworkUnreachable,
+        2 | 3 => TcpError::ConnectionRefused,
+        _ => TcpError::HostUnreachable,
+    }
+}
 
 /// Maps an unreachable code to the error a socket reports (as Linux's icmp_err_convert).
 fn unreachable_error(code: u8) -> UdpError {
@@ -48,7 +65,7 @@ impl Interface {
         src: Ipv4Addr,
         broadcast: bool,
         message: &[u8],
-        udp: &mut UdpSockets,
+        sockets: &mut Sockets,
         sink: &mut S,
     ) {
         self.icmp.rx_messages += 1;
@@ -75,17 +92,28 @@ impl Interface {
                     self.icmp.echo_replies_sent += 1;
                 }
             }
-            DEST_UNREACHABLE => {
-                self.icmp.rx_dest_unreachable += 1;
-                self.unreachable_input(message[1], &message[ICMP_HEADER_LEN..], udp);
+            DEST_UNREACHABLE | TIME_EXCEEDED => {
+                if message[0] == DEST_UNREACHABLE {
+                    self.icmp.rx_dest_unreachable += 1;
+                }
+                let rest = [message[4], message[5], message[6], message[7]];
+                let quote = &message[ICMP_HEADER_LEN..];
+                self.error_input(now, (message[0], message[1], rest), quote, sockets);
             }
             _ => {}
         }
     }
 
-    /// Passes an unreachable error about a datagram we sent (quoted in
-    /// `quote`) to the UDP socket that sent it.
-    fn unreachable_input(&mut self, code: u8, quote: &[u8], udp: &mut UdpSockets) {
+    /// Passes an error (`icmp_type`, `code`, the header's last four bytes
+    /// `rest`) about a datagram we sent (quoted in `quote`) to the UDP
+    /// socket or TCP connection that sent it.
+    fn error_input(
+        &mut self,
+        now: Instant,
+        (icmp_type, code, rest): (u8, u8, [u8; 4]),
+        quote: &[u8],
+        sockets: &mut Sockets,
+    ) {
         // Quotes are usually cut after 8 bytes of payload, so only the
         // header is checked, not the total length.
         let inner = Ipv4Packet::new_unchecked(quote);
@@ -98,12 +126,38 @@ impl Interface {
             self.icmp.rx_errors += 1;
             return;
         };
-        if inner.src_addr() != self.ip() || inner.next_header() != IpProtocol::Udp {
+        if inner.src_addr() != self.ip() {
             return;
         }
         let local_port = u16::from_be_bytes([ports[0], ports[1]]);
         let remote = SocketAddrV4::new(inner.dst_addr(), u16::from_be_bytes([ports[2], ports[3]]));
-        udp.report_error(local_port, remote, unreachable_error(code));
+        match inner.next_header() {
+            IpProtocol::Udp if icmp_type == DEST_UNREACHABLE => {
+                sockets
+                    .udp
+                    .report_error(local_port, remote, unreachable_error(code));
+            }
+            IpProtocol::Tcp => {
+                // RFC 792 quotes at least 8 bytes: the ports and our
+                // sequence number, which RFC 5927 checks.
+                let Some(seq) = quote.get(header_len + 4..header_len + 8) else {
+                    self.icmp.rx_errors += 1;
+                    return;
+                };
+                let seq = SeqNumber(u32::from_be_bytes([seq[0], seq[1], seq[2], seq[3]]));
+                let report = match (icmp_type, code) {
+                    (DEST_UNREACHABLE, FRAGMENTATION_NEEDED) => IcmpReport::FragmentationNeeded {
+                        next_hop_mtu: u16::from_be_bytes([rest[2], rest[3]]),
+                        quoted_len: inner.total_len(),
+                    },
+                    (DEST_UNREACHABLE, code) => IcmpReport::Unreachable(tcp_error(code)),
+                    _ => IcmpReport::Unreachable(TcpError::HostUnreachable),
+                };
+                let local = SocketAddrV4::new(self.ip(), local_port);
+                sockets.tcp.icmp_error(now, local, remote, seq, report);
+            }
+            _ => {}
+        }
     }
 
     /// Sends destination unreachable (`code`) about the datagram with IP

@@ -162,7 +162,7 @@ impl Interface {
         match packet.next_header() {
             IpProtocol::Icmp => {
                 self.ipv4.rx_delivered += 1;
-                self.icmp_input(now, src, broadcast, body, &mut sockets.udp, sink);
+                self.icmp_input(now, src, broadcast, body, sockets, sink);
             }
             IpProtocol::Udp => {
                 self.ipv4.rx_delivered += 1;

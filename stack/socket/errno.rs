@@ -89,6 +89,7 @@ impl From<TcpError> for Errno {
             TcpError::InvalidState => Errno::EINVAL,
             TcpError::AlreadyConnected => Errno::EISCONN,
             TcpError::NetworkUnreachable => Errno::ENETUNREACH,
+            TcpError::HostUnreachable => Errno::EHOSTUNREACH,
             TcpError::NoBuffers => Errno::ENOBUFS,
         }
     }

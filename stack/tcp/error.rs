@@ -29,6 +29,8 @@ pub enum TcpError {
     AlreadyConnected,
     /// No route leads to the peer (`ENETUNREACH`).
     NetworkUnreachable,
+    /// The peer's host cannot be reached (`EHOSTUNREACH`): an ICMP error.
+    HostUnreachable,
     /// The stack's connection table is full (`ENOBUFS`).
     NoBuffers,
 }
@@ -49,6 +51,7 @@ impl TcpError {
             TcpError::InvalidState => "EINVAL",
             TcpError::AlreadyConnected => "EISCONN",
             TcpError::NetworkUnreachable => "ENETUNREACH",
+            TcpError::HostUnreachable => "EHOSTUNREACH",
             TcpError::NoBuffers => "ENOBUFS",
         }
     }

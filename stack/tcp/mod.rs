@@ -18,6 +18,7 @@ pub mod config;
 pub mod congestion;
 pub mod emit;
 pub mod error;
+pub mod icmp;
 pub mod input;
 pub mod isn;
 pub mod listen;

@@ -369,6 +369,27 @@ impl TcpSockets {
         self.queue_reply(reply);
     }
 
+    /// An ICMP error about our segment from `local` to `remote` that began
+    /// at `seq` (RFC 5927: ignored unless that is in flight).
+    pub fn icmp_error(
+        &mut self,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seq: SeqNumber,
+        report: super::icmp::IcmpReport,
+    ) {
+        let Some(index) = self.find_conn((local, remote)) else {
+            self.stats.rx_icmp_ignored += 1;
+            return;
+        };
+        let tcb = conn_in(&mut self.slots, index).expect("demux names connections");
+        let before = tcb.state;
+        if tcb.icmp_error(seq, report, &mut self.stats) {
+            self.settle(index, before, now);
+        }
+    }
+
     fn queue_reply(&mut self, reply: Reply) {
         if self.replies.len() >= self.config.max_pending_replies {
             self.stats.tx_replies_dropped += 1;

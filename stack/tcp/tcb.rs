@@ -321,6 +321,9 @@ pub struct Tcb {
     pub keepalive_due: bool,
     /// Why the connection failed, until the application is told.
     pub error: Option<TcpError>,
+    /// The last ICMP error about an established connection (a soft error,
+    /// RFC 1122 4.2.3.9): reported instead of ETIMEDOUT if it times out.
+    pub soft_error: Option<TcpError>,
     /// The application was told of `error` (later calls see EPIPE or EOF).
     pub error_reported: bool,
 
@@ -431,6 +434,7 @@ impl Tcb {
             keepalive_due: false,
             error: None,
             error_reported: false,
+            soft_error: None,
             timers: [None; TIMERS],
             wheel: None,
             dirty: false,

@@ -122,7 +122,8 @@ impl Tcb {
                 // A half-open connection nobody saw: dropped silently, as Linux does.
                 self.enter_closed();
             } else {
-                self.fail(TcpError::TimedOut);
+                let error = self.soft_error.take().unwrap_or(TcpError::TimedOut);
+                self.fail(error);
             }
             return;
         }

@@ -1311,3 +1311,91 @@ fn the_rto_is_re_armed_a_full_rto_after_an_early_probe() {
     assert_eq!(s.sent_one().seq, seq, "the RTO, 200 ms after the probe");
     assert_eq!(s.tcp.stats().rto_expirations, 1);
 }
+
+#[test]
+fn fragmentation_needed_lowers_the_segment_size_and_resends_at_once() {
+    use crate::tcp::icmp::IcmpReport;
+    use crate::tcp::seq::SeqNumber;
+    let mut s = Script::new(script_config());
+    let (_, conn) = s.established_passive();
+    s.tcp.set_nodelay(conn, true).unwrap();
+    let data = vec![9u8; 3000];
+    s.tcp.send(conn, &data).unwrap();
+    let sent = s.sent();
+    assert_eq!(
+        sent[0].data.len(),
+        536,
+        "the scripted peer sends no MSS: 536"
+    );
+    let first = s.iss + 1;
+    // A forged error quoting a sequence number not in flight changes nothing.
+    let forged = IcmpReport::FragmentationNeeded {
+        next_hop_mtu: 600,
+        quoted_len: 1500,
+    };
+    s.tcp.icmp_error(
+        s.now,
+        s.us,
+        s.peer,
+        SeqNumber(first.wrapping_sub(5000)),
+        forged,
+    );
+    s.sent_none();
+    assert_eq!(s.tcp.stats().rx_icmp_ignored, 1);
+    // A router with a 560-byte hop refuses the first segment.
+    let report = IcmpReport::FragmentationNeeded {
+        next_hop_mtu: 560,
+        quoted_len: 576,
+    };
+    s.tcp
+        .icmp_error(s.now, s.us, s.peer, SeqNumber(first), report);
+    let resent = s.sent();
+    assert!(!resent.is_empty(), "resent at once, no timeout");
+    assert_eq!(resent[0].seq, first);
+    assert!(
+        resent.iter().all(|seg| seg.data.len() <= 520),
+        "{:?}",
+        resent.iter().map(|s| s.data.len()).collect::<Vec<_>>()
+    );
+    let stats = s.tcp.stats();
+    assert_eq!((stats.pmtu_lowered, stats.rto_expirations), (1, 0));
+}
+
+#[test]
+fn an_unreachable_peer_fails_a_connect_at_once_and_is_a_soft_error_later() {
+    use crate::tcp::icmp::IcmpReport;
+    use crate::tcp::seq::SeqNumber;
+    let mut s = Script::new(script_config());
+    let conn = s.syn_sent();
+    let refused = IcmpReport::Unreachable(TcpError::ConnectionRefused);
+    s.tcp
+        .icmp_error(s.now, s.us, s.peer, SeqNumber(s.iss), refused);
+    assert_eq!(s.state(conn), State::Closed);
+    assert_eq!(
+        s.tcp.tcb_of(conn).unwrap().error,
+        Some(TcpError::ConnectionRefused)
+    );
+
+    // Established: the error is remembered, and reported only if the
+    // connection then times out (RFC 1122 4.2.3.9).
+    let mut s = Script::new(TcpConfig {
+        max_retries: 2,
+        ..script_config()
+    });
+    let (_, conn) = s.established_passive();
+    s.tcp.send(conn, b"x").unwrap();
+    s.sent_one();
+    let unreachable = IcmpReport::Unreachable(TcpError::HostUnreachable);
+    s.tcp
+        .icmp_error(s.now, s.us, s.peer, SeqNumber(s.iss + 1), unreachable);
+    assert_eq!(s.state(conn), State::Established, "soft");
+    for _ in 0..100 {
+        s.advance(Duration::from_millis(100));
+        s.sent();
+    }
+    assert_eq!(s.state(conn), State::Closed);
+    assert_eq!(
+        s.tcp.tcb_of(conn).unwrap().error,
+        Some(TcpError::HostUnreachable)
+    );
+}
