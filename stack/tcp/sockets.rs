@@ -428,7 +428,11 @@ impl TcpSockets {
         let listener = self.listener(listener_index).expect("checked above");
         listener.syn_queue += 1;
         let iss = self.isn.isn(now, local, remote);
-        let ts_offset = self.rng.next_u64() as u32;
+        // Fixed per 4-tuple under a secret (RFC 7323 7.1), so that a new
+        // incarnation's TSvals continue the old one's and RFC 6191 lets it
+        // take over a pair still in TIME-WAIT on either side; the same
+        // offset a SYN cookie's connection gets.
+        let ts_offset = self.cookies.ts_offset(local, remote);
         let mut tcb = Tcb::new(
             &self.config,
             options,
@@ -890,7 +894,11 @@ impl TcpSockets {
             return Err(TcpError::NoBuffers);
         }
         let iss = self.isn.isn(now, local, remote);
-        let ts_offset = self.rng.next_u64() as u32;
+        // Fixed per 4-tuple under a secret (RFC 7323 7.1), so that a new
+        // incarnation's TSvals continue the old one's and RFC 6191 lets it
+        // take over a pair still in TIME-WAIT on either side; the same
+        // offset a SYN cookie's connection gets.
+        let ts_offset = self.cookies.ts_offset(local, remote);
         let mut tcb = Tcb::new(
             &self.config,
             options,

@@ -1399,3 +1399,45 @@ fn an_unreachable_peer_fails_a_connect_at_once_and_is_a_soft_error_later() {
         Some(TcpError::HostUnreachable)
     );
 }
+
+#[test]
+fn a_client_reconnecting_from_the_same_port_takes_over_the_servers_time_wait() {
+    // Found by tests/soak_faults.rs: with a random TSval offset per
+    // connection, a new incarnation's SYN could carry an older timestamp
+    // than the last one's, so the server's TIME-WAIT refused it (PAWS)
+    // until the client's SYNs ran out. Offsets are now fixed per 4-tuple,
+    // so TSvals keep growing across incarnations.
+    let mut pair = Pair::new(config(), config());
+    let opts = crate::tcp::TcpOptions::from_config(pair.a.config());
+    let listener = pair
+        .b
+        .listen(SocketAddrV4::new(B_IP, 80), 16, opts, B_IP)
+        .unwrap();
+    let remote = SocketAddrV4::new(B_IP, 80);
+    for round in 0..20 {
+        let client = pair
+            .a
+            .connect(pair.now, remote, 40_000, opts, A_IP)
+            .unwrap();
+        pair.settle();
+        let (server, _) = pair
+            .b
+            .accept(listener)
+            .unwrap_or_else(|e| panic!("round {round}: the new incarnation was refused: {e}"));
+        // The server closes first and keeps the pair in TIME-WAIT.
+        pair.b.close(pair.now, server).unwrap();
+        pair.settle();
+        pair.a.close(pair.now, client).unwrap();
+        pair.settle();
+        assert_eq!(
+            (pair.a.connection_count(), pair.b.time_wait_count()),
+            (0, 1)
+        );
+        pair.now += Duration::from_millis(3);
+    }
+    assert_eq!(
+        pair.b.stats().time_wait_reused,
+        19,
+        "every SYN took the pair over"
+    );
+}
