@@ -8,6 +8,7 @@ use super::segment::{flags, Segment};
 use super::state::State;
 use super::tcb::{Owner, Reply, Tcb, Timer};
 use crate::stats::TcpStats;
+use crate::tcp::congestion::CongestionControl;
 use crate::time::{Duration, Instant};
 
 /// Most duplicate ACKs queued by one burst of out-of-order segments.

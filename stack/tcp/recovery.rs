@@ -11,6 +11,7 @@ use super::output::{Plan, PlanKind};
 use super::segment::flags;
 use super::seq::SeqNumber;
 use super::tcb::Tcb;
+use crate::tcp::congestion::CongestionControl;
 use crate::time::Instant;
 
 /// A retransmission of the segment at `snd_una` being watched for loss.

@@ -4,7 +4,7 @@
 
 use super::assembler::Assembler;
 use super::config::{window_scale_for, TcpConfig};
-use super::congestion::{Algorithm, CongestionControl};
+use super::congestion::Algorithm;
 use super::error::TcpError;
 use super::rtt::RttEstimator;
 use super::segment::Segment;
@@ -249,7 +249,7 @@ pub struct Tcb {
     /// Consecutive zero-window probes (their backoff exponent).
     pub persist_backoff: u32,
     /// The congestion-control algorithm.
-    pub cc: Box<dyn CongestionControl>,
+    pub cc: super::congestion::Controller,
     /// Which algorithm `cc` is.
     pub congestion: Algorithm,
     /// Duplicate ACKs in a row.

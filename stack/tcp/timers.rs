@@ -9,6 +9,7 @@ use super::error::TcpError;
 use super::state::State;
 use super::tcb::{Owner, Tcb, Timer};
 use crate::stats::TcpStats;
+use crate::tcp::congestion::CongestionControl;
 use crate::time::Instant;
 
 impl Tcb {

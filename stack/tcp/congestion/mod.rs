@@ -1,6 +1,9 @@
 //! Congestion control behind a trait, so algorithms can be swapped per
 //! connection. The sender (input/output) owns loss detection and the
 //! recovery point; the algorithm only decides the congestion window.
+//! A connection holds its algorithm as a [`Controller`], an enum of the
+//! implementations, rather than a boxed trait object: no allocation per
+//! connection and no indirect call per ACK.
 
 mod cubic;
 mod new_reno;
@@ -22,10 +25,10 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// A fresh instance for segments of `mss` bytes.
-    pub fn build(self, mss: usize) -> Box<dyn CongestionControl> {
+    pub fn build(self, mss: usize) -> Controller {
         match self {
-            Algorithm::NewReno => Box::new(NewReno::new(mss)),
-            Algorithm::Cubic => Box::new(Cubic::new(mss)),
+            Algorithm::NewReno => Controller::NewReno(NewReno::new(mss)),
+            Algorithm::Cubic => Controller::Cubic(Cubic::new(mss)),
         }
     }
 
@@ -85,5 +88,62 @@ mod tests {
         assert_eq!(initial_window(1460), 14_600);
         assert_eq!(initial_window(536), 5_360);
         assert_eq!(initial_window(9000), 18_000);
+    }
+}
+
+/// One connection's congestion control: whichever algorithm it runs.
+#[derive(Debug, Clone)]
+pub enum Controller {
+    /// NewReno.
+    NewReno(NewReno),
+    /// CUBIC.
+    Cubic(Cubic),
+}
+
+/// Calls `$method` on whichever algorithm `$self` holds.
+macro_rules! each {
+    ($self:expr, $cc:ident => $call:expr) => {
+        match $self {
+            Controller::NewReno($cc) => $call,
+            Controller::Cubic($cc) => $call,
+        }
+    };
+}
+
+impl CongestionControl for Controller {
+    fn cwnd(&self) -> usize {
+        each!(self, cc => cc.cwnd())
+    }
+
+    fn ssthresh(&self) -> usize {
+        each!(self, cc => cc.ssthresh())
+    }
+
+    fn on_ack(&mut self, acked: usize, mss: usize, now: Instant, srtt: Option<Duration>) {
+        each!(self, cc => cc.on_ack(acked, mss, now, srtt))
+    }
+
+    fn on_enter_recovery(&mut self, flight: usize, mss: usize) {
+        each!(self, cc => cc.on_enter_recovery(flight, mss))
+    }
+
+    fn on_dup_ack_in_recovery(&mut self, mss: usize) {
+        each!(self, cc => cc.on_dup_ack_in_recovery(mss))
+    }
+
+    fn on_partial_ack(&mut self, acked: usize, mss: usize) {
+        each!(self, cc => cc.on_partial_ack(acked, mss))
+    }
+
+    fn on_exit_recovery(&mut self, flight: usize, mss: usize) {
+        each!(self, cc => cc.on_exit_recovery(flight, mss))
+    }
+
+    fn on_timeout(&mut self, flight: usize, mss: usize) {
+        each!(self, cc => cc.on_timeout(flight, mss))
+    }
+
+    fn name(&self) -> &'static str {
+        each!(self, cc => cc.name())
     }
 }
