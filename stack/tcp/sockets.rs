@@ -319,13 +319,9 @@ impl TcpSockets {
                 return;
             }
         }
-        if self.time_waits.get(&(local, remote)).is_some() {
-            let reusable = is_syn
-                && self.listeners.contains_key(&local.port())
-                && self
-                    .time_waits
-                    .get(&(local, remote))
-                    .is_some_and(|tw| tw.reusable_by(seg));
+        if let Some(tw) = self.time_waits.get(&(local, remote)) {
+            let reusable =
+                is_syn && self.listeners.contains_key(&local.port()) && tw.reusable_by(seg);
             if reusable {
                 // RFC 6191: a new incarnation may take over the pair.
                 self.stats.time_wait_reused += 1;
@@ -1332,12 +1328,7 @@ fn conn_in(slots: &mut [Slot], index: u32) -> Option<&mut Tcb> {
     }
 }
 
-/// RFC 6191: a SYN may reopen a pair in TIME_WAIT when it is newer than
-/// the old incarnation: a larger timestamp if both used them, else a
-/// sequence number past the old one's end.
+/// RFC 6191 for a connection still held in TIME-WAIT as a control block.
 fn time_wait_reusable(tcb: &Tcb, seg: &Segment<'_>) -> bool {
-    match (tcb.timestamps, seg.options.timestamps) {
-        (Some(ts), Some((val, _))) => (val.wrapping_sub(ts.recent) as i32) > 0,
-        _ => seg.seq.after(tcb.rcv_nxt),
-    }
+    super::time_wait::newer_incarnation(tcb.timestamps, tcb.rcv_nxt, seg)
 }

@@ -64,14 +64,24 @@ impl TimeWait {
         }
     }
 
-    /// RFC 6191: whether a SYN may open a new incarnation of the pair: a
-    /// larger timestamp if both used them, else a sequence number past the
-    /// old one's end.
+    /// RFC 6191: whether a SYN may open a new incarnation of the pair
+    /// ([`newer_incarnation`]).
     pub fn reusable_by(&self, syn: &Segment<'_>) -> bool {
-        match (self.timestamps, syn.options.timestamps) {
-            (Some(ts), Some((val, _))) => (val.wrapping_sub(ts.recent) as i32) > 0,
-            _ => syn.seq.after(self.rcv_nxt),
-        }
+        newer_incarnation(self.timestamps, self.rcv_nxt, syn)
+    }
+}
+
+/// RFC 6191: whether `syn` belongs to a newer incarnation of a pair whose
+/// old one had `timestamps` and ended at `rcv_nxt`: a larger timestamp if
+/// both used them, else a sequence number past the old one's end.
+pub fn newer_incarnation(
+    timestamps: Option<Timestamps>,
+    rcv_nxt: SeqNumber,
+    syn: &Segment<'_>,
+) -> bool {
+    match (timestamps, syn.options.timestamps) {
+        (Some(ts), Some((val, _))) => (val.wrapping_sub(ts.recent) as i32) > 0,
+        _ => syn.seq.after(rcv_nxt),
     }
 }
 
