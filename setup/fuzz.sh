@@ -22,12 +22,14 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-# libFuzzer's instrumentation needs a nightly compiler.
-if ! rustup run nightly rustc --version >/dev/null 2>&1; then
-    rustup toolchain install nightly --profile minimal >/dev/null || {
-        echo "fuzz.sh: no nightly toolchain and none could be installed" >&2
-        exit 1
-    }
+# libFuzzer's instrumentation needs -Z flags: a nightly compiler, or the
+# stable one told it may take them (RUSTC_BOOTSTRAP=1; tried here).
+toolchain=+nightly
+if ! rustup run nightly rustc --version >/dev/null 2>&1 &&
+    ! rustup toolchain install nightly --profile minimal >/dev/null 2>&1; then
+    echo "fuzz.sh: no nightly toolchain; stable with RUSTC_BOOTSTRAP=1" >&2
+    toolchain=+stable
+    export RUSTC_BOOTSTRAP=1
 fi
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz >/dev/null 2>&1 || {
     echo "fuzz.sh: cargo install cargo-fuzz failed" >&2
@@ -36,13 +38,13 @@ command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz >/dev/null
 
 cd fuzz
 export CARGO_TERM_COLOR=never
-cargo +nightly fuzz build -O >/dev/null 2>&1 || cargo +nightly fuzz build -O
-[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
+cargo "$toolchain" fuzz build -O >/dev/null 2>&1 || cargo "$toolchain" fuzz build -O
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo "$toolchain" fuzz list)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for target in "${targets[@]}"; do
     if compgen -G "regressions/$target/*" >/dev/null; then
-        if ! cargo +nightly fuzz run -O "$target" regressions/"$target"/* >"$log" 2>&1; then
+        if ! cargo "$toolchain" fuzz run -O "$target" regressions/"$target"/* >"$log" 2>&1; then
             tail -30 "$log" >&2
             echo "fuzz.sh: $target: a regression input fails again" >&2
             exit 1
@@ -52,7 +54,7 @@ for target in "${targets[@]}"; do
     seeds=()
     [ -d "seeds/$target" ] && seeds=("seeds/$target")
     started=$(date +%s)
-    if ! cargo +nightly fuzz run -O "$target" "corpus/$target" "${seeds[@]}" -- \
+    if ! cargo "$toolchain" fuzz run -O "$target" "corpus/$target" "${seeds[@]}" -- \
         -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1; then
         tail -40 "$log" >&2
         echo "fuzz.sh: $target: crash; input saved under fuzz/artifacts/$target/" >&2
