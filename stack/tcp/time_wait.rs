@@ -38,8 +38,6 @@ pub struct TimeWait {
     pub window_field: u16,
     /// TS.Recent and our TSval offset, if the connection used timestamps.
     pub timestamps: Option<Timestamps>,
-    /// When the pair is forgotten.
-    pub expires: Instant,
     timer: TimerHandle,
 }
 
@@ -139,7 +137,6 @@ impl TimeWaits {
             rcv_wnd,
             window_field: (rcv_wnd >> tcb.rcv_wscale).min(u32::from(u16::MAX)) as u16,
             timestamps: tcb.timestamps,
-            expires,
             timer: self.wheel.schedule(tuple, expires),
         };
         let owed = (tcb.ack_now || tcb.dup_acks_owed > 0).then(|| record.ack(now, tuple));
@@ -222,7 +219,6 @@ impl TimeWaits {
                 let expires = now + restart;
                 self.wheel.cancel(record.timer);
                 record.timer = self.wheel.schedule(tuple, expires);
-                record.expires = expires;
             }
             return TimeWaitReply::Ack(record.ack(now, tuple));
         }
