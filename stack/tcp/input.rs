@@ -31,6 +31,17 @@ impl Tcb {
             _ => {}
         }
         self.heard_from_peer(now);
+        // After a simultaneous open the peer's SYN-ACK acknowledges our SYN:
+        // as Linux does, it completes the open like an ACK (RFC 9293 would
+        // drop it as old and answer with the ACK that completes the peer's).
+        let crossing_syn_ack = self.state == State::SynReceived
+            && seg.has(flags::SYN)
+            && seg.has(flags::ACK)
+            && seg.seq == self.irs
+            && seg.ack == self.snd_nxt;
+        if crossing_syn_ack {
+            self.ack_now = true;
+        }
         // RFC 7323 5.3 R1: PAWS, before the sequence check; RSTs are exempt.
         if let (Some(ts), Some((val, _))) = (self.timestamps, seg.options.timestamps) {
             if !seg.has(flags::RST) && (val.wrapping_sub(ts.recent) as i32) < 0 {
@@ -51,7 +62,7 @@ impl Tcb {
         };
         // A zero window still takes ACKs and RSTs at exactly rcv_nxt.
         let ack_only = !acceptable && window == 0 && seg.seq == self.rcv_nxt;
-        if !acceptable && !ack_only {
+        if !acceptable && !ack_only && !crossing_syn_ack {
             if !seg.has(flags::RST) {
                 if (seg.seq + seg.len()).before(self.rcv_nxt) || seg.seq + seg.len() == self.rcv_nxt
                 {
@@ -84,7 +95,7 @@ impl Tcb {
         }
         // Fourth: a SYN here is answered with a challenge ACK (RFC 5961 4.2),
         // except the peer's retransmitted SYN in SYN-RECEIVED.
-        if seg.has(flags::SYN) {
+        if seg.has(flags::SYN) && !crossing_syn_ack {
             if self.state == State::SynReceived && seg.seq == self.irs {
                 self.send_syn = true;
             } else {
