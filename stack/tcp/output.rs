@@ -127,7 +127,7 @@ impl Tcb {
                 return Some(self.plan_control(now, self.snd_una - 1, flags::ACK, PlanKind::Probe));
             }
         }
-        if self.ack_now || self.dup_acks_owed > 0 || self.window_update_due() {
+        if self.ack_now || self.dup_acks_owed > 0 {
             return Some(self.plan_control(now, self.snd_nxt, flags::ACK, PlanKind::Ack));
         }
         None
@@ -215,9 +215,14 @@ impl Tcb {
         }
         let unsent = self.unsent();
         let window_room = self.snd_wnd.saturating_sub(self.flight());
-        if unsent > 0 && window_room > 0 {
+        let probe_len = unsent.min(self.mss);
+        // New data only when a whole segment of it fits the peer's window
+        // (as Linux's tcp_snd_wnd_test): a sliver would be the silly
+        // window RFC 1122 4.2.3.4 forbids; the last segment goes again
+        // instead.
+        if probe_len > 0 && window_room >= probe_len {
             let mut plan = self.plan_control(now, self.snd_nxt, flags::ACK, PlanKind::Data);
-            plan.len = unsent.min(window_room).min(self.mss);
+            plan.len = probe_len;
             self.tlp_probe = Some(plan.seq);
             return Some(plan);
         }
@@ -274,8 +279,8 @@ impl Tcb {
     /// Bytes of data that may leave at `snd_nxt` now: within both windows
     /// and one MSS, and (for new data) allowed by Nagle and sender-side SWS
     /// avoidance (RFC 1122 4.2.3.4: a full segment, or everything queued
-    /// when nothing is in flight or Nagle is off, or half the peer's largest
-    /// window). Data sent before (after a timeout) and the SWS override
+    /// when nothing is in flight, Nagle is off or no short segment is
+    /// unacknowledged, or half the peer's largest window). Data sent before (after a timeout) and the SWS override
     /// timer's segment go regardless. Zero when nothing may go.
     pub fn sendable_len(&self) -> usize {
         let unsent = self.unsent();
@@ -290,10 +295,14 @@ impl Tcb {
         }
         let idle = flight == 0;
         let resend = self.snd_nxt.before(self.snd_max);
+        // Minshall's Nagle (as Linux): a short segment waits only while an
+        // earlier short one is unacknowledged, so the tail of a write
+        // longer than the MSS is not held for a round trip.
+        let small_unacked = self.snd_sml.after(self.snd_una);
         let allowed = resend
             || self.override_sws
             || len == self.mss
-            || (len == unsent && (self.nodelay || idle || self.fin_queued))
+            || (len == unsent && (self.nodelay || idle || !small_unacked || self.fin_queued))
             || (idle && len >= self.max_snd_wnd / 2);
         if allowed {
             len
@@ -480,7 +489,12 @@ impl Tcb {
                 self.enter_closed();
                 return;
             }
-            PlanKind::Data => self.override_sws = false,
+            PlanKind::Data => {
+                self.override_sws = false;
+                if plan.len < self.mss && (plan.seq + plan.len as u32).after(self.snd_sml) {
+                    self.snd_sml = plan.seq + plan.len as u32;
+                }
+            }
             PlanKind::Ack => {}
         }
         if occupied == 0 {

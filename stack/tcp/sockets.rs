@@ -1045,7 +1045,11 @@ impl TcpSockets {
         let tcb = self.user_tcb(handle)?;
         if !tcb.rx.is_empty() && !buf.is_empty() {
             let n = tcb.rx.read(buf);
+            // Only a read opens the window worth announcing (as Linux's
+            // tcp_cleanup_rbuf): the handshake's unscaled window growing
+            // into the scaled one is announced with the next data ACK.
             if tcb.window_update_due() {
+                tcb.ack_now = true;
                 self.mark_dirty(handle.index);
             }
             return Ok(n);

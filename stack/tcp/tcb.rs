@@ -267,6 +267,9 @@ pub struct Tcb {
     pub scoreboard: super::sack::Scoreboard,
     /// Highest sequence number retransmitted in the current recovery.
     pub high_rxt: SeqNumber,
+    /// End of the last data segment sent shorter than the MSS (Minshall's
+    /// `snd_sml`): Nagle holds a small segment only while this is unacked.
+    pub snd_sml: SeqNumber,
     /// Retransmit the next SACK hole (an ACK arrived while repairing
     /// after a timeout).
     pub hole_due: bool,
@@ -410,6 +413,7 @@ impl Tcb {
             last_ack_advance: 0,
             scoreboard: Default::default(),
             high_rxt: iss,
+            snd_sml: iss,
             hole_due: false,
             rescue_rxt: None,
             head_rxt: None,
