@@ -129,6 +129,11 @@ impl<D: Device, C: Clock> Stack<D, C> {
         self.fds.congestion(fd)
     }
 
+    /// `getsockopt(TCP_INFO)`: the connection's state and sender figures.
+    pub fn tcp_info(&mut self, fd: Fd) -> Result<crate::socket::TcpInfo, Errno> {
+        self.with_net(|fds, net| fds.tcp_info(net, fd))
+    }
+
     /// `getsockname`.
     pub fn getsockname(&mut self, fd: Fd) -> Result<SocketAddrV4, Errno> {
         self.with_net_polled(|fds, net| fds.local_addr(net, fd))

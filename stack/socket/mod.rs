@@ -51,9 +51,11 @@
 mod errno;
 mod options;
 mod readiness;
+mod tcp_info;
 
 pub use errno::Errno;
 pub use options::{SockOpt, SockOptName};
+pub use tcp_info::TcpInfo;
 
 use crate::epoll::{CtlOp, Epoll, EpollEvent};
 use crate::hash::FastMap;
