@@ -139,6 +139,13 @@ impl Tcb {
             _ => {}
         }
         if ack_only {
+            // Data (or a FIN) past a zero window is dropped but answered
+            // (RFC 9293 3.10.7.4: an unacceptable segment draws an ACK):
+            // a peer probing with a byte of new data learns the window.
+            if !seg.is_empty() {
+                stats.rx_outside_window += 1;
+                self.ack_now = true;
+            }
             return None;
         }
         // Seventh: the segment text.
