@@ -94,7 +94,11 @@ impl Tcb {
         if self.keepalive_probes >= keepalive.count {
             stats.keepalive_timeouts += 1;
             stats.timeouts += 1;
-            self.fail(TcpError::TimedOut);
+            // As Linux's tcp_keepalive_timer: a RST goes out (should the
+            // peer be alive behind a one-way path, it learns the end),
+            // and the connection closes when it is sent.
+            self.error = Some(TcpError::TimedOut);
+            self.send_rst = true;
             return;
         }
         self.keepalive_probes += 1;
