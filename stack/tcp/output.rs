@@ -262,7 +262,6 @@ impl Tcb {
             let len = len.min(self.data_room(&plan));
             plan.len = len;
             if len == unsent {
-                plan.flags |= flags::PSH;
                 if self.fin_queued {
                     plan.flags |= flags::FIN;
                 }
@@ -433,10 +432,21 @@ impl Tcb {
             } else {
                 SeqNumber(0)
             },
-            flags: plan.flags,
+            flags: plan.flags | self.push_flag(plan),
             window: plan.window,
             options: plan.options,
             payload,
+        }
+    }
+
+    /// PSH on every data segment that reaches the end of what the
+    /// application wrote: first sends, retransmissions and probes alike
+    /// (RFC 9293 3.9.1's push, as Linux keeps it on resent segments).
+    fn push_flag(&self, plan: &Plan) -> u8 {
+        if plan.len > 0 && plan.seq + plan.len as u32 == self.data_end() {
+            flags::PSH
+        } else {
+            0
         }
     }
 
