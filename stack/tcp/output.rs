@@ -261,10 +261,8 @@ impl Tcb {
             // SACK blocks ride in the option space: the data makes room.
             let len = len.min(self.data_room(&plan));
             plan.len = len;
-            if len == unsent {
-                if self.fin_queued {
-                    plan.flags |= flags::FIN;
-                }
+            if len == unsent && self.fin_queued {
+                plan.flags |= flags::FIN;
             }
             return Some(plan);
         }
