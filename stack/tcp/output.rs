@@ -75,7 +75,7 @@ impl Tcb {
                 if self.send_rst && self.state == State::SynReceived {
                     return Some(self.plan_control(
                         now,
-                        self.snd_nxt,
+                        self.control_seq(),
                         flags::RST | flags::ACK,
                         PlanKind::Reset,
                     ));
@@ -89,7 +89,7 @@ impl Tcb {
         if self.send_rst {
             return Some(self.plan_control(
                 now,
-                self.snd_nxt,
+                self.control_seq(),
                 flags::RST | flags::ACK,
                 PlanKind::Reset,
             ));
@@ -128,7 +128,7 @@ impl Tcb {
             }
         }
         if self.ack_now || self.dup_acks_owed > 0 {
-            return Some(self.plan_control(now, self.snd_nxt, flags::ACK, PlanKind::Ack));
+            return Some(self.plan_control(now, self.control_seq(), flags::ACK, PlanKind::Ack));
         }
         None
     }
@@ -437,6 +437,22 @@ impl Tcb {
         }
     }
 
+    /// The sequence number of a segment without data (an ACK, a RST):
+    /// the highest sent rather than RFC 9293's SND.NXT, as Linux's
+    /// tcp_acceptable_seq. After a timeout SND.NXT goes back to resend,
+    /// below what the peer may already hold; an ACK numbered there is
+    /// old to the peer and dropped unread, and two ends that both timed
+    /// out would then never hear each other's ACKs. Kept inside the
+    /// peer's window should it have shrunk.
+    pub(super) fn control_seq(&self) -> SeqNumber {
+        let window_end = self.snd_una + self.snd_wnd.min(1 << 30) as u32;
+        if self.snd_max.after(window_end) {
+            window_end.max(self.snd_nxt)
+        } else {
+            self.snd_max
+        }
+    }
+
     /// PSH on every data segment that reaches the end of what the
     /// application wrote: first sends, retransmissions and probes alike
     /// (RFC 9293 3.9.1's push, as Linux keeps it on resent segments).
@@ -507,6 +523,11 @@ impl Tcb {
         }
         if occupied == 0 {
             return;
+        }
+        if self.sack_ok && plan.len > 0 {
+            let retransmission = plan.seq.before(self.snd_max);
+            self.rack
+                .on_send(plan.seq, plan.seq + plan.len as u32, now, retransmission);
         }
         if plan.seq.before(self.snd_max) {
             stats.tx_retransmits += 1;
