@@ -254,6 +254,10 @@ counters! {
         tail_loss_probes,
         /// Retransmissions found lost by SACK and sent again without a timeout.
         lost_retransmits,
+        /// Losses RACK found by time (RFC 8985 6): segments sent before a
+        /// delivered one and still missing a round trip plus the
+        /// reordering window later.
+        rack_losses,
         /// RFC 6675 rescue retransmissions (the highest unSACKed segment, once per recovery).
         rescue_retransmits,
         /// Duplicate ACKs received.

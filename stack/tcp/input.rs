@@ -264,9 +264,31 @@ impl Tcb {
         let sacked_before = self.scoreboard.sacked_bytes();
         if self.sack_ok {
             let resent_sacked = self.resent_after_head_sacked();
-            for (left, right) in seg.options.sack_blocks.iter().flatten() {
+            for &(left, right) in seg.options.sack_blocks.iter().flatten() {
+                if !right.after(ack.max(self.snd_una)) {
+                    // A D-SACK (RFC 2883): the path duplicated or we resent
+                    // needlessly; RACK widens its reordering window.
+                    self.rack.on_dsack(self.snd_una, self.snd_nxt);
+                    continue;
+                }
+                // RACK hears of the parts SACKed for the first time only: a
+                // block repeated in every ACK is no new delivery.
+                let to = right.min(self.snd_max);
+                let mut cursor = left.max(ack.max(self.snd_una));
+                while cursor.before(to) {
+                    if let Some(end) = self.scoreboard.skip(cursor) {
+                        cursor = end;
+                        continue;
+                    }
+                    let end = self
+                        .scoreboard
+                        .next_hole(cursor)
+                        .map_or(to, |(_, e)| e.min(to));
+                    self.rack.on_sacked(cursor, end, now);
+                    cursor = end;
+                }
                 self.scoreboard
-                    .add(*left, *right, ack.max(self.snd_una), self.snd_max);
+                    .add(left, right, ack.max(self.snd_una), self.snd_max);
             }
             let newly = self
                 .resent_after_head_sacked()
@@ -323,6 +345,9 @@ impl Tcb {
                 self.snd_nxt = ack;
             }
             self.scoreboard.acked(ack);
+            if self.sack_ok {
+                self.rack.on_cumulative_ack(ack, now);
+            }
             self.head_rxt = None;
             let flight = self.flight();
             match self.recover {
@@ -330,6 +355,7 @@ impl Tcb {
                     self.cc.on_exit_recovery(flight, mss);
                     self.recover = None;
                     self.rack_lost_to = None;
+                    self.rack.on_recovery_end();
                 }
                 // With SACK the pipe estimate paces the repair (recovery.rs);
                 // a new head resent earlier in this recovery is watched.
@@ -383,15 +409,11 @@ impl Tcb {
                 // recovery point, the ACK heuristic of 4.2 tells a new loss
                 // (ACKs advancing a few segments at a time) from duplicates
                 // caused by our own go-back-N after a timeout (ACKs jumping).
-                self.recover = Some(self.snd_max);
-                self.high_recover = self.snd_max;
-                self.high_rxt = self.snd_una;
-                self.set_timer(Timer::TailLossProbe, None);
-                self.cc.on_enter_recovery(self.flight(), mss);
-                self.retransmit_head = true;
-                self.rtt_probe = None;
-                stats.fast_retransmits += 1;
+                self.enter_fast_recovery(stats);
             }
+        }
+        if self.sack_ok && (!self.scoreboard.is_empty() || self.recover.is_some()) {
+            self.rack_check(now, stats);
         }
         true
     }

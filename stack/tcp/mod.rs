@@ -23,6 +23,7 @@ pub mod input;
 pub mod isn;
 pub mod listen;
 pub mod output;
+pub mod rack;
 pub mod recovery;
 pub mod rtt;
 pub mod sack;

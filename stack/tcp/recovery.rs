@@ -10,7 +10,8 @@
 use super::output::{Plan, PlanKind};
 use super::segment::flags;
 use super::seq::SeqNumber;
-use super::tcb::Tcb;
+use super::tcb::{Tcb, Timer};
+use crate::stats::TcpStats;
 use crate::tcp::congestion::CongestionControl;
 use crate::time::Instant;
 
@@ -43,6 +44,60 @@ impl Tcb {
             .unwrap_or(self.snd_una);
         let probed = self.rack_lost_to.unwrap_or(self.snd_una);
         sacked.max(probed).max(self.snd_una)
+    }
+
+    /// RFC 6582 3.2 step 2 / RFC 6675 5: enter fast recovery now, the
+    /// segment at `snd_una` first to go again.
+    pub(super) fn enter_fast_recovery(&mut self, stats: &mut TcpStats) {
+        self.recover = Some(self.snd_max);
+        self.high_recover = self.snd_max;
+        self.high_rxt = self.snd_una;
+        self.set_timer(Timer::TailLossProbe, None);
+        self.cc.on_enter_recovery(self.flight(), self.mss);
+        self.retransmit_head = true;
+        self.rtt_probe = None;
+        stats.fast_retransmits += 1;
+    }
+
+    /// RACK's loss check (RFC 8985 6.2 step 5), after an ACK or when the
+    /// reordering timer fires: raises the lost edge, resends a lost
+    /// retransmission of the head, enters recovery on a new loss, and
+    /// re-arms the timer for segments not lost yet.
+    pub(super) fn rack_check(&mut self, now: Instant, stats: &mut TcpStats) {
+        if !self.sack_ok || self.snd_una == self.snd_max || !self.rack.has_evidence() {
+            self.set_timer(Timer::RackReorder, None);
+            return;
+        }
+        let many_sacked = self.scoreboard.sacked_bytes() >= DUP_THRESH * self.mss;
+        let board = &self.scoreboard;
+        let verdict = self.rack.detect_loss(
+            now,
+            self.snd_una,
+            self.recover.is_some(),
+            many_sacked,
+            self.rtt.srtt(),
+            |start, end| board.unsacked_between(start, end) > 0,
+        );
+        let deadline = verdict.recheck_in.map(|wait| now + wait);
+        self.set_timer(Timer::RackReorder, deadline);
+        let newly_lost = verdict
+            .lost_to
+            .filter(|to| to.after(self.snd_una) && self.rack_lost_to.is_none_or(|at| to.after(at)));
+        if let Some(to) = newly_lost {
+            self.rack_lost_to = Some(to);
+            stats.rack_losses += 1;
+        }
+        if verdict.head_retransmit_lost && !self.retransmit_head && self.recover.is_some() {
+            stats.lost_retransmits += 1;
+            self.retransmit_head = true;
+            self.head_rxt = None;
+        }
+        // Past the last recovery point only: below it the losses belong to
+        // a timeout's go-back-N, already being repaired.
+        if newly_lost.is_some() && self.recover.is_none() && !self.snd_una.before(self.high_recover)
+        {
+            self.enter_fast_recovery(stats);
+        }
     }
 
     /// RFC 8985 7.4 (what RACK concludes from a probe's ACK): the tail

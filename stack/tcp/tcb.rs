@@ -83,10 +83,13 @@ pub enum Timer {
     /// Tail loss probe (RFC 8985 7): a segment sent when ACKs stop coming
     /// well before the retransmission timeout.
     TailLossProbe = 5,
+    /// RACK's reordering timer (RFC 8985 6.3): a segment not yet deemed
+    /// lost will be, unless SACKed by then.
+    RackReorder = 6,
 }
 
 /// Number of [`Timer`]s.
-pub const TIMERS: usize = 6;
+pub const TIMERS: usize = 7;
 
 /// Keepalive settings of a connection (`TCP_KEEPIDLE`, `TCP_KEEPINTVL`,
 /// `TCP_KEEPCNT`).
@@ -289,6 +292,8 @@ pub struct Tcb {
     /// DupThresh segments were SACKed above it: the tail loss probe sent
     /// after it (two RTTs later) arrived first (RFC 8985 7.4).
     pub rack_lost_to: Option<SeqNumber>,
+    /// Time-based loss detection (RFC 8985 6), with SACK.
+    pub rack: super::rack::Rack,
     /// Tail loss probes are on (`TcpConfig::tail_loss_probes`).
     pub tlp_enabled: bool,
     /// `TcpConfig::tlp_delayed_ack_allowance`.
@@ -421,6 +426,7 @@ impl Tcb {
             tlp_outstanding: false,
             tlp_probe: None,
             rack_lost_to: None,
+            rack: super::rack::Rack::default(),
             tlp_enabled: config.tail_loss_probes,
             tlp_ack_allowance: config.tlp_delayed_ack_allowance,
             retransmit_head: false,

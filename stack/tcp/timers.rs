@@ -37,6 +37,10 @@ impl Tcb {
                 self.set_timer(Timer::Retransmit, Some(now + timeout));
             }
         }
+        if due(self.timer(Timer::RackReorder)) {
+            self.set_timer(Timer::RackReorder, None);
+            self.rack_check(now, stats);
+        }
         if due(self.timer(Timer::Retransmit)) {
             self.set_timer(Timer::Retransmit, None);
             self.on_retransmit_timeout(now, config, stats);
@@ -146,6 +150,8 @@ impl Tcb {
                 self.tlp_due = false;
                 self.tlp_probe = None;
                 self.rack_lost_to = None;
+                self.rack.on_timeout();
+                self.set_timer(Timer::RackReorder, None);
                 self.set_timer(Timer::TailLossProbe, None);
                 self.high_rxt = self.snd_una;
                 self.snd_nxt = self.snd_una;
