@@ -262,7 +262,8 @@ impl Tcb {
             return false;
         }
         let sacked_before = self.scoreboard.sacked_bytes();
-        if self.sack_ok {
+        // Blocks fill the option's slots from the first: most ACKs carry none.
+        if self.sack_ok && seg.options.sack_blocks[0].is_some() {
             let resent_sacked = self.resent_after_head_sacked();
             for &(left, right) in seg.options.sack_blocks.iter().flatten() {
                 if !right.after(ack.max(self.snd_una)) {

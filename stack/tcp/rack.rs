@@ -157,19 +157,24 @@ impl Rack {
     }
 
     /// Data below `ack` is delivered: the ranges it ends are taken out of
-    /// the log and counted as delivered (RFC 8985 6.2 step 2).
+    /// the log (RFC 8985 6.2 step 2). Only the last of them is counted as
+    /// delivered: it went last unless some were resent, so it carries the
+    /// latest send time and the smallest RTT, and one delivery per ACK
+    /// keeps this off the per-segment cost.
     pub fn on_cumulative_ack(&mut self, ack: SeqNumber, now: Instant) {
+        let mut last = None;
         while let Some(front) = self.log.front_mut() {
             if !front.start.before(ack) {
                 break;
             }
-            let range = *front;
-            if range.end.after(ack) {
+            if front.end.after(ack) {
+                last = Some(SentRange { end: ack, ..*front });
                 front.start = ack;
-                self.deliver(SentRange { end: ack, ..range }, now);
                 break;
             }
-            self.log.pop_front();
+            last = self.log.pop_front();
+        }
+        if let Some(range) = last {
             self.deliver(range, now);
         }
     }
