@@ -12,6 +12,7 @@ cargo fmt --check
 cargo fmt --check --manifest-path fuzz/Cargo.toml
 cargo clippy --all-targets -- -D warnings
 cargo clippy --no-default-features --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 cargo test --no-default-features --lib
 cargo test
 # The DPDK tests again without hugepages, so the --no-huge fallback a

@@ -38,7 +38,7 @@ struct Args {
     /// Frame size without FCS: N, A,B,C (cycled), A-B (swept) or imix (60/590/1514 at 7:4:1).
     #[arg(long, default_value = "64")]
     size: String,
-    /// 0 (unlimited), <N>pps, <N>kpps, <N>Mpps, <N>Mbps or <N>Gbps, for all lcores together.
+    /// 0 (unlimited), `<N>pps`, `<N>kpps`, `<N>Mpps`, `<N>Mbps` or `<N>Gbps`, for all lcores together.
     #[arg(long, default_value = "0")]
     rate: String,
     /// What a bit rate counts: l1 (frame + FCS + preamble + gap) or l2 (frame + FCS).

@@ -316,7 +316,7 @@ impl Rack {
         self.delivered = None;
     }
 
-    /// Ranges held in the log (memory is bounded by [`MAX_LOG`]).
+    /// Ranges held in the log (at most 1,024: memory stays bounded).
     pub fn logged_ranges(&self) -> usize {
         self.log.len()
     }
