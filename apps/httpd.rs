@@ -14,6 +14,7 @@ use dpstack::runtime::{
 };
 use dpstack::socket::{Errno, Fd, SockType};
 use dpstack::time::{Clock, Duration, MonotonicClock};
+use dpstack::timer::IdleTimeouts;
 use http_head::{Parsed, RequestHead};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -31,6 +32,10 @@ struct Args {
     /// Listen backlog.
     #[arg(long, default_value_t = 1024)]
     backlog: usize,
+    /// Close a connection after this many seconds without any event
+    /// (no request, no progress sending); 0 keeps idle connections open.
+    #[arg(long, default_value_t = 0)]
+    idle_timeout: u64,
 }
 
 /// Longest request head accepted (request line and headers), in bytes.
@@ -46,6 +51,7 @@ struct Counts {
     status_200: u64,
     status_errors: u64,
     body_bytes: u64,
+    idle_closed: u64,
 }
 
 /// One connection: request bytes not yet parsed and the response in flight.
@@ -258,12 +264,13 @@ struct Httpd<'a> {
 }
 
 /// The figures each core reports, summed over the cores for the total.
-const FIGURES: [&str; 5] = [
+const FIGURES: [&str; 6] = [
     "accepted",
     "requests",
     "status_200",
     "status_errors",
     "body_bytes",
+    "idle_closed",
 ];
 
 /// One reactor per core, each with its own listener on the port.
@@ -295,11 +302,24 @@ impl CoreUser for Httpd<'_> {
         let mut conns: HashMap<Fd, HttpConn> = HashMap::new();
         let mut scratch = vec![0u8; 16 * 1024];
         let mut events = vec![EpollEvent::default(); 256];
+        let idle_timeout =
+            (self.args.idle_timeout > 0).then(|| Duration::from_secs(self.args.idle_timeout));
+        let mut idle = idle_timeout.map(IdleTimeouts::new);
+        let mut expired = Vec::new();
         while core.control().keep_running() {
             // A short timeout keeps the stop flag checked while idle.
             let n = stack
                 .epoll_wait(epfd, &mut events, Some(Duration::from_millis(50)))
                 .map_err(|e| e.to_string())?;
+            let now = stack.now();
+            if let Some(idle) = idle.as_mut() {
+                idle.expire(now, &mut expired);
+                for fd in expired.drain(..) {
+                    conns.remove(&fd);
+                    counts.idle_closed += 1;
+                    let _ = stack.close(fd);
+                }
+            }
             for event in &events[..n] {
                 let fd = event.data as Fd;
                 if fd == listener {
@@ -312,14 +332,23 @@ impl CoreUser for Httpd<'_> {
                             continue;
                         }
                         conns.insert(conn, HttpConn::new(conn));
+                        if let Some(idle) = idle.as_mut() {
+                            idle.insert(conn, now);
+                        }
                     }
                     continue;
                 }
                 let Some(conn) = conns.get_mut(&fd) else {
                     continue;
                 };
+                if let Some(idle) = idle.as_mut() {
+                    idle.touch(fd, now);
+                }
                 if let Step::Close = conn.turn(&mut stack, &mut scratch, &mut counts) {
                     conns.remove(&fd);
+                    if let Some(idle) = idle.as_mut() {
+                        idle.remove(fd);
+                    }
                     // Closing a connection that already failed just frees the descriptor.
                     let _ = stack.close(fd);
                 }
@@ -332,6 +361,7 @@ impl CoreUser for Httpd<'_> {
             c.status_200,
             c.status_errors,
             c.body_bytes,
+            c.idle_closed,
         ];
         Ok(CoreSummary::of_counts(stack.stats(), &FIGURES, &values))
     }

@@ -11,6 +11,9 @@
 
 use crate::time::{Duration, Instant};
 
+pub mod idle;
+pub use idle::IdleTimeouts;
+
 /// Length of one tick.
 pub const TICK: Duration = Duration::from_millis(1);
 const SLOT_BITS: u32 = 8;
