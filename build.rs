@@ -86,6 +86,8 @@ mod dpdk {
             .allowlist_function("rte_pktmbuf_pool_create|rte_mempool_(free|avail_count|in_use_count|lookup)")
             .allowlist_function("rte_ring_(create|free)")
             .allowlist_function("dps_.*")
+            .allowlist_function("rte_telemetry_register_cmd|rte_tel_data_.*")
+            .allowlist_type("rte_tel_data|rte_tel_value_type|telemetry_cb")
             .allowlist_type("rte_eth_.*|rte_ether_addr|rte_mbuf|rte_mempool|rte_ring")
             .allowlist_type("dps_offload_flag|dps_tx_cksum")
             .allowlist_var("RTE_MAX_LCORE|RTE_MAX_ETHPORTS|RTE_PKTMBUF_HEADROOM|RTE_MBUF_DEFAULT_BUF_SIZE|RTE_ETH_LINK_.*|RING_F_.*|RTE_ETH_NAME_MAX_LEN|RTE_ETH_XSTATS_NAME_SIZE|SOCKET_ID_ANY")

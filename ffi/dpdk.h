@@ -13,6 +13,7 @@
 #include <rte_ring.h>
 #include <rte_ethdev.h>
 #include <rte_eth_ring.h>
+#include <rte_telemetry.h>
 
 #include "shim.h"
 

@@ -16,6 +16,7 @@ mod mempool;
 mod port;
 mod ring;
 pub(crate) mod sys;
+pub mod telemetry;
 
 pub use eal::Eal;
 pub use error::DpdkError;

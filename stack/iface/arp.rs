@@ -72,6 +72,42 @@ pub enum Lookup {
     Missing,
 }
 
+/// A neighbour's state, as `ip neigh` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NeighbourState {
+    /// Configured, never expires.
+    Permanent,
+    /// Confirmed within the reachable time.
+    Reachable,
+    /// Older: still used, refreshed with a unicast request.
+    Stale,
+    /// Being resolved: requests out, packets waiting.
+    Incomplete,
+}
+
+impl NeighbourState {
+    /// The name `ip neigh` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            NeighbourState::Permanent => "PERMANENT",
+            NeighbourState::Reachable => "REACHABLE",
+            NeighbourState::Stale => "STALE",
+            NeighbourState::Incomplete => "INCOMPLETE",
+        }
+    }
+}
+
+/// One line of the neighbour listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Neighbour {
+    /// The neighbour's address.
+    pub ip: Ipv4Addr,
+    /// Its MAC, once known.
+    pub mac: Option<MacAddr>,
+    /// Where it stands.
+    pub state: NeighbourState,
+}
+
 /// The ARP cache and the resolution queue.
 pub struct ArpCache {
     config: ArpConfig,
@@ -90,6 +126,40 @@ impl ArpCache {
             pending: FastMap::default(),
             stats: ArpStats::default(),
         }
+    }
+
+    /// Every entry and unresolved address at `now`, as `ip neigh` lists
+    /// them (expired entries not yet dropped are left out).
+    pub fn neighbours(&self, now: Instant) -> Vec<Neighbour> {
+        let config = &self.config;
+        let mut out: Vec<Neighbour> = self
+            .entries
+            .iter()
+            .filter_map(|(&ip, entry)| {
+                let age = now - entry.updated;
+                let state = if entry.is_static {
+                    NeighbourState::Permanent
+                } else if age < config.reachable {
+                    NeighbourState::Reachable
+                } else if age < config.reachable + config.stale {
+                    NeighbourState::Stale
+                } else {
+                    return None;
+                };
+                Some(Neighbour {
+                    ip,
+                    mac: Some(entry.mac),
+                    state,
+                })
+            })
+            .collect();
+        out.extend(self.pending.keys().map(|&ip| Neighbour {
+            ip,
+            mac: None,
+            state: NeighbourState::Incomplete,
+        }));
+        out.sort_by_key(|n| n.ip);
+        out
     }
 
     /// Looks `ip` up at `now`; a stale entry is still returned, flagged for refresh.

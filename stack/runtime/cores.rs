@@ -94,6 +94,7 @@ impl Core {
         options: &super::NetOptions,
         stack: &mut super::Stack<D, C>,
     ) -> bool {
+        stack.attach_telemetry(super::telemetry::register_core(self.index, self.lcore()));
         if !self.meet(|| stack.poll()) {
             return false;
         }

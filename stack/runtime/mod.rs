@@ -30,6 +30,8 @@ pub use summary::{
 };
 pub use threads::StackHandle;
 
+pub mod telemetry;
+
 use crate::device::Capabilities;
 use std::io::Write;
 
@@ -70,6 +72,7 @@ pub fn run_cores_app<U: CoreUser>(
     let outcome = RunControl::install(options.run_for())
         .map_err(|e| format!("cannot install signal handlers: {e}"))
         .and_then(|control| {
+            let _telemetry = start_telemetry(options)?;
             let user = make(control.clone());
             let outputs = open_cores(options, &control, &user)?;
             finish(&user, outputs)
@@ -79,6 +82,31 @@ pub fn run_cores_app<U: CoreUser>(
         Err(message) => {
             eprintln!("{name}: {message}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Starts serving telemetry as `--telemetry-socket` says (and registers
+/// the DPDK telemetry commands on the DPDK backend); the guard removes the
+/// socket file when the app ends.
+fn start_telemetry(options: &NetOptions) -> Result<Option<telemetry::SocketGuard>, String> {
+    #[cfg(feature = "dpdk")]
+    if options.backend == Backend::Dpdk {
+        crate::dpdk::telemetry::register_commands();
+    }
+    let (path, required) = match options.telemetry_socket.as_str() {
+        "none" => return Ok(None),
+        "auto" => (telemetry::default_socket_path(), false),
+        path => (std::path::PathBuf::from(path), true),
+    };
+    match telemetry::serve_unix(&path) {
+        Ok(guard) => Ok(Some(guard)),
+        Err(e) if required => Err(format!("telemetry socket {}: {e}", path.display())),
+        Err(e) => {
+            // The default place may not be writable (not root): the app
+            // runs on without telemetry, and says so.
+            eprintln!("dpstack: no telemetry socket at {}: {e}", path.display());
+            Ok(None)
         }
     }
 }

@@ -83,6 +83,10 @@ pub struct NetOptions {
     /// With several lcores: who steers each flow to its core.
     #[arg(long, value_enum, default_value_t = SteeringChoice::Auto)]
     pub steering: SteeringChoice,
+    /// Unix socket serving live telemetry (`dpstack-stat` reads it):
+    /// `auto` is /run/dpstack/dpstack-PID.sock, `none` serves nothing.
+    #[arg(long, default_value = "auto")]
+    pub telemetry_socket: String,
 }
 
 fn parse_probability(text: &str) -> Result<f64, String> {

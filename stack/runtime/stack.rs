@@ -71,6 +71,8 @@ pub struct Stack<D: Device, C: Clock> {
     max_tx_backlog: usize,
     /// The clock's time at the last poll turn.
     pub(super) last_poll: Instant,
+    /// Where telemetry queries for this stack arrive.
+    pub(super) telemetry: Option<std::sync::Arc<super::telemetry::Mailbox>>,
 }
 
 /// Hands the interface transmit buffers from the device, flushing full bursts.
@@ -135,6 +137,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
             tx: Vec::with_capacity(MAX_BURST),
             max_tx_backlog: config.max_tx_backlog.max(MAX_BURST),
             last_poll: Instant::ZERO,
+            telemetry: None,
         };
         let now = stack.clock.now();
         stack.last_poll = now;
@@ -175,6 +178,9 @@ impl<D: Device, C: Clock> Stack<D, C> {
         }
         self.iface.poll(now, &mut self.sockets, &mut sink);
         let sent = self.flush(now);
+        if let Some(mailbox) = self.telemetry.as_ref().filter(|m| m.has_query()).cloned() {
+            self.answer_telemetry(&mailbox);
+        }
         received > 0 || sent > 0 || self.device.passed_on() > 0
     }
 

@@ -22,6 +22,7 @@ pub mod icmp;
 pub mod input;
 pub mod isn;
 pub mod listen;
+pub mod listing;
 pub mod output;
 pub mod rack;
 pub mod recovery;

@@ -1324,6 +1324,24 @@ impl TcpSockets {
     }
 }
 
+impl TcpSockets {
+    /// Calls `f` with each listener or connection in the table.
+    pub(super) fn for_each_entry(&self, mut f: impl FnMut(Option<&Listener>, Option<&Tcb>)) {
+        for slot in &self.slots {
+            match &slot.entry {
+                Some(Entry::Conn(tcb)) => f(None, Some(tcb)),
+                Some(Entry::Listener(listener)) => f(Some(listener), None),
+                None => {}
+            }
+        }
+    }
+
+    /// The pairs held as TIME-WAIT records.
+    pub(super) fn time_wait_pairs(&self) -> impl Iterator<Item = FourTuple> + '_ {
+        self.time_waits.pairs()
+    }
+}
+
 /// The connection in slot `index`, if it holds one.
 fn conn_in(slots: &mut [Slot], index: u32) -> Option<&mut Tcb> {
     match slots.get_mut(index as usize)?.entry.as_mut()? {

@@ -108,6 +108,11 @@ impl TimeWaits {
         Self::default()
     }
 
+    /// The pairs in TIME-WAIT: (local, remote).
+    pub fn pairs(&self) -> impl Iterator<Item = FourTuple> + '_ {
+        self.entries.keys().copied()
+    }
+
     /// Pairs in TIME-WAIT.
     pub fn len(&self) -> usize {
         self.entries.len()
