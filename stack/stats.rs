@@ -337,6 +337,22 @@ counters! {
     }
 }
 
+counters! {
+    /// The kernel exception path (`--kernel-tap`): frames the stack does
+    /// not consume, handed to a TAP the kernel owns, and the kernel's
+    /// frames sent out through the port.
+    KernelTapStats {
+        /// Frames handed to the kernel.
+        to_kernel,
+        /// Frames the kernel sent, transmitted through the port.
+        from_kernel,
+        /// Frames for the kernel dropped: its TAP queue was full or gone.
+        to_kernel_dropped,
+        /// Frames from the kernel dropped: no transmit buffer, or too large.
+        from_kernel_dropped,
+    }
+}
+
 /// A snapshot of every layer's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StackStats {
@@ -356,11 +372,13 @@ pub struct StackStats {
     pub tcp: TcpStats,
     /// Steering between cores.
     pub steering: SteeringStats,
+    /// The kernel exception path.
+    pub kernel_tap: KernelTapStats,
 }
 
 impl StackStats {
     /// Every layer's counters, layer by layer, for printing.
-    pub fn layers(&self) -> [(&'static str, Vec<(&'static str, u64)>); 8] {
+    pub fn layers(&self) -> [(&'static str, Vec<(&'static str, u64)>); 9] {
         [
             ("device", self.device.fields()),
             ("ethernet", self.ethernet.fields()),
@@ -370,6 +388,7 @@ impl StackStats {
             ("udp", self.udp.fields()),
             ("tcp", self.tcp.fields()),
             ("steering", self.steering.fields()),
+            ("kernel_tap", self.kernel_tap.fields()),
         ]
     }
 
@@ -383,6 +402,7 @@ impl StackStats {
         self.udp.add(&other.udp);
         self.tcp.add(&other.tcp);
         self.steering.add(&other.steering);
+        self.kernel_tap.add(&other.kernel_tap);
     }
 
     /// The snapshot as a JSON object of layers, for `--json` summaries.
@@ -420,7 +440,15 @@ mod tests {
     fn json_has_every_layer() {
         let json = StackStats::default().to_json();
         for layer in [
-            "device", "ethernet", "arp", "ipv4", "icmp", "udp", "tcp", "steering",
+            "device",
+            "ethernet",
+            "arp",
+            "ipv4",
+            "icmp",
+            "udp",
+            "tcp",
+            "steering",
+            "kernel_tap",
         ] {
             assert!(json[layer].is_object(), "{layer}");
         }

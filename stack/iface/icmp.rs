@@ -99,8 +99,16 @@ impl Interface {
                 let rest = [message[4], message[5], message[6], message[7]];
                 let quote = &message[ICMP_HEADER_LEN..];
                 self.error_input(now, (message[0], message[1], rest), quote, sockets);
+                // It may be about a connection of the kernel's instead: both
+                // look, and neither answers an error.
+                if self.config.exception_path {
+                    self.disposition = super::Disposition::Both;
+                }
             }
-            _ => {}
+            // Echo replies (the kernel's pings) and the rest.
+            _ => {
+                self.unclaimed();
+            }
         }
     }
 

@@ -183,7 +183,9 @@ impl Interface {
             }
             _ => {
                 self.ipv4.rx_unknown_protocol += 1;
-                if !broadcast {
+                if self.config.exception_path {
+                    self.unclaimed();
+                } else if !broadcast {
                     self.send_unreachable(
                         now,
                         sink,

@@ -97,6 +97,23 @@ pub struct InterfaceConfig {
     pub icmp_error_burst: u32,
     /// Checksums the device fills in on transmit (none: all in software).
     pub tx_offload: crate::device::Offloads,
+    /// Frames the stack does not consume go to the kernel
+    /// ([`Disposition::ToKernel`]) instead of being answered (RST, port
+    /// unreachable) or dropped.
+    pub exception_path: bool,
+}
+
+/// What became of a received frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// The stack took it (or dropped it, counted).
+    Consumed,
+    /// Not the stack's (another EtherType, a port with no socket, ICMP the
+    /// stack does not answer): for the kernel's exception path.
+    ToKernel,
+    /// The stack took it and the kernel should see it too (ARP, so both
+    /// neighbour tables stay right; ICMP errors, for sockets of either).
+    Both,
 }
 
 impl InterfaceConfig {
@@ -112,6 +129,7 @@ impl InterfaceConfig {
             icmp_errors_per_sec: 1000,
             icmp_error_burst: 50,
             tx_offload: crate::device::Offloads::default(),
+            exception_path: false,
         }
     }
 }
@@ -133,6 +151,8 @@ pub struct Interface {
     udp: UdpStats,
     /// The device's checksum verdicts on the frame being received.
     rx_checksums: RxChecksums,
+    /// What the frame being received comes to (set by the layers).
+    disposition: Disposition,
 }
 
 impl Interface {
@@ -151,7 +171,14 @@ impl Interface {
             icmp: IcmpStats::default(),
             udp: UdpStats::default(),
             rx_checksums: RxChecksums::default(),
+            disposition: Disposition::Consumed,
         }
+    }
+
+    /// Hands unclaimed frames to the kernel (see
+    /// [`InterfaceConfig::exception_path`]) or not.
+    pub fn set_exception_path(&mut self, on: bool) {
+        self.config.exception_path = on;
     }
 
     /// The configuration in force.
@@ -195,6 +222,7 @@ impl Interface {
             udp: self.udp,
             tcp: Default::default(),
             steering: Default::default(),
+            kernel_tap: Default::default(),
         }
     }
 
@@ -236,8 +264,8 @@ impl Interface {
         frame: &[u8],
         sockets: &mut Sockets,
         sink: &mut S,
-    ) {
-        self.receive_checked(now, frame, RxChecksums::default(), sockets, sink);
+    ) -> Disposition {
+        self.receive_checked(now, frame, RxChecksums::default(), sockets, sink)
     }
 
     /// As [`receive`](Self::receive), for a frame whose checksums the
@@ -250,31 +278,61 @@ impl Interface {
         checksums: RxChecksums,
         sockets: &mut Sockets,
         sink: &mut S,
-    ) {
+    ) -> Disposition {
         self.rx_checksums = checksums;
+        self.disposition = Disposition::Consumed;
         self.ethernet.rx_frames += 1;
         let Ok(eth) = EthernetFrame::new_checked(frame) else {
             self.ethernet.rx_truncated += 1;
-            return;
+            return Disposition::Consumed;
         };
         let dst = MacAddr(eth.dst_addr().0);
         if dst != self.config.mac && !dst.is_broadcast() {
             if dst.is_multicast() {
                 self.ethernet.rx_multicast_dropped += 1;
-            } else {
-                self.ethernet.rx_not_for_us += 1;
+                // IPv6 neighbour discovery and the like: the kernel's.
+                return self.unclaimed();
             }
-            return;
+            self.ethernet.rx_not_for_us += 1;
+            return Disposition::Consumed;
         }
         let payload = &frame[ETHERNET_HEADER_LEN..];
         match eth.ethertype() {
-            EthernetProtocol::Arp => self.arp_input(now, payload, sink),
+            EthernetProtocol::Arp => {
+                self.arp_input(now, payload, sink);
+                if self.config.exception_path && !self.arp_request_for_us(payload) {
+                    self.disposition = Disposition::Both;
+                }
+            }
             EthernetProtocol::Ipv4 => {
                 self.ipv4_input(now, payload, dst.is_broadcast(), sockets, sink)
             }
-            EthernetProtocol::Unknown(0x8100 | 0x88a8) => self.ethernet.rx_vlan_dropped += 1,
-            _ => self.ethernet.rx_unknown_ethertype += 1,
+            EthernetProtocol::Unknown(0x8100 | 0x88a8) => {
+                self.ethernet.rx_vlan_dropped += 1;
+                return self.unclaimed();
+            }
+            _ => {
+                self.ethernet.rx_unknown_ethertype += 1;
+                return self.unclaimed();
+            }
         }
+        self.disposition
+    }
+
+    /// A frame the stack does not want: the kernel's, when there is an
+    /// exception path (the drop counters above still count it).
+    fn unclaimed(&mut self) -> Disposition {
+        if self.config.exception_path {
+            self.disposition = Disposition::ToKernel;
+        }
+        self.disposition
+    }
+
+    /// True for an ARP request asking for our address: the stack answers
+    /// it for both (the kernel's TAP has the same MAC), so the kernel does
+    /// not see it and no second reply goes out.
+    fn arp_request_for_us(&self, payload: &[u8]) -> bool {
+        payload.len() >= 28 && payload[6..8] == [0, 1] && payload[24..28] == self.ip().octets()
     }
 
     /// Runs timers (ARP retries and timeouts, reassembly timeouts, TCP

@@ -52,7 +52,9 @@ impl Interface {
             Err(Some(())) => self.udp.rx_queue_full += 1,
             Err(None) => {
                 self.udp.rx_no_port += 1;
-                if !broadcast {
+                if self.config.exception_path {
+                    self.unclaimed();
+                } else if !broadcast {
                     self.send_unreachable(now, sink, super::icmp::PORT_UNREACHABLE, header, body);
                 }
             }
@@ -90,7 +92,9 @@ impl Interface {
             stats.rx_closed_port += 1;
             return;
         }
-        tcp.input(now, src, dst, &seg);
+        if !tcp.input(now, src, dst, &seg) {
+            self.unclaimed();
+        }
     }
 
     /// Sends the segments connections have ready, until transmit buffers run out.

@@ -95,6 +95,21 @@ impl Core {
         stack: &mut super::Stack<D, C>,
     ) -> bool {
         stack.attach_telemetry(super::telemetry::register_core(self.index, self.lcore()));
+        if let Some(name) = &options.kernel_tap {
+            let attached = if self.count > 1 {
+                Err(
+                    "--kernel-tap takes one lcore (one stack to share the kernel's address with)"
+                        .into(),
+                )
+            } else {
+                stack.attach_kernel_tap(name)
+            };
+            if let Err(message) = attached {
+                // A configuration error at start: say so and fail, as a bad flag does.
+                eprintln!("dpstack: {message}");
+                std::process::exit(1);
+            }
+        }
         if !self.meet(|| stack.poll()) {
             return false;
         }

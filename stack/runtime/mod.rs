@@ -30,6 +30,7 @@ pub use summary::{
 };
 pub use threads::StackHandle;
 
+pub mod kernel_tap;
 pub mod telemetry;
 
 use crate::device::Capabilities;

@@ -87,6 +87,11 @@ pub struct NetOptions {
     /// `auto` is /run/dpstack/dpstack-PID.sock, `none` serves nothing.
     #[arg(long, default_value = "auto")]
     pub telemetry_socket: String,
+    /// The kernel exception path: frames the stack does not consume go to
+    /// a TAP of this name that the kernel owns with the stack's MAC and
+    /// address, and the kernel's frames leave through the port (one lcore).
+    #[arg(long)]
+    pub kernel_tap: Option<String>,
 }
 
 fn parse_probability(text: &str) -> Result<f64, String> {

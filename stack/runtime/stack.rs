@@ -7,7 +7,7 @@
 
 use crate::buf::PacketBuf;
 use crate::device::{Device, MAX_BURST};
-use crate::iface::{FrameSink, Interface, InterfaceConfig, NoRoute, Sockets};
+use crate::iface::{Disposition, FrameSink, Interface, InterfaceConfig, NoRoute, Sockets};
 use crate::rand::Rng;
 use crate::stats::StackStats;
 use crate::steer::CoreSteering;
@@ -73,6 +73,8 @@ pub struct Stack<D: Device, C: Clock> {
     pub(super) last_poll: Instant,
     /// Where telemetry queries for this stack arrive.
     pub(super) telemetry: Option<std::sync::Arc<super::telemetry::Mailbox>>,
+    /// The kernel exception path, when on.
+    kernel_tap: Option<super::kernel_tap::KernelTap>,
 }
 
 /// Hands the interface transmit buffers from the device, flushing full bursts.
@@ -138,6 +140,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
             max_tx_backlog: config.max_tx_backlog.max(MAX_BURST),
             last_poll: Instant::ZERO,
             telemetry: None,
+            kernel_tap: None,
         };
         let now = stack.clock.now();
         stack.last_poll = now;
@@ -167,14 +170,22 @@ impl<D: Device, C: Clock> Stack<D, C> {
         if !self.rx.is_empty() {
             for frame in self.rx.drain(..) {
                 let checksums = frame.rx_checksums();
-                self.iface.receive_checked(
+                let disposition = self.iface.receive_checked(
                     now,
                     frame.data(),
                     checksums,
                     &mut self.sockets,
                     &mut sink,
                 );
+                if disposition != Disposition::Consumed {
+                    if let Some(kernel) = self.kernel_tap.as_mut() {
+                        kernel.to_kernel(now, frame.data());
+                    }
+                }
             }
+        }
+        if let Some(kernel) = self.kernel_tap.as_mut() {
+            kernel.from_kernel(now, &mut sink);
         }
         self.iface.poll(now, &mut self.sockets, &mut sink);
         let sent = self.flush(now);
@@ -246,8 +257,25 @@ impl<D: Device, C: Clock> Stack<D, C> {
             device: self.device.stats(),
             tcp: self.sockets.tcp.stats(),
             steering: self.device.steering_stats(),
+            kernel_tap: self
+                .kernel_tap
+                .as_ref()
+                .map(|k| k.stats())
+                .unwrap_or_default(),
             ..self.iface.stats()
         }
+    }
+
+    /// Turns on the kernel exception path through a new TAP `name` that
+    /// the kernel owns with this stack's MAC, address and MTU (see
+    /// [`kernel_tap`](super::kernel_tap)).
+    pub fn attach_kernel_tap(&mut self, name: &str) -> Result<(), String> {
+        let config = self.iface.config().clone();
+        let tap = super::kernel_tap::KernelTap::open(name, config.mac, config.ip, config.mtu)?;
+        self.kernel_tap = Some(tap);
+        self.iface.set_exception_path(true);
+        self.sockets.tcp.set_pass_unclaimed(true);
+        Ok(())
     }
 
     /// Opens a UDP socket.

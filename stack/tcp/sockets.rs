@@ -93,6 +93,9 @@ pub struct TcpSockets {
     /// On one core of several: active opens take only ephemeral ports
     /// whose flow lands on this core.
     core: Option<CoreSteering>,
+    /// Segments for no connection or listener are left to the kernel's
+    /// exception path instead of being reset.
+    pass_unclaimed: bool,
 }
 
 impl TcpSockets {
@@ -122,7 +125,14 @@ impl TcpSockets {
             rng,
             stats: TcpStats::default(),
             core: None,
+            pass_unclaimed: false,
         }
+    }
+
+    /// Leaves segments for no connection or listener to the kernel's
+    /// exception path (`input` returns false) instead of resetting them.
+    pub fn set_pass_unclaimed(&mut self, pass: bool) {
+        self.pass_unclaimed = pass;
     }
 
     /// Makes this table one core's of several: `connect` picks ephemeral
@@ -271,8 +281,10 @@ impl TcpSockets {
 
     // ---- input ------------------------------------------------------------
 
-    /// Handles a validated segment from `src` to `dst` (our address).
-    pub fn input(&mut self, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, seg: &Segment<'_>) {
+    /// Handles a validated segment from `src` to `dst` (our address);
+    /// false when no connection or listener took it and unclaimed segments
+    /// go to the kernel ([`set_pass_unclaimed`](Self::set_pass_unclaimed)).
+    pub fn input(&mut self, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, seg: &Segment<'_>) -> bool {
         let local = SocketAddrV4::new(dst, seg.dst_port);
         let remote = SocketAddrV4::new(src, seg.src_port);
         let is_syn = seg.has(flags::SYN) && !seg.has(flags::ACK);
@@ -295,7 +307,7 @@ impl TcpSockets {
                         if self.listener(l).is_some_and(|l| l.accept_queue_full()) {
                             // Linux drops the final ACK; the SYN-ACK will be retransmitted.
                             self.stats.accept_queue_overflow += 1;
-                            return;
+                            return true;
                         }
                     }
                 }
@@ -316,7 +328,7 @@ impl TcpSockets {
                     self.queue_reply(reply);
                 }
                 self.settle(index, before, now);
-                return;
+                return true;
             }
         }
         if let Some(tw) = self.time_waits.get(&(local, remote)) {
@@ -343,26 +355,30 @@ impl TcpSockets {
                         }
                     }
                 }
-                return;
+                return true;
             }
         }
         if let Some(&l) = self.listeners.get(&local.port()) {
             if is_syn {
                 self.passive_open(now, l, local, remote, seg);
-                return;
+                return true;
             }
             let handshake_ack = seg.has(flags::ACK) && !seg.has(flags::SYN | flags::RST);
             if handshake_ack && self.accept_cookie(now, l, local, remote, seg) {
-                return;
+                return true;
             }
         }
         // RFC 9293 3.10.7.1: CLOSED. A RST is never answered; anything else gets one.
         self.stats.rx_closed_port += 1;
-        if seg.has(flags::RST) {
-            return;
+        if self.pass_unclaimed {
+            // The kernel behind the exception path may own the pair.
+            return false;
         }
-        let reply = Reply::reset_for(local, remote, seg);
-        self.queue_reply(reply);
+        if !seg.has(flags::RST) {
+            let reply = Reply::reset_for(local, remote, seg);
+            self.queue_reply(reply);
+        }
+        true
     }
 
     /// An ICMP error about our segment from `local` to `remote` that began
