@@ -334,6 +334,7 @@ fn bad_flags_fail_before_anything_is_sent() {
         (&["--mode", "tcp-syn", "--latency"], "--latency needs"),
         (&["--mode", "replay"], "--replay FILE"),
         (&["--burst", "0"], "--burst"),
+        (&["--kernel-tap", "dpsk0"], "needs a stack app"),
     ] {
         let out = pktgen()
             .args(base)

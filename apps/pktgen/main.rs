@@ -149,6 +149,9 @@ fn load_replay(path: &std::path::Path) -> Result<Vec<(u64, Vec<u8>)>, String> {
 /// Checks every flag and builds the plan for the whole run (rates not yet
 /// split between workers; destination MACs not yet resolved).
 fn plan(args: &Args) -> Result<(Plan, Option<Range<u32>>), String> {
+    if args.net.kernel_tap.is_some() {
+        return Err("--kernel-tap needs a stack app (dpstack-echo, -httpd, -perf): the generator sends raw frames".into());
+    }
     if !(1..=512).contains(&args.burst) {
         return Err(format!("--burst {} is outside 1..=512", args.burst));
     }

@@ -48,6 +48,11 @@ pub fn run_app<U>(
 where
     U: DeviceUser<Output = Result<(), String>>,
 {
+    if options.kernel_tap.is_some() {
+        // A single-device app has no stack to share the kernel's address with.
+        eprintln!("{name}: --kernel-tap needs a stack app (dpstack-echo, -httpd, -perf)");
+        return std::process::ExitCode::FAILURE;
+    }
     let outcome = RunControl::install(options.run_for())
         .map_err(|e| format!("cannot install signal handlers: {e}"))
         .and_then(|control| open_device(options, make(control)).map_err(|e| e.to_string())?);
