@@ -2,10 +2,11 @@
 # Installs (idempotently) everything dpstack's build, tests and demo need from
 # Debian's packages: DPDK 22.11 headers and libraries, pkg-config, clang for
 # bindgen, iproute2 for network namespaces, ping/arping, tcpdump to read pcaps,
-# curl and python3 for the demo and the TCP tests against the kernel.
+# curl and python3 for the demo and the TCP tests against the kernel,
+# redis-tools and redis-server to drive and compare dpstack-kv.
 set -euo pipefail
 
-packages=(libdpdk-dev dpdk pkg-config clang libclang-dev iproute2 iputils-ping arping tcpdump curl python3)
+packages=(libdpdk-dev dpdk pkg-config clang libclang-dev iproute2 iputils-ping arping tcpdump curl python3 redis-tools redis-server)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,0 +1,406 @@
+//! The key space: a B-tree of keys (std's `BTreeMap`) so range queries and
+//! `SCAN` walk keys in order, values in a size-class pool, expiry times kept
+//! in a second ordered set so the due keys are found without a scan, and
+//! every byte counted against `--maxmemory`.
+//!
+//! Why a B-tree: point operations are O(log n) like a skip list's but with
+//! far fewer cache misses (many keys per node, no per-key tower), ranges
+//! come in order for free, and memory per key is about two words of node
+//! space; a hash table would be O(1) on points but would need a second,
+//! ordered structure for the range query.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Bytes each entry costs beyond its key and value buffer (the B-tree slot,
+/// the entry's fields): what `--maxmemory` counts besides the data.
+pub const ENTRY_OVERHEAD: usize = 64;
+
+/// Value buffers by size class (powers of two from 16 bytes): a freed
+/// buffer is kept for the next value of its class, up to a bound per
+/// class, so steady SET traffic reuses memory instead of allocating.
+pub struct ValuePool {
+    free: Vec<Vec<Vec<u8>>>,
+    /// Buffers kept per class at most.
+    keep: usize,
+}
+
+/// The smallest class.
+const MIN_CLASS: usize = 16;
+
+impl ValuePool {
+    /// A pool for values up to `max_value` bytes.
+    pub fn new(max_value: usize) -> Self {
+        let classes = (max_value.max(MIN_CLASS).next_power_of_two() / MIN_CLASS).trailing_zeros()
+            as usize
+            + 1;
+        ValuePool {
+            free: vec![Vec::new(); classes],
+            keep: 1024,
+        }
+    }
+
+    fn class_of(len: usize) -> usize {
+        (len.max(MIN_CLASS).next_power_of_two() / MIN_CLASS).trailing_zeros() as usize
+    }
+
+    /// The capacity a value of `len` bytes takes.
+    pub fn class_size(len: usize) -> usize {
+        len.max(MIN_CLASS).next_power_of_two()
+    }
+
+    /// A buffer holding `bytes`, from the pool when one is free.
+    pub fn take(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let class = Self::class_of(bytes.len());
+        let mut buf = self
+            .free
+            .get_mut(class)
+            .and_then(Vec::pop)
+            .unwrap_or_else(|| Vec::with_capacity(Self::class_size(bytes.len())));
+        buf.clear();
+        buf.extend_from_slice(bytes);
+        buf
+    }
+
+    /// Returns a buffer to its class.
+    pub fn give(&mut self, buf: Vec<u8>) {
+        let class = Self::class_of(buf.capacity());
+        if buf.capacity() == Self::class_size(buf.capacity()) {
+            if let Some(list) = self.free.get_mut(class) {
+                if list.len() < self.keep {
+                    list.push(buf);
+                }
+            }
+        }
+    }
+}
+
+struct Entry {
+    value: Vec<u8>,
+    /// Milliseconds (on the app's clock) at which the key expires.
+    expires_at: Option<u64>,
+}
+
+/// Why a write was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WriteError {
+    /// It would take memory past `--maxmemory`.
+    OutOfMemory,
+}
+
+/// The key space.
+pub struct Store {
+    keys: BTreeMap<Vec<u8>, Entry>,
+    expiries: BTreeSet<(u64, Vec<u8>)>,
+    pool: ValuePool,
+    used: usize,
+    max_memory: usize,
+}
+
+fn cost(key: &[u8], value_len: usize) -> usize {
+    key.len() + ValuePool::class_size(value_len) + ENTRY_OVERHEAD
+}
+
+impl Store {
+    /// Empty, holding at most `max_memory` bytes of keys, values and
+    /// entries; values up to `max_value` bytes.
+    pub fn new(max_memory: usize, max_value: usize) -> Self {
+        Store {
+            keys: BTreeMap::new(),
+            expiries: BTreeSet::new(),
+            pool: ValuePool::new(max_value),
+            used: 0,
+            max_memory,
+        }
+    }
+
+    /// Bytes counted against the limit.
+    pub fn used_memory(&self) -> usize {
+        self.used
+    }
+
+    /// Keys held (expired ones not yet removed included).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn live(&self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.keys
+            .get(key)
+            .filter(|e| e.expires_at.is_none_or(|at| at > now))
+    }
+
+    /// The value of `key`, if set and not expired at `now` (ms).
+    pub fn get(&self, key: &[u8], now: u64) -> Option<&[u8]> {
+        self.live(key, now).map(|e| e.value.as_slice())
+    }
+
+    /// True if `key` is set at `now`.
+    pub fn exists(&self, key: &[u8], now: u64) -> bool {
+        self.live(key, now).is_some()
+    }
+
+    /// The expiry time of a live key (`Some(None)`: none).
+    pub fn expiry(&self, key: &[u8], now: u64) -> Option<Option<u64>> {
+        self.live(key, now).map(|e| e.expires_at)
+    }
+
+    /// Sets `key` to `value`; `expires_at` (ms) replaces the old expiry
+    /// unless `keep_ttl`.
+    pub fn set(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        expires_at: Option<u64>,
+        keep_ttl: bool,
+        now: u64,
+    ) -> Result<(), WriteError> {
+        let old = self.keys.get(key);
+        let freed = old.map_or(0, |e| cost(key, e.value.len()));
+        let needed = cost(key, value.len());
+        if self.used - freed + needed > self.max_memory && needed > freed {
+            return Err(WriteError::OutOfMemory);
+        }
+        let kept_expiry = if keep_ttl {
+            self.live(key, now).and_then(|e| e.expires_at)
+        } else {
+            None
+        };
+        let expires_at = expires_at.or(kept_expiry);
+        let buf = self.pool.take(value);
+        self.remove(key);
+        if let Some(at) = expires_at {
+            self.expiries.insert((at, key.to_vec()));
+        }
+        self.keys.insert(
+            key.to_vec(),
+            Entry {
+                value: buf,
+                expires_at,
+            },
+        );
+        self.used += needed;
+        Ok(())
+    }
+
+    /// Removes `key`; true if it was live at `now`.
+    pub fn delete(&mut self, key: &[u8], now: u64) -> bool {
+        let live = self.exists(key, now);
+        self.remove(key);
+        live
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        if let Some(entry) = self.keys.remove(key) {
+            if let Some(at) = entry.expires_at {
+                self.expiries.remove(&(at, key.to_vec()));
+            }
+            self.used -= cost(key, entry.value.len());
+            self.pool.give(entry.value);
+        }
+    }
+
+    /// Sets or clears a live key's expiry; false if the key is not live.
+    pub fn set_expiry(&mut self, key: &[u8], expires_at: Option<u64>, now: u64) -> bool {
+        if !self.exists(key, now) {
+            return false;
+        }
+        let entry = self.keys.get_mut(key).expect("live");
+        if let Some(at) = entry.expires_at {
+            self.expiries.remove(&(at, key.to_vec()));
+        }
+        entry.expires_at = expires_at;
+        if let Some(at) = expires_at {
+            self.expiries.insert((at, key.to_vec()));
+        }
+        true
+    }
+
+    /// Removes every key due at `now`; how many.
+    pub fn expire(&mut self, now: u64) -> usize {
+        let mut removed = 0;
+        while let Some((at, key)) = self.expiries.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.remove(&key);
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Drops every key.
+    pub fn clear(&mut self) {
+        let keys: Vec<Vec<u8>> = self.keys.keys().cloned().collect();
+        for key in keys {
+            self.remove(&key);
+        }
+    }
+
+    /// Live keys in `[start, end]` in order, at most `limit`, with values.
+    pub fn range(&self, start: &[u8], end: &[u8], limit: usize, now: u64) -> Vec<(&[u8], &[u8])> {
+        if start > end {
+            return Vec::new();
+        }
+        self.keys
+            .range::<[u8], _>((
+                std::ops::Bound::Included(start),
+                std::ops::Bound::Included(end),
+            ))
+            .filter(|(_, e)| e.expires_at.is_none_or(|at| at > now))
+            .take(limit)
+            .map(|(k, e)| (k.as_slice(), e.value.as_slice()))
+            .collect()
+    }
+
+    /// Up to `count` live keys after `after` (exclusive; `None`: from the
+    /// start) that `pattern` matches, and the last key looked at (`None`
+    /// when the walk is done).
+    pub fn scan(
+        &self,
+        after: Option<&[u8]>,
+        count: usize,
+        pattern: Option<&[u8]>,
+        now: u64,
+    ) -> (Vec<&[u8]>, Option<&[u8]>) {
+        let lower = match after {
+            Some(key) => std::ops::Bound::Excluded(key),
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut found = Vec::new();
+        let mut last = None;
+        let keys = self
+            .keys
+            .range::<[u8], _>((lower, std::ops::Bound::Unbounded));
+        for (walked, (key, entry)) in keys.enumerate() {
+            if walked == count {
+                return (found, last);
+            }
+            last = Some(key.as_slice());
+            let live = entry.expires_at.is_none_or(|at| at > now);
+            if live && pattern.is_none_or(|p| glob(p, key)) {
+                found.push(key.as_slice());
+            }
+        }
+        (found, None)
+    }
+}
+
+/// Redis's glob: `*`, `?`, `[abc]`, `[^a]`, `[a-z]`, and `\x` for a
+/// literal `x`.
+pub fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => (0..=text.len()).any(|skip| glob(rest, &text[skip..])),
+        Some((b'?', rest)) => !text.is_empty() && glob(rest, &text[1..]),
+        Some((b'[', rest)) => {
+            let Some((&c, text_rest)) = text.split_first() else {
+                return false;
+            };
+            let Some(close) = rest.iter().skip(1).position(|&b| b == b']').map(|i| i + 1) else {
+                // No closing bracket: a literal '['.
+                return c == b'[' && glob(rest, text_rest);
+            };
+            let (negate, set) = match rest[..close].split_first() {
+                Some((b'^', set)) => (true, set),
+                _ => (false, &rest[..close]),
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < set.len() {
+                if i + 2 < set.len() && set[i + 1] == b'-' {
+                    hit |= (set[i]..=set[i + 2]).contains(&c);
+                    i += 3;
+                } else {
+                    hit |= set[i] == c;
+                    i += 1;
+                }
+            }
+            hit != negate && glob(&rest[close + 1..], text_rest)
+        }
+        Some((b'\\', rest)) if !rest.is_empty() => {
+            text.first() == Some(&rest[0]) && glob(&rest[1..], &text[1..])
+        }
+        Some((&p, rest)) => text.first() == Some(&p) && glob(rest, &text[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_expire_at_their_time_and_not_before() {
+        let mut store = Store::new(1 << 20, 1024);
+        store.set(b"a", b"1", Some(1_000), false, 0).unwrap();
+        store.set(b"b", b"2", None, false, 0).unwrap();
+        assert_eq!(store.get(b"a", 999), Some(&b"1"[..]));
+        assert_eq!(store.get(b"a", 1_000), None, "lazily expired on read");
+        assert_eq!(store.expire(999), 0);
+        assert_eq!(store.expire(1_000), 1);
+        assert_eq!(store.len(), 1);
+        assert!(store.set_expiry(b"b", Some(5), 0));
+        assert!(store.set_expiry(b"b", None, 0), "persist");
+        assert_eq!(store.expire(10), 0);
+    }
+
+    #[test]
+    fn memory_is_counted_and_bounded_and_given_back() {
+        let mut store = Store::new(1_000, 1024);
+        store.set(b"k1", &[7; 100], None, false, 0).unwrap();
+        let one = store.used_memory();
+        assert_eq!(one, 2 + 128 + ENTRY_OVERHEAD);
+        store.set(b"k2", &[7; 100], None, false, 0).unwrap();
+        store.set(b"k3", &[7; 100], None, false, 0).unwrap();
+        assert_eq!(
+            store.set(b"k4", &[7; 500], None, false, 0),
+            Err(WriteError::OutOfMemory)
+        );
+        // Overwriting with something no larger is always allowed.
+        store.set(b"k1", &[1; 10], None, false, 0).unwrap();
+        assert!(store.delete(b"k2", 0));
+        store.clear();
+        assert_eq!(store.used_memory(), 0);
+    }
+
+    #[test]
+    fn ranges_and_scans_walk_keys_in_order() {
+        let mut store = Store::new(1 << 20, 1024);
+        for key in ["user:1", "user:2", "user:3", "zeta", "alpha"] {
+            store.set(key.as_bytes(), b"v", None, false, 0).unwrap();
+        }
+        let range: Vec<&[u8]> = store
+            .range(b"user:", b"user:~", 10, 0)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(range, [&b"user:1"[..], b"user:2", b"user:3"]);
+        let (first, cursor) = store.scan(None, 2, None, 0);
+        assert_eq!(first, [&b"alpha"[..], b"user:1"]);
+        let (rest, done) = store.scan(cursor, 10, Some(b"user:*"), 0);
+        assert_eq!(rest, [&b"user:2"[..], b"user:3"]);
+        assert_eq!(done, None);
+    }
+
+    #[test]
+    fn glob_matches_as_redis_does() {
+        assert!(glob(b"*", b""));
+        assert!(glob(b"user:*", b"user:42"));
+        assert!(glob(b"h?llo", b"hello"));
+        assert!(glob(b"h[ae]llo", b"hallo"));
+        assert!(!glob(b"h[^e]llo", b"hello"));
+        assert!(glob(b"h[a-c]llo", b"hbllo"));
+        assert!(glob(b"a\\*b", b"a*b"));
+        assert!(!glob(b"a\\*b", b"axb"));
+    }
+
+    #[test]
+    fn the_pool_reuses_buffers_of_a_class() {
+        let mut pool = ValuePool::new(1 << 20);
+        let buf = pool.take(&[1; 100]);
+        assert_eq!(buf.capacity(), 128);
+        let ptr = buf.as_ptr();
+        pool.give(buf);
+        let again = pool.take(&[2; 120]);
+        assert_eq!(again.as_ptr(), ptr, "same class, same buffer");
+    }
+}
