@@ -1,7 +1,8 @@
 //! The stack's injectable, seeded source of randomness.
 //!
-//! Everything random in dpstack (fault injection now; ISNs and ephemeral
-//! ports later) draws from a [`Rng`] built from an explicit seed, so a test
+//! Everything random in dpstack (fault injection, ISN secrets, timestamp
+//! offsets, ephemeral ports, IP ids) draws from a [`Rng`] built from an
+//! explicit seed, so a test
 //! that fixes the seed sees the same run every time. The generator is
 //! xoshiro256** seeded through splitmix64: fast and statistically sound, but
 //! not cryptographic (secrets such as ISN keys must be seeded from the OS).
