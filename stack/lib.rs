@@ -99,6 +99,7 @@ pub mod device;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod epoll;
+pub mod exec;
 pub mod hash;
 pub mod iface;
 pub mod rand;
