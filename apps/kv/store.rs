@@ -285,43 +285,116 @@ impl Store {
     }
 }
 
-/// Redis's glob: `*`, `?`, `[abc]`, `[^a]`, `[a-z]`, and `\x` for a
-/// literal `x`.
-pub fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => (0..=text.len()).any(|skip| glob(rest, &text[skip..])),
-        Some((b'?', rest)) => !text.is_empty() && glob(rest, &text[1..]),
-        Some((b'[', rest)) => {
-            let Some((&c, text_rest)) = text.split_first() else {
-                return false;
-            };
-            let Some(close) = rest.iter().skip(1).position(|&b| b == b']').map(|i| i + 1) else {
+/// One element of a glob pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    /// `*`: any run of bytes.
+    Star,
+    /// `?`: any one byte.
+    Any,
+    /// `[...]`: one byte in (or, negated, not in) the set of ranges.
+    Class { ranges: Vec<(u8, u8)>, negate: bool },
+    /// A byte as it is (`\x` for a special one).
+    Byte(u8),
+}
+
+fn tokens(pattern: &[u8]) -> Vec<Token> {
+    let mut out = Vec::with_capacity(pattern.len());
+    let mut i = 0;
+    while i < pattern.len() {
+        match pattern[i] {
+            b'*' => {
+                // A run of stars is one star.
+                if out.last() != Some(&Token::Star) {
+                    out.push(Token::Star);
+                }
+                i += 1;
+            }
+            b'?' => {
+                out.push(Token::Any);
+                i += 1;
+            }
+            b'\\' if i + 1 < pattern.len() => {
+                out.push(Token::Byte(pattern[i + 1]));
+                i += 2;
+            }
+            b'[' => match pattern[i + 1..].iter().skip(1).position(|&b| b == b']') {
+                Some(at) => {
+                    let body = &pattern[i + 1..i + 2 + at];
+                    let (negate, set) = match body.split_first() {
+                        Some((b'^', set)) => (true, set),
+                        _ => (false, body),
+                    };
+                    let mut ranges = Vec::new();
+                    let mut j = 0;
+                    while j < set.len() {
+                        if j + 2 < set.len() && set[j + 1] == b'-' {
+                            ranges.push((set[j].min(set[j + 2]), set[j].max(set[j + 2])));
+                            j += 3;
+                        } else {
+                            ranges.push((set[j], set[j]));
+                            j += 1;
+                        }
+                    }
+                    out.push(Token::Class { ranges, negate });
+                    i += 3 + at;
+                }
                 // No closing bracket: a literal '['.
-                return c == b'[' && glob(rest, text_rest);
-            };
-            let (negate, set) = match rest[..close].split_first() {
-                Some((b'^', set)) => (true, set),
-                _ => (false, &rest[..close]),
-            };
-            let mut hit = false;
-            let mut i = 0;
-            while i < set.len() {
-                if i + 2 < set.len() && set[i + 1] == b'-' {
-                    hit |= (set[i]..=set[i + 2]).contains(&c);
-                    i += 3;
-                } else {
-                    hit |= set[i] == c;
+                None => {
+                    out.push(Token::Byte(b'['));
                     i += 1;
                 }
+            },
+            byte => {
+                out.push(Token::Byte(byte));
+                i += 1;
             }
-            hit != negate && glob(&rest[close + 1..], text_rest)
         }
-        Some((b'\\', rest)) if !rest.is_empty() => {
-            text.first() == Some(&rest[0]) && glob(&rest[1..], &text[1..])
-        }
-        Some((&p, rest)) => text.first() == Some(&p) && glob(rest, &text[1..]),
     }
+    out
+}
+
+fn matches_one(token: &Token, byte: u8) -> bool {
+    match token {
+        Token::Star => false,
+        Token::Any => true,
+        Token::Byte(b) => *b == byte,
+        Token::Class { ranges, negate } => {
+            ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&byte)) != *negate
+        }
+    }
+}
+
+/// Redis's glob: `*`, `?`, `[abc]`, `[^a]`, `[a-z]`, and `\x` for a
+/// literal `x`. Matching backtracks only to the last star, so it takes
+/// O(pattern × text) steps whatever the pattern (a recursive matcher is
+/// exponential on `*a*a*a...b`, which any client could send to KEYS).
+pub fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let pattern = tokens(pattern);
+    let (mut p, mut t) = (0, 0);
+    let mut last_star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(Token::Star) => {
+                last_star = Some((p + 1, t));
+                p += 1;
+            }
+            Some(token) if matches_one(token, text[t]) => {
+                p += 1;
+                t += 1;
+            }
+            _ => match last_star {
+                // Let the last star take one byte more and try again.
+                Some((after, from)) => {
+                    last_star = Some((after, from + 1));
+                    p = after;
+                    t = from + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|token| *token == Token::Star)
 }
 
 #[cfg(test)]
@@ -391,6 +464,21 @@ mod tests {
         assert!(glob(b"h[a-c]llo", b"hbllo"));
         assert!(glob(b"a\\*b", b"a*b"));
         assert!(!glob(b"a\\*b", b"axb"));
+        assert!(glob(b"[", b"["));
+        assert!(glob(b"*.txt", b"a.b.txt"));
+        assert!(!glob(b"*.txt", b"a.txt.b"));
+    }
+
+    #[test]
+    fn glob_is_not_exponential_on_many_stars() {
+        // Found by the resp fuzz target: the recursive matcher ran for
+        // hours on a pattern like this one.
+        let pattern = b"*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b";
+        let text = vec![b'a'; 5_000];
+        assert!(!glob(pattern, &text));
+        let mut hit = text.clone();
+        hit.push(b'b');
+        assert!(glob(pattern, &hit));
     }
 
     #[test]
