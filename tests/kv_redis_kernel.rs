@@ -111,6 +111,9 @@ fn redis_tools_drive_dpstack_kv_and_redis_server_alike() {
             "0\nb\nk\nn\np\nt",
         ),
         (&["CONFIG", "GET", "maxmemory"], "maxmemory\n64000000"),
+        (&["CLIENT", "SETNAME", "tester"], "OK"),
+        (&["COMMAND"], ""),
+        (&["SELECT", "0"], "OK"),
         (
             &["NOSUCH", "x"],
             "ERR unknown command 'NOSUCH', with args beginning with: 'x'",

@@ -165,6 +165,35 @@ mod tests {
     }
 
     #[test]
+    fn a_silent_key_goes_within_a_tick_of_its_deadline_while_ten_thousand_active_stay() {
+        let timeout = Duration::from_secs(5);
+        let mut idle = IdleTimeouts::new(timeout);
+        for key in 0..10_001u32 {
+            idle.insert(key, at(0));
+        }
+        let silent = 10_000;
+        let mut expired = Vec::new();
+        // Every active key is touched every 100 ms; time advances by 1 ms.
+        for ms in 1..=6_000u64 {
+            if ms % 100 == 0 {
+                for key in 0..silent {
+                    idle.touch(key, at(ms));
+                }
+            }
+            idle.expire(at(ms), &mut expired);
+            if !expired.is_empty() {
+                assert_eq!(expired, [silent], "only the silent key, at {ms} ms");
+                assert!(
+                    (5_000..=5_001).contains(&ms),
+                    "closed at {ms} ms, its deadline is 5,000 (one tick is 1 ms)"
+                );
+                expired.clear();
+            }
+        }
+        assert_eq!(idle.len(), 10_000, "every active key is still watched");
+    }
+
+    #[test]
     fn many_keys_expire_in_one_call_after_a_long_gap() {
         let mut idle = IdleTimeouts::new(Duration::from_secs(30));
         for key in 0..10_000u32 {
