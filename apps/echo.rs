@@ -1,7 +1,8 @@
 //! dpstack-echo: echoes UDP datagrams and TCP streams back to their
 //! sender: one epoll reactor on dpstack's socket API, level- or
-//! edge-triggered (`--trigger`). The edge-triggered reactor accepts and
-//! reads until EAGAIN, as an ET reactor must.
+//! edge-triggered (`--trigger`), or async/await tasks on `dpstack::exec`
+//! (`--trigger async`: a task per connection). The edge-triggered reactor
+//! accepts and reads until EAGAIN, as an ET reactor must.
 
 use clap::{Parser, ValueEnum};
 use dpstack::device::Device;
@@ -16,6 +17,7 @@ use echo_reactor::Reactor;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::ExitCode;
 
+mod echo_async;
 mod echo_reactor;
 
 /// UDP and TCP echo server on dpstack.
@@ -39,7 +41,8 @@ struct Args {
     /// seconds, probes), as TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT.
     #[arg(long, value_parser = parse_keepalive)]
     keepalive: Option<(u32, u32, u32)>,
-    /// epoll mode: level-triggered or edge-triggered.
+    /// epoll mode: level-triggered, edge-triggered, or async/await tasks
+    /// (one per connection) on the stack's executor.
     #[arg(long, value_enum, default_value_t = Trigger::Lt)]
     trigger: Trigger,
 }
@@ -48,6 +51,7 @@ struct Args {
 enum Trigger {
     Lt,
     Et,
+    Async,
 }
 
 struct Echo<'a> {
@@ -101,6 +105,9 @@ impl CoreUser for Echo<'_> {
             }
         }
         core.ready(&args.net, &mut stack);
+        if args.trigger == Trigger::Async {
+            return echo_async::run(core, stack, reactor.listeners, reactor.udp, &FIGURES);
+        }
 
         let mut events = vec![EpollEvent::default(); 256];
         while core.control().keep_running() {

@@ -14,7 +14,6 @@ use dpstack::runtime::{Stack, StackConfig};
 use dpstack::socket::{Errno, SockType};
 use dpstack::time::{Duration as StackDuration, MonotonicClock};
 use dpstack::wire::MacAddr;
-use futures_util::{AsyncReadExt, AsyncWriteExt};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -65,7 +65,7 @@ pub struct Capabilities {
 }
 
 /// A source and sink of Ethernet frames, used in bursts.
-pub trait Device {
+pub trait Device: 'static {
     /// The buffer type frames travel in.
     type Buf: PacketBuf;
 

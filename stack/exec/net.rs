@@ -89,6 +89,14 @@ impl TcpListener {
         Ok(TcpListener { socket })
     }
 
+    /// Takes over `fd`, a listening socket made on the stack before it
+    /// went to the runtime.
+    pub fn from_fd(handle: &Handle, fd: Fd) -> Result<Self, Errno> {
+        Ok(TcpListener {
+            socket: Socket::adopt(handle.shared.clone(), fd)?,
+        })
+    }
+
     /// The next connection, and its peer.
     pub async fn accept(&self) -> Result<(TcpStream, SocketAddrV4), Errno> {
         let (fd, peer) =
@@ -144,6 +152,22 @@ impl TcpStream {
     /// The descriptor.
     pub fn fd(&self) -> Fd {
         self.socket.fd
+    }
+
+    /// Reads what has arrived, waiting until something has; 0 at end of
+    /// stream.
+    pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+        poll_fn(|cx| self.socket.poll_call(cx, false, |s, fd| s.recv(fd, buf))).await
+    }
+
+    /// Writes all of `data`, waiting for room in the send buffer as needed.
+    pub async fn write_all(&mut self, data: &[u8]) -> Result<(), Errno> {
+        let mut sent = 0;
+        while sent < data.len() {
+            let rest = &data[sent..];
+            sent += poll_fn(|cx| self.socket.poll_call(cx, true, |s, fd| s.send(fd, rest))).await?;
+        }
+        Ok(())
     }
 }
 
@@ -215,6 +239,14 @@ impl UdpSocket {
         socket.shared.with(|s| s.bind(fd, address))?;
         socket.watch()?;
         Ok(UdpSocket { socket })
+    }
+
+    /// Takes over `fd`, a bound UDP socket made on the stack before it
+    /// went to the runtime.
+    pub fn from_fd(handle: &Handle, fd: Fd) -> Result<UdpSocket, Errno> {
+        Ok(UdpSocket {
+            socket: Socket::adopt(handle.shared.clone(), fd)?,
+        })
     }
 
     /// Sends one datagram to `to`.

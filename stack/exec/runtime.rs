@@ -20,6 +20,7 @@ type BoxedTask = Pin<Box<dyn Future<Output = ()>>>;
 pub(super) trait StackCalls {
     fn call(&mut self) -> &mut dyn SocketCalls;
     fn now(&self) -> Instant;
+    fn stats(&self) -> crate::stats::StackStats;
     fn turn(
         &mut self,
         epoll: Fd,
@@ -119,6 +120,9 @@ impl<D: Device, C: Clock> StackCalls for Stack<D, C> {
     }
     fn now(&self) -> Instant {
         Stack::now(self)
+    }
+    fn stats(&self) -> crate::stats::StackStats {
+        Stack::stats(self)
     }
     fn turn(
         &mut self,
@@ -251,6 +255,11 @@ impl Handle {
     pub fn now(&self) -> Instant {
         self.shared.stack.borrow().now()
     }
+
+    /// Every layer's counters of the stack.
+    pub fn stats(&self) -> crate::stats::StackStats {
+        self.shared.stack.borrow().stats()
+    }
 }
 
 /// Yields once to the executor.
@@ -345,9 +354,7 @@ pub struct Runtime {
 
 impl Runtime {
     /// A runtime that owns `stack` and drives it.
-    pub fn new<D: Device + 'static, C: Clock + 'static>(
-        mut stack: Stack<D, C>,
-    ) -> Result<Runtime, Errno> {
+    pub fn new<D: Device, C: Clock + 'static>(mut stack: Stack<D, C>) -> Result<Runtime, Errno> {
         let epoll = stack.epoll_create()?;
         Ok(Runtime {
             shared: Rc::new(Shared {
