@@ -101,6 +101,10 @@ pub struct InterfaceConfig {
     /// ([`Disposition::ToKernel`]) instead of being answered (RST, port
     /// unreachable) or dropped.
     pub exception_path: bool,
+    /// With the exception path: TCP and UDP destination ports whose
+    /// traffic always goes to the kernel, even where a dpstack socket
+    /// has the port (the configured filter).
+    pub kernel_ports: Vec<u16>,
 }
 
 /// What became of a received frame.
@@ -130,6 +134,7 @@ impl InterfaceConfig {
             icmp_error_burst: 50,
             tx_offload: crate::device::Offloads::default(),
             exception_path: false,
+            kernel_ports: Vec::new(),
         }
     }
 }
@@ -179,6 +184,16 @@ impl Interface {
     /// [`InterfaceConfig::exception_path`]) or not.
     pub fn set_exception_path(&mut self, on: bool) {
         self.config.exception_path = on;
+    }
+
+    /// TCP and UDP ports always handed to the kernel on the exception path.
+    pub fn set_kernel_ports(&mut self, ports: Vec<u16>) {
+        self.config.kernel_ports = ports;
+    }
+
+    /// True when traffic to `port` belongs to the kernel by configuration.
+    fn kernel_port(&self, port: u16) -> bool {
+        self.config.exception_path && self.config.kernel_ports.contains(&port)
     }
 
     /// The configuration in force.

@@ -1016,3 +1016,78 @@ fn offloaded_checksums_are_left_for_the_device_and_completed_where_it_cannot() {
     assert!(udp.verify_checksum(&IpAddress::Ipv4(OUR_IP), &IpAddress::Ipv4(PEER_IP)));
     assert_eq!(iface.stats().ipv4.tx_checksums_to_device, 2);
 }
+
+#[test]
+fn the_exception_path_hands_unclaimed_and_filtered_ports_to_the_kernel() {
+    use crate::iface::Disposition;
+    use crate::tcp::segment::flags;
+    let (mut iface, mut sockets) = setup();
+    learn_peer(&mut iface, &mut sockets);
+    iface.set_exception_path(true);
+    sockets.tcp.set_pass_unclaimed(true);
+    let syn = ethernet(
+        OUR_MAC,
+        0x0800,
+        &ipv4(6, &tcp_segment(flags::SYN, 1000, 0, b"")),
+    );
+    // No listener on 80: the kernel's, and no RST from us.
+    let mut out = Vec::new();
+    assert_eq!(
+        iface.receive(at(1), &syn, &mut sockets, &mut out),
+        Disposition::ToKernel
+    );
+    iface.poll(at(2), &mut sockets, &mut out);
+    assert!(out.is_empty(), "no RST for the kernel's port");
+    // A listener on 80 takes it...
+    let options = crate::tcp::TcpOptions::from_config(sockets.tcp.config());
+    sockets
+        .tcp
+        .listen(SocketAddrV4::new(OUR_IP, 80), 8, options, OUR_IP)
+        .unwrap();
+    assert_eq!(
+        iface.receive(at(3), &syn, &mut sockets, &mut out),
+        Disposition::Consumed
+    );
+    iface.poll(at(4), &mut sockets, &mut out);
+    assert_eq!(reset_of(&out[0]).flags, flags::SYN | flags::ACK);
+    // ...unless the filter gives port 80 to the kernel.
+    out.clear();
+    iface.set_kernel_ports(vec![80]);
+    let other = ethernet(
+        OUR_MAC,
+        0x0800,
+        &ipv4(6, &tcp_segment(flags::SYN, 9000, 0, b"")),
+    );
+    assert_eq!(
+        iface.receive(at(5), &other, &mut sockets, &mut out),
+        Disposition::ToKernel
+    );
+    // UDP with no socket, and an echo reply, are the kernel's too.
+    let udp = ethernet(
+        OUR_MAC,
+        0x0800,
+        &ipv4(17, &udp_datagram(5000, 53, b"query")),
+    );
+    assert_eq!(
+        iface.receive(at(6), &udp, &mut sockets, &mut out),
+        Disposition::ToKernel
+    );
+    let mut reply = echo_request(1, 1, b"ping");
+    reply[0] = 0;
+    let sum = !crate::wire::checksum::data(&{
+        let mut r = reply.clone();
+        r[2..4].fill(0);
+        r
+    });
+    reply[2..4].copy_from_slice(&sum.to_be_bytes());
+    let echo_reply = ethernet(OUR_MAC, 0x0800, &ipv4(1, &reply));
+    assert_eq!(
+        iface.receive(at(7), &echo_reply, &mut sockets, &mut out),
+        Disposition::ToKernel
+    );
+    iface.poll(at(8), &mut sockets, &mut out);
+    assert!(
+        out.is_empty(),
+        "nothing answered on the kernel's behalf: {out:?}"
+    );
+}

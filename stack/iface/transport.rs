@@ -45,6 +45,10 @@ impl Interface {
             self.udp.rx_errors += 1;
             return;
         }
+        if self.kernel_port(packet.dst_port()) {
+            self.unclaimed();
+            return;
+        }
         let local = SocketAddrV4::new(dst, packet.dst_port());
         let remote = SocketAddrV4::new(src, packet.src_port());
         match udp.deliver(local, remote, packet.payload()) {
@@ -92,7 +96,7 @@ impl Interface {
             stats.rx_closed_port += 1;
             return;
         }
-        if !tcp.input(now, src, dst, &seg) {
+        if self.kernel_port(seg.dst_port) || !tcp.input(now, src, dst, &seg) {
             self.unclaimed();
         }
     }

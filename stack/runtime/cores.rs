@@ -102,7 +102,7 @@ impl Core {
                         .into(),
                 )
             } else {
-                stack.attach_kernel_tap(name)
+                stack.attach_kernel_tap(name, &options.kernel_ports)
             };
             if let Err(message) = attached {
                 // A configuration error at start: say so and fail, as a bad flag does.

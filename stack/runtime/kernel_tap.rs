@@ -1,7 +1,8 @@
 //! The kernel exception path (`--kernel-tap NAME`, F-Stack's "kernel
 //! coexist"): frames the stack does not consume (other EtherTypes,
 //! multicast, TCP and UDP ports with no dpstack socket, ICMP it does not
-//! answer) go to a TAP interface the Linux kernel owns, configured with the
+//! answer, and any TCP or UDP port given with `--kernel-port`) go to a TAP
+//! interface the Linux kernel owns, configured with the
 //! stack's MAC and address; what the kernel sends on it leaves through the
 //! port. So SSH, a kernel HTTP server or IPv6 keep working on a port bound
 //! to DPDK, beside the stack's own services on the same address.

@@ -92,6 +92,10 @@ pub struct NetOptions {
     /// address, and the kernel's frames leave through the port (one lcore).
     #[arg(long)]
     pub kernel_tap: Option<String>,
+    /// With --kernel-tap: a TCP/UDP port whose traffic always goes to the
+    /// kernel, even where a dpstack socket has the port (repeatable).
+    #[arg(long = "kernel-port")]
+    pub kernel_ports: Vec<u16>,
 }
 
 fn parse_probability(text: &str) -> Result<f64, String> {

@@ -268,12 +268,14 @@ impl<D: Device, C: Clock> Stack<D, C> {
 
     /// Turns on the kernel exception path through a new TAP `name` that
     /// the kernel owns with this stack's MAC, address and MTU (see
-    /// [`kernel_tap`](super::kernel_tap)).
-    pub fn attach_kernel_tap(&mut self, name: &str) -> Result<(), String> {
+    /// [`kernel_tap`](super::kernel_tap)); traffic to `kernel_ports` goes
+    /// to the kernel whatever dpstack listens on.
+    pub fn attach_kernel_tap(&mut self, name: &str, kernel_ports: &[u16]) -> Result<(), String> {
         let config = self.iface.config().clone();
         let tap = super::kernel_tap::KernelTap::open(name, config.mac, config.ip, config.mtu)?;
         self.kernel_tap = Some(tap);
         self.iface.set_exception_path(true);
+        self.iface.set_kernel_ports(kernel_ports.to_vec());
         self.sockets.tcp.set_pass_unclaimed(true);
         Ok(())
     }
