@@ -64,6 +64,8 @@ fn socket_path(args: &Args) -> Result<PathBuf, String> {
         .map_err(|_| "no dpstack app is serving telemetry (/run/dpstack is missing)".to_string())?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "sock"))
+        // A file left by an app that was killed answers nothing: skip it.
+        .filter(|p| UnixStream::connect(p).is_ok())
         .collect();
     match found.as_slice() {
         [one] => Ok(one.clone()),
