@@ -10,8 +10,7 @@
 //! strings in a fixed column order (given in the command's help).
 
 use super::sys;
-use crate::runtime::telemetry::{ask, Answer, Query, ANSWER_TIMEOUT};
-use crate::stats::StackStats;
+use crate::runtime::telemetry::{ask, total_stats, Answer, Query, ANSWER_TIMEOUT};
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::sync::Once;
 
@@ -85,15 +84,7 @@ unsafe extern "C" fn stats_command(
     _params: *const c_char,
     d: *mut sys::rte_tel_data,
 ) -> c_int {
-    let mut total = StackStats::default();
-    let mut connections = 0u64;
-    let answers = ask(Query::Stats, ANSWER_TIMEOUT);
-    for a in &answers {
-        if let Answer::Stats(stats, count) = &a.answer {
-            total.add(stats);
-            connections += *count as u64;
-        }
-    }
+    let (total, cores, connections) = total_stats();
     // SAFETY: `d` is the callback's data; names are NUL-terminated and
     // made of letters, digits, '_' and '/' as DPDK requires.
     unsafe {
@@ -103,8 +94,8 @@ unsafe extern "C" fn stats_command(
                 sys::rte_tel_data_add_dict_u64(d, name.as_ptr(), value);
             }
         };
-        add("cores", answers.len() as u64);
-        add("connections", connections);
+        add("cores", cores as u64);
+        add("connections", connections as u64);
         for (layer, fields) in total.layers() {
             for (field, value) in fields {
                 add(&format!("{layer}/{field}"), value);

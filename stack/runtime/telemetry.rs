@@ -216,6 +216,20 @@ pub fn neighbour_json(core: usize, n: &Neighbour) -> Value {
     })
 }
 
+/// Every core's counters summed: (totals, cores that answered, connections).
+pub fn total_stats() -> (StackStats, usize, usize) {
+    let answers = ask(Query::Stats, ANSWER_TIMEOUT);
+    let mut total = StackStats::default();
+    let mut connections = 0;
+    for a in &answers {
+        if let Answer::Stats(stats, count) = &a.answer {
+            total.add(stats);
+            connections += count;
+        }
+    }
+    (total, answers.len(), connections)
+}
+
 /// Runs `command` against the cores; the reply as JSON, or `None` for an
 /// unknown command.
 pub fn answer_command(command: &str) -> Option<Value> {
@@ -223,17 +237,9 @@ pub fn answer_command(command: &str) -> Option<Value> {
     Some(match command {
         "/" | "" => json!(COMMANDS.iter().map(|(c, _)| *c).collect::<Vec<_>>()),
         "/dpstack/stats" => {
-            let answers = ask(Query::Stats, ANSWER_TIMEOUT);
-            let mut total = StackStats::default();
-            let mut connections = 0;
-            for a in &answers {
-                if let Answer::Stats(stats, count) = &a.answer {
-                    total.add(stats);
-                    connections += count;
-                }
-            }
+            let (total, cores, connections) = total_stats();
             let mut value = total.to_json();
-            value["cores"] = json!(answers.len());
+            value["cores"] = json!(cores);
             value["connections"] = json!(connections);
             value
         }
