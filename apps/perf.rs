@@ -17,6 +17,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+#[path = "perf_kv.rs"]
+mod kv;
 #[path = "perf_rr.rs"]
 mod rr;
 
@@ -98,6 +100,34 @@ enum Role {
         #[arg(long, default_value_t = 64)]
         size: usize,
         /// Seconds to keep connecting.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+    },
+    /// RESP2 load against a key-value server (dpstack-kv, redis-server):
+    /// each connection sends a batch of `--pipeline` commands and waits
+    /// for every reply, for a set time (redis-benchmark's model).
+    Kv {
+        #[command(flatten)]
+        net: NetOptions,
+        /// Server address and port.
+        #[arg(long)]
+        connect: SocketAddrV4,
+        /// Connections (redis-benchmark's -c).
+        #[arg(long, default_value_t = 50)]
+        connections: usize,
+        /// Commands per batch (redis-benchmark's -P).
+        #[arg(long, default_value_t = 1)]
+        pipeline: usize,
+        /// The command sent.
+        #[arg(long, value_enum, default_value_t = kv::KvCommand::Get)]
+        command: kv::KvCommand,
+        /// Keys drawn at random from this many (redis-benchmark's -r).
+        #[arg(long, default_value_t = 100_000)]
+        keys: u64,
+        /// Bytes of each SET value (redis-benchmark's -d).
+        #[arg(long, default_value_t = 3)]
+        value_size: usize,
+        /// Seconds of requests once every connection is up.
         #[arg(long, default_value_t = 1.0)]
         seconds: f64,
     },
@@ -315,7 +345,8 @@ impl Perf<'_> {
             Role::Server { net, .. }
             | Role::Client { net, .. }
             | Role::Rr { net, .. }
-            | Role::Crr { net, .. } => net,
+            | Role::Crr { net, .. }
+            | Role::Kv { net, .. } => net,
         }
     }
 }
@@ -345,6 +376,20 @@ fn validate(role: &Role) -> Result<(), String> {
             ..
         } if *concurrency == 0 || *size == 0 || !seconds.is_finite() || *seconds <= 0.0 => {
             return Err("crr needs --concurrency, --size and --seconds above 0".into());
+        }
+        Role::Kv {
+            connections,
+            pipeline,
+            keys,
+            seconds,
+            ..
+        } if *connections == 0
+            || *pipeline == 0
+            || *keys == 0
+            || !seconds.is_finite()
+            || *seconds <= 0.0 =>
+        {
+            return Err("kv needs --connections, --pipeline, --keys and --seconds above 0".into());
         }
         Role::Client { connections, .. } if *connections == 0 => {
             return Err("client needs --connections above 0".into());
@@ -394,6 +439,30 @@ fn crr_options(role: &Role) -> Option<rr::CrrOptions> {
     }
 }
 
+fn kv_options(role: &Role) -> Option<kv::KvOptions> {
+    match role {
+        Role::Kv {
+            connect,
+            connections,
+            pipeline,
+            command,
+            keys,
+            value_size,
+            seconds,
+            ..
+        } => Some(kv::KvOptions {
+            connect: *connect,
+            connections: *connections,
+            pipeline: *pipeline,
+            command: *command,
+            keys: *keys,
+            value_size: *value_size,
+            duration: Duration::from_micros((*seconds * 1e6) as u64),
+        }),
+        _ => None,
+    }
+}
+
 /// One reactor per core: servers listen on every core; clients, rr and
 /// crr run their share of the connections on each core.
 impl CoreUser for Perf<'_> {
@@ -415,6 +484,11 @@ impl CoreUser for Perf<'_> {
                 core.ready(net, &mut stack);
                 let options = crr_options(self.role).expect("crr");
                 measured = Some(rr::run_crr(&mut stack, core, &options)?);
+            }
+            Role::Kv { .. } => {
+                core.ready(net, &mut stack);
+                let options = kv_options(self.role).expect("kv");
+                measured = Some(kv::run(&mut stack, core, &options)?);
             }
             Role::Server {
                 listen_port,
@@ -658,6 +732,13 @@ fn finish(perf: &Perf<'_>, cores: Vec<PerfCore>) -> Result<(), String> {
     } else if let Some(options) = crr_options(perf.role) {
         let totals = rr::crr_figures(&options, &measured);
         print_cores_summary("dpstack-perf", json, &totals, &summaries);
+    } else if let Some(options) = kv_options(perf.role) {
+        let totals = kv::kv_figures(&options, &mut measured);
+        print_cores_summary("dpstack-perf", json, &totals, &summaries);
+        let errors: u64 = measured.iter().map(|c| c.failed).sum();
+        if errors > 0 {
+            return Err(format!("{errors} error replies"));
+        }
     }
     if failures > 0 {
         return Err(format!("{failures} transfer(s) failed"));

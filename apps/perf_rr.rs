@@ -33,8 +33,9 @@ pub struct RrOptions {
 const MAX_CONNECTING: usize = 1024;
 
 /// One connection's progress.
-struct Conn {
-    fd: Fd,
+pub struct Conn {
+    /// Its descriptor.
+    pub fd: Fd,
     /// The echo server port it connects to.
     server: SocketAddrV4,
     connected: bool,
@@ -88,7 +89,6 @@ pub fn run<D: Device, C: Clock>(
     options: &RrOptions,
 ) -> Result<RrCore, String> {
     let epfd = stack.epoll_create().map_err(|e| e.to_string())?;
-    let total = options.connections + options.idle;
     let server_of = |i: usize| {
         if i < options.connections {
             options.connect
@@ -97,56 +97,11 @@ pub fn run<D: Device, C: Clock>(
             SocketAddrV4::new(*options.connect.ip(), options.connect.port() + k)
         }
     };
-    // Connection `i` of the run is `mine[j]` of this core; conns[j] its state.
-    let mine: Vec<usize> = share(total, core).collect();
+    let total = options.connections + options.idle;
+    let (mine, mut conns) = connect_share(stack, core, epfd, total, server_of)?;
+    announce_connected(core);
     let active = mine.iter().filter(|&&i| i < options.connections).count();
-    // Connections open a window at a time: a burst of 100,000 SYNs would
-    // overflow the receive queues, and each one lost waits a full
-    // retransmission timeout.
-    let mut conns = Vec::with_capacity(mine.len());
-    for (j, &i) in mine.iter().enumerate().take(MAX_CONNECTING) {
-        conns.push(Conn::open(stack, epfd, server_of(i), j)?);
-    }
     let mut events = vec![EpollEvent::default(); 1024];
-    let mut up = 0;
-    let mut backoff = IdleBackoff::default();
-    while up < mine.len() && core.control().keep_running() {
-        let n = poll_turn(stack, epfd, &mut events, &mut backoff)?;
-        for event in &events[..n] {
-            let j = event.data as usize;
-            let conn = &mut conns[j];
-            if conn.connected {
-                continue;
-            }
-            match stack.connect(conn.fd, conn.server) {
-                Ok(()) | Err(Errno::EISCONN) => {}
-                Err(Errno::EALREADY) => continue,
-                Err(e) => return Err(format!("connection {}: {e}", mine[j])),
-            }
-            conn.connected = true;
-            let readable = EpollEvent {
-                events: EPOLLIN,
-                data: j as u64,
-            };
-            stack
-                .epoll_ctl(epfd, CtlOp::Mod, conn.fd, readable)
-                .map_err(|e| e.to_string())?;
-            up += 1;
-            if conns.len() < mine.len() {
-                let next = conns.len();
-                conns.push(Conn::open(stack, epfd, server_of(mine[next]), next)?);
-            }
-        }
-    }
-    if up < mine.len() {
-        return Err(format!("only {up} of {} connections came up", mine.len()));
-    }
-    if !core.meet(|| stack.poll()) {
-        return Err("stopped before every core had its connections up".into());
-    }
-    if core.index() == 0 {
-        println!("dpstack: rr connected");
-    }
     let request = vec![0x42u8; options.size];
     let mut buf = vec![0u8; 64 * 1024];
     let mut latencies: Vec<u32> = Vec::new();
@@ -198,6 +153,82 @@ pub fn run<D: Device, C: Clock>(
     })
 }
 
+/// Opens this core's share of `total` connections (connection `i` to
+/// `server_of(i)`), a window at a time, each watched by `epfd` for input
+/// with its index in the returned list as data; waits for every core to
+/// be connected. Returns the
+/// run-wide numbers of this core's connections and their states.
+pub fn connect_share<D: Device, C: Clock>(
+    stack: &mut Stack<D, C>,
+    core: &Core,
+    epfd: Fd,
+    total: usize,
+    server_of: impl Fn(usize) -> SocketAddrV4,
+) -> Result<(Vec<usize>, Vec<Conn>), String> {
+    let mine: Vec<usize> = share(total, core).collect();
+    // Connections open a window at a time: a burst of 100,000 SYNs would
+    // overflow the receive queues, and each one lost waits a full
+    // retransmission timeout.
+    let mut conns = Vec::with_capacity(mine.len());
+    for (j, &i) in mine.iter().enumerate().take(MAX_CONNECTING) {
+        conns.push(Conn::open(stack, epfd, server_of(i), j)?);
+    }
+    let mut events = vec![EpollEvent::default(); 1024];
+    let mut up = 0;
+    let mut backoff = IdleBackoff::default();
+    while up < mine.len() && core.control().keep_running() {
+        let n = poll_turn(stack, epfd, &mut events, &mut backoff)?;
+        for event in &events[..n] {
+            let j = event.data as usize;
+            let conn = &mut conns[j];
+            if conn.connected {
+                continue;
+            }
+            match stack.connect(conn.fd, conn.server) {
+                Ok(()) | Err(Errno::EISCONN) => {}
+                Err(Errno::EALREADY) => continue,
+                Err(e) => return Err(format!("connection {}: {e}", mine[j])),
+            }
+            conn.connected = true;
+            let readable = EpollEvent {
+                events: EPOLLIN,
+                data: j as u64,
+            };
+            stack
+                .epoll_ctl(epfd, CtlOp::Mod, conn.fd, readable)
+                .map_err(|e| e.to_string())?;
+            up += 1;
+            if conns.len() < mine.len() {
+                let next = conns.len();
+                conns.push(Conn::open(stack, epfd, server_of(mine[next]), next)?);
+            }
+        }
+    }
+    if up < mine.len() {
+        return Err(format!("only {up} of {} connections came up", mine.len()));
+    }
+    if !core.meet(|| stack.poll()) {
+        return Err("stopped before every core had its connections up".into());
+    }
+    Ok((mine, conns))
+}
+
+/// Says, once for every core, that the timed phase starts now: harnesses
+/// start their clocks at this line.
+pub fn announce_connected(core: &Core) {
+    if core.index() == 0 {
+        println!("dpstack: rr connected");
+    }
+}
+
+/// Says, once for every core, that the timed phase is over: what follows
+/// (closing, lingering, the summary) is not part of the measurement.
+pub fn announce_done(core: &Core) {
+    if core.index() == 0 {
+        println!("dpstack: rr done");
+    }
+}
+
 /// The summary figures of rr over every core: connections, idle,
 /// requests, seconds (the longest core's), requests per second and the
 /// latency percentiles of all requests together.
@@ -233,7 +264,7 @@ pub fn rr_figures(options: &RrOptions, cores: &mut [RrCore]) -> Vec<(&'static st
 
 /// One turn of the stack in poll mode (never waiting); the ready events
 /// go to `events`. The CPU is yielded only when turns stay idle.
-fn poll_turn<D: Device, C: Clock>(
+pub fn poll_turn<D: Device, C: Clock>(
     stack: &mut Stack<D, C>,
     epfd: Fd,
     events: &mut [EpollEvent],
@@ -283,7 +314,7 @@ fn connect_watched<D: Device, C: Clock>(
 }
 
 /// Sends a whole request (a few bytes: it fits an empty send buffer).
-fn send_all<D: Device, C: Clock>(
+pub fn send_all<D: Device, C: Clock>(
     stack: &mut Stack<D, C>,
     fd: Fd,
     data: &[u8],
@@ -338,9 +369,7 @@ pub fn run_crr<D: Device, C: Clock>(
     if !core.meet(|| stack.poll()) {
         return Err("stopped before starting".into());
     }
-    if core.index() == 0 {
-        println!("dpstack: rr connected");
-    }
+    announce_connected(core);
     let started = std::time::Instant::now();
     let limit = std::time::Duration::from_nanos(options.duration.as_nanos());
     for _ in share(options.concurrency, core) {

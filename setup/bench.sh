@@ -3,11 +3,12 @@
 # interleaved, median of 5 runs (benches/side_by_side/): bulk TCP, 64-byte
 # request/response at 1, 64 and 1,024 connections, connection rate,
 # demultiplexing cost with idle connections, memory per idle connection,
-# the packet generator against testpmd, and scaling from one core to two.
+# the packet generator against testpmd, a key-value server (dpstack-kv
+# against redis-server), and scaling from one core to two.
 # Prints one table and writes
 # JSON (default target/bench/side_by_side.json).
 #
-#   setup/bench.sh [--runs N] [--quick] [--scenarios bulk,rr,connect,demux,memory,pktgen,scaling]
+#   setup/bench.sh [--runs N] [--quick] [--scenarios bulk,rr,connect,demux,memory,pktgen,kv,scaling]
 #                  [--contenders NAME,...] [--json PATH]
 #
 # Traffic stays on this machine: in-memory links, loopback, a veth pair

@@ -4,7 +4,9 @@
 //! connection comes up, requests complete, latency is reported), then on
 //! one connection beside 100 idle ones spread over the echo's three ports
 //! (`--tcp-port 7-9`, `--idle-ports 3`), then `dpstack-perf crr` opens,
-//! uses and closes connections 8 at a time.
+//! uses and closes connections 8 at a time. `dpstack-perf kv` drives
+//! `dpstack-kv` the same way (SET, then GET over a key space it fills),
+//! and counts the error replies of a server out of memory.
 #![cfg(feature = "dpdk")]
 
 mod common;
@@ -85,6 +87,85 @@ fn perf_rr_against_echo_over_memif() {
         accepted >= 8 + 101 + opened,
         "the echo server accepted every connection, on all three ports: {server_summary}"
     );
+}
+
+#[test]
+fn perf_kv_against_kv_over_memif() {
+    let socket = format!("/tmp/dps-test-memif-kv-{}.sock", std::process::id());
+    let kv_server = |maxmemory: &str| {
+        let _ = std::fs::remove_file(&socket);
+        let mut server = Command::new(env!("CARGO_BIN_EXE_dpstack-kv"));
+        server.args(memif("server", "0", &socket)).args([
+            "--ip",
+            "10.66.0.2/24",
+            "--listen-port",
+            "7",
+            "--maxmemory",
+            maxmemory,
+        ]);
+        let mut server = App::spawn(server);
+        server.wait_ready(Duration::from_secs(30));
+        server
+    };
+    let load = |command: &str| {
+        [
+            "kv",
+            "--command",
+            command,
+            "--connections",
+            "10",
+            "--pipeline",
+            "8",
+            "--keys",
+            "1000",
+            "--value-size",
+            "32",
+            "--seconds",
+            "0.3",
+        ]
+        .map(String::from)
+    };
+    let server = kv_server("1000000");
+    let set = client(&socket, &load("set").each_ref().map(String::as_str));
+    let get = client(&socket, &load("get").each_ref().map(String::as_str));
+    let summary = server.terminate();
+    for (name, run) in [("SET", &set), ("GET", &get)] {
+        println!("kv {name} over memif: {run}");
+        assert_eq!(run["error_replies"], 0, "{run}");
+        assert!(run["requests"].as_u64().unwrap() > 1000, "{run}");
+        assert!(run["p99_us"].as_f64().unwrap() > 0.0, "{run}");
+    }
+    let figure = |name: &str| -> u64 {
+        summary
+            .split(' ')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in the kv summary: {summary}"))
+    };
+    assert_eq!(figure("keys"), 1000, "the GET run set every key first");
+    let answered = set["requests"].as_u64().unwrap() + get["requests"].as_u64().unwrap();
+    assert!(figure("commands") >= answered + 1000, "{summary}");
+
+    // A server with room for a few keys: SETs past it get OOM errors,
+    // which the client counts and fails on.
+    let server = kv_server("2000");
+    let output = Command::new(env!("CARGO_BIN_EXE_dpstack-perf"))
+        .arg("kv")
+        .args(memif("client", "1", &socket))
+        .args(["--ip", "10.66.0.1/24", "--connect", "10.66.0.2:7", "--json"])
+        .args(&load("set")[1..])
+        .output()
+        .expect("dpstack-perf runs");
+    server.terminate();
+    let _ = std::fs::remove_file(&socket);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let run: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a summary")).expect("JSON summary");
+    assert!(
+        !output.status.success(),
+        "error replies fail the run: {run}"
+    );
+    assert!(run["error_replies"].as_u64().unwrap() > 0, "{run}");
 }
 
 /// Runs `dpstack-perf` with `args` as the memif client; its JSON summary.

@@ -46,7 +46,13 @@ impl DpdkMemif {
 }
 
 /// Starts `binary` with `args` on a `net_memif` port in `role`, on `lcores`.
-fn spawn(binary: &PathBuf, role: &str, lcores: &str, socket: &str, args: &[&str]) -> Option<Child> {
+pub fn spawn(
+    binary: &PathBuf,
+    role: &str,
+    lcores: &str,
+    socket: &str,
+    args: &[&str],
+) -> Option<Child> {
     let eal = format!(
         "-l {lcores} --no-pci {} --vdev=net_memif0,role={role},socket={socket}",
         eal_memory(&format!("dpsbench{role}{}", std::process::id()))
@@ -61,7 +67,11 @@ fn spawn(binary: &PathBuf, role: &str, lcores: &str, socket: &str, args: &[&str]
 }
 
 /// Waits for a line starting with `prefix`.
-fn wait_for(lines: &std::sync::mpsc::Receiver<String>, prefix: &str, timeout: Duration) -> bool {
+pub fn wait_for(
+    lines: &std::sync::mpsc::Receiver<String>,
+    prefix: &str,
+    timeout: Duration,
+) -> bool {
     let deadline = Instant::now() + timeout;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         match lines.recv_timeout(left) {
@@ -91,7 +101,10 @@ fn eal_memory(prefix: &str) -> String {
 }
 
 /// Waits for the app's ready line; the lines after it go to `rest`.
-fn wait_ready(child: &mut Child, timeout: Duration) -> Option<std::sync::mpsc::Receiver<String>> {
+pub fn wait_ready(
+    child: &mut Child,
+    timeout: Duration,
+) -> Option<std::sync::mpsc::Receiver<String>> {
     let stdout = child.stdout.take()?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -113,7 +126,7 @@ fn wait_ready(child: &mut Child, timeout: Duration) -> Option<std::sync::mpsc::R
 }
 
 /// CPU used by a finished child from `start_cpu` on: its total from wait4.
-fn finish(mut child: Child, start_cpu: f64) -> Option<f64> {
+pub fn finish(mut child: Child, start_cpu: f64) -> Option<f64> {
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();

@@ -14,6 +14,7 @@
 mod common;
 mod dpdk;
 mod dpstack_pipe;
+mod kv;
 mod linux;
 mod measure;
 mod report;
@@ -62,6 +63,8 @@ struct Plan {
     /// Bytes of growth the pipe capacity run fills (None: not run).
     capacity_budget: Option<u64>,
     pktgen_seconds: u32,
+    /// Seconds of requests per key-value run.
+    kv_duration: Duration,
 }
 
 impl Plan {
@@ -79,6 +82,7 @@ impl Plan {
             memory_connections: vec![9_000, 100_000],
             capacity_budget: Some(8 << 30),
             pktgen_seconds: 5,
+            kv_duration: Duration::from_secs(2),
         }
     }
 
@@ -96,6 +100,7 @@ impl Plan {
             memory_connections: vec![2_000],
             capacity_budget: None,
             pktgen_seconds: 1,
+            kv_duration: Duration::from_millis(300),
         }
     }
 }
@@ -215,6 +220,43 @@ fn pktgen_rows(runs: usize, seconds: u32) -> Vec<Row> {
             testpmd,
         ),
     ]
+}
+
+/// The key-value scenario (benches/side_by_side/kv.rs): dpstack-kv over
+/// memif and redis-server over loopback, in turn, for SET and GET with and
+/// without pipelining; work per CPU-second of the server.
+fn kv_rows(plan: &Plan) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (command, pipeline) in [("set", 1), ("set", 16), ("get", 1), ("get", 16)] {
+        let load = kv::Load {
+            command,
+            pipeline,
+            connections: 50,
+        };
+        let scenario = format!("kv {} x50 -P{pipeline}", command.to_uppercase());
+        let contenders: [(&str, kv::Measure); 2] = [
+            ("dpstack-kv (net_memif, dpstack-perf kv)", kv::dpstack),
+            ("redis-server (loopback, redis-benchmark)", kv::redis),
+        ];
+        let mut samples = vec![Vec::new(); contenders.len()];
+        for run in 0..plan.runs {
+            for (i, (name, measure)) in contenders.iter().enumerate() {
+                if let Some(sample) = measure(load, plan.kv_duration) {
+                    eprintln!(
+                        "  {scenario} / {name}: run {}: {:.4e} per server CPU-s ({:.4e} per s)",
+                        run + 1,
+                        sample.per_cpu(),
+                        sample.per_wall()
+                    );
+                    samples[i].push(sample);
+                }
+            }
+        }
+        for ((name, _), samples) in contenders.iter().zip(samples) {
+            rows.push(Row::new(&scenario, name, Unit::ServerRequests, samples));
+        }
+    }
+    rows
 }
 
 /// The scaling figure: rr64 x64 and connection rate on one core and on two,
@@ -517,6 +559,9 @@ fn main() {
     }
     if wants("pktgen") {
         rows.extend(pktgen_rows(plan.runs, plan.pktgen_seconds));
+    }
+    if wants("kv") {
+        rows.extend(kv_rows(&plan));
     }
     let mut scaling_ratios = Vec::new();
     if wants("scaling") {

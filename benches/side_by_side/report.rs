@@ -19,6 +19,9 @@ pub enum Unit {
     Frames,
     /// A count, not a rate: `Sample::work` is connections held at once.
     ConnectionsHeld,
+    /// Requests per CPU-second of the server alone (`Sample::cpu` is the
+    /// server's).
+    ServerRequests,
 }
 
 impl Unit {
@@ -31,6 +34,7 @@ impl Unit {
             Unit::BytesPerConnection => "bytes per connection",
             Unit::Frames => "frames per CPU-s (one core)",
             Unit::ConnectionsHeld => "connections held",
+            Unit::ServerRequests => "requests per server CPU-s",
         }
     }
 
@@ -48,7 +52,7 @@ impl Unit {
     fn wall(self, sample: &Sample) -> Option<f64> {
         match self {
             Unit::Bytes => Some(sample.per_wall() * 8.0 / 1e9),
-            Unit::Requests | Unit::Connections => Some(sample.per_wall()),
+            Unit::Requests | Unit::ServerRequests | Unit::Connections => Some(sample.per_wall()),
             Unit::Packets | Unit::Frames => Some(sample.per_wall()),
             Unit::BytesPerConnection | Unit::ConnectionsHeld => None,
         }
@@ -57,7 +61,7 @@ impl Unit {
     fn wall_label(self) -> &'static str {
         match self {
             Unit::Bytes => "Gbit/s",
-            Unit::Requests => "requests/s",
+            Unit::Requests | Unit::ServerRequests => "requests/s",
             Unit::Connections => "connections/s",
             Unit::Packets => "packets/s",
             Unit::Frames => "frames/s",

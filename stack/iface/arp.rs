@@ -21,6 +21,10 @@ pub struct ArpConfig {
     /// Most entries in the cache; the oldest learnt entry makes room.
     pub max_entries: usize,
     /// Packets held per unresolved address; the oldest is dropped on overflow.
+    /// The default, 128, is about what Linux holds (`unres_qlen_bytes`,
+    /// 212,992 bytes of small packets): a burst of connections opened
+    /// before the first ARP reply keeps every SYN instead of waiting a
+    /// retransmission timeout for most of them.
     pub max_queued_per_address: usize,
     /// Unresolved addresses held at once; packets to another one are dropped.
     pub max_pending_addresses: usize,
@@ -36,7 +40,7 @@ impl Default for ArpConfig {
             reachable: Duration::from_secs(30),
             stale: Duration::from_secs(60),
             max_entries: 1024,
-            max_queued_per_address: 8,
+            max_queued_per_address: 128,
             max_pending_addresses: 64,
             retry_interval: Duration::from_secs(1),
             max_requests: 3,
