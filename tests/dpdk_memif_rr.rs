@@ -32,12 +32,29 @@ fn memif(role: &str, lcores: &str, socket: &str) -> Vec<String> {
 
 #[test]
 fn perf_rr_against_echo_over_memif() {
-    let socket = format!("/tmp/dps-test-memif-{}.sock", std::process::id());
+    rr_against_echo("et");
+}
+
+/// The same against the echo written as async/await tasks.
+#[test]
+fn perf_rr_against_async_echo_over_memif() {
+    rr_against_echo("async");
+}
+
+/// rr, rr beside idle connections, and crr against `dpstack-echo
+/// --trigger <trigger>`.
+fn rr_against_echo(trigger: &str) {
+    let socket = format!("/tmp/dps-test-memif-{trigger}-{}.sock", std::process::id());
     let _ = std::fs::remove_file(&socket);
     let mut server = Command::new(env!("CARGO_BIN_EXE_dpstack-echo"));
-    server
-        .args(memif("server", "0", &socket))
-        .args(["--ip", "10.66.0.2/24", "--tcp-port", "7-9"]);
+    server.args(memif("server", "0", &socket)).args([
+        "--ip",
+        "10.66.0.2/24",
+        "--tcp-port",
+        "7-9",
+        "--trigger",
+        trigger,
+    ]);
     let mut server = App::spawn(server);
     server.wait_ready(Duration::from_secs(30));
     let summary = client(&socket, &["rr", "--connections", "8", "--seconds", "0.5"]);

@@ -2,7 +2,8 @@
 //! `net_tap` of two queue pairs, in a namespace the test creates and
 //! removes. The kernel picks each frame's queue itself (the TAP has no RSS
 //! of ours), so the stacks steer in software.
-//! - `dpstack-echo`: 1,000 kernel clients at once, every one echoed, both
+//! - `dpstack-echo` (the edge-triggered reactor, then async/await tasks):
+//!   1,000 kernel clients at once, every one echoed, both
 //!   cores holding 35-65% of them; pings answered; UDP from 200 source
 //!   ports all echoed, by both cores; checksums offloaded to the TAP PMD
 //!   both ways.
@@ -27,12 +28,25 @@ fn cores(summary: &serde_json::Value) -> &Vec<serde_json::Value> {
 
 #[test]
 fn a_thousand_kernel_clients_into_echo_on_two_lcores() {
-    let ns = common::Netns::create("mcecho");
-    let ifname = "dpsmcecho";
+    kernel_clients_into_echo("et", "mcecho");
+}
+
+/// The same against the echo written as async/await tasks (a task per
+/// connection and one for UDP, on each lcore's own executor).
+#[test]
+fn a_thousand_kernel_clients_into_async_echo_on_two_lcores() {
+    kernel_clients_into_echo("async", "mcechoa");
+}
+
+/// 1,000 kernel TCP clients, pings and UDP from 200 ports into
+/// `dpstack-echo --trigger <trigger>` on two lcores, in namespace `tag`.
+fn kernel_clients_into_echo(trigger: &str, tag: &str) {
+    let ns = common::Netns::create(tag);
+    let ifname = format!("dps{tag}");
     let app = start(
         &ns,
-        ifname,
-        &common::net_tap_backend_on(ifname, "0-1"),
+        &ifname,
+        &common::net_tap_backend_on(&ifname, "0-1"),
         env!("CARGO_BIN_EXE_dpstack-echo"),
         &[
             "--tcp-port",
@@ -40,7 +54,7 @@ fn a_thousand_kernel_clients_into_echo_on_two_lcores() {
             "--udp-port",
             "7",
             "--trigger",
-            "et",
+            trigger,
             "--json",
         ],
     );
