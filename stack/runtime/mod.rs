@@ -28,7 +28,7 @@ pub use summary::{
     fill_pattern, pattern_byte, print_cores_summary, print_summary, summed_counts, CoreSummary,
     SummaryValue,
 };
-pub use threads::StackHandle;
+pub use threads::{StackHandle, ThreadConfig};
 
 pub mod kernel_tap;
 pub mod telemetry;

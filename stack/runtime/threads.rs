@@ -2,12 +2,16 @@
 //! and application threads use it through a [`StackHandle`] (`Send +
 //! Clone`). Calls cross to the stack thread through a crossbeam-queue
 //! ring as closures and come back through a per-call slot; a blocking
-//! `epoll_wait` parks the calling thread (a condition variable, no
-//! spinning) until the stack thread finds an event or the timeout passes.
+//! `epoll_wait` waits in the same slot until the stack thread finds an
+//! event or the timeout passes.
 //!
-//! Each call costs a queue push, a wake-up of the stack thread if it
-//! naps, and a wake-up of the caller: cross-thread wake-ups that
-//! run-to-completion (the app inside the poll loop) never pays. See
+//! Both sides spin before they sleep ([`ThreadConfig`]): the caller
+//! watches its slot for `caller_spin` before parking on a condition
+//! variable, and the stack thread keeps polling for `stack_spin` after its
+//! last work before it naps. A call then costs a few cache-line transfers
+//! between two busy cores instead of two scheduler wake-ups (tens of µs
+//! each on a VM), at the price of both cores spinning while calls come;
+//! with both spins at zero, every call sleeps and wakes as before. See
 //! `docs/sockets.md` for measured figures.
 
 use super::Stack;
@@ -25,41 +29,105 @@ use std::time::{Duration, Instant};
 
 /// Requests waiting for the stack thread, at most.
 const QUEUE: usize = 4096;
-/// Idle turns before the stack thread naps between polls.
-const SPINS: u32 = 2000;
-/// How long one nap lasts (a request wakes it at once).
-const NAP: Duration = Duration::from_micros(50);
+
+/// How the two sides of a [`StackHandle`] wait for each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadConfig {
+    /// How long a caller watches for its reply before parking (each call
+    /// and each `epoll_wait`). Zero: park at once.
+    pub caller_spin: Duration,
+    /// How long the stack thread keeps polling after its last work (a
+    /// request, a frame, a timer) before it naps. Zero: nap whenever a
+    /// turn found nothing.
+    pub stack_spin: Duration,
+    /// How long one nap lasts at most; a request ends it at once.
+    pub nap: Duration,
+}
+
+impl Default for ThreadConfig {
+    /// Spin 50 µs on the caller's side and 1 ms on the stack's: round
+    /// trips from a busy application never sleep, an idle one costs the
+    /// stack thread a millisecond of spinning before it naps.
+    fn default() -> Self {
+        ThreadConfig {
+            caller_spin: Duration::from_micros(50),
+            stack_spin: Duration::from_millis(1),
+            nap: Duration::from_micros(50),
+        }
+    }
+}
+
+impl ThreadConfig {
+    /// No spinning: every call parks its caller, and the stack thread
+    /// naps as soon as a turn finds nothing (the cheapest on CPU).
+    pub fn sleeping() -> Self {
+        ThreadConfig {
+            caller_spin: Duration::ZERO,
+            stack_spin: Duration::ZERO,
+            ..ThreadConfig::default()
+        }
+    }
+}
 
 type Call<D, C> = Box<dyn FnOnce(&mut Stack<D, C>) + Send>;
 
-/// Where a result comes back to the calling thread.
+/// Where a result comes back to the calling thread: `ready` is watched
+/// while spinning; the mutex and condition variable serve a parked caller,
+/// and the stack thread signals only when `parked` says one is waiting
+/// (a signal is a system call).
 struct Reply<T> {
-    value: Mutex<Option<T>>,
-    ready: Condvar,
+    ready: AtomicBool,
+    value: Mutex<Slot<T>>,
+    wake: Condvar,
+}
+
+struct Slot<T> {
+    value: Option<T>,
+    parked: bool,
 }
 
 impl<T> Reply<T> {
     fn new() -> Arc<Self> {
         Arc::new(Reply {
-            value: Mutex::new(None),
-            ready: Condvar::new(),
+            ready: AtomicBool::new(false),
+            value: Mutex::new(Slot {
+                value: None,
+                parked: false,
+            }),
+            wake: Condvar::new(),
         })
     }
 
     fn put(&self, value: T) {
         let mut slot = self.value.lock().unwrap_or_else(|e| e.into_inner());
-        *slot = Some(value);
-        self.ready.notify_one();
+        slot.value = Some(value);
+        self.ready.store(true, Ordering::Release);
+        if slot.parked {
+            self.wake.notify_one();
+        }
     }
 
-    /// Parks until the value arrives.
-    fn take(&self) -> T {
+    /// Watches for the value for `spin`, then parks until it arrives.
+    fn take(&self, spin: Duration) -> T {
+        if !spin.is_zero() {
+            let until = Instant::now() + spin;
+            let mut turns = 0u32;
+            while !self.ready.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+                turns = turns.wrapping_add(1);
+                // The clock is read once in a while: it costs more than a look.
+                if turns % 64 == 0 && Instant::now() >= until {
+                    break;
+                }
+            }
+        }
         let mut slot = self.value.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if let Some(value) = slot.take() {
+            if let Some(value) = slot.value.take() {
                 return value;
             }
-            slot = self.ready.wait(slot).unwrap_or_else(|e| e.into_inner());
+            slot.parked = true;
+            slot = self.wake.wait(slot).unwrap_or_else(|e| e.into_inner());
         }
     }
 }
@@ -81,6 +149,7 @@ struct Shared<D: Device, C: Clock> {
     requests: ArrayQueue<Request<D, C>>,
     stop: AtomicBool,
     stack_thread: OnceLock<Thread>,
+    config: ThreadConfig,
 }
 
 /// A `Send + Clone` handle on a stack running on its own thread.
@@ -98,21 +167,46 @@ impl<D: Device + 'static, C: Clock + 'static> Clone for StackHandle<D, C> {
 
 impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
     /// Starts a thread that builds the stack with `make` and runs its poll
-    /// loop until [`stop`](Self::stop); joining it gives the final counters.
+    /// loop until [`stop`](Self::stop), with the default
+    /// [`ThreadConfig`]; joining it gives the final counters.
     pub fn spawn(
         make: impl FnOnce() -> Stack<D, C> + Send + 'static,
+    ) -> std::io::Result<(Self, JoinHandle<StackStats>)> {
+        Self::spawn_with(ThreadConfig::default(), move || {
+            (make(), |_: &mut Stack<D, C>| false)
+        })
+    }
+
+    /// As [`spawn`](Self::spawn), waiting as `config` says. `make` runs on
+    /// the stack thread and gives the stack and a hook the thread calls
+    /// once per turn of its poll loop: the place for a run-to-completion
+    /// hot path beside the app threads (built there, it need not be
+    /// `Send`; it returns true when it did work, which keeps the thread
+    /// spinning).
+    pub fn spawn_with<H: FnMut(&mut Stack<D, C>) -> bool>(
+        config: ThreadConfig,
+        make: impl FnOnce() -> (Stack<D, C>, H) + Send + 'static,
     ) -> std::io::Result<(Self, JoinHandle<StackStats>)> {
         let shared = Arc::new(Shared {
             requests: ArrayQueue::new(QUEUE),
             stop: AtomicBool::new(false),
             stack_thread: OnceLock::new(),
+            config,
         });
         let inner = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("dpstack".into())
-            .spawn(move || run(make(), &inner))?;
+            .spawn(move || {
+                let (stack, on_turn) = make();
+                run(stack, &inner, on_turn)
+            })?;
         let _ = shared.stack_thread.set(thread.thread().clone());
         Ok((StackHandle { shared }, thread))
+    }
+
+    /// How this handle's calls and its stack thread wait.
+    pub fn config(&self) -> ThreadConfig {
+        self.shared.config
     }
 
     fn submit(&self, mut request: Request<D, C>) {
@@ -139,7 +233,7 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
         let reply = Reply::new();
         let back = Arc::clone(&reply);
         self.submit(Request::Call(Box::new(move |stack| back.put(f(stack)))));
-        reply.take()
+        reply.take(self.shared.config.caller_spin)
     }
 
     /// Stops the stack thread (after the requests already queued).
@@ -240,15 +334,20 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
             deadline: timeout.map(|t| Instant::now() + t),
             reply: Arc::clone(&reply),
         }));
-        reply.take()
+        reply.take(self.shared.config.caller_spin)
     }
 }
 
-/// The stack thread: requests, one poll turn, parked waits; naps when idle.
-fn run<D: Device, C: Clock>(mut stack: Stack<D, C>, shared: &Shared<D, C>) -> StackStats {
+/// The stack thread: requests, one poll turn, the turn hook, parked
+/// waits; spins `stack_spin` past its last work, then naps.
+fn run<D: Device, C: Clock>(
+    mut stack: Stack<D, C>,
+    shared: &Shared<D, C>,
+    mut on_turn: impl FnMut(&mut Stack<D, C>) -> bool,
+) -> StackStats {
     let mut waits: Vec<Wait> = Vec::new();
     let mut events = Vec::new();
-    let mut idle = 0u32;
+    let mut last_work = Instant::now();
     while !shared.stop.load(Ordering::Acquire) {
         let mut busy = false;
         while let Some(request) = shared.requests.pop() {
@@ -259,6 +358,7 @@ fn run<D: Device, C: Clock>(mut stack: Stack<D, C>, shared: &Shared<D, C>) -> St
             }
         }
         busy |= stack.poll();
+        busy |= on_turn(&mut stack);
         let now = Instant::now();
         waits.retain(|wait| {
             events.clear();
@@ -276,16 +376,145 @@ fn run<D: Device, C: Clock>(mut stack: Stack<D, C>, shared: &Shared<D, C>) -> St
             }
         });
         if busy {
-            idle = 0;
+            last_work = now;
+        } else if now.duration_since(last_work) >= shared.config.stack_spin {
+            std::thread::park_timeout(shared.config.nap);
         } else {
-            idle = idle.saturating_add(1);
-            if idle > SPINS {
-                std::thread::park_timeout(NAP);
-            }
+            std::hint::spin_loop();
         }
     }
     for wait in waits {
         wait.reply.put(Ok(Vec::new()));
     }
     stack.stats()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buf::BufPool;
+    use crate::device::pipe::{pipe_pair, PipeConfig, PipeDevice};
+    use crate::epoll::EPOLLIN;
+    use crate::runtime::StackConfig;
+    use crate::time::MonotonicClock;
+    use std::net::Ipv4Addr;
+    use std::sync::atomic::AtomicU64;
+
+    const A: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
+
+    /// A handle on a stack at A whose thread also turns a stack at B (the
+    /// hook) and counts the hook's turns; B echoes UDP on port 7.
+    fn handle_with_peer(
+        config: ThreadConfig,
+    ) -> (
+        StackHandle<PipeDevice, MonotonicClock>,
+        JoinHandle<StackStats>,
+        Arc<AtomicU64>,
+    ) {
+        let pool = BufPool::with_defaults();
+        let (pa, pb) = pipe_pair(&PipeConfig::default(), &pool);
+        let (a_mac, b_mac) = (pa.capabilities().mac, pb.capabilities().mac);
+        let turns = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&turns);
+        let (handle, thread) = StackHandle::spawn_with(config, move || {
+            let mut a = Stack::new(pa, MonotonicClock::new(), StackConfig::seeded(A, 24, 1));
+            a.interface().arp_cache().insert_static(B, b_mac);
+            let mut b = Stack::new(pb, MonotonicClock::new(), StackConfig::seeded(B, 24, 2));
+            b.interface().arp_cache().insert_static(A, a_mac);
+            let echo = b.socket(SockType::Dgram).unwrap();
+            b.bind(echo, SocketAddrV4::new(B, 7)).unwrap();
+            let hook = move |_: &mut Stack<PipeDevice, MonotonicClock>| {
+                counted.fetch_add(1, Ordering::Relaxed);
+                let mut busy = b.poll();
+                let mut buf = [0u8; 2048];
+                while let Ok((n, from)) = b.recv_from(echo, &mut buf, 0) {
+                    b.send_to(echo, &buf[..n], from).unwrap();
+                    busy = true;
+                }
+                busy
+            };
+            (a, hook)
+        })
+        .unwrap();
+        (handle, thread, turns)
+    }
+
+    /// A datagram to the hook's echo and back, through the handle.
+    fn echo_once(handle: &StackHandle<PipeDevice, MonotonicClock>, message: &[u8]) -> Vec<u8> {
+        let fd = handle.socket(SockType::Dgram).unwrap();
+        let epfd = handle.epoll_create().unwrap();
+        let event = EpollEvent {
+            events: EPOLLIN,
+            data: 1,
+        };
+        handle.epoll_ctl(epfd, CtlOp::Add, fd, event).unwrap();
+        let data = message.to_vec();
+        handle
+            .call(move |s| s.send_to(fd, &data, Some(SocketAddrV4::new(B, 7))))
+            .unwrap();
+        let ready = handle
+            .epoll_wait(epfd, 4, Some(Duration::from_secs(10)))
+            .unwrap();
+        assert_eq!(ready.len(), 1, "the echo came back before the timeout");
+        let reply = handle.recv(fd, 2048, 0).unwrap();
+        handle.close(fd).unwrap();
+        handle.close(epfd).unwrap();
+        reply
+    }
+
+    #[test]
+    fn the_hook_turns_beside_the_stack_spinning_or_sleeping() {
+        for config in [ThreadConfig::default(), ThreadConfig::sleeping()] {
+            let (handle, thread, turns) = handle_with_peer(config);
+            assert_eq!(handle.config(), config);
+            for i in 0..50u8 {
+                assert_eq!(echo_once(&handle, &[i; 100]), vec![i; 100], "{config:?}");
+            }
+            assert!(turns.load(Ordering::Relaxed) > 0);
+            handle.stop();
+            let stats = thread.join().unwrap();
+            assert!(stats.udp.rx_datagrams >= 50, "{config:?}");
+        }
+    }
+
+    #[test]
+    fn a_reply_later_than_the_spin_parks_the_caller_and_still_arrives() {
+        let config = ThreadConfig {
+            caller_spin: Duration::from_micros(1),
+            ..ThreadConfig::default()
+        };
+        let (handle, thread, _) = handle_with_peer(config);
+        // The stack thread answers 20 ms later: far past the caller's spin.
+        let answer = handle.call(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            42
+        });
+        assert_eq!(answer, 42);
+        // A spin longer than the wait returns without parking.
+        let patient = ThreadConfig {
+            caller_spin: Duration::from_secs(5),
+            ..ThreadConfig::default()
+        };
+        let (spinning, spinning_thread, _) = handle_with_peer(patient);
+        assert_eq!(spinning.call(|_| 7), 7);
+        // An epoll_wait with nothing to find times out, empty, either way.
+        for h in [&handle, &spinning] {
+            let epfd = h.epoll_create().unwrap();
+            let fd = h.socket(SockType::Dgram).unwrap();
+            let event = EpollEvent {
+                events: EPOLLIN,
+                data: 0,
+            };
+            h.epoll_ctl(epfd, CtlOp::Add, fd, event).unwrap();
+            let started = Instant::now();
+            let events = h.epoll_wait(epfd, 4, Some(Duration::from_millis(30)));
+            assert_eq!(events, Ok(Vec::new()));
+            assert!(started.elapsed() >= Duration::from_millis(30));
+        }
+        for (h, t) in [(handle, thread), (spinning, spinning_thread)] {
+            h.stop();
+            t.join().unwrap();
+        }
+    }
 }
