@@ -1,6 +1,6 @@
 //! The app-threads execution model: a client stack on its own thread,
 //! used by 4 application threads through `StackHandle`, each running 250
-//! connections (its own epoll, parked waits) against the echo reactor on
+//! non-blocking connections (its own epoll, parked waits) against the echo reactor on
 //! a second stack thread, over `pipe`. Every byte comes back exact.
 
 #[path = "../apps/echo_reactor.rs"]
@@ -42,6 +42,8 @@ fn app_thread<D: Device + 'static>(stack: StackHandle<D, MonotonicClock>, t: usi
     let mut conns: HashMap<Fd, Conn> = HashMap::new();
     for n in 0..PER_THREAD {
         let fd = stack.socket(SockType::Stream).unwrap();
+        // An epoll-driven thread: non-blocking descriptors, as on Linux.
+        stack.set_nonblocking(fd, true).unwrap();
         stack.setsockopt(fd, SockOpt::RcvBuf(16 * 1024)).unwrap();
         stack.setsockopt(fd, SockOpt::SndBuf(16 * 1024)).unwrap();
         assert_eq!(

@@ -104,6 +104,72 @@ impl<D: Device, C: Clock> Stack<D, C> {
         self.with_net_polled(|fds, net| fds.recv_from(net, fd, buf, flags))
     }
 
+    /// `writev`: the slices in order as one write. TCP queues as much as
+    /// fits and says how much; UDP sends them as one datagram.
+    pub fn writev(&mut self, fd: Fd, slices: &[std::io::IoSlice<'_>]) -> Result<usize, Errno> {
+        if self.getsockopt(fd, SockOptName::Type)? == 2 {
+            let datagram: Vec<u8> = slices.iter().flat_map(|s| s.iter().copied()).collect();
+            return self.send_to(fd, &datagram, None);
+        }
+        let mut total = 0;
+        for slice in slices.iter().filter(|s| !s.is_empty()) {
+            match self.send(fd, slice, 0) {
+                Ok(n) => {
+                    total += n;
+                    if n < slice.len() {
+                        break;
+                    }
+                }
+                Err(_) if total > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
+    }
+
+    /// `readv`: received bytes spread over the slices in order; `Ok(0)`
+    /// at end of stream. A UDP datagram longer than the slices together
+    /// is cut, as Linux cuts it.
+    pub fn readv(
+        &mut self,
+        fd: Fd,
+        slices: &mut [std::io::IoSliceMut<'_>],
+    ) -> Result<usize, Errno> {
+        if self.getsockopt(fd, SockOptName::Type)? == 2 {
+            let room: usize = slices.iter().map(|s| s.len()).sum();
+            let mut datagram = vec![0u8; room];
+            let (n, _) = self.recv_from(fd, &mut datagram, 0)?;
+            return Ok(scatter(&datagram[..n], slices));
+        }
+        let mut total = 0;
+        for slice in slices.iter_mut().filter(|s| !s.is_empty()) {
+            match self.recv(fd, slice, 0) {
+                Ok(0) => break,
+                Ok(n) => {
+                    total += n;
+                    if n < slice.len() {
+                        break;
+                    }
+                }
+                Err(_) if total > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
+    }
+
+    /// `fcntl(F_SETFL, O_NONBLOCK)`: whether calls through a `StackHandle`
+    /// on `fd` wait. Calls on the `Stack` itself never wait either way.
+    pub fn set_nonblocking(&mut self, fd: Fd, nonblocking: bool) -> Result<(), Errno> {
+        self.fds.set_nonblocking(fd, nonblocking)
+    }
+
+    /// How calls through a `StackHandle` wait on `fd`: `O_NONBLOCK`
+    /// (`fcntl(F_GETFL)`) and the receive and send timeouts.
+    pub fn blocking(&mut self, fd: Fd) -> Result<crate::socket::Blocking, Errno> {
+        self.fds.blocking(fd)
+    }
+
     /// `shutdown`.
     pub fn shutdown(&mut self, fd: Fd, how: Shutdown) -> Result<(), Errno> {
         self.with_net(|fds, net| fds.shutdown(net, fd, how))
@@ -192,5 +258,91 @@ impl<D: Device, C: Clock> Stack<D, C> {
             }
             backoff.turn(busy);
         }
+    }
+}
+
+/// Copies `data` over `slices` in order; how many bytes it placed.
+pub(crate) fn scatter(data: &[u8], slices: &mut [std::io::IoSliceMut<'_>]) -> usize {
+    let mut placed = 0;
+    for slice in slices.iter_mut() {
+        let n = slice.len().min(data.len() - placed);
+        slice[..n].copy_from_slice(&data[placed..placed + n]);
+        placed += n;
+        if placed == data.len() {
+            break;
+        }
+    }
+    placed
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::device::pipe::PipeConfig;
+    use crate::runtime::{pipe_stacks, StackConfig};
+    use crate::socket::{Errno, SockType};
+    use crate::time::{Duration, ManualClock};
+    use std::io::{IoSlice, IoSliceMut};
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    const A: Ipv4Addr = Ipv4Addr::new(10, 12, 0, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(10, 12, 0, 2);
+
+    #[test]
+    fn readv_and_writev_gather_and_scatter_on_tcp_and_udp() {
+        let clock = ManualClock::new();
+        let (mut a, mut b) = pipe_stacks(
+            StackConfig::seeded(A, 24, 1),
+            StackConfig::seeded(B, 24, 2),
+            clock.clone(),
+            &PipeConfig::default(),
+        );
+        let pump = |a: &mut super::Stack<_, _>, b: &mut super::Stack<_, _>| {
+            for _ in 0..10 {
+                clock.advance(Duration::from_micros(50));
+                a.poll();
+                b.poll();
+            }
+        };
+        let listener = b.socket(SockType::Stream).unwrap();
+        b.bind(listener, SocketAddrV4::new(B, 80)).unwrap();
+        b.listen(listener, 4).unwrap();
+        let client = a.socket(SockType::Stream).unwrap();
+        assert_eq!(
+            a.connect(client, SocketAddrV4::new(B, 80)),
+            Err(Errno::EINPROGRESS)
+        );
+        pump(&mut a, &mut b);
+        let (server, _) = b.accept(listener).unwrap();
+        let parts = [
+            IoSlice::new(b"abc"),
+            IoSlice::new(b""),
+            IoSlice::new(b"defg"),
+        ];
+        assert_eq!(a.writev(client, &parts), Ok(7));
+        pump(&mut a, &mut b);
+        let (mut x, mut y) = ([0u8; 2], [0u8; 8]);
+        let mut into = [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)];
+        assert_eq!(b.readv(server, &mut into), Ok(7));
+        assert_eq!((&x, &y[..5]), (b"ab", &b"cdefg"[..]));
+        let mut into = [IoSliceMut::new(&mut x)];
+        assert_eq!(b.readv(server, &mut into), Err(Errno::EAGAIN));
+
+        let (ua, ub) = (
+            a.socket(SockType::Dgram).unwrap(),
+            b.socket(SockType::Dgram).unwrap(),
+        );
+        b.bind(ub, SocketAddrV4::new(B, 9)).unwrap();
+        a.connect(ua, SocketAddrV4::new(B, 9)).unwrap();
+        let parts = [IoSlice::new(b"one "), IoSlice::new(b"datagram")];
+        assert_eq!(a.writev(ua, &parts), Ok(12));
+        pump(&mut a, &mut b);
+        let (mut x, mut y) = ([0u8; 3], [0u8; 5]);
+        let mut into = [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)];
+        assert_eq!(
+            b.readv(ub, &mut into),
+            Ok(8),
+            "cut to the room, as Linux cuts"
+        );
+        assert_eq!((&x, &y), (b"one", b" data"));
     }
 }

@@ -1,9 +1,13 @@
 //! The app-threads execution model: the stack runs on a thread of its own
 //! and application threads use it through a [`StackHandle`] (`Send +
 //! Clone`). Calls cross to the stack thread through a crossbeam-queue
-//! ring as closures and come back through a per-call slot; a blocking
-//! `epoll_wait` waits in the same slot until the stack thread finds an
-//! event or the timeout passes.
+//! ring as closures and come back through a per-call slot. Descriptors made
+//! through the handle block as Linux's do: a call that would block
+//! (`accept`, `connect`, `send`, `recv`, `epoll_wait`) is tried at once and
+//! then again each turn of the stack thread until it completes, its
+//! descriptor's `SO_RCVTIMEO`/`SO_SNDTIMEO` passes, or the thread stops;
+//! `O_NONBLOCK` (`set_nonblocking`) and `MSG_DONTWAIT` make it return at
+//! once instead.
 //!
 //! Both sides spin before they sleep ([`ThreadConfig`]): the caller
 //! watches its slot for `caller_spin` before parking on a condition
@@ -17,7 +21,7 @@
 use super::Stack;
 use crate::device::Device;
 use crate::epoll::{CtlOp, EpollEvent};
-use crate::socket::{Errno, Fd, Shutdown, SockOpt, SockOptName, SockType};
+use crate::socket::{Errno, Fd, Shutdown, SockOpt, SockOptName, SockType, MSG_DONTWAIT};
 use crate::stats::StackStats;
 use crate::time::Clock;
 use crossbeam_queue::ArrayQueue;
@@ -132,17 +136,64 @@ impl<T> Reply<T> {
     }
 }
 
-/// An `epoll_wait` parked until events or its deadline.
-struct Wait {
-    epfd: Fd,
-    max: usize,
-    deadline: Option<Instant>,
-    reply: Arc<Reply<Result<Vec<EpollEvent>, Errno>>>,
-}
+/// A call that may wait: tried once per turn of the stack thread, with
+/// the time and whether the thread is stopping, until it returns true
+/// (it has put its reply). When stopping it must answer at once.
+type Retry<D, C> = Box<dyn FnMut(&mut Stack<D, C>, Instant, bool) -> bool + Send>;
 
 enum Request<D: Device, C: Clock> {
     Call(Call<D, C>),
-    Wait(Wait),
+    Retry(Retry<D, C>),
+}
+
+/// Which timeout bounds a blocking call.
+#[derive(Clone, Copy)]
+enum Direction {
+    /// `SO_RCVTIMEO`: accept, recv.
+    Receive,
+    /// `SO_SNDTIMEO`: connect, send.
+    Send,
+}
+
+/// When a blocking call on a descriptor gives up, decided at its first
+/// try from the descriptor's `O_NONBLOCK` and timeout.
+struct Patience {
+    fd: Fd,
+    direction: Direction,
+    /// Forced non-blocking (`MSG_DONTWAIT`).
+    dont_wait: bool,
+    /// `None` until the first try; then the deadline (`None`: none).
+    deadline: Option<Option<Instant>>,
+}
+
+impl Patience {
+    fn new(fd: Fd, direction: Direction, dont_wait: bool) -> Self {
+        Patience {
+            fd,
+            direction,
+            dont_wait,
+            deadline: None,
+        }
+    }
+
+    /// True when the call must return what it has now rather than wait.
+    fn give_up<D: Device, C: Clock>(&mut self, stack: &mut Stack<D, C>, now: Instant) -> bool {
+        let (fd, direction, dont_wait) = (self.fd, self.direction, self.dont_wait);
+        let deadline = *self
+            .deadline
+            .get_or_insert_with(|| match stack.blocking(fd) {
+                Ok(b) if !b.nonblocking && !dont_wait => {
+                    let timeout = match direction {
+                        Direction::Receive => b.recv_timeout,
+                        Direction::Send => b.send_timeout,
+                    };
+                    timeout.map(|t| now + Duration::from_nanos(t.as_nanos()))
+                }
+                // Non-blocking, or not a descriptor (the call itself says so).
+                _ => Some(now),
+            });
+        deadline.is_some_and(|at| now >= at)
+    }
 }
 
 struct Shared<D: Device, C: Clock> {
@@ -236,6 +287,43 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
         reply.take(self.shared.config.caller_spin)
     }
 
+    /// Runs `attempt` on the stack thread once per turn, with the time and
+    /// whether the thread is stopping, until it gives a result.
+    fn retry<T: Send + 'static>(
+        &self,
+        mut attempt: impl FnMut(&mut Stack<D, C>, Instant, bool) -> Option<T> + Send + 'static,
+    ) -> T {
+        let reply = Reply::new();
+        let back = Arc::clone(&reply);
+        self.submit(Request::Retry(Box::new(
+            move |stack, now, stopping| match attempt(stack, now, stopping) {
+                Some(value) => {
+                    back.put(value);
+                    true
+                }
+                None => false,
+            },
+        )));
+        reply.take(self.shared.config.caller_spin)
+    }
+
+    /// A call on `fd` that waits as the descriptor says: `op(stack,
+    /// give_up)` tries it, returning `None` to wait; with `give_up` it
+    /// must return what it has (non-blocking, timed out, or stopping).
+    fn blocking<T: Send + 'static>(
+        &self,
+        fd: Fd,
+        direction: Direction,
+        dont_wait: bool,
+        mut op: impl FnMut(&mut Stack<D, C>, bool) -> Option<T> + Send + 'static,
+    ) -> T {
+        let mut patience = Patience::new(fd, direction, dont_wait);
+        self.retry(move |stack, now, stopping| {
+            let give_up = patience.give_up(stack, now) || stopping;
+            op(stack, give_up)
+        })
+    }
+
     /// Stops the stack thread (after the requests already queued).
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::Release);
@@ -244,9 +332,23 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
         }
     }
 
-    /// `socket`.
+    /// `socket`: blocking, as Linux's are (`set_nonblocking` changes it).
     pub fn socket(&self, kind: SockType) -> Result<Fd, Errno> {
-        self.call(move |s| s.socket(kind))
+        self.call(move |s| {
+            let fd = s.socket(kind)?;
+            s.set_nonblocking(fd, false)?;
+            Ok(fd)
+        })
+    }
+
+    /// `fcntl(F_SETFL, O_NONBLOCK)`: whether calls on `fd` wait.
+    pub fn set_nonblocking(&self, fd: Fd, nonblocking: bool) -> Result<(), Errno> {
+        self.call(move |s| s.set_nonblocking(fd, nonblocking))
+    }
+
+    /// `fcntl(F_GETFL) & O_NONBLOCK`.
+    pub fn is_nonblocking(&self, fd: Fd) -> Result<bool, Errno> {
+        self.call(move |s| s.blocking(fd).map(|b| b.nonblocking))
     }
 
     /// `bind`.
@@ -259,30 +361,117 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
         self.call(move |s| s.listen(fd, backlog))
     }
 
-    /// `accept`.
+    /// `accept`: on a blocking listener, waits for a connection (up to
+    /// `SO_RCVTIMEO`, then `EAGAIN`). The new descriptor is blocking.
     pub fn accept(&self, fd: Fd) -> Result<(Fd, SocketAddrV4), Errno> {
-        self.call(move |s| s.accept(fd))
+        self.blocking(fd, Direction::Receive, false, move |s, give_up| {
+            match s.accept(fd) {
+                Ok((conn, peer)) => Some(s.set_nonblocking(conn, false).map(|()| (conn, peer))),
+                Err(Errno::EAGAIN) if !give_up => None,
+                other => Some(other),
+            }
+        })
     }
 
-    /// `connect` (`EINPROGRESS` for TCP, as in run-to-completion).
+    /// `connect`: on a blocking TCP socket, waits for the handshake to end
+    /// (`ECONNREFUSED`, `ETIMEDOUT` as it fails; past `SO_SNDTIMEO`,
+    /// `EINPROGRESS` while it goes on); non-blocking, `EINPROGRESS` at once.
     pub fn connect(&self, fd: Fd, addr: SocketAddrV4) -> Result<(), Errno> {
-        self.call(move |s| s.connect(fd, addr))
+        let mut tries = 0u32;
+        self.blocking(fd, Direction::Send, false, move |s, give_up| {
+            tries += 1;
+            match s.connect(fd, addr) {
+                // Connected by this call's own earlier try.
+                Err(Errno::EISCONN) if tries > 1 => Some(Ok(())),
+                Err(e @ (Errno::EINPROGRESS | Errno::EALREADY)) => {
+                    give_up.then_some(Err(if tries > 1 { Errno::EINPROGRESS } else { e }))
+                }
+                other => Some(other),
+            }
+        })
     }
 
-    /// `send`: the data is copied to the stack thread.
+    /// `send`: on a blocking socket, waits until all of `data` is queued
+    /// (past `SO_SNDTIMEO`: what was queued, or `EAGAIN`); `MSG_DONTWAIT`
+    /// or non-blocking, as much as fits now. The data is copied to the
+    /// stack thread.
     pub fn send(&self, fd: Fd, data: &[u8], flags: u32) -> Result<usize, Errno> {
         let data = data.to_vec();
-        self.call(move |s| s.send(fd, &data, flags))
+        let dont_wait = flags & MSG_DONTWAIT != 0;
+        let mut sent = 0;
+        self.blocking(fd, Direction::Send, dont_wait, move |s, give_up| {
+            while sent < data.len() {
+                match s.send(fd, &data[sent..], flags) {
+                    Ok(0) | Err(Errno::EAGAIN) => break,
+                    Ok(n) => sent += n,
+                    Err(_) if sent > 0 => return Some(Ok(sent)),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            if sent == data.len() || (give_up && sent > 0) {
+                Some(Ok(sent))
+            } else {
+                give_up.then_some(Err(Errno::EAGAIN))
+            }
+        })
     }
 
-    /// `recv` of at most `max` bytes.
+    /// `recv` of at most `max` bytes: on a blocking socket, waits for data
+    /// or the end of the stream (past `SO_RCVTIMEO`, `EAGAIN`).
     pub fn recv(&self, fd: Fd, max: usize, flags: u32) -> Result<Vec<u8>, Errno> {
-        self.call(move |s| {
-            let mut buf = vec![0u8; max];
-            let n = s.recv(fd, &mut buf, flags)?;
-            buf.truncate(n);
-            Ok(buf)
+        let dont_wait = flags & MSG_DONTWAIT != 0;
+        let mut buf = vec![0u8; max];
+        self.blocking(fd, Direction::Receive, dont_wait, move |s, give_up| match s
+            .recv(fd, &mut buf, flags)
+        {
+            Err(Errno::EAGAIN) if !give_up => None,
+            Ok(n) => Some(Ok(buf[..n].to_vec())),
+            Err(e) => Some(Err(e)),
         })
+    }
+
+    /// `sendto` (UDP): waits as `send` does while the device queue is full.
+    pub fn send_to(&self, fd: Fd, data: &[u8], to: Option<SocketAddrV4>) -> Result<usize, Errno> {
+        let data = data.to_vec();
+        self.blocking(fd, Direction::Send, false, move |s, give_up| {
+            match s.send_to(fd, &data, to) {
+                Err(Errno::EAGAIN) if !give_up => None,
+                other => Some(other),
+            }
+        })
+    }
+
+    /// `recvfrom` of at most `max` bytes: waits as `recv` does.
+    pub fn recv_from(
+        &self,
+        fd: Fd,
+        max: usize,
+        flags: u32,
+    ) -> Result<(Vec<u8>, Option<SocketAddrV4>), Errno> {
+        let dont_wait = flags & MSG_DONTWAIT != 0;
+        let mut buf = vec![0u8; max];
+        self.blocking(fd, Direction::Receive, dont_wait, move |s, give_up| match s
+            .recv_from(fd, &mut buf, flags)
+        {
+            Err(Errno::EAGAIN) if !give_up => None,
+            Ok((n, from)) => Some(Ok((buf[..n].to_vec(), from))),
+            Err(e) => Some(Err(e)),
+        })
+    }
+
+    /// `writev`: the slices as one `send` (one datagram on UDP), waiting as
+    /// `send` does.
+    pub fn writev(&self, fd: Fd, slices: &[std::io::IoSlice<'_>]) -> Result<usize, Errno> {
+        let gathered: Vec<u8> = slices.iter().flat_map(|s| s.iter().copied()).collect();
+        self.send(fd, &gathered, 0)
+    }
+
+    /// `readv`: one `recv` of up to the slices' total, spread over them in
+    /// order, waiting as `recv` does (a longer datagram is cut).
+    pub fn readv(&self, fd: Fd, slices: &mut [std::io::IoSliceMut<'_>]) -> Result<usize, Errno> {
+        let room = slices.iter().map(|s| s.len()).sum();
+        let data = self.recv(fd, room, 0)?;
+        Ok(super::socket_api::scatter(&data, slices))
     }
 
     /// `shutdown`.
@@ -327,26 +516,26 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
         if max == 0 {
             return Err(Errno::EINVAL);
         }
-        let reply = Reply::new();
-        self.submit(Request::Wait(Wait {
-            epfd,
-            max,
-            deadline: timeout.map(|t| Instant::now() + t),
-            reply: Arc::clone(&reply),
-        }));
-        reply.take(self.shared.config.caller_spin)
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut events = vec![EpollEvent::default(); max];
+        self.retry(
+            move |stack, now, stopping| match stack.epoll_ready(epfd, &mut events) {
+                Ok(0) if !stopping && deadline.is_none_or(|d| now < d) => None,
+                Ok(n) => Some(Ok(events[..n].to_vec())),
+                Err(e) => Some(Err(e)),
+            },
+        )
     }
 }
 
-/// The stack thread: requests, one poll turn, the turn hook, parked
-/// waits; spins `stack_spin` past its last work, then naps.
+/// The stack thread: requests, one poll turn, the turn hook, the calls
+/// that wait; spins `stack_spin` past its last work, then naps.
 fn run<D: Device, C: Clock>(
     mut stack: Stack<D, C>,
     shared: &Shared<D, C>,
     mut on_turn: impl FnMut(&mut Stack<D, C>) -> bool,
 ) -> StackStats {
-    let mut waits: Vec<Wait> = Vec::new();
-    let mut events = Vec::new();
+    let mut waiting: Vec<Retry<D, C>> = Vec::new();
     let mut last_work = Instant::now();
     while !shared.stop.load(Ordering::Acquire) {
         let mut busy = false;
@@ -354,27 +543,18 @@ fn run<D: Device, C: Clock>(
             busy = true;
             match request {
                 Request::Call(call) => call(&mut stack),
-                Request::Wait(wait) => waits.push(wait),
+                // Tried at once: most calls need not wait for a turn.
+                Request::Retry(mut retry) => {
+                    if !retry(&mut stack, Instant::now(), false) {
+                        waiting.push(retry);
+                    }
+                }
             }
         }
         busy |= stack.poll();
         busy |= on_turn(&mut stack);
         let now = Instant::now();
-        waits.retain(|wait| {
-            events.clear();
-            events.resize(wait.max, EpollEvent::default());
-            match stack.epoll_ready(wait.epfd, &mut events) {
-                Ok(0) if wait.deadline.is_none_or(|d| now < d) => true,
-                Ok(n) => {
-                    wait.reply.put(Ok(events[..n].to_vec()));
-                    false
-                }
-                Err(e) => {
-                    wait.reply.put(Err(e));
-                    false
-                }
-            }
-        });
+        waiting.retain_mut(|retry| !retry(&mut stack, now, false));
         if busy {
             last_work = now;
         } else if now.duration_since(last_work) >= shared.config.stack_spin {
@@ -383,8 +563,18 @@ fn run<D: Device, C: Clock>(
             std::hint::spin_loop();
         }
     }
-    for wait in waits {
-        wait.reply.put(Ok(Vec::new()));
+    // Every caller gets an answer: calls queued late run, waits end now.
+    let now = Instant::now();
+    while let Some(request) = shared.requests.pop() {
+        match request {
+            Request::Call(call) => call(&mut stack),
+            Request::Retry(mut retry) => {
+                retry(&mut stack, now, true);
+            }
+        }
+    }
+    for mut retry in waiting {
+        retry(&mut stack, now, true);
     }
     stack.stats()
 }

@@ -61,7 +61,7 @@ use crate::epoll::{CtlOp, Epoll, EpollEvent};
 use crate::hash::FastMap;
 use crate::iface::Sockets;
 use crate::tcp::{Keepalive, State, TcpHandle, TcpOptions};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::udp::UdpHandle;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -72,7 +72,8 @@ pub type Fd = i32;
 
 /// `MSG_PEEK`: read without consuming.
 pub const MSG_PEEK: u32 = 0x2;
-/// `MSG_DONTWAIT`: never block (every call here is non-blocking anyway).
+/// `MSG_DONTWAIT`: this call does not wait, whatever `O_NONBLOCK` says
+/// (only calls through a `StackHandle` ever wait).
 pub const MSG_DONTWAIT: u32 = 0x40;
 
 /// The kind of socket `socket()` makes.
@@ -146,6 +147,37 @@ struct Slot {
     kind: Kind,
     /// The epoll descriptors watching this one.
     watchers: Vec<Fd>,
+    blocking: Blocking,
+}
+
+/// How calls through a `StackHandle` (app threads) wait on a descriptor:
+/// `O_NONBLOCK` and the `SO_RCVTIMEO`/`SO_SNDTIMEO` timeouts. The table
+/// keeps them with the descriptor; calls on the `Stack` itself
+/// (run-to-completion, async) never wait, whatever they say, since the
+/// thread that would wait is the one that turns the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blocking {
+    /// `O_NONBLOCK`: calls return `EAGAIN` (`EINPROGRESS` for connect)
+    /// instead of waiting. Set on every new descriptor; `StackHandle`
+    /// clears it on the descriptors it makes, as Linux's are blocking.
+    pub nonblocking: bool,
+    /// `SO_RCVTIMEO`: the longest a receive or accept waits (`None`: no
+    /// limit); past it the call fails with `EAGAIN`.
+    pub recv_timeout: Option<Duration>,
+    /// `SO_SNDTIMEO`: the longest a send or connect waits (`None`: no
+    /// limit); past it a send returns what it queued (`EAGAIN` if nothing)
+    /// and a connect `EINPROGRESS`.
+    pub send_timeout: Option<Duration>,
+}
+
+impl Default for Blocking {
+    fn default() -> Self {
+        Blocking {
+            nonblocking: true,
+            recv_timeout: None,
+            send_timeout: None,
+        }
+    }
 }
 
 /// Default for the most descriptors open at once (`ulimit -n`'s usual
@@ -212,6 +244,7 @@ impl FdTable {
         let slot = Slot {
             kind,
             watchers: Vec::new(),
+            blocking: Blocking::default(),
         };
         if let Some(Reverse(fd)) = self.free.pop() {
             self.slots[fd as usize] = Some(slot);
@@ -222,6 +255,17 @@ impl FdTable {
         }
         self.slots.push(Some(slot));
         Ok((self.slots.len() - 1) as Fd)
+    }
+
+    /// How calls through a `StackHandle` wait on `fd`.
+    pub fn blocking(&mut self, fd: Fd) -> Result<Blocking, Errno> {
+        Ok(self.slot(fd)?.blocking)
+    }
+
+    /// `fcntl(F_SETFL, O_NONBLOCK)` on `fd` (any descriptor, epoll too).
+    pub fn set_nonblocking(&mut self, fd: Fd, nonblocking: bool) -> Result<(), Errno> {
+        self.slot(fd)?.blocking.nonblocking = nonblocking;
+        Ok(())
     }
 
     fn slot(&mut self, fd: Fd) -> Result<&mut Slot, Errno> {

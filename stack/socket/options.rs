@@ -44,6 +44,12 @@ pub enum SockOpt {
     NoDelay(bool),
     /// `TCP_CONGESTION`: the congestion-control algorithm.
     Congestion(Algorithm),
+    /// `SO_RCVTIMEO`: how long a receive or accept through a `StackHandle`
+    /// waits; zero: no limit (as Linux reads a zero `timeval`).
+    RcvTimeo(Duration),
+    /// `SO_SNDTIMEO`: how long a send or connect through a `StackHandle`
+    /// waits; zero: no limit.
+    SndTimeo(Duration),
 }
 
 /// An option to read.
@@ -69,6 +75,10 @@ pub enum SockOptName {
     NoDelay,
     /// `SO_TYPE`: 1 for stream, 2 for datagram.
     Type,
+    /// `SO_RCVTIMEO`, in microseconds (0: no limit).
+    RcvTimeo,
+    /// `SO_SNDTIMEO`, in microseconds (0: no limit).
+    SndTimeo,
 }
 
 impl FdTable {
@@ -84,6 +94,18 @@ impl FdTable {
     /// `setsockopt`.
     pub fn set_option(&mut self, net: &mut Net<'_>, fd: Fd, option: SockOpt) -> Result<(), Errno> {
         let slot = self.slot(fd)?;
+        if let SockOpt::RcvTimeo(timeout) | SockOpt::SndTimeo(timeout) = option {
+            if let Kind::Epoll(_) = slot.kind {
+                return Err(Errno::ENOTSOCK);
+            }
+            let limit = (timeout != Duration::ZERO).then_some(timeout);
+            if let SockOpt::RcvTimeo(_) = option {
+                slot.blocking.recv_timeout = limit;
+            } else {
+                slot.blocking.send_timeout = limit;
+            }
+            return Ok(());
+        }
         let sock = match &mut slot.kind {
             Kind::Tcp(sock) => sock,
             Kind::Udp(_) => {
@@ -136,6 +158,8 @@ impl FdTable {
                     net.sockets.tcp.set_congestion(handle, algorithm)?;
                 }
             }
+            // Kept in the descriptor's slot, for every kind, above.
+            SockOpt::RcvTimeo(_) | SockOpt::SndTimeo(_) => {}
             SockOpt::NoDelay(on) => {
                 sock.options.nodelay = on;
                 if let TcpConn::Connected(handle) = sock.conn {
@@ -154,6 +178,11 @@ impl FdTable {
         name: SockOptName,
     ) -> Result<i64, Errno> {
         let slot = self.slot(fd)?;
+        let micros = |limit: Option<Duration>| limit.map_or(0, |d| (d.as_nanos() / 1_000) as i64);
+        let (recv_timeout, send_timeout) = (
+            micros(slot.blocking.recv_timeout),
+            micros(slot.blocking.send_timeout),
+        );
         match &mut slot.kind {
             Kind::Epoll(_) => Err(Errno::ENOTSOCK),
             Kind::Udp(handle) => match name {
@@ -164,6 +193,8 @@ impl FdTable {
                     .map_or(0, |e| Errno::from(e).code() as i64)),
                 SockOptName::Type => Ok(2),
                 SockOptName::ReuseAddr => Ok(0),
+                SockOptName::RcvTimeo => Ok(recv_timeout),
+                SockOptName::SndTimeo => Ok(send_timeout),
                 _ => Err(Errno::ENOPROTOOPT),
             },
             Kind::Tcp(sock) => Ok(match name {
@@ -188,6 +219,8 @@ impl FdTable {
                 SockOptName::SndBuf => sock.options.send_buffer as i64,
                 SockOptName::NoDelay => sock.options.nodelay as i64,
                 SockOptName::Type => 1,
+                SockOptName::RcvTimeo => recv_timeout,
+                SockOptName::SndTimeo => send_timeout,
             }),
         }
     }
