@@ -146,6 +146,11 @@ struct TransferOptions {
     /// block, the receiver only counts (the summary's sha256 is "unchecked").
     #[arg(long)]
     no_check: bool,
+    /// Zero-copy: the sender makes its bytes in the socket's send buffer
+    /// (`send_in_place`), the receiver checks and counts them where they
+    /// lie in the receive buffer (`recv_in_place`); no application buffer.
+    #[arg(long)]
+    zero_copy: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +171,8 @@ struct Transfer {
     hash: Sha256,
     /// Pattern and SHA-256 in force (not `--no-check`).
     checked: bool,
+    /// In place, no application buffer (`--zero-copy`).
+    zero_copy: bool,
     pattern_ok: bool,
     started: Option<Instant>,
     finished: Option<Instant>,
@@ -174,7 +181,7 @@ struct Transfer {
 }
 
 impl Transfer {
-    fn new(fd: Fd, direction: Direction, bytes: u64, checked: bool) -> Self {
+    fn new(fd: Fd, direction: Direction, bytes: u64, transfer: &TransferOptions) -> Self {
         Transfer {
             fd,
             connecting: None,
@@ -182,7 +189,8 @@ impl Transfer {
             target: bytes,
             done_bytes: 0,
             hash: Sha256::new(),
-            checked,
+            checked: !transfer.no_check,
+            zero_copy: transfer.zero_copy,
             pattern_ok: true,
             started: None,
             finished: None,
@@ -217,14 +225,30 @@ impl Transfer {
         if self.direction == Direction::Send {
             while self.done_bytes < self.target {
                 let n = (self.target - self.done_bytes).min(buf.len() as u64) as usize;
-                if self.checked {
-                    fill_pattern(self.done_bytes, &mut buf[..n]);
-                }
-                match stack.send(self.fd, &buf[..n], 0) {
-                    Ok(sent) => {
-                        if self.checked {
-                            self.hash.update(&buf[..sent]);
+                let result = if self.zero_copy {
+                    let (at, checked, hash) = (self.done_bytes, self.checked, &mut self.hash);
+                    stack.send_in_place(self.fd, n, |first, second| {
+                        // Unchecked, the bytes are whatever the buffer held.
+                        if checked {
+                            fill_pattern(at, first);
+                            fill_pattern(at + first.len() as u64, second);
+                            hash.update(&*first);
+                            hash.update(&*second);
                         }
+                        first.len() + second.len()
+                    })
+                } else {
+                    if self.checked {
+                        fill_pattern(self.done_bytes, &mut buf[..n]);
+                    }
+                    let result = stack.send(self.fd, &buf[..n], 0);
+                    if let (Ok(sent), true) = (result, self.checked) {
+                        self.hash.update(&buf[..sent]);
+                    }
+                    result
+                };
+                match result {
+                    Ok(sent) => {
                         self.done_bytes += sent as u64;
                         progress = true;
                         if sent < n {
@@ -246,7 +270,27 @@ impl Transfer {
             }
         }
         loop {
-            match stack.recv(self.fd, buf, 0) {
+            let checking = self.checked && self.direction == Direction::Receive;
+            let result = if self.zero_copy {
+                let (at, hash, ok) = (self.done_bytes, &mut self.hash, &mut self.pattern_ok);
+                stack.recv_in_place(self.fd, |first, second| {
+                    if checking {
+                        hash.update(first);
+                        hash.update(second);
+                        *ok &= matches_pattern(at, first, expected);
+                        *ok &= matches_pattern(at + first.len() as u64, second, expected);
+                    }
+                    first.len() + second.len()
+                })
+            } else {
+                let result = stack.recv(self.fd, buf, 0);
+                if let (Ok(n), true) = (result, checking) {
+                    self.hash.update(&buf[..n]);
+                    self.pattern_ok &= matches_pattern(self.done_bytes, &buf[..n], expected);
+                }
+                result
+            };
+            match result {
                 Ok(0) => {
                     self.finished.get_or_insert(now);
                     break;
@@ -254,11 +298,6 @@ impl Transfer {
                 Ok(n) => {
                     progress = true;
                     if self.direction == Direction::Receive {
-                        if self.checked {
-                            self.hash.update(&buf[..n]);
-                            fill_pattern(self.done_bytes, &mut expected[..n]);
-                            self.pattern_ok &= buf[..n] == expected[..n];
-                        }
                         self.done_bytes += n as u64;
                     }
                 }
@@ -622,7 +661,7 @@ impl<'a, D: Device> Transfers<'a, D> {
                     self.stack
                         .epoll_ctl(self.epfd, CtlOp::Add, conn, interest)
                         .map_err(|e| e.to_string())?;
-                    let t = Transfer::new(conn, direction, transfer.bytes, !transfer.no_check);
+                    let t = Transfer::new(conn, direction, transfer.bytes, transfer);
                     self.active.insert(conn, t);
                 }
             }
@@ -655,7 +694,7 @@ impl<'a, D: Device> Transfers<'a, D> {
             self.stack
                 .epoll_ctl(self.epfd, CtlOp::Add, fd, interest)
                 .map_err(|e| e.to_string())?;
-            let mut t = Transfer::new(fd, direction, transfer.bytes, !transfer.no_check);
+            let mut t = Transfer::new(fd, direction, transfer.bytes, transfer);
             t.connecting = Some(server);
             self.active.insert(fd, t);
         }
@@ -678,6 +717,21 @@ impl<'a, D: Device> Transfers<'a, D> {
         core.meet(|| self.stack.poll());
         Ok(self.failures)
     }
+}
+
+/// True if `data` is the pattern from stream offset `at`; `scratch` holds
+/// the expected bytes a piece at a time.
+fn matches_pattern(at: u64, data: &[u8], scratch: &mut [u8]) -> bool {
+    let mut offset = 0;
+    while offset < data.len() {
+        let n = (data.len() - offset).min(scratch.len());
+        fill_pattern(at + offset as u64, &mut scratch[..n]);
+        if data[offset..offset + n] != scratch[..n] {
+            return false;
+        }
+        offset += n;
+    }
+    true
 }
 
 /// Polls for a moment so the final segments (our FIN, the last ACK) leave.

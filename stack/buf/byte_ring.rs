@@ -179,6 +179,45 @@ impl ByteRing {
         n
     }
 
+    /// The data in place, in order: up to two slices (the second is empty
+    /// unless the data wraps past the end of the storage).
+    pub fn data_slices(&self) -> (&[u8], &[u8]) {
+        if self.len == 0 {
+            return (&[], &[]);
+        }
+        let start = self.head;
+        let first = self.len.min(self.size - start);
+        (
+            &self.storage[start..start + first],
+            &self.storage[..self.len - first],
+        )
+    }
+
+    /// Up to `max` bytes of the free space after the data, in place, to
+    /// write and then [`commit`](Self::commit): two slices, the second
+    /// non-empty only where the space wraps. What they hold before the
+    /// caller writes is unspecified (old bytes or zeros). Not for a ring
+    /// holding bytes written ahead (they would be overwritten).
+    pub fn space_mut(&mut self, max: usize) -> (&mut [u8], &mut [u8]) {
+        let n = max.min(self.free());
+        if n == 0 {
+            return (&mut [], &mut []);
+        }
+        self.reserve(self.len + n);
+        let size = self.size;
+        let start = (self.head + self.len) % size;
+        let first = n.min(size - start);
+        // The slices must be initialised: a space that wraps needs the
+        // whole storage (as write_ahead does), one that does not needs the
+        // prefix up to its end.
+        let needed = if first < n { size } else { start + first };
+        if self.storage.len() < needed {
+            self.storage.resize(needed, 0);
+        }
+        let (low, high) = self.storage.split_at_mut(start);
+        (&mut high[..first], &mut low[..n - first])
+    }
+
     /// Drops `n` bytes from the front (fewer if there are fewer); returns
     /// how many. Bytes written ahead keep their place.
     pub fn consume(&mut self, n: usize) -> usize {
@@ -206,6 +245,33 @@ impl ByteRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_and_space_in_place_wrap_like_the_copies() {
+        let mut ring = ByteRing::new(8192);
+        let (a, b) = ring.space_mut(6000);
+        assert_eq!((a.len(), b.len()), (6000, 0));
+        a.iter_mut().enumerate().for_each(|(i, x)| *x = i as u8);
+        ring.commit(6000);
+        assert_eq!(ring.consume(5000), 5000);
+        // 1,000 bytes at 5,000..6,000; 4,000 more wrap past 8,192.
+        let (a, b) = ring.space_mut(4000);
+        assert_eq!((a.len(), b.len()), (2192, 1808));
+        a.fill(0xAA);
+        b.fill(0xBB);
+        ring.commit(4000);
+        let (x, y) = ring.data_slices();
+        assert_eq!((x.len(), y.len()), (3192, 1808));
+        let mut copy = vec![0u8; 5000];
+        assert_eq!(ring.read_at(0, &mut copy), 5000);
+        assert_eq!([x, y].concat(), copy, "the view is what a read copies");
+        assert_eq!(copy[999], (5999 % 256) as u8);
+        assert_eq!((copy[1000], copy[4999]), (0xAA, 0xBB));
+        assert_eq!(
+            ring.space_mut(10_000).0.len() + ring.space_mut(10_000).1.len(),
+            3192
+        );
+    }
 
     #[test]
     fn storage_grows_with_use_and_keeps_bytes_in_place() {

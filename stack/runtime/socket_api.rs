@@ -104,6 +104,80 @@ impl<D: Device, C: Clock> Stack<D, C> {
         self.with_net_polled(|fds, net| fds.recv_from(net, fd, buf, flags))
     }
 
+    /// Zero-copy receive on a TCP socket: `use_data` borrows the received
+    /// bytes where they lie in the socket's receive buffer (two slices, in
+    /// order: the second is non-empty where the buffer wraps) and returns
+    /// how many bytes from the start it is done with; those are consumed
+    /// and the window opens by as much. Nothing is copied into an
+    /// application buffer. `Ok(0)` at end of stream (`use_data` is not
+    /// called), `EAGAIN` when nothing is there; `EOPNOTSUPP` on UDP.
+    ///
+    /// The view lives only inside the call: the borrow checker refuses to
+    /// let it out, so it can never outlive the bytes' release.
+    ///
+    /// ```compile_fail
+    /// # use dpstack::runtime::{pipe_stacks, StackConfig};
+    /// # use dpstack::device::pipe::PipeConfig;
+    /// # use dpstack::time::ManualClock;
+    /// # let (mut a, _b) = pipe_stacks(
+    /// #     StackConfig::seeded([10, 0, 0, 1].into(), 24, 1),
+    /// #     StackConfig::seeded([10, 0, 0, 2].into(), 24, 2),
+    /// #     ManualClock::new(),
+    /// #     &PipeConfig::default(),
+    /// # );
+    /// let mut kept: &[u8] = &[];
+    /// let _ = a.recv_in_place(3, |first, _| {
+    ///     kept = first; // error: borrowed data escapes the closure
+    ///     0
+    /// });
+    /// println!("{kept:?}");
+    /// ```
+    ///
+    /// Used as intended, the bytes are read where they are:
+    ///
+    /// ```
+    /// # use dpstack::runtime::{pipe_stacks, StackConfig};
+    /// # use dpstack::device::pipe::PipeConfig;
+    /// # use dpstack::time::ManualClock;
+    /// # use dpstack::socket::{Errno, SockType};
+    /// # let (mut a, mut b) = pipe_stacks(
+    /// #     StackConfig::seeded([10, 0, 0, 1].into(), 24, 1),
+    /// #     StackConfig::seeded([10, 0, 0, 2].into(), 24, 2),
+    /// #     ManualClock::new(),
+    /// #     &PipeConfig::default(),
+    /// # );
+    /// # let fd = a.socket(SockType::Stream).unwrap();
+    /// // On a socket with nothing received yet:
+    /// let mut lines = 0;
+    /// let got = a.recv_in_place(fd, |first, second| {
+    ///     lines = first.iter().chain(second).filter(|&&b| b == b'\n').count();
+    ///     first.len() + second.len()
+    /// });
+    /// assert_eq!(got, Err(Errno::ENOTCONN));
+    /// ```
+    pub fn recv_in_place(
+        &mut self,
+        fd: Fd,
+        use_data: impl FnOnce(&[u8], &[u8]) -> usize,
+    ) -> Result<usize, Errno> {
+        self.with_net_polled(|fds, net| fds.recv_in_place(net, fd, use_data))
+    }
+
+    /// Zero-copy send on a TCP socket: `fill` writes up to `max` bytes
+    /// straight into the socket's send buffer (its free space as two
+    /// slices, the second where the buffer wraps; what they hold before is
+    /// unspecified) and returns how many bytes it wrote from the start;
+    /// those are queued, and retransmissions send them from there. `EAGAIN`
+    /// when there is no room; `EOPNOTSUPP` on UDP.
+    pub fn send_in_place(
+        &mut self,
+        fd: Fd,
+        max: usize,
+        fill: impl FnOnce(&mut [u8], &mut [u8]) -> usize,
+    ) -> Result<usize, Errno> {
+        self.with_net_polled(|fds, net| fds.send_in_place(net, fd, max, fill))
+    }
+
     /// `writev`: the slices in order as one write. TCP queues as much as
     /// fits and says how much; UDP sends them as one datagram.
     pub fn writev(&mut self, fd: Fd, slices: &[std::io::IoSlice<'_>]) -> Result<usize, Errno> {

@@ -402,6 +402,29 @@ impl<D: Device, C: Clock> Stack<D, C> {
         self.sockets.tcp.recv(handle, buf)
     }
 
+    /// Zero-copy [`tcp_send`](Self::tcp_send): `fill` writes up to `max`
+    /// bytes into the send buffer's free space (two slices) and returns how
+    /// many; those are queued.
+    pub fn tcp_send_in_place(
+        &mut self,
+        handle: TcpHandle,
+        max: usize,
+        fill: impl FnOnce(&mut [u8], &mut [u8]) -> usize,
+    ) -> Result<usize, TcpError> {
+        self.sockets.tcp.send_in_place(handle, max, fill)
+    }
+
+    /// Zero-copy [`tcp_recv`](Self::tcp_recv): `use_data` sees the received
+    /// bytes in place (two slices) and returns how many it consumed;
+    /// `Ok(0)` at end of stream.
+    pub fn tcp_recv_in_place(
+        &mut self,
+        handle: TcpHandle,
+        use_data: impl FnOnce(&[u8], &[u8]) -> usize,
+    ) -> Result<usize, TcpError> {
+        self.sockets.tcp.recv_in_place(handle, use_data)
+    }
+
     /// Shuts the sending direction (FIN after queued data).
     pub fn tcp_shutdown(&mut self, handle: TcpHandle) -> Result<(), TcpError> {
         let now = self.clock.now();

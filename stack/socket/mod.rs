@@ -525,6 +525,53 @@ impl FdTable {
         }
     }
 
+    /// Zero-copy `recv` on a TCP socket: `use_data` sees the received bytes
+    /// in place (two slices, in order) and returns how many it is done
+    /// with; those are consumed. `Ok(0)` at end of stream (`use_data` not
+    /// called); `EOPNOTSUPP` on UDP.
+    pub fn recv_in_place(
+        &mut self,
+        net: &mut Net<'_>,
+        fd: Fd,
+        use_data: impl FnOnce(&[u8], &[u8]) -> usize,
+    ) -> Result<usize, Errno> {
+        match &mut self.slot(fd)?.kind {
+            Kind::Tcp(sock) => {
+                let TcpConn::Connected(handle) = sock.conn else {
+                    return Err(Errno::ENOTCONN);
+                };
+                match net.sockets.tcp.recv_in_place(handle, use_data) {
+                    Err(crate::tcp::TcpError::WouldBlock) if sock.shut_rd => Ok(0),
+                    other => Ok(other?),
+                }
+            }
+            Kind::Udp(_) => Err(Errno::EOPNOTSUPP),
+            Kind::Epoll(_) => Err(Errno::ENOTSOCK),
+        }
+    }
+
+    /// Zero-copy `send` on a TCP socket: `fill` writes up to `max` bytes
+    /// straight into the send buffer's free space (two slices) and returns
+    /// how many it wrote; those are queued. `EOPNOTSUPP` on UDP.
+    pub fn send_in_place(
+        &mut self,
+        net: &mut Net<'_>,
+        fd: Fd,
+        max: usize,
+        fill: impl FnOnce(&mut [u8], &mut [u8]) -> usize,
+    ) -> Result<usize, Errno> {
+        match &mut self.slot(fd)?.kind {
+            Kind::Tcp(sock) => match sock.conn {
+                TcpConn::Connected(handle) => {
+                    Ok(net.sockets.tcp.send_in_place(handle, max, fill)?)
+                }
+                _ => Err(Errno::EPIPE),
+            },
+            Kind::Udp(_) => Err(Errno::EOPNOTSUPP),
+            Kind::Epoll(_) => Err(Errno::ENOTSOCK),
+        }
+    }
+
     /// `shutdown`.
     pub fn shutdown(&mut self, net: &mut Net<'_>, fd: Fd, how: Shutdown) -> Result<(), Errno> {
         let sock = self.tcp(fd)?;

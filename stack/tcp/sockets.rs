@@ -1019,6 +1019,45 @@ impl TcpSockets {
 
     /// Queues as much of `data` as the send buffer takes; returns how many bytes.
     pub fn send(&mut self, handle: TcpHandle, data: &[u8]) -> Result<usize, TcpError> {
+        let max = self.send_admit(handle, data.len())?;
+        if max == 0 {
+            return Ok(0);
+        }
+        let tcb = self.tcb(handle.index).expect("admitted");
+        let n = tcb.tx.write(&data[..max]);
+        self.queued(handle, n)
+    }
+
+    /// Queues up to `max` bytes written in place: `fill` gets the send
+    /// buffer's free space as two slices (the second where it wraps),
+    /// writes into them from the start, and returns how many bytes it
+    /// wrote; those are queued (zero-copy send: no intermediate buffer).
+    /// The same admission as [`send`](Self::send): errors, state, memory.
+    pub fn send_in_place(
+        &mut self,
+        handle: TcpHandle,
+        max: usize,
+        fill: impl FnOnce(&mut [u8], &mut [u8]) -> usize,
+    ) -> Result<usize, TcpError> {
+        let max = self.send_admit(handle, max)?;
+        if max == 0 {
+            return Ok(0);
+        }
+        let tcb = self.tcb(handle.index).expect("admitted");
+        let (first, second) = tcb.tx.space_mut(max);
+        let room = first.len() + second.len();
+        if room == 0 {
+            return Err(TcpError::WouldBlock);
+        }
+        let n = fill(first, second).min(room);
+        tcb.tx.commit(n);
+        // The storage may have grown for the space even if nothing was written.
+        self.queued(handle, n).or(Ok(0))
+    }
+
+    /// How many of `wanted` bytes a send may queue now (0 only when
+    /// `wanted` is), or why none: a pending error, the state, or memory.
+    fn send_admit(&mut self, handle: TcpHandle, wanted: usize) -> Result<usize, TcpError> {
         let memory_left = self.memory_left();
         let tcb = self.user_tcb(handle)?;
         if let Some(error) = tcb.error.filter(|_| !tcb.error_reported) {
@@ -1030,41 +1069,76 @@ impl TcpSockets {
             State::Established | State::CloseWait if !tcb.fin_queued => {}
             _ => return Err(TcpError::BrokenPipe),
         }
-        if data.is_empty() {
+        if wanted == 0 {
             return Ok(0);
         }
         // Past the cap, only what the ring's storage already holds room for.
-        let data = if tcb.tx.growth_for(0, data.len()) > memory_left {
+        if tcb.tx.growth_for(0, wanted) > memory_left {
             let room = tcb.tx.allocated().saturating_sub(tcb.tx.len());
             if room == 0 {
                 self.stats.buffer_memory_drops += 1;
                 return Err(TcpError::NoBuffers);
             }
-            &data[..room.min(data.len())]
-        } else {
-            data
-        };
-        let n = tcb.tx.write(data);
-        if n == 0 {
-            return Err(TcpError::WouldBlock);
+            return Ok(room.min(wanted));
         }
-        // Count a ring the write just allocated before anything else is admitted.
+        Ok(wanted)
+    }
+
+    /// After `n` bytes went into the send buffer: the buffer memory
+    /// counted (a ring the write just allocated, before anything else is
+    /// admitted), then `WouldBlock` if none went in, else the connection
+    /// marked for output.
+    fn queued(&mut self, handle: TcpHandle, n: usize) -> Result<usize, TcpError> {
+        let tcb = self.tcb(handle.index).expect("admitted");
         let held = tcb.tx.allocated() + tcb.rx.allocated();
         let before = std::mem::replace(&mut tcb.reserved_bytes, held);
         self.buffer_bytes = self.buffer_bytes + held - before;
+        if n == 0 {
+            return Err(TcpError::WouldBlock);
+        }
         self.mark_dirty(handle.index);
         Ok(n)
     }
 
     /// Reads received data into `buf`; `Ok(0)` at end of stream.
     pub fn recv(&mut self, handle: TcpHandle, buf: &mut [u8]) -> Result<usize, TcpError> {
+        if buf.is_empty() {
+            let tcb = self.user_tcb(handle)?;
+            if let Some(error) = tcb.error.filter(|_| !tcb.error_reported) {
+                tcb.error_reported = true;
+                return Err(error);
+            }
+            return Ok(0);
+        }
+        self.recv_in_place(handle, |first, second| {
+            let a = first.len().min(buf.len());
+            buf[..a].copy_from_slice(&first[..a]);
+            let b = second.len().min(buf.len() - a);
+            buf[a..a + b].copy_from_slice(&second[..b]);
+            a + b
+        })
+    }
+
+    /// Reads received data in place: `use_data` gets what is held, in
+    /// order, as two slices (the second where the buffer wraps), and
+    /// returns how many bytes from the start it is done with; those are
+    /// consumed (zero-copy receive: no copy into an application buffer).
+    /// `Ok(0)` at end of stream, without calling `use_data`; otherwise
+    /// the errors of [`recv`](Self::recv).
+    pub fn recv_in_place(
+        &mut self,
+        handle: TcpHandle,
+        use_data: impl FnOnce(&[u8], &[u8]) -> usize,
+    ) -> Result<usize, TcpError> {
         let tcb = self.user_tcb(handle)?;
-        if !tcb.rx.is_empty() && !buf.is_empty() {
-            let n = tcb.rx.read(buf);
+        if !tcb.rx.is_empty() {
+            let (first, second) = tcb.rx.data_slices();
+            let used = use_data(first, second).min(tcb.rx.len());
+            let n = tcb.rx.consume(used);
             // Only a read opens the window worth announcing (as Linux's
             // tcp_cleanup_rbuf): the handshake's unscaled window growing
             // into the scaled one is announced with the next data ACK.
-            if tcb.window_update_due() {
+            if n > 0 && tcb.window_update_due() {
                 tcb.ack_now = true;
                 self.mark_dirty(handle.index);
             }
@@ -1074,7 +1148,7 @@ impl TcpSockets {
             tcb.error_reported = true;
             return Err(error);
         }
-        if buf.is_empty() || tcb.fin_received || tcb.state == State::Closed {
+        if tcb.fin_received || tcb.state == State::Closed {
             return Ok(0);
         }
         Err(TcpError::WouldBlock)
