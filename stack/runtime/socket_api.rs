@@ -179,31 +179,23 @@ impl<D: Device, C: Clock> Stack<D, C> {
     }
 
     /// `writev`: the slices in order as one write. TCP queues as much as
-    /// fits and says how much; UDP sends them as one datagram.
+    /// fits, straight from the slices into the send buffer, and says how
+    /// much; UDP sends them as one datagram.
     pub fn writev(&mut self, fd: Fd, slices: &[std::io::IoSlice<'_>]) -> Result<usize, Errno> {
         if self.getsockopt(fd, SockOptName::Type)? == 2 {
             let datagram: Vec<u8> = slices.iter().flat_map(|s| s.iter().copied()).collect();
             return self.send_to(fd, &datagram, None);
         }
-        let mut total = 0;
-        for slice in slices.iter().filter(|s| !s.is_empty()) {
-            match self.send(fd, slice, 0) {
-                Ok(n) => {
-                    total += n;
-                    if n < slice.len() {
-                        break;
-                    }
-                }
-                Err(_) if total > 0 => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(total)
+        let total = slices.iter().map(|s| s.len()).sum();
+        let sources: Vec<&[u8]> = slices.iter().map(|s| &**s).collect();
+        self.send_in_place(fd, total, |first, second| {
+            copy_chain(&sources, &mut [first, second])
+        })
     }
 
-    /// `readv`: received bytes spread over the slices in order; `Ok(0)`
-    /// at end of stream. A UDP datagram longer than the slices together
-    /// is cut, as Linux cuts it.
+    /// `readv`: received bytes spread over the slices in order, straight
+    /// from the receive buffer; `Ok(0)` at end of stream. A UDP datagram
+    /// longer than the slices together is cut, as Linux cuts it.
     pub fn readv(
         &mut self,
         fd: Fd,
@@ -215,21 +207,13 @@ impl<D: Device, C: Clock> Stack<D, C> {
             let (n, _) = self.recv_from(fd, &mut datagram, 0)?;
             return Ok(scatter(&datagram[..n], slices));
         }
-        let mut total = 0;
-        for slice in slices.iter_mut().filter(|s| !s.is_empty()) {
-            match self.recv(fd, slice, 0) {
-                Ok(0) => break,
-                Ok(n) => {
-                    total += n;
-                    if n < slice.len() {
-                        break;
-                    }
-                }
-                Err(_) if total > 0 => break,
-                Err(e) => return Err(e),
-            }
+        if slices.iter().all(|s| s.is_empty()) {
+            return self.recv(fd, &mut [], 0);
         }
-        Ok(total)
+        let mut targets: Vec<&mut [u8]> = slices.iter_mut().map(|s| &mut **s).collect();
+        self.recv_in_place(fd, |first, second| {
+            copy_chain(&[first, second], &mut targets)
+        })
     }
 
     /// `fcntl(F_SETFL, O_NONBLOCK)`: whether calls through a `StackHandle`
@@ -337,16 +321,34 @@ impl<D: Device, C: Clock> Stack<D, C> {
 
 /// Copies `data` over `slices` in order; how many bytes it placed.
 pub(crate) fn scatter(data: &[u8], slices: &mut [std::io::IoSliceMut<'_>]) -> usize {
-    let mut placed = 0;
-    for slice in slices.iter_mut() {
-        let n = slice.len().min(data.len() - placed);
-        slice[..n].copy_from_slice(&data[placed..placed + n]);
-        placed += n;
-        if placed == data.len() {
-            break;
+    let mut targets: Vec<&mut [u8]> = slices.iter_mut().map(|s| &mut **s).collect();
+    copy_chain(&[data], &mut targets)
+}
+
+/// Copies the bytes of `sources`, in order, into `targets`, in order,
+/// until either runs out; how many bytes it copied.
+fn copy_chain(sources: &[&[u8]], targets: &mut [&mut [u8]]) -> usize {
+    let mut copied = 0;
+    let mut targets = targets.iter_mut().filter(|t| !t.is_empty());
+    let (mut target, mut at) = match targets.next() {
+        Some(t) => (t, 0),
+        None => return 0,
+    };
+    for source in sources {
+        let mut from = 0;
+        while from < source.len() {
+            if at == target.len() {
+                match targets.next() {
+                    Some(next) => (target, at) = (next, 0),
+                    None => return copied,
+                }
+            }
+            let n = (source.len() - from).min(target.len() - at);
+            target[at..at + n].copy_from_slice(&source[from..from + n]);
+            (from, at, copied) = (from + n, at + n, copied + n);
         }
     }
-    placed
+    copied
 }
 
 #[cfg(test)]
@@ -360,6 +362,17 @@ mod tests {
 
     const A: Ipv4Addr = Ipv4Addr::new(10, 12, 0, 1);
     const B: Ipv4Addr = Ipv4Addr::new(10, 12, 0, 2);
+
+    #[test]
+    fn copy_chain_crosses_every_boundary_and_stops_at_the_shorter_side() {
+        let (mut x, mut y, mut z) = ([0u8; 3], [0u8; 0], [0u8; 4]);
+        let n = super::copy_chain(&[b"ab", b"", b"cdefghij"], &mut [&mut x, &mut y, &mut z]);
+        assert_eq!((n, &x, &z), (7, b"abc", b"defg"));
+        let mut big = [0u8; 16];
+        assert_eq!(super::copy_chain(&[b"xy", b"z"], &mut [&mut big]), 3);
+        assert_eq!(&big[..3], b"xyz");
+        assert_eq!(super::copy_chain(&[b"xy"], &mut []), 0);
+    }
 
     #[test]
     fn readv_and_writev_gather_and_scatter_on_tcp_and_udp() {
