@@ -96,7 +96,6 @@ impl HttpConn {
     fn flush<D: Device, C: Clock>(
         &mut self,
         stack: &mut Stack<D, C>,
-        scratch: &mut [u8],
         counts: &mut Counts,
     ) -> Result<bool, Errno> {
         let mut progress = false;
@@ -111,9 +110,15 @@ impl HttpConn {
             }
         }
         while self.body_offset < self.body_len {
-            let n = (self.body_len - self.body_offset).min(scratch.len() as u64) as usize;
-            fill_pattern(self.body_offset, &mut scratch[..n]);
-            match stack.send(self.fd, &scratch[..n], 0) {
+            // The body is made where it is sent from: in the send buffer.
+            let n = usize::try_from(self.body_len - self.body_offset).unwrap_or(usize::MAX);
+            let at = self.body_offset;
+            let made = stack.send_in_place(self.fd, n, |first, second| {
+                fill_pattern(at, first);
+                fill_pattern(at + first.len() as u64, second);
+                first.len() + second.len()
+            });
+            match made {
                 Ok(sent) => {
                     self.body_offset += sent as u64;
                     counts.body_bytes += sent as u64;
@@ -132,12 +137,11 @@ impl HttpConn {
     fn turn<D: Device, C: Clock>(
         &mut self,
         stack: &mut Stack<D, C>,
-        scratch: &mut [u8],
         counts: &mut Counts,
     ) -> Step {
         let mut progress = false;
         loop {
-            match self.flush(stack, scratch, counts) {
+            match self.flush(stack, counts) {
                 Ok(p) => progress |= p,
                 Err(_) => return Step::Close,
             }
@@ -300,7 +304,6 @@ impl CoreUser for Httpd<'_> {
         core.ready(&self.args.net, &mut stack);
         let mut counts = Counts::default();
         let mut conns: HashMap<Fd, HttpConn> = HashMap::new();
-        let mut scratch = vec![0u8; 16 * 1024];
         let mut events = vec![EpollEvent::default(); 256];
         let idle_timeout =
             (self.args.idle_timeout > 0).then(|| Duration::from_secs(self.args.idle_timeout));
@@ -344,7 +347,7 @@ impl CoreUser for Httpd<'_> {
                 if let Some(idle) = idle.as_mut() {
                     idle.touch(fd, now);
                 }
-                if let Step::Close = conn.turn(&mut stack, &mut scratch, &mut counts) {
+                if let Step::Close = conn.turn(&mut stack, &mut counts) {
                     conns.remove(&fd);
                     if let Some(idle) = idle.as_mut() {
                         idle.remove(fd);
