@@ -134,11 +134,7 @@ impl HttpConn {
         Ok(progress)
     }
 
-    fn turn<D: Device, C: Clock>(
-        &mut self,
-        stack: &mut Stack<D, C>,
-        counts: &mut Counts,
-    ) -> Step {
+    fn turn<D: Device, C: Clock>(&mut self, stack: &mut Stack<D, C>, counts: &mut Counts) -> Step {
         let mut progress = false;
         loop {
             match self.flush(stack, counts) {
