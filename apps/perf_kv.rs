@@ -143,6 +143,27 @@ pub fn reply_length(input: &[u8]) -> Result<Option<(usize, bool)>, String> {
     }
 }
 
+impl Pending {
+    /// Reads what `fd` holds (until it would block) and takes every whole
+    /// reply; returns how many, and how many of them were errors.
+    fn receive<D: Device, C: Clock>(
+        &mut self,
+        stack: &mut Stack<D, C>,
+        fd: dpstack::socket::Fd,
+        buf: &mut [u8],
+    ) -> Result<(usize, u64), String> {
+        loop {
+            match stack.recv(fd, buf, 0) {
+                Ok(0) => return Err("the server closed".into()),
+                Ok(got) => self.input.extend_from_slice(&buf[..got]),
+                Err(Errno::EAGAIN) => break,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        take_replies(self)
+    }
+}
+
 /// Takes every whole reply off the front of `pending.input`; returns how
 /// many, and how many of them were errors.
 fn take_replies(pending: &mut Pending) -> Result<(usize, u64), String> {
@@ -206,17 +227,10 @@ pub fn run<D: Device, C: Clock>(
         let n = poll_turn(stack, epfd, &mut events, &mut backoff)?;
         for event in &events[..n] {
             let j = event.data as usize;
-            loop {
-                match stack.recv(conns[j].fd, &mut buf, 0) {
-                    Ok(0) => return Err(format!("connection {}: the server closed", mine[j])),
-                    Ok(got) => pending[j].input.extend_from_slice(&buf[..got]),
-                    Err(Errno::EAGAIN) => break,
-                    Err(e) => return Err(format!("connection {}: {e}", mine[j])),
-                }
-            }
             let p = &mut pending[j];
-            let (replies, errors) =
-                take_replies(p).map_err(|e| format!("connection {}: {e}", mine[j]))?;
+            let (replies, errors) = p
+                .receive(stack, conns[j].fd, &mut buf)
+                .map_err(|e| format!("connection {}: {e}", mine[j]))?;
             if replies > p.replies {
                 return Err(format!("connection {}: replies nobody asked for", mine[j]));
             }
@@ -275,15 +289,9 @@ fn fill<D: Device, C: Clock>(
                 return Err("filling the key space took over 60 s".into());
             }
             poll_turn(stack, epfd, &mut events, &mut backoff)?;
-            loop {
-                match stack.recv(fd, &mut buf, 0) {
-                    Ok(0) => return Err("the server closed while the keys were set".into()),
-                    Ok(got) => pending.input.extend_from_slice(&buf[..got]),
-                    Err(Errno::EAGAIN) => break,
-                    Err(e) => return Err(e.to_string()),
-                }
-            }
-            let (replies, errors) = take_replies(&mut pending)?;
+            let (replies, errors) = pending
+                .receive(stack, fd, &mut buf)
+                .map_err(|e| format!("while the keys were set: {e}"))?;
             if errors > 0 {
                 return Err("the server refused a SET while the keys were set".into());
             }
