@@ -27,6 +27,25 @@ int dps_pktmbuf_alloc_bulk(struct rte_mempool *pool, struct rte_mbuf **mbufs, un
     return rte_pktmbuf_alloc_bulk(pool, mbufs, count);
 }
 
+int dps_pktmbuf_alloc_bulk_len(struct rte_mempool *pool, struct rte_mbuf **mbufs, unsigned count,
+                               uint16_t len)
+{
+    if (count == 0)
+        return 0;
+    if (rte_pktmbuf_alloc_bulk(pool, mbufs, count) != 0)
+        return -1;
+    /* Fresh mbufs of one pool all have the same room. */
+    if (len > rte_pktmbuf_tailroom(mbufs[0])) {
+        rte_pktmbuf_free_bulk(mbufs, count);
+        return -2;
+    }
+    for (unsigned i = 0; i < count; i++) {
+        mbufs[i]->data_len = len;
+        mbufs[i]->pkt_len = len;
+    }
+    return 0;
+}
+
 void dps_pktmbuf_free(struct rte_mbuf *m)
 {
     rte_pktmbuf_free(m);

@@ -112,6 +112,39 @@ fn net_ring_pair_carries_ten_thousand_frames_intact() {
     assert_eq!(null.transmit(Instant::ZERO, &mut burst), 8);
     assert!(!port_null.xstats().expect("xstats").is_empty());
 
-    drop((a, b, null, incoming, outgoing));
+    // Bulk allocation: each buffer holds the length asked for; a length no
+    // mbuf can hold gets none.
+    let mut bulk = Vec::new();
+    assert_eq!(a.alloc_tx_burst(100, 80, &mut bulk), 80);
+    assert!(bulk.iter().all(|m| m.len() == 100));
+    assert_eq!(a.alloc_tx_burst(70_000, 4, &mut bulk), 0);
+    assert_eq!(bulk.len(), 80);
+
+    // A full ring takes part of a burst: the rest stays in order, and only
+    // what was taken is counted.
+    let before = a.stats();
+    let mut flood: Vec<_> = (0..1100u32)
+        .map(|i| {
+            let mut mbuf = a.alloc_tx(60 + (i % 3) as usize).expect("mbuf");
+            mbuf.data_mut()[..4].copy_from_slice(&i.to_be_bytes());
+            mbuf
+        })
+        .collect();
+    let taken = a.transmit(Instant::ZERO, &mut flood);
+    assert!(taken < 1100 && taken >= 1000, "ring of 1024 took {taken}");
+    assert_eq!(flood.len(), 1100 - taken);
+    assert_eq!(flood[0].data()[..4], (taken as u32).to_be_bytes());
+    let sent_bytes: u64 = (0..taken as u64).map(|i| 60 + i % 3).sum();
+    assert_eq!(a.stats().tx_packets - before.tx_packets, taken as u64);
+    assert_eq!(a.stats().tx_bytes - before.tx_bytes, sent_bytes);
+    let mut drained = Vec::new();
+    while b.receive(Instant::ZERO, &mut drained, 32) > 0 {}
+    assert_eq!(drained.len(), taken);
+    assert_eq!(
+        drained[taken - 1].data()[..4],
+        (taken as u32 - 1).to_be_bytes()
+    );
+
+    drop((a, b, null, incoming, outgoing, bulk, flood, drained));
     assert_eq!(pool.in_use(), 0, "no mbuf leaked");
 }

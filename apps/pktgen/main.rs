@@ -6,6 +6,7 @@
 mod builder;
 mod spec;
 mod stats;
+mod template;
 mod worker;
 
 use builder::{DstMacs, FlowMode, FlowSpec, FlowWalker};

@@ -1,14 +1,14 @@
 //! One generator per queue pair: paced bursts out, probes back in.
 
-use crate::builder::{parse_probe, write_frame, FlowSpec, FlowWalker, Probe};
+use crate::builder::{parse_probe, FlowSpec, Probe};
 use crate::spec::{Accounting, Mode, Sizes};
 use crate::stats::{LatencyHistogram, RxTracker};
+use crate::template::FrameWriter;
 use dpstack::buf::PacketBuf;
 use dpstack::device::pcap::PcapWriter;
 use dpstack::device::Device;
 use dpstack::runtime::RunControl;
 use dpstack::time::Instant;
-use std::collections::VecDeque;
 use std::io::BufWriter;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -190,7 +190,6 @@ pub fn run_worker<D: Device>(
     let plan = ctx.plan;
     let ticks = ctx.ticks;
     let hz = ticks.hz() as f64;
-    let mut walker = FlowWalker::new(plan.flows.clone(), plan.seed.wrapping_add(ctx.index as u64));
     let my_count = (plan.count > 0).then(|| share(plan.count, ctx.index, ctx.workers));
     let replaying = plan.replay.as_ref().filter(|_| ctx.index == 0);
     let generating = plan.mode != Mode::Replay || replaying.is_some();
@@ -206,7 +205,36 @@ pub fn run_worker<D: Device>(
 
     let mut result = WorkerResult::default();
     let mut batch: Vec<D::Buf> = Vec::with_capacity(plan.burst);
-    let mut lens: VecDeque<usize> = VecDeque::with_capacity(plan.burst);
+    // Frame lengths of the batch when sizes vary (replay, lists, sweeps);
+    // the first `lens_sent` are sent.
+    let mut lens: Vec<usize> = Vec::with_capacity(plan.burst);
+    let mut lens_sent = 0;
+    let fixed_len = match plan.sizes {
+        Sizes::Fixed(len) => Some(len),
+        _ => None,
+    };
+    // Ticks between frames of `len` bytes at the configured rate.
+    let interval = |len: usize| match (plan.frames_per_sec, plan.bits_per_sec) {
+        (_, Some(bps)) => plan.accounting.bits(len) as f64 * hz / bps,
+        (Some(pps), None) => hz / pps,
+        (None, None) => 0.0,
+    };
+    let fixed_interval = fixed_len.map_or(0.0, interval);
+    let fixed_bits = fixed_len.map_or(0, |len| plan.accounting.bits(len));
+    let mut frames = FrameWriter::new(
+        plan.mode,
+        plan.flows.clone(),
+        ctx.index as u8,
+        plan.seed.wrapping_add(ctx.index as u64),
+    );
+    let probe_at = |seq: u64, now: u64| Probe {
+        queue: ctx.index as u8,
+        seq,
+        // Read per frame when measuring, so the burst's build time is
+        // not counted as latency.
+        timestamp: if plan.latency { ticks.now() } else { now },
+        ident: seq as u16,
+    };
     let mut rx: Vec<D::Buf> = Vec::with_capacity(32);
     let mut next_tx = start as f64;
     let mut seq = 0u64;
@@ -239,29 +267,29 @@ pub fn run_worker<D: Device>(
             }
         }
         if sending && batch.is_empty() && now as f64 >= next_tx {
-            for _ in 0..plan.burst {
-                if my_count.is_some_and(|c| counting && result.tx_packets + batch.len() as u64 >= c)
-                {
-                    break;
-                }
-                let len = match replaying {
-                    Some(replay) => replay.frames[replay_index].1.len(),
-                    None => plan.sizes.nth(seq),
-                };
-                let Some(mut frame) = device.alloc_tx(len) else {
-                    result.alloc_failures += 1;
-                    break;
-                };
-                match replaying {
-                    Some(replay) => {
-                        frame
-                            .data_mut()
-                            .copy_from_slice(&replay.frames[replay_index].1);
+            let mut quota = plan.burst;
+            if let Some(count) = my_count.filter(|_| counting) {
+                quota = quota.min(count.saturating_sub(result.tx_packets) as usize);
+            }
+            match (replaying, fixed_len) {
+                (Some(replay), _) => {
+                    for _ in 0..quota {
+                        let frame_bytes = &replay.frames[replay_index].1;
+                        let Some(mut frame) = device.alloc_tx(frame_bytes.len()) else {
+                            result.alloc_failures += 1;
+                            break;
+                        };
+                        frame.data_mut().copy_from_slice(frame_bytes);
                         if replay.original_timing {
                             let origin = replay.frames[0].0;
                             let offset = (replay.frames[replay_index].0 - origin) as f64 * hz / 1e9;
                             next_tx = replay_base + offset;
+                        } else {
+                            next_tx += interval(frame_bytes.len());
                         }
+                        lens.push(frame_bytes.len());
+                        batch.push(frame);
+                        seq += 1;
                         replay_index += 1;
                         if replay_index == replay.frames.len() {
                             replay_index = 0;
@@ -270,23 +298,45 @@ pub fn run_worker<D: Device>(
                             if replay.loops > 0 && replay_pass >= replay.loops {
                                 sending = false;
                                 send_done_at = now;
+                                break;
                             }
                         }
                     }
-                    None => {
-                        let flow = walker.next_flow();
-                        let probe = Probe {
-                            queue: ctx.index as u8,
-                            seq,
-                            // Per frame when measuring, so the burst's build
-                            // time is not counted as latency.
-                            timestamp: if plan.latency { ticks.now() } else { now },
-                            ident: seq as u16,
+                }
+                (None, Some(len)) => {
+                    // One size: the buffers come in one bulk allocation,
+                    // and pacing and counting need no per-frame lengths.
+                    if device.alloc_tx_burst(len, quota, &mut batch) < quota {
+                        result.alloc_failures += 1;
+                    }
+                    for frame in batch.iter_mut() {
+                        let probe = probe_at(seq, now);
+                        frames.write(frame.data_mut(), plan.mode, &probe);
+                        seq += 1;
+                    }
+                    next_tx += batch.len() as f64 * fixed_interval;
+                }
+                (None, None) => {
+                    for _ in 0..quota {
+                        let len = plan.sizes.nth(seq);
+                        let Some(mut frame) = device.alloc_tx(len) else {
+                            result.alloc_failures += 1;
+                            break;
                         };
-                        write_frame(frame.data_mut(), plan.mode, &flow, &probe);
+                        let probe = probe_at(seq, now);
+                        frames.write(frame.data_mut(), plan.mode, &probe);
+                        next_tx += interval(len);
+                        lens.push(len);
+                        batch.push(frame);
+                        seq += 1;
                     }
                 }
-                if let Some(capture) = capture.as_deref_mut().filter(|c| c.remaining > 0) {
+            }
+            if let Some(capture) = capture.as_deref_mut().filter(|c| c.remaining > 0) {
+                for frame in &batch {
+                    if capture.remaining == 0 {
+                        break;
+                    }
                     if capture
                         .writer
                         .write_frame(ticks.nanos(now), frame.data())
@@ -295,30 +345,31 @@ pub fn run_worker<D: Device>(
                         capture.remaining -= 1;
                     }
                 }
-                if replaying.is_none_or(|r| !r.original_timing) {
-                    next_tx += match (plan.frames_per_sec, plan.bits_per_sec) {
-                        (_, Some(bps)) => plan.accounting.bits(len) as f64 * hz / bps,
-                        (Some(pps), None) => hz / pps,
-                        (None, None) => 0.0,
-                    };
-                }
-                lens.push_back(len);
-                batch.push(frame);
-                seq += 1;
-                if !sending {
-                    break;
-                }
             }
             next_tx = next_tx.max(now as f64 - lag_limit);
         }
         if !batch.is_empty() {
             let sent = device.transmit(device_now, &mut batch);
-            for len in lens.drain(..sent) {
-                if counting {
-                    result.tx_packets += 1;
-                    result.tx_bytes += len as u64;
-                    result.tx_bits += plan.accounting.bits(len);
+            if counting {
+                match fixed_len.filter(|_| replaying.is_none()) {
+                    Some(len) => {
+                        result.tx_packets += sent as u64;
+                        result.tx_bytes += (sent * len) as u64;
+                        result.tx_bits += sent as u64 * fixed_bits;
+                    }
+                    None => {
+                        for &len in &lens[lens_sent..lens_sent + sent] {
+                            result.tx_packets += 1;
+                            result.tx_bytes += len as u64;
+                            result.tx_bits += plan.accounting.bits(len);
+                        }
+                    }
                 }
+            }
+            lens_sent += sent;
+            if batch.is_empty() {
+                lens.clear();
+                lens_sent = 0;
             }
         }
         rx.clear();

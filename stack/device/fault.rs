@@ -372,6 +372,10 @@ impl<D: Device> Device for FaultDevice<D> {
         self.inner.alloc_tx(len)
     }
 
+    fn alloc_tx_burst(&mut self, len: usize, count: usize, out: &mut Vec<D::Buf>) -> usize {
+        self.inner.alloc_tx_burst(len, count, out)
+    }
+
     fn receive(&mut self, now: Instant, batch: &mut Vec<D::Buf>, max: usize) -> usize {
         self.flush_tx(now);
         self.scratch.clear();

@@ -76,6 +76,21 @@ pub trait Device: 'static {
     /// headroom in front; `None` when buffers are exhausted.
     fn alloc_tx(&mut self, len: usize) -> Option<Self::Buf>;
 
+    /// Appends up to `count` buffers for frames of `len` bytes each to
+    /// `out`, as `count` calls of [`alloc_tx`](Device::alloc_tx) would (in
+    /// one step where the backend can); returns how many, fewer when
+    /// buffers run out.
+    fn alloc_tx_burst(&mut self, len: usize, count: usize, out: &mut Vec<Self::Buf>) -> usize {
+        let before = out.len();
+        for _ in 0..count {
+            match self.alloc_tx(len) {
+                Some(buf) => out.push(buf),
+                None => break,
+            }
+        }
+        out.len() - before
+    }
+
     /// Appends up to `max` received frames to `batch` and returns how many.
     fn receive(&mut self, now: Instant, batch: &mut Vec<Self::Buf>, max: usize) -> usize;
 

@@ -8,6 +8,10 @@ use std::ptr::NonNull;
 ///
 /// Only single-segment mbufs are exposed as [`PacketBuf`]; the DPDK device
 /// drops chained (multi-segment) receives and counts them.
+///
+/// Transparent over the pointer, so a `Vec<Mbuf>` is an array of
+/// `rte_mbuf *` that bursts read and fill in place.
+#[repr(transparent)]
 pub struct Mbuf(NonNull<sys::rte_mbuf>);
 
 // SAFETY: an mbuf is plain memory owned by whoever holds the pointer; DPDK

@@ -93,20 +93,42 @@ impl Mempool {
     /// Takes `count` mbufs at once (cheaper than one by one) and appends
     /// them to `out`; false, and nothing taken, if the pool has too few.
     pub fn alloc_bulk(&self, out: &mut Vec<Mbuf>, count: usize) -> bool {
-        let mut raw = [std::ptr::null_mut(); 64];
-        let count = count.min(raw.len());
-        // SAFETY: `raw` has room for `count` pointers; on success each is a
-        // fresh mbuf we now own, on failure none was taken.
-        let rc =
-            unsafe { sys::dps_pktmbuf_alloc_bulk(self.as_ptr(), raw.as_mut_ptr(), count as u32) };
-        if rc != 0 {
+        let Ok(count32) = u32::try_from(count) else {
             return false;
-        }
-        for &ptr in &raw[..count] {
-            // SAFETY: as above; each pointer is owned exactly once.
-            if let Some(mbuf) = unsafe { Mbuf::from_raw(ptr) } {
-                out.push(mbuf);
+        };
+        out.reserve(count);
+        let len = out.len();
+        // SAFETY: `Mbuf` is a transparent non-null pointer, so the reserved
+        // spare capacity is room for `count` `rte_mbuf *`; DPDK fills all of
+        // them with fresh mbufs we then own, or none (and nonzero is
+        // returned), and only then is the length extended over them.
+        unsafe {
+            let slots = out.as_mut_ptr().add(len) as *mut *mut sys::rte_mbuf;
+            if sys::dps_pktmbuf_alloc_bulk(self.as_ptr(), slots, count32) != 0 {
+                return false;
             }
+            out.set_len(len + count);
+        }
+        true
+    }
+
+    /// As [`alloc_bulk`](Self::alloc_bulk), each mbuf already holding
+    /// `len` bytes of (unwritten) data; false, and nothing taken, if the
+    /// pool has too few or `len` does not fit in one mbuf.
+    pub fn alloc_bulk_len(&self, out: &mut Vec<Mbuf>, count: usize, len: usize) -> bool {
+        let (Ok(count32), Ok(len16)) = (u32::try_from(count), u16::try_from(len)) else {
+            return false;
+        };
+        out.reserve(count);
+        let at = out.len();
+        // SAFETY: as alloc_bulk: all `count` slots are filled with owned
+        // mbufs on success, none on failure.
+        unsafe {
+            let slots = out.as_mut_ptr().add(at) as *mut *mut sys::rte_mbuf;
+            if sys::dps_pktmbuf_alloc_bulk_len(self.as_ptr(), slots, count32, len16) != 0 {
+                return false;
+            }
+            out.set_len(at + count);
         }
         true
     }

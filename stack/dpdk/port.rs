@@ -232,21 +232,22 @@ impl QueueClaim {
 
     /// Receives up to `max` frames and appends them to `out`; returns how many.
     pub fn rx_burst(&mut self, out: &mut Vec<Mbuf>, max: usize) -> usize {
-        let mut raw = [std::ptr::null_mut(); MAX_BURST];
+        out.reserve(max);
         let mut taken = 0;
         while taken < max {
             let want = (max - taken).min(MAX_BURST);
-            // SAFETY: this claim is the only user of the queue; `raw` has
-            // room for `want` pointers; the port is started while the Arc lives.
+            let len = out.len();
+            // SAFETY: this claim is the only user of the queue; the reserved
+            // spare capacity holds `want` `rte_mbuf *` (`Mbuf` is a
+            // transparent non-null pointer); the PMD writes `got` valid mbufs
+            // there and hands us their ownership, and only those become
+            // part of `out`. The port is started while the Arc lives.
             let got = usize::from(unsafe {
-                sys::dps_rx_burst(self.port.id, self.queue, raw.as_mut_ptr(), want as u16)
+                let slots = out.as_mut_ptr().add(len) as *mut *mut sys::rte_mbuf;
+                let got = sys::dps_rx_burst(self.port.id, self.queue, slots, want as u16);
+                out.set_len(len + usize::from(got));
+                got
             });
-            for &ptr in &raw[..got] {
-                // SAFETY: rx_burst handed us ownership of `got` valid mbufs.
-                if let Some(mbuf) = unsafe { Mbuf::from_raw(ptr) } {
-                    out.push(mbuf);
-                }
-            }
             taken += got;
             if got < want {
                 break;
@@ -256,31 +257,52 @@ impl QueueClaim {
     }
 
     /// Transmits frames from the front of `batch`, removing those the port
-    /// took (it frees them once sent); returns how many. Frames the queue had
-    /// no room for stay in `batch`, in order.
-    pub fn tx_burst(&mut self, batch: &mut Vec<Mbuf>, mut on_sent: impl FnMut(&Mbuf)) -> usize {
-        let mut raw = [std::ptr::null_mut(); MAX_BURST];
-        let mut taken = 0;
-        while !batch.is_empty() {
-            let n = batch.len().min(MAX_BURST);
-            for (slot, mbuf) in raw.iter_mut().zip(batch.iter()) {
-                *slot = mbuf.as_ptr();
-            }
-            // SAFETY: as rx_burst; every pointer is a valid mbuf owned by
-            // `batch`, and ownership of the first `sent` passes to the PMD below.
-            let sent = usize::from(unsafe {
-                sys::dps_tx_burst(self.port.id, self.queue, raw.as_mut_ptr(), n as u16)
+    /// took (it frees them once sent); returns how many and their bytes.
+    /// Frames the queue had no room for stay in `batch`, in order.
+    pub fn tx_burst(&mut self, batch: &mut Vec<Mbuf>) -> (usize, u64) {
+        let total = batch.len();
+        let mut sent = 0;
+        let mut bytes = 0;
+        while sent < total {
+            let n = (total - sent).min(MAX_BURST);
+            // Counted before the burst: once the PMD has them, their fields
+            // are no longer ours to read.
+            let chunk_bytes: u64 = batch[sent..sent + n]
+                .iter()
+                .map(|m| u64::from(m.pkt_len()))
+                .sum();
+            // SAFETY: as rx_burst; `batch` is an array of valid mbuf
+            // pointers (`Mbuf` is transparent), and ownership of the first
+            // `took` of this chunk passes to the PMD.
+            let took = usize::from(unsafe {
+                sys::dps_tx_burst(
+                    self.port.id,
+                    self.queue,
+                    batch.as_mut_ptr().add(sent) as *mut *mut sys::rte_mbuf,
+                    n as u16,
+                )
             });
-            for mbuf in batch.drain(..sent) {
-                on_sent(&mbuf);
-                let _ = mbuf.into_raw();
-            }
-            taken += sent;
-            if sent < n {
+            if took < n {
+                let kept: u64 = batch[sent + took..sent + n]
+                    .iter()
+                    .map(|m| u64::from(m.pkt_len()))
+                    .sum();
+                bytes += chunk_bytes - kept;
+                sent += took;
                 break;
             }
+            bytes += chunk_bytes;
+            sent += n;
         }
-        taken
+        // SAFETY: the first `sent` entries were handed to the PMD and must
+        // not be dropped: the rest slide to the front over them and the
+        // length shrinks, so each mbuf stays owned exactly once.
+        unsafe {
+            let base = batch.as_mut_ptr();
+            std::ptr::copy(base.add(sent), base, total - sent);
+            batch.set_len(total - sent);
+        }
+        (sent, bytes)
     }
 }
 

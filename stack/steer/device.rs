@@ -212,6 +212,10 @@ where
         self.inner.alloc_tx(len)
     }
 
+    fn alloc_tx_burst(&mut self, len: usize, count: usize, out: &mut Vec<D::Buf>) -> usize {
+        self.inner.alloc_tx_burst(len, count, out)
+    }
+
     fn receive(&mut self, now: Instant, batch: &mut Vec<D::Buf>, max: usize) -> usize {
         // Alternate which source goes first, so a core handed much still
         // reads its own queue every other turn, and the reverse.
