@@ -11,11 +11,17 @@
 
 use crate::builder::{write_frame, FlowMode, FlowSpec, FlowWalker, Probe, PROBE_MAGIC};
 use crate::spec::{Mode, MIN_FRAME};
+use dpstack::buf::PacketBuf;
 use dpstack::rand::Rng;
 
 /// Flows above this count are not prepared (64 bytes each, 4 MiB in all):
 /// frames are then written field by field.
 pub const MAX_TEMPLATE_FLOWS: u64 = 65_536;
+
+/// Modes as constants, so each gets its own frame-writing loop.
+const UDP: u8 = 0;
+const SYN: u8 = 1;
+const ICMP: u8 = 2;
 
 /// One flow's prepared frame start and partial checksums.
 #[derive(Clone, Copy)]
@@ -54,13 +60,12 @@ fn words32(x: u32) -> u64 {
 }
 
 /// `acc` folded to 16 bits (ones' complement addition of its carries).
+/// Two folds suffice below 2^32; every sum here is a few dozen words.
 #[inline(always)]
-fn fold(mut acc: u64) -> u16 {
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc as u16
+fn fold(acc: u64) -> u16 {
+    debug_assert!(acc < 1 << 32);
+    let acc = (acc & 0xffff) + (acc >> 16);
+    ((acc & 0xffff) + (acc >> 16)) as u16
 }
 
 impl FrameTemplates {
@@ -145,8 +150,51 @@ impl FrameTemplates {
     /// Writes the next flow's frame into `frame` (at least 60 bytes), as
     /// [`write_frame`](crate::builder::write_frame) would for this probe
     /// (whose `queue` must be the one the templates were made for).
-    #[inline(always)]
     pub fn write_next(&mut self, frame: &mut [u8], probe: &Probe) {
+        match self.mode {
+            Mode::TcpSyn => self.write_as::<SYN>(frame, probe),
+            Mode::Icmp => self.write_as::<ICMP>(frame, probe),
+            _ => self.write_as::<UDP>(frame, probe),
+        }
+    }
+
+    /// Writes one frame per buffer of `bufs`, for probes numbered from
+    /// `first.seq` (identification likewise); the timestamp is
+    /// `first.timestamp` for all, or read from `clock` per frame.
+    pub fn write_burst<B: PacketBuf>(
+        &mut self,
+        bufs: &mut [B],
+        first: &Probe,
+        clock: Option<&dyn Fn() -> u64>,
+    ) {
+        // One loop per mode, so the mode is not dispatched per frame.
+        match self.mode {
+            Mode::TcpSyn => self.burst_as::<SYN, B>(bufs, first, clock),
+            Mode::Icmp => self.burst_as::<ICMP, B>(bufs, first, clock),
+            _ => self.burst_as::<UDP, B>(bufs, first, clock),
+        }
+    }
+
+    #[inline(always)]
+    fn burst_as<const MODE: u8, B: PacketBuf>(
+        &mut self,
+        bufs: &mut [B],
+        first: &Probe,
+        clock: Option<&dyn Fn() -> u64>,
+    ) {
+        let mut probe = *first;
+        for buf in bufs {
+            if let Some(clock) = clock {
+                probe.timestamp = clock();
+            }
+            self.write_as::<MODE>(buf.data_mut(), &probe);
+            probe.seq = probe.seq.wrapping_add(1);
+            probe.ident = probe.ident.wrapping_add(1);
+        }
+    }
+
+    #[inline(always)]
+    fn write_as<const MODE: u8>(&mut self, frame: &mut [u8], probe: &Probe) {
         let index = match &mut self.random {
             None => {
                 let index = self.next;
@@ -177,14 +225,14 @@ impl FrameTemplates {
         let ip_sum = u64::from(template.ip_sum) + u64::from(ip_len) + u64::from(probe.ident);
         head[24..26].copy_from_slice(&(!fold(ip_sum)).to_be_bytes());
         let l4_sum = u64::from(template.l4_sum);
-        match self.mode {
-            Mode::TcpSyn => {
+        match MODE {
+            SYN => {
                 let seq = probe.seq as u32;
                 head[38..42].copy_from_slice(&seq.to_be_bytes());
                 let sum = l4_sum + u64::from(segment_len) + words32(seq);
                 head[50..52].copy_from_slice(&(!fold(sum)).to_be_bytes());
             }
-            Mode::Icmp => {
+            ICMP => {
                 let seq16 = probe.seq as u16;
                 head[40..42].copy_from_slice(&seq16.to_be_bytes());
                 head[42..50].copy_from_slice(&probe.seq.to_be_bytes());
@@ -239,6 +287,30 @@ impl FrameWriter {
         match self {
             FrameWriter::Templates(templates) => templates.write_next(frame, probe),
             FrameWriter::Fields(walker) => write_frame(frame, mode, &walker.next_flow(), probe),
+        }
+    }
+
+    /// Writes one frame per buffer, as [`FrameTemplates::write_burst`].
+    pub fn write_burst<B: PacketBuf>(
+        &mut self,
+        bufs: &mut [B],
+        mode: Mode,
+        first: &Probe,
+        clock: Option<&dyn Fn() -> u64>,
+    ) {
+        match self {
+            FrameWriter::Templates(templates) => templates.write_burst(bufs, first, clock),
+            FrameWriter::Fields(walker) => {
+                let mut probe = *first;
+                for buf in bufs {
+                    if let Some(clock) = clock {
+                        probe.timestamp = clock();
+                    }
+                    write_frame(buf.data_mut(), mode, &walker.next_flow(), &probe);
+                    probe.seq = probe.seq.wrapping_add(1);
+                    probe.ident = probe.ident.wrapping_add(1);
+                }
+            }
         }
     }
 }

@@ -96,35 +96,50 @@ pub struct Plan {
     pub replay: Option<Replay>,
 }
 
+/// One worker's counters shared with the live reporter, on cache lines of
+/// their own: each worker stores to its slot every turn, and slots on a
+/// shared line would bounce it between cores.
+#[repr(align(128))]
+pub struct LiveSlot {
+    /// Frames sent.
+    pub tx_packets: AtomicU64,
+    /// Bytes sent.
+    pub tx_bytes: AtomicU64,
+    /// Frames received.
+    pub rx_packets: AtomicU64,
+    /// Frames not sent for lack of a buffer.
+    pub alloc_failures: AtomicU64,
+    /// First counted sequence number of this queue (`u64::MAX` until warm-up ends).
+    pub first_counted: AtomicU64,
+}
+
 /// Counters shared with the live reporter, one slot per worker.
 pub struct Live {
-    /// Frames sent per worker.
-    pub tx_packets: Vec<AtomicU64>,
-    /// Bytes sent per worker.
-    pub tx_bytes: Vec<AtomicU64>,
-    /// Frames received per worker.
-    pub rx_packets: Vec<AtomicU64>,
-    /// Frames not sent for lack of a buffer, per worker.
-    pub alloc_failures: Vec<AtomicU64>,
-    /// First counted sequence number of each queue (`u64::MAX` until warm-up ends).
-    pub first_counted: Vec<AtomicU64>,
+    /// The slots, by worker index.
+    pub slots: Vec<LiveSlot>,
 }
 
 impl Live {
     /// Slots for `workers` workers.
     pub fn new(workers: usize) -> Self {
-        let slots = |v| (0..workers).map(|_| AtomicU64::new(v)).collect();
         Live {
-            tx_packets: slots(0),
-            tx_bytes: slots(0),
-            rx_packets: slots(0),
-            alloc_failures: slots(0),
-            first_counted: slots(u64::MAX),
+            slots: (0..workers)
+                .map(|_| LiveSlot {
+                    tx_packets: AtomicU64::new(0),
+                    tx_bytes: AtomicU64::new(0),
+                    rx_packets: AtomicU64::new(0),
+                    alloc_failures: AtomicU64::new(0),
+                    first_counted: AtomicU64::new(u64::MAX),
+                })
+                .collect(),
         }
     }
 
-    fn sum(slots: &[AtomicU64]) -> u64 {
-        slots.iter().map(|s| s.load(Ordering::Relaxed)).sum()
+    fn sum(&self, field: impl Fn(&LiveSlot) -> &AtomicU64) -> u64 {
+        self.slots
+            .iter()
+            .map(|slot| field(slot).load(Ordering::Relaxed))
+            .sum()
     }
 }
 
@@ -256,7 +271,9 @@ pub fn run_worker<D: Device>(
         let device_now = Instant::from_nanos(ticks.nanos(now - start));
         if !counting && now >= counting_from {
             counting = true;
-            ctx.live.first_counted[ctx.index].store(seq, Ordering::Relaxed);
+            ctx.live.slots[ctx.index]
+                .first_counted
+                .store(seq, Ordering::Relaxed);
         }
         if sending {
             let count_done =
@@ -309,11 +326,14 @@ pub fn run_worker<D: Device>(
                     if device.alloc_tx_burst(len, quota, &mut batch) < quota {
                         result.alloc_failures += 1;
                     }
-                    for frame in batch.iter_mut() {
-                        let probe = probe_at(seq, now);
-                        frames.write(frame.data_mut(), plan.mode, &probe);
-                        seq += 1;
-                    }
+                    let clock = || ticks.now();
+                    frames.write_burst(
+                        &mut batch,
+                        plan.mode,
+                        &probe_at(seq, now),
+                        plan.latency.then_some(&clock as &dyn Fn() -> u64),
+                    );
+                    seq += batch.len() as u64;
                     next_tx += batch.len() as f64 * fixed_interval;
                 }
                 (None, None) => {
@@ -377,8 +397,8 @@ pub fn run_worker<D: Device>(
             // The loop's `now` predates this turn's transmit: take a fresh
             // reading so a frame that loops back at once is not measured as 0.
             let now = ticks.now();
-            for (slot, first) in first_counted.iter_mut().zip(&ctx.live.first_counted) {
-                *slot = first.load(Ordering::Relaxed);
+            for (slot, live) in first_counted.iter_mut().zip(&ctx.live.slots) {
+                *slot = live.first_counted.load(Ordering::Relaxed);
             }
             for frame in &rx {
                 if !counting {
@@ -397,10 +417,12 @@ pub fn run_worker<D: Device>(
             }
         }
         let live = ctx.live;
-        live.tx_packets[ctx.index].store(result.tx_packets, Ordering::Relaxed);
-        live.tx_bytes[ctx.index].store(result.tx_bytes, Ordering::Relaxed);
-        live.rx_packets[ctx.index].store(result.rx_packets, Ordering::Relaxed);
-        live.alloc_failures[ctx.index].store(result.alloc_failures, Ordering::Relaxed);
+        let slot = &live.slots[ctx.index];
+        slot.tx_packets.store(result.tx_packets, Ordering::Relaxed);
+        slot.tx_bytes.store(result.tx_bytes, Ordering::Relaxed);
+        slot.rx_packets.store(result.rx_packets, Ordering::Relaxed);
+        slot.alloc_failures
+            .store(result.alloc_failures, Ordering::Relaxed);
         if ctx.index == 0 && now >= next_report {
             report_base = report_live(live, ticks, report_base, now);
             next_report = now + ticks.hz();
@@ -423,10 +445,10 @@ fn report_live(
     (tx0, rx0, t0): (u64, u64, u64),
     now: u64,
 ) -> (u64, u64, u64) {
-    let tx = Live::sum(&live.tx_packets);
-    let rx = Live::sum(&live.rx_packets);
+    let tx = live.sum(|s| &s.tx_packets);
+    let rx = live.sum(|s| &s.rx_packets);
     let secs = ticks.nanos(now - t0) as f64 / 1e9;
-    let bytes = Live::sum(&live.tx_bytes);
+    let bytes = live.sum(|s| &s.tx_bytes);
     eprintln!(
         "pktgen: tx {:.0} pps ({} frames, {:.3} GB) | rx {:.0} pps ({} frames) | no-buffer {}",
         (tx - tx0) as f64 / secs,
@@ -434,7 +456,7 @@ fn report_live(
         bytes as f64 / 1e9,
         (rx - rx0) as f64 / secs,
         rx,
-        Live::sum(&live.alloc_failures)
+        live.sum(|s| &s.alloc_failures)
     );
     (tx, rx, now)
 }
