@@ -290,18 +290,24 @@ pub fn run_worker<D: Device>(
             }
             match (replaying, fixed_len) {
                 (Some(replay), _) => {
+                    let origin = replay.frames[0].0;
                     for _ in 0..quota {
-                        let frame_bytes = &replay.frames[replay_index].1;
+                        let (stamp, frame_bytes) = &replay.frames[replay_index];
+                        // Only frames already due leave in this burst.
+                        if replay.original_timing {
+                            // Timestamps out of order in the file count as no gap.
+                            let offset = stamp.saturating_sub(origin) as f64 * hz / 1e9;
+                            next_tx = next_tx.max(replay_base + offset);
+                        }
+                        if next_tx > now as f64 {
+                            break;
+                        }
                         let Some(mut frame) = device.alloc_tx(frame_bytes.len()) else {
                             result.alloc_failures += 1;
                             break;
                         };
                         frame.data_mut().copy_from_slice(frame_bytes);
-                        if replay.original_timing {
-                            let origin = replay.frames[0].0;
-                            let offset = (replay.frames[replay_index].0 - origin) as f64 * hz / 1e9;
-                            next_tx = replay_base + offset;
-                        } else {
+                        if !replay.original_timing {
                             next_tx += interval(frame_bytes.len());
                         }
                         lens.push(frame_bytes.len());
@@ -311,6 +317,7 @@ pub fn run_worker<D: Device>(
                         if replay_index == replay.frames.len() {
                             replay_index = 0;
                             replay_pass += 1;
+                            // The next pass starts where this one ended.
                             replay_base = next_tx.max(now as f64);
                             if replay.loops > 0 && replay_pass >= replay.loops {
                                 sending = false;
@@ -323,6 +330,11 @@ pub fn run_worker<D: Device>(
                 (None, Some(len)) => {
                     // One size: the buffers come in one bulk allocation,
                     // and pacing and counting need no per-frame lengths.
+                    // Only frames already due leave in this burst.
+                    if fixed_interval > 0.0 {
+                        let due = ((now as f64 - next_tx) / fixed_interval) as usize + 1;
+                        quota = quota.min(due);
+                    }
                     if device.alloc_tx_burst(len, quota, &mut batch) < quota {
                         result.alloc_failures += 1;
                     }
@@ -338,6 +350,9 @@ pub fn run_worker<D: Device>(
                 }
                 (None, None) => {
                     for _ in 0..quota {
+                        if next_tx > now as f64 {
+                            break;
+                        }
                         let len = plan.sizes.nth(seq);
                         let Some(mut frame) = device.alloc_tx(len) else {
                             result.alloc_failures += 1;
