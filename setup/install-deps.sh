@@ -3,10 +3,11 @@
 # Debian's packages: DPDK 22.11 headers and libraries, pkg-config, clang for
 # bindgen, iproute2 for network namespaces, ping/arping, tcpdump to read pcaps,
 # curl and python3 for the demo and the TCP tests against the kernel,
-# redis-tools and redis-server to drive and compare dpstack-kv.
+# redis-tools and redis-server to drive and compare dpstack-kv, nginx and wrk
+# as the stateful generator's peer and baseline.
 set -euo pipefail
 
-packages=(libdpdk-dev dpdk pkg-config clang libclang-dev iproute2 iputils-ping arping tcpdump curl python3 redis-tools redis-server)
+packages=(libdpdk-dev dpdk pkg-config clang libclang-dev iproute2 iputils-ping arping tcpdump curl python3 redis-tools redis-server nginx wrk)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -28,5 +29,17 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# Packages with a service (nginx, redis-server) are not started: the tests
+# run their own instances, in namespaces they create.
+blocker=/usr/sbin/policy-rc.d
+placed=0
+if [ ! -e "$blocker" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$blocker"
+    chmod +x "$blocker"
+    placed=1
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ "$placed" = 1 ]; then
+    rm -f "$blocker"
+fi
 echo "install-deps: done"

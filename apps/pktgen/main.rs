@@ -4,7 +4,9 @@
 //! measured from the probes that come back. See README.md for the flags.
 
 mod builder;
+mod http_response;
 mod spec;
+mod stateful;
 mod stats;
 mod template;
 mod worker;
@@ -103,6 +105,22 @@ struct Args {
     /// Testing: drop this fraction of received frames (seeded fault layer).
     #[arg(long, default_value_t = 0.0)]
     inject_rx_loss: f64,
+    /// Stateful modes: concurrent clients (over all lcores).
+    #[arg(long, default_value_t = 100)]
+    clients: usize,
+    /// --mode http: what to fetch, `http://A.B.C.D[:PORT]/PATH`.
+    #[arg(long)]
+    url: Option<String>,
+    /// --mode tcp-rr: request (and echoed reply) size in bytes.
+    #[arg(long, default_value_t = 64)]
+    request_size: usize,
+    /// Stateful modes: a new connection for every request (default: kept alive).
+    #[arg(long)]
+    new_conn: bool,
+    /// Stateful modes: milliseconds before an unanswered request (or
+    /// connect) counts as a timeout.
+    #[arg(long, default_value_t = 2000)]
+    timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -557,7 +575,156 @@ fn summarise(args: &Args, flows: u64, results: &[WorkerResult], device: &str) {
             "max": us(latency.max()),
         });
     }
-    if args.net.json {
+    print_summary_line(args.net.json, summary);
+}
+
+/// Parses `http://A.B.C.D[:PORT][/PATH]` into the server and the path.
+fn parse_url(url: &str) -> Result<(std::net::SocketAddrV4, String), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("--url {url}: only http:// URLs are supported"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (
+            host,
+            port.parse::<u16>()
+                .map_err(|_| format!("--url {url}: bad port '{port}'"))?,
+        ),
+        None => (authority, 80),
+    };
+    let ip: Ipv4Addr = host
+        .parse()
+        .map_err(|_| format!("--url {url}: the host must be an IPv4 address (no DNS here)"))?;
+    if port == 0 {
+        return Err(format!("--url {url}: port 0"));
+    }
+    if path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(format!(
+            "--url {url}: the path holds spaces or control characters"
+        ));
+    }
+    Ok((std::net::SocketAddrV4::new(ip, port), path.to_string()))
+}
+
+/// The stateful load's options from the flags; flags of the stateless
+/// generator are refused rather than ignored.
+fn load_options(args: &Args) -> Result<stateful::LoadOptions, String> {
+    let stateless_only = [
+        (args.rate != "0", "--rate"),
+        (args.count != 0, "--count"),
+        (args.tx_only, "--tx-only"),
+        (args.latency, "--latency (always measured here)"),
+        (args.replay.is_some(), "--replay"),
+        (args.warmup != 0.0, "--warmup"),
+        (args.inject_rx_loss != 0.0, "--inject-rx-loss"),
+        (args.size != "64", "--size"),
+        (
+            args.dst_mac.is_some(),
+            "--dst-mac (next hops are resolved by ARP)",
+        ),
+    ];
+    if let Some((_, flag)) = stateless_only.iter().find(|(given, _)| *given) {
+        return Err(format!("{flag} does not apply to --mode {:?}", args.mode).to_lowercase());
+    }
+    if args.clients == 0 || args.clients > 1_000_000 {
+        return Err(format!("--clients {} is outside 1..=1000000", args.clients));
+    }
+    if args.timeout_ms == 0 {
+        return Err("--timeout-ms must be at least 1".into());
+    }
+    if args.net.duration <= 0.0 {
+        return Err("stateful modes need --duration SECONDS".into());
+    }
+    if args.net.ip.is_none() {
+        return Err("stateful modes need --ip (the stack's own address)".into());
+    }
+    let (server, request) = match args.mode {
+        Mode::Http => {
+            let url = args
+                .url
+                .as_deref()
+                .ok_or("--mode http needs --url http://A.B.C.D[:PORT]/PATH")?;
+            let (server, path) = parse_url(url)?;
+            let bytes = stateful::LoadOptions::http_request(server, &path, args.new_conn);
+            (server, stateful::Request::Http { bytes })
+        }
+        _ => {
+            if args.url.is_some() {
+                return Err(
+                    "--url is for --mode http; tcp-rr takes --dst-ip and --dst-port".into(),
+                );
+            }
+            let ip: Ipv4Addr = args
+                .dst_ip
+                .as_deref()
+                .ok_or("--mode tcp-rr needs --dst-ip")?
+                .parse()
+                .map_err(|_| "--mode tcp-rr: --dst-ip must be one IPv4 address".to_string())?;
+            let port: u16 = args
+                .dst_port
+                .parse()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or("--mode tcp-rr: --dst-port must be one port (1-65535)")?;
+            if !(1..=1 << 20).contains(&args.request_size) {
+                return Err(format!(
+                    "--request-size {} is outside 1..=1048576",
+                    args.request_size
+                ));
+            }
+            (
+                std::net::SocketAddrV4::new(ip, port),
+                stateful::Request::Echo {
+                    size: args.request_size,
+                },
+            )
+        }
+    };
+    Ok(stateful::LoadOptions {
+        server,
+        request,
+        clients: args.clients,
+        new_connection: args.new_conn,
+        timeout: std::time::Duration::from_millis(args.timeout_ms),
+    })
+}
+
+/// `--mode http` and `--mode tcp-rr`: one stack per lcore, the summary at
+/// the end; failed requests make the exit code a failure.
+fn run_stateful(args: &Args) -> ExitCode {
+    let options = match load_options(args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("dpstack-pktgen: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let json = args.net.json;
+    dpstack::runtime::run_cores_app(
+        "dpstack-pktgen",
+        &args.net,
+        |_| stateful::Load::new(args.net.clone(), options),
+        |load, cores| {
+            let (summary, failed) = load.summary(&cores);
+            print_summary_line(json, summary);
+            let requests: u64 = cores.iter().map(|c| c.requests).sum();
+            if failed > 0 {
+                Err(format!("{failed} request(s) failed: see errors_by_kind"))
+            } else if requests == 0 {
+                Err("no request was answered".into())
+            } else {
+                Ok(())
+            }
+        },
+    )
+}
+
+/// Prints the summary as one JSON line, or as `key=value` pairs.
+fn print_summary_line(json: bool, summary: serde_json::Value) {
+    if json {
         println!("{summary}");
     } else if let serde_json::Value::Object(fields) = summary {
         let line: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -567,6 +734,9 @@ fn summarise(args: &Args, flows: u64, results: &[WorkerResult], device: &str) {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.mode.is_stateful() {
+        return run_stateful(&args);
+    }
     let control = match RunControl::install(None) {
         Ok(control) => control,
         Err(e) => {

@@ -27,6 +27,18 @@ pub enum Mode {
     Icmp,
     /// Frames replayed from a pcap file (`--replay`).
     Replay,
+    /// Stateful: HTTP/1.1 clients on real TCP connections (`--url`).
+    Http,
+    /// Stateful: request/response clients on real TCP connections to an
+    /// echo server (`--dst-ip`, `--dst-port`, `--request-size`).
+    TcpRr,
+}
+
+impl Mode {
+    /// Real TCP connections through a dpstack stack, not raw frames.
+    pub fn is_stateful(self) -> bool {
+        matches!(self, Mode::Http | Mode::TcpRr)
+    }
 }
 
 /// An inclusive range of values, walked by the flow generator.

@@ -247,7 +247,19 @@ impl App {
 impl App {
     /// Waits (up to `timeout`) for the app to exit by itself, checks it
     /// succeeded, and returns every stdout line after the ready line.
-    pub fn wait_exit(mut self, timeout: Duration) -> Vec<String> {
+    pub fn wait_exit(self, timeout: Duration) -> Vec<String> {
+        let (status, lines) = self.wait_status(timeout);
+        assert!(
+            status.success(),
+            "app exited with {status}; output: {lines:?}"
+        );
+        lines
+    }
+
+    /// Waits (up to `timeout`) for the app to exit by itself, whatever its
+    /// exit status; returns the status and the lines printed since the
+    /// last wait.
+    pub fn wait_status(mut self, timeout: Duration) -> (std::process::ExitStatus, Vec<String>) {
         let deadline = Instant::now() + timeout;
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("waitable") {
@@ -262,12 +274,7 @@ impl App {
         };
         let start = self.output.len();
         self.output.extend(self.lines.iter());
-        assert!(
-            status.success(),
-            "app exited with {status}; output: {:?}",
-            self.output
-        );
-        self.output[start..].to_vec()
+        (status, self.output[start..].to_vec())
     }
 }
 
