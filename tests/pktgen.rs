@@ -472,3 +472,93 @@ fn two_lcores_each_drive_a_queue_and_totals_add_up() {
         "the rate is for both lcores together: {summary}"
     );
 }
+
+/// `-l LCORE ... --vdev=net_memif0,role=ROLE,socket=SOCKET` for `--eal`.
+#[cfg(feature = "dpdk")]
+fn memif_eal(role: &str, lcore: &str, socket: &str) -> String {
+    eal(
+        &format!("--vdev=net_memif0,role={role},socket={socket}"),
+        lcore,
+    )
+    .replace(
+        "--file-prefix dpstest",
+        &format!("--file-prefix dpstest{role}"),
+    )
+}
+
+/// One generator sends over memif, another only receives: the receiver
+/// counts every probe, finds no gap, no reordering, and measures latency
+/// on the TSC both read; with 1% dropped on its receive side it reports
+/// the gaps as loss. A sender whose peer is gone still ends.
+#[cfg(feature = "dpdk")]
+#[test]
+fn a_receive_only_generator_counts_another_ones_probes() {
+    let _turn = take_turn();
+    let socket = format!("/tmp/dps-test-memif-rx-{}.sock", std::process::id());
+    let receive = |extra: &[&str]| {
+        let _ = std::fs::remove_file(&socket);
+        let mut receiver = pktgen();
+        receiver
+            .args(["--eal", &memif_eal("server", "1", &socket)])
+            .args(["--rx-only", "--latency", "--duration", "3", "--json"])
+            .args(extra);
+        let mut receiver = common::App::spawn(receiver);
+        receiver.wait_ready(Duration::from_secs(30));
+        let sent = run_json(pktgen().args(ONE_FLOW).args([
+            "--eal",
+            &memif_eal("client", "0", &socket),
+            "--tx-only",
+            "--rate",
+            "1Mpps",
+            "--count",
+            "200000",
+        ]));
+        assert_eq!(sent["tx_packets"], 200_000, "{sent}");
+        let lines = receiver.wait_exit(Duration::from_secs(30));
+        let summary: serde_json::Value =
+            serde_json::from_str(lines.last().expect("a summary")).unwrap();
+        summary
+    };
+    let clean = receive(&[]);
+    println!("receive only: {clean}");
+    assert_eq!(clean["rx_probes"], 200_000, "{clean}");
+    assert_eq!(clean["lost"], 0, "{clean}");
+    assert_eq!(clean["reordered"], 0, "{clean}");
+    assert_eq!(clean["tx_packets"], 0);
+    assert_eq!(clean["latency_us"]["samples"], 200_000, "{clean}");
+
+    let lossy = receive(&["--inject-rx-loss", "0.01"]);
+    println!("receive only, 1% dropped: {lossy}");
+    let lost = lossy["lost"].as_u64().unwrap();
+    let seen = lossy["rx_probes"].as_u64().unwrap();
+    assert!((1_400..=2_600).contains(&lost), "about 1% lost: {lossy}");
+    // Gaps inside the received range only: probes dropped before the
+    // first or after the last one seen are beyond what a receiver can see.
+    assert!((199_000..=200_000).contains(&(seen + lost)), "{lossy}");
+
+    // The peer goes away while the sender still has frames: it gives up on
+    // them and ends instead of waiting forever.
+    let _ = std::fs::remove_file(&socket);
+    let mut receiver = pktgen();
+    receiver
+        .args(["--eal", &memif_eal("server", "1", &socket)])
+        .args(["--rx-only", "--duration", "1", "--json"]);
+    let mut receiver = common::App::spawn(receiver);
+    receiver.wait_ready(Duration::from_secs(30));
+    let mut sender = pktgen();
+    sender.args(ONE_FLOW).args([
+        "--eal",
+        &memif_eal("client", "0", &socket),
+        "--tx-only",
+        "--duration",
+        "3",
+        "--json",
+    ]);
+    let sender = common::App::spawn(sender);
+    receiver.wait_exit(Duration::from_secs(30));
+    let lines = sender.wait_exit(Duration::from_secs(30));
+    let summary: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    println!("sender whose peer left: {summary}");
+    assert!(summary["tx_packets"].as_u64().unwrap() > 0);
+    let _ = std::fs::remove_file(&socket);
+}

@@ -333,6 +333,7 @@ pub struct Received {
 
 /// Finds our probe in a received frame (UDP probe, ICMP echo request or
 /// reply with our data, or a TCP SYN/SYN-ACK); `None` for anything else.
+#[inline]
 pub fn parse_probe(frame: &[u8]) -> Option<Received> {
     if frame.get(12..14)? != [0x08, 0x00] {
         return None;

@@ -102,6 +102,11 @@ struct Args {
     /// net_null, whose receive side hands back recycled buffers).
     #[arg(long)]
     tx_only: bool,
+    /// Only receive: count another generator's frames and measure their
+    /// loss (sequence gaps), reordering and (same host) latency, for
+    /// --duration or until stopped.
+    #[arg(long)]
+    rx_only: bool,
     /// Testing: drop this fraction of received frames (seeded fault layer).
     #[arg(long, default_value_t = 0.0)]
     inject_rx_loss: f64,
@@ -185,6 +190,26 @@ fn plan(args: &Args) -> Result<(Plan, Option<Range<u32>>), String> {
     if args.latency && args.tx_only {
         return Err("--latency needs frames back; drop --tx-only".into());
     }
+    if args.rx_only {
+        let sending_flags = [
+            (args.tx_only, "--tx-only"),
+            (args.mode == Mode::Replay, "--mode replay"),
+            (args.rate != "0", "--rate"),
+            (args.count != 0, "--count"),
+            (args.dst_ip.is_some(), "--dst-ip"),
+            (args.dst_mac.is_some(), "--dst-mac"),
+        ];
+        if let Some((_, flag)) = sending_flags.iter().find(|(given, _)| *given) {
+            return Err(format!("--rx-only sends nothing: {flag} does not apply"));
+        }
+        if args.latency && args.net.backend != dpstack::runtime::Backend::Dpdk {
+            // Other backends time from the process's own start: another
+            // process's timestamps mean nothing here.
+            return Err(
+                "--rx-only --latency needs the dpdk backend (the TSC both generators read)".into(),
+            );
+        }
+    }
     if args.latency && !matches!(args.mode, Mode::Udp | Mode::Icmp) {
         return Err("--latency needs --mode udp or icmp (their probes carry a timestamp)".into());
     }
@@ -230,17 +255,18 @@ fn plan(args: &Args) -> Result<(Plan, Option<Range<u32>>), String> {
             first: u32::from(ip),
             last: u32::from(ip),
         },
-        (None, None) if args.mode == Mode::Replay => Range { first: 0, last: 0 },
+        (None, None) if args.mode == Mode::Replay || args.rx_only => Range { first: 0, last: 0 },
         (None, None) => return Err("give --src-ip or --ip".into()),
     };
     let dst_ip = match (&args.dst_ip, args.mode) {
         (Some(text), _) => spec::ip_range(text)?,
         (None, Mode::Replay) => Range { first: 0, last: 0 },
+        (None, _) if args.rx_only => Range { first: 0, last: 0 },
         (None, _) => return Err("--dst-ip is required".into()),
     };
     let dst_mac = match &args.dst_mac {
         Some(text) => DstMacs::Range(spec::mac_range(text)?),
-        None if args.mode == Mode::Replay => DstMacs::Resolved(HashMap::new()),
+        None if args.mode == Mode::Replay || args.rx_only => DstMacs::Resolved(HashMap::new()),
         None if args.net.ip.is_none() => {
             return Err("give --dst-mac, or --ip so that ARP can resolve it".into())
         }
@@ -251,7 +277,7 @@ fn plan(args: &Args) -> Result<(Plan, Option<Range<u32>>), String> {
     };
     let to_resolve = matches!(dst_mac, DstMacs::Resolved(_))
         .then_some(dst_ip)
-        .filter(|_| args.mode != Mode::Replay);
+        .filter(|_| args.mode != Mode::Replay && !args.rx_only);
     let src_mac = match &args.src_mac {
         Some(text) => spec::mac_range(text)?,
         None => Range { first: 0, last: 0 },
@@ -283,6 +309,7 @@ fn plan(args: &Args) -> Result<(Plan, Option<Range<u32>>), String> {
                 args.rx_wait_ms as f64 / 1e3
             },
             receive: !args.tx_only,
+            transmit: !args.rx_only,
             flows,
             seed: args.seed,
             replay,
@@ -512,6 +539,7 @@ fn summarise(args: &Args, flows: u64, results: &[WorkerResult], device: &str) {
     let (mut tx_packets, mut tx_bytes, mut tx_bits, mut rx_packets, mut rx_bytes, mut no_buffer) =
         (0, 0, 0, 0, 0, 0);
     let mut send_nanos = 0u64;
+    let mut unsent = 0u64;
     for r in results {
         tracker.merge(&r.tracker);
         latency.merge(&r.latency);
@@ -521,6 +549,7 @@ fn summarise(args: &Args, flows: u64, results: &[WorkerResult], device: &str) {
         rx_packets += r.rx_packets;
         rx_bytes += r.rx_bytes;
         no_buffer += r.alloc_failures;
+        unsent += r.unsent;
         send_nanos = send_nanos.max(r.send_nanos);
     }
     let secs = send_nanos as f64 / 1e9;
@@ -539,11 +568,18 @@ fn summarise(args: &Args, flows: u64, results: &[WorkerResult], device: &str) {
         "tx_gbps": per_sec(tx_bits) / 1e9,
         "gbps_accounting": format!("{:?}", args.rate_accounting).to_lowercase(),
         "tx_no_buffer": no_buffer,
+        "tx_unsent": unsent,
         "rx_packets": rx_packets,
         "rx_bytes": rx_bytes,
         "rx_pps": per_sec(rx_packets),
         "rx_probes": tracker.matched,
-        "lost": if args.tx_only { serde_json::Value::Null } else { lost.into() },
+        "lost": if args.tx_only {
+            serde_json::Value::Null
+        } else if args.rx_only {
+            tracker.gaps().into()
+        } else {
+            lost.into()
+        },
         "reordered": tracker.reordered,
     });
     if results.len() > 1 {

@@ -120,8 +120,8 @@ impl LatencyHistogram {
 /// What came back, per sending queue.
 #[derive(Debug, Clone, Default)]
 pub struct RxTracker {
-    /// Highest sequence seen per sending queue.
-    highest: Vec<Option<u64>>,
+    /// Lowest and highest sequence seen per sending queue.
+    seen: Vec<Option<(u64, u64)>>,
     /// Our frames received (after warm-up).
     pub matched: u64,
     /// Frames that arrived after a later-sent one from the same queue.
@@ -130,27 +130,58 @@ pub struct RxTracker {
 
 impl RxTracker {
     /// Accounts one received probe; frames with a sequence below
-    /// `first_counted[queue]` (sent during warm-up) are ignored.
+    /// `first_counted[queue]` (sent during warm-up) are ignored (a queue
+    /// not in the slice counts from 0).
+    #[inline]
     pub fn record(&mut self, probe: &Received, first_counted: &[u64]) -> bool {
         let queue = usize::from(probe.queue);
         if probe.seq < first_counted.get(queue).copied().unwrap_or(0) {
             return false;
         }
-        if self.highest.len() <= queue {
-            self.highest.resize(queue + 1, None);
+        if self.seen.len() <= queue {
+            self.seen.resize(queue + 1, None);
         }
-        match self.highest[queue] {
-            Some(high) if probe.seq < high => self.reordered += 1,
-            _ => self.highest[queue] = Some(probe.seq),
+        match &mut self.seen[queue] {
+            Some((low, high)) => {
+                if probe.seq < *high {
+                    self.reordered += 1;
+                } else {
+                    *high = probe.seq;
+                }
+                *low = (*low).min(probe.seq);
+            }
+            slot @ None => *slot = Some((probe.seq, probe.seq)),
         }
         self.matched += 1;
         true
     }
 
-    /// Adds another tracker's counts (another lcore's receive queue).
+    /// Adds another tracker's counts (another lcore's receive queue); the
+    /// sequence ranges of each sending queue join.
     pub fn merge(&mut self, other: &RxTracker) {
         self.matched += other.matched;
         self.reordered += other.reordered;
+        if self.seen.len() < other.seen.len() {
+            self.seen.resize(other.seen.len(), None);
+        }
+        for (mine, theirs) in self.seen.iter_mut().zip(&other.seen) {
+            *mine = match (*mine, *theirs) {
+                (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+                (one, None) | (None, one) => one,
+            };
+        }
+    }
+
+    /// Probes missing between the first and the last seen of each sending
+    /// queue: the loss a receiver can tell without knowing what was sent.
+    pub fn gaps(&self) -> u64 {
+        let spanned: u64 = self
+            .seen
+            .iter()
+            .flatten()
+            .map(|(low, high)| high - low + 1)
+            .sum();
+        spanned.saturating_sub(self.matched)
     }
 }
 
@@ -192,6 +223,32 @@ mod tests {
             (t.matched, t.reordered),
             (4, 1),
             "seq 1 was warm-up; 4 came after 5"
+        );
+        assert_eq!(t.gaps(), 0, "3 to 6 all came");
+    }
+
+    #[test]
+    fn gaps_join_over_receive_queues() {
+        let at = |queue, seq| Received {
+            queue,
+            seq,
+            timestamp: None,
+        };
+        let (mut a, mut b) = (RxTracker::default(), RxTracker::default());
+        for seq in [10, 12, 14] {
+            a.record(&at(0, seq), &[]);
+        }
+        for seq in [11, 15, 19] {
+            b.record(&at(0, seq), &[]);
+        }
+        b.record(&at(2, 7), &[]);
+        assert_eq!(a.gaps(), 2, "11 and 13 are missing here");
+        a.merge(&b);
+        assert_eq!(a.matched, 7);
+        assert_eq!(
+            a.gaps(),
+            10 - 6,
+            "10..=19 spanned, 6 seen; queue 2 complete"
         );
     }
 }

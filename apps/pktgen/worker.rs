@@ -88,6 +88,9 @@ pub struct Plan {
     pub rx_wait: f64,
     /// Poll for received frames (off with `--tx-only`).
     pub receive: bool,
+    /// Send frames (off with `--rx-only`: figures are over the receive
+    /// period, and loss is the gaps in each sender's sequence).
+    pub transmit: bool,
     /// Flow ranges.
     pub flows: FlowSpec,
     /// Seed of the random flow mode (worker `i` uses `seed + i`).
@@ -166,6 +169,8 @@ pub struct WorkerResult {
     pub rx_bytes: u64,
     /// Frames not built for lack of a buffer.
     pub alloc_failures: u64,
+    /// Frames built but never taken by the device (dropped at the end).
+    pub unsent: u64,
     /// Sending time after warm-up, in ns.
     pub send_nanos: u64,
     /// Loss and reordering of returning probes.
@@ -207,16 +212,26 @@ pub fn run_worker<D: Device>(
     let hz = ticks.hz() as f64;
     let my_count = (plan.count > 0).then(|| share(plan.count, ctx.index, ctx.workers));
     let replaying = plan.replay.as_ref().filter(|_| ctx.index == 0);
-    let generating = plan.mode != Mode::Replay || replaying.is_some();
+    let generating = plan.transmit && (plan.mode != Mode::Replay || replaying.is_some());
     let start = ticks.now();
     let counting_from = start + ticks.secs_to_ticks(plan.warmup);
     let send_until = plan
         .duration
         .map(|d| counting_from + ticks.secs_to_ticks(d));
-    let rx_wait = ticks.secs_to_ticks(plan.rx_wait);
+    // Receiving only: the receive period is the run (or until stopped).
+    let rx_wait = match (plan.transmit, plan.duration) {
+        (true, _) => ticks.secs_to_ticks(plan.rx_wait),
+        (false, Some(secs)) => ticks.secs_to_ticks(plan.warmup + secs),
+        (false, None) => u64::MAX,
+    };
     // Lag up to 10 ms (an OS time slice or two) is caught up, in bursts, so
     // the average rate holds on a shared core; longer stalls are not.
     let lag_limit = hz / 100.0;
+    let ns_per_tick = 1e9 / hz;
+    let drain_limit = ticks.hz().max(rx_wait);
+    // Frames taken per receive turn: the turn's fixed costs spread over
+    // up to two device bursts.
+    let rx_burst = 2 * dpstack::device::MAX_BURST;
 
     let mut result = WorkerResult::default();
     let mut batch: Vec<D::Buf> = Vec::with_capacity(plan.burst);
@@ -250,7 +265,7 @@ pub fn run_worker<D: Device>(
         timestamp: if plan.latency { ticks.now() } else { now },
         ident: seq as u16,
     };
-    let mut rx: Vec<D::Buf> = Vec::with_capacity(32);
+    let mut rx: Vec<D::Buf> = Vec::with_capacity(2 * dpstack::device::MAX_BURST);
     let mut next_tx = start as f64;
     let mut seq = 0u64;
     let mut replay_index = 0usize;
@@ -268,7 +283,8 @@ pub fn run_worker<D: Device>(
             break;
         }
         let now = ticks.now();
-        let device_now = Instant::from_nanos(ticks.nanos(now - start));
+        // Multiplied, not divided: this runs every turn.
+        let device_now = Instant::from_nanos(((now - start) as f64 * ns_per_tick) as u64);
         if !counting && now >= counting_from {
             counting = true;
             ctx.live.slots[ctx.index]
@@ -407,26 +423,35 @@ pub fn run_worker<D: Device>(
                 lens_sent = 0;
             }
         }
-        rx.clear();
-        if plan.receive && device.receive(device_now, &mut rx, 32) > 0 {
+        device.release(&mut rx);
+        if plan.receive && device.receive(device_now, &mut rx, rx_burst) > 0 {
             // The loop's `now` predates this turn's transmit: take a fresh
             // reading so a frame that loops back at once is not measured as 0.
-            let now = ticks.now();
-            for (slot, live) in first_counted.iter_mut().zip(&ctx.live.slots) {
-                *slot = live.first_counted.load(Ordering::Relaxed);
-            }
-            for frame in &rx {
-                if !counting {
-                    continue;
+            let now = if plan.latency { ticks.now() } else { now };
+            // Another generator's probes: every sequence number counts.
+            let first_counted: &[u64] = if plan.transmit {
+                for (slot, live) in first_counted.iter_mut().zip(&ctx.live.slots) {
+                    *slot = live.first_counted.load(Ordering::Relaxed);
                 }
-                result.rx_packets += 1;
-                result.rx_bytes += frame.len() as u64;
-                let Some(probe) = parse_probe(frame.data()) else {
-                    continue;
-                };
-                if result.tracker.record(&probe, &first_counted) && plan.latency {
-                    if let Some(sent_at) = probe.timestamp.filter(|t| *t <= now) {
-                        result.latency.record(ticks.nanos(now - sent_at));
+                &first_counted
+            } else {
+                &[]
+            };
+            if counting {
+                result.rx_packets += rx.len() as u64;
+                for frame in &rx {
+                    let data = frame.data();
+                    result.rx_bytes += data.len() as u64;
+                    let Some(probe) = parse_probe(data) else {
+                        continue;
+                    };
+                    if result.tracker.record(&probe, first_counted) && plan.latency {
+                        if let Some(sent_at) = probe.timestamp.filter(|t| *t <= now) {
+                            // Multiplied, not divided: this runs per frame.
+                            result
+                                .latency
+                                .record(((now - sent_at) as f64 * ns_per_tick) as u64);
+                        }
                     }
                 }
             }
@@ -445,9 +470,21 @@ pub fn run_worker<D: Device>(
         if !sending && batch.is_empty() && now - send_done_at >= rx_wait {
             break;
         }
+        if !sending && !batch.is_empty() && now - send_done_at >= drain_limit {
+            // The device has not taken these for a second after sending
+            // ended (a peer gone, a link down): give up on them rather than hang.
+            result.unsent += batch.len() as u64;
+            batch.clear();
+            lens.clear();
+            lens_sent = 0;
+        }
     }
     if !counting {
         send_done_at = counting_from;
+    }
+    if !plan.transmit {
+        // Receiving only: figures are per second of the counted receive period.
+        send_done_at = ticks.now().max(counting_from);
     }
     result.send_nanos = ticks.nanos(send_done_at.saturating_sub(counting_from.max(start)));
     result

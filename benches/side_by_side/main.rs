@@ -175,8 +175,9 @@ fn memory_rows(rows: &mut Vec<Row>, contenders: &[Box<dyn Contender>], runs: usi
 }
 
 /// Scenario 6, the packet generator: `setup/bench-pktgen.sh` runs
-/// dpstack-pktgen and testpmd's txonly in turn (64-byte UDP on net_null,
-/// one data-plane core each); its per-run lines become two rows.
+/// dpstack-pktgen and testpmd in turn: txonly on net_null with one and
+/// with two data-plane cores, and the receive side (rxonly) on a pcap
+/// replay and on a memif sender's traffic; its per-run lines become rows.
 fn pktgen_rows(runs: usize, seconds: u32) -> Vec<Row> {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("setup/bench-pktgen.sh");
     let out = std::process::Command::new(script)
@@ -186,40 +187,67 @@ fn pktgen_rows(runs: usize, seconds: u32) -> Vec<Row> {
     let text = out
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
-    let (mut pktgen, mut testpmd) = (Vec::new(), Vec::new());
-    // "run N: testpmd txonly T Mpps, dpstack-pktgen P Mpps, ratio R"
-    for line in text.lines().filter(|l| l.starts_with("run ")) {
+    // "run N lcores=L: testpmd txonly T Mpps, dpstack-pktgen P Mpps, ratio R"
+    // "rx run N source=S: testpmd rxonly T Mpps, dpstack-pktgen P Mpps, ratio R"
+    // (line key, scenario, baseline, data-plane cores per side)
+    let kinds: [(&str, &str, &str, f64); 4] = [
+        (
+            "lcores=1:",
+            "pktgen 64 B, net_null",
+            "DPDK testpmd txonly",
+            1.0,
+        ),
+        (
+            "lcores=2:",
+            "pktgen 64 B, net_null, 2 lcores",
+            "DPDK testpmd txonly",
+            2.0,
+        ),
+        (
+            "source=pcap:",
+            "pktgen receive 64 B, pcap replay",
+            "DPDK testpmd rxonly",
+            1.0,
+        ),
+        (
+            "source=memif:",
+            "pktgen receive 64 B, memif sender",
+            "DPDK testpmd rxonly",
+            1.0,
+        ),
+    ];
+    let mut samples: Vec<(Vec<Sample>, Vec<Sample>)> =
+        kinds.iter().map(|_| Default::default()).collect();
+    for line in text.lines() {
+        let Some(kind) = kinds.iter().position(|(key, ..)| line.contains(key)) else {
+            continue;
+        };
         eprintln!("  pktgen: {line}");
-        let numbers: Vec<f64> = line
+        let figures = line.split_once(": ").map_or("", |(_, rest)| rest);
+        let numbers: Vec<f64> = figures
             .split([' ', ','])
             .filter_map(|w| w.parse().ok())
             .collect();
         if let [t, p, _] = numbers[..] {
-            // One data-plane core spinning: a second of wall is a CPU-second.
+            // Each side's data-plane cores spin: a second of wall is a
+            // CPU-second per core.
+            let cores = kinds[kind].3;
             let sample = |mpps: f64| Sample {
                 work: mpps * 1e6,
                 wall: 1.0,
-                cpu: 1.0,
+                cpu: cores,
                 latency_us: None,
             };
-            testpmd.push(sample(t));
-            pktgen.push(sample(p));
+            samples[kind].0.push(sample(p));
+            samples[kind].1.push(sample(t));
         }
     }
-    vec![
-        Row::new(
-            "pktgen 64 B, net_null",
-            "dpstack-pktgen",
-            Unit::Frames,
-            pktgen,
-        ),
-        Row::new(
-            "pktgen 64 B, net_null",
-            "DPDK testpmd txonly",
-            Unit::Frames,
-            testpmd,
-        ),
-    ]
+    let mut rows = Vec::new();
+    for ((_, scenario, baseline, _), (pktgen, testpmd)) in kinds.iter().zip(samples) {
+        rows.push(Row::new(scenario, "dpstack-pktgen", Unit::Frames, pktgen));
+        rows.push(Row::new(scenario, baseline, Unit::Frames, testpmd));
+    }
+    rows
 }
 
 /// The key-value scenario (benches/side_by_side/kv.rs): dpstack-kv over

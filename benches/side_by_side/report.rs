@@ -32,7 +32,7 @@ impl Unit {
             Unit::Connections => "connections per CPU-s",
             Unit::Packets => "CPU ns per packet",
             Unit::BytesPerConnection => "bytes per connection",
-            Unit::Frames => "frames per CPU-s (one core)",
+            Unit::Frames => "frames per CPU-s",
             Unit::ConnectionsHeld => "connections held",
             Unit::ServerRequests => "requests per server CPU-s",
         }

@@ -97,20 +97,34 @@ impl Device for DpdkDevice {
 
     fn receive(&mut self, _now: Instant, batch: &mut Vec<Mbuf>, max: usize) -> usize {
         let before = batch.len();
-        self.claim.rx_burst(batch, max);
-        let stats = &mut self.stats;
-        // Chained mbufs are not exposed as one slice; scatter is not enabled,
-        // so only a misbehaving PMD sends them: dropped and counted.
-        batch.retain(|mbuf| {
-            mbuf.segments() == 1 || {
-                stats.rx_dropped += 1;
-                false
-            }
-        });
-        for mbuf in &batch[before.min(batch.len())..] {
-            self.stats.count_rx(mbuf.len());
+        let got = self.claim.rx_burst(batch, max);
+        let mut bytes = 0u64;
+        let mut chained = false;
+        for mbuf in &batch[before..] {
+            bytes += u64::from(mbuf.pkt_len());
+            chained |= mbuf.segments() != 1;
         }
-        batch.len().saturating_sub(before)
+        let mut kept = got;
+        if chained {
+            // Chained mbufs are not exposed as one slice; scatter is not
+            // enabled, so only a misbehaving PMD sends them: dropped and counted.
+            for mbuf in batch.split_off(before) {
+                if mbuf.segments() == 1 {
+                    batch.push(mbuf);
+                } else {
+                    bytes -= u64::from(mbuf.pkt_len());
+                    kept -= 1;
+                    self.stats.rx_dropped += 1;
+                }
+            }
+        }
+        self.stats.rx_packets += kept as u64;
+        self.stats.rx_bytes += bytes;
+        kept
+    }
+
+    fn release(&mut self, bufs: &mut Vec<Mbuf>) {
+        Mbuf::free_all(bufs);
     }
 
     fn transmit(&mut self, _now: Instant, batch: &mut Vec<Mbuf>) -> usize {

@@ -376,6 +376,10 @@ impl<D: Device> Device for FaultDevice<D> {
         self.inner.alloc_tx_burst(len, count, out)
     }
 
+    fn release(&mut self, bufs: &mut Vec<D::Buf>) {
+        self.inner.release(bufs);
+    }
+
     fn receive(&mut self, now: Instant, batch: &mut Vec<D::Buf>, max: usize) -> usize {
         self.flush_tx(now);
         self.scratch.clear();

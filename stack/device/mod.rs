@@ -94,6 +94,13 @@ pub trait Device: 'static {
     /// Appends up to `max` received frames to `batch` and returns how many.
     fn receive(&mut self, now: Instant, batch: &mut Vec<Self::Buf>, max: usize) -> usize;
 
+    /// Gives back buffers the caller is done with (received frames once
+    /// read), leaving `bufs` empty: the same as dropping them, in one step
+    /// where the backend can.
+    fn release(&mut self, bufs: &mut Vec<Self::Buf>) {
+        bufs.clear();
+    }
+
     /// Sends frames from the front of `batch` and removes them; returns how
     /// many were taken. Frames the device could not take now (queue full)
     /// stay in `batch`, in order, for the caller to retry or drop.

@@ -400,6 +400,10 @@ impl<D: Device> Device for Recorder<D> {
         self.inner.alloc_tx_burst(len, count, out)
     }
 
+    fn release(&mut self, bufs: &mut Vec<D::Buf>) {
+        self.inner.release(bufs);
+    }
+
     fn receive(&mut self, now: Instant, batch: &mut Vec<D::Buf>, max: usize) -> usize {
         let before = batch.len();
         let got = self.inner.receive(now, batch, max);

@@ -216,6 +216,10 @@ where
         self.inner.alloc_tx_burst(len, count, out)
     }
 
+    fn release(&mut self, bufs: &mut Vec<D::Buf>) {
+        self.inner.release(bufs);
+    }
+
     fn receive(&mut self, now: Instant, batch: &mut Vec<D::Buf>, max: usize) -> usize {
         // Alternate which source goes first, so a core handed much still
         // reads its own queue every other turn, and the reverse.
