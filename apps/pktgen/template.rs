@@ -7,7 +7,7 @@
 //! of the fixed words of the IPv4 header and of the transport checksum, so
 //! a frame's checksums are those sums plus its own fields (incremental,
 //! RFC 1624), folded once. The frames are byte for byte what
-//! [`write_frame`](crate::builder::write_frame) writes; a test checks it.
+//! [`write_frame`] writes; a test checks it.
 
 use crate::builder::{write_frame, FlowMode, FlowSpec, FlowWalker, Probe, PROBE_MAGIC};
 use crate::spec::{Mode, MIN_FRAME};
@@ -148,7 +148,7 @@ impl FrameTemplates {
     }
 
     /// Writes the next flow's frame into `frame` (at least 60 bytes), as
-    /// [`write_frame`](crate::builder::write_frame) would for this probe
+    /// [`write_frame`] would for this probe
     /// (whose `queue` must be the one the templates were made for).
     pub fn write_next(&mut self, frame: &mut [u8], probe: &Probe) {
         match self.mode {
