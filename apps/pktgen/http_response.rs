@@ -81,16 +81,15 @@ impl ResponseReader {
     pub fn feed(&mut self, mut data: &[u8]) -> Progress {
         while !data.is_empty() {
             let Some(body) = self.body else {
-                // The head: up to the empty line.
-                let take = data
-                    .len()
-                    .min(MAX_HEAD + 4 - self.line.len().min(MAX_HEAD + 4));
+                // The head: up to the empty line, within MAX_HEAD bytes
+                // (however the bytes are split).
+                let take = data.len().min(MAX_HEAD - self.line.len());
                 let start = self.line.len().saturating_sub(3);
                 self.line.extend_from_slice(&data[..take]);
                 data = &data[take..];
                 let Some(end) = find(&self.line[start..], b"\r\n\r\n").map(|i| start + i + 4)
                 else {
-                    if self.line.len() > MAX_HEAD {
+                    if self.line.len() >= MAX_HEAD {
                         return Progress::Bad("response head too large");
                     }
                     continue;
@@ -381,6 +380,30 @@ mod tests {
             reader.feed(&endless),
             Progress::Bad("response head too large")
         );
+        // A head ending just past the limit is too large whether it comes
+        // whole or in pieces; one of exactly the limit is read.
+        let mut long = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
+        long.resize(MAX_HEAD - 2, b'a');
+        long.extend_from_slice(b"\r\n\r\n");
+        for step in [1, 100, long.len()] {
+            let mut reader = ResponseReader::new(false);
+            assert_eq!(
+                feed_in(&mut reader, &long, step),
+                Progress::Bad("response head too large"),
+                "pieces of {step}"
+            );
+        }
+        long.truncate(MAX_HEAD - 4);
+        long.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(long.len(), MAX_HEAD);
+        for step in [1, 100, long.len()] {
+            let mut reader = ResponseReader::new(false);
+            assert!(
+                // Read: its body (no length given) runs until the close.
+                feed_in(&mut reader, &long, step) == Progress::More,
+                "pieces of {step}"
+            );
+        }
         let mut reader = ResponseReader::new(false);
         assert_eq!(
             reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n123"),
