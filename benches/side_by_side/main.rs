@@ -177,7 +177,7 @@ fn memory_rows(rows: &mut Vec<Row>, contenders: &[Box<dyn Contender>], runs: usi
 /// Scenario 6, the packet generator: `setup/bench-pktgen.sh` runs
 /// dpstack-pktgen and testpmd in turn: txonly on net_null with one and
 /// with two data-plane cores, and the receive side (rxonly) on a pcap
-/// replay and on a memif sender's traffic; its per-run lines become rows.
+/// replay; its per-run lines become rows.
 fn pktgen_rows(runs: usize, seconds: u32) -> Vec<Row> {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("setup/bench-pktgen.sh");
     let out = std::process::Command::new(script)
@@ -188,9 +188,9 @@ fn pktgen_rows(runs: usize, seconds: u32) -> Vec<Row> {
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
     // "run N lcores=L: testpmd txonly T Mpps, dpstack-pktgen P Mpps, ratio R"
-    // "rx run N source=S: testpmd rxonly T Mpps, dpstack-pktgen P Mpps, ratio R"
+    // "rx run N source=pcap: testpmd rxonly T Mpps, dpstack-pktgen P Mpps, ratio R"
     // (line key, scenario, baseline, data-plane cores per side)
-    let kinds: [(&str, &str, &str, f64); 4] = [
+    let kinds: [(&str, &str, &str, f64); 3] = [
         (
             "lcores=1:",
             "pktgen 64 B, net_null",
@@ -206,12 +206,6 @@ fn pktgen_rows(runs: usize, seconds: u32) -> Vec<Row> {
         (
             "source=pcap:",
             "pktgen receive 64 B, pcap replay",
-            "DPDK testpmd rxonly",
-            1.0,
-        ),
-        (
-            "source=memif:",
-            "pktgen receive 64 B, memif sender",
             "DPDK testpmd rxonly",
             1.0,
         ),
