@@ -15,21 +15,6 @@ use common::App;
 use std::process::Command;
 use std::time::Duration;
 
-/// `--backend dpdk --eal ...` for a memif port in `role` on `lcores` (`-l`).
-fn memif(role: &str, lcores: &str, socket: &str) -> Vec<String> {
-    let mut eal = format!("-l {lcores} --no-pci --vdev=net_memif0,role={role},socket={socket}");
-    for arg in common::eal_memory_args() {
-        eal.push(' ');
-        eal.push_str(&arg);
-    }
-    // Distinct file prefixes when EAL falls back to --no-huge.
-    eal = eal.replace(
-        "--file-prefix dpstest",
-        &format!("--file-prefix dpstest{role}"),
-    );
-    vec!["--backend".into(), "dpdk".into(), "--eal".into(), eal]
-}
-
 #[test]
 fn perf_rr_against_echo_over_memif() {
     rr_against_echo("et");
@@ -47,14 +32,16 @@ fn rr_against_echo(trigger: &str) {
     let socket = format!("/tmp/dps-test-memif-{trigger}-{}.sock", std::process::id());
     let _ = std::fs::remove_file(&socket);
     let mut server = Command::new(env!("CARGO_BIN_EXE_dpstack-echo"));
-    server.args(memif("server", "0", &socket)).args([
-        "--ip",
-        "10.66.0.2/24",
-        "--tcp-port",
-        "7-9",
-        "--trigger",
-        trigger,
-    ]);
+    server
+        .args(common::memif_backend("server", "0", &socket))
+        .args([
+            "--ip",
+            "10.66.0.2/24",
+            "--tcp-port",
+            "7-9",
+            "--trigger",
+            trigger,
+        ]);
     let mut server = App::spawn(server);
     server.wait_ready(Duration::from_secs(30));
     let summary = client(&socket, &["rr", "--connections", "8", "--seconds", "0.5"]);
@@ -112,14 +99,16 @@ fn perf_kv_against_kv_over_memif() {
     let kv_server = |maxmemory: &str| {
         let _ = std::fs::remove_file(&socket);
         let mut server = Command::new(env!("CARGO_BIN_EXE_dpstack-kv"));
-        server.args(memif("server", "0", &socket)).args([
-            "--ip",
-            "10.66.0.2/24",
-            "--listen-port",
-            "7",
-            "--maxmemory",
-            maxmemory,
-        ]);
+        server
+            .args(common::memif_backend("server", "0", &socket))
+            .args([
+                "--ip",
+                "10.66.0.2/24",
+                "--listen-port",
+                "7",
+                "--maxmemory",
+                maxmemory,
+            ]);
         let mut server = App::spawn(server);
         server.wait_ready(Duration::from_secs(30));
         server
@@ -168,7 +157,7 @@ fn perf_kv_against_kv_over_memif() {
     let server = kv_server("2000");
     let output = Command::new(env!("CARGO_BIN_EXE_dpstack-perf"))
         .arg("kv")
-        .args(memif("client", "1", &socket))
+        .args(common::memif_backend("client", "1", &socket))
         .args(["--ip", "10.66.0.1/24", "--connect", "10.66.0.2:7", "--json"])
         .args(&load("set")[1..])
         .output()
@@ -195,7 +184,7 @@ fn client_on(lcores: &str, socket: &str, args: &[&str]) -> serde_json::Value {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dpstack-perf"));
     command
         .arg(args[0])
-        .args(memif("client", lcores, socket))
+        .args(common::memif_backend("client", lcores, socket))
         .args(["--ip", "10.66.0.1/24", "--connect", "10.66.0.2:7", "--json"])
         .args(&args[1..]);
     let mut app = App::spawn(command);
@@ -212,13 +201,9 @@ fn perf_and_echo_on_two_lcores_over_memif() {
     let socket = format!("/tmp/dps-test-memif2-{}.sock", std::process::id());
     let _ = std::fs::remove_file(&socket);
     let mut server = Command::new(env!("CARGO_BIN_EXE_dpstack-echo"));
-    server.args(memif("server", "0-1", &socket)).args([
-        "--ip",
-        "10.66.0.2/24",
-        "--tcp-port",
-        "7",
-        "--json",
-    ]);
+    server
+        .args(common::memif_backend("server", "0-1", &socket))
+        .args(["--ip", "10.66.0.2/24", "--tcp-port", "7", "--json"]);
     let mut server = App::spawn(server);
     server.wait_ready(Duration::from_secs(30));
     let rr = client_on(
@@ -252,14 +237,14 @@ fn perf_and_echo_on_two_lcores_over_memif() {
     let mut receiver = Command::new(env!("CARGO_BIN_EXE_dpstack-perf"));
     receiver
         .arg("server")
-        .args(memif("server", "0-1", &socket))
+        .args(common::memif_backend("server", "0-1", &socket))
         .args(["--ip", "10.66.0.2/24", "--connections", "4", "--json"]);
     let mut receiver = App::spawn(receiver);
     receiver.wait_ready(Duration::from_secs(30));
     let mut sender = Command::new(env!("CARGO_BIN_EXE_dpstack-perf"));
     sender
         .arg("client")
-        .args(memif("client", "0-1", &socket))
+        .args(common::memif_backend("client", "0-1", &socket))
         .args(["--ip", "10.66.0.1/24", "--connect", "10.66.0.2:5001"])
         .args(["--connections", "4", "--bytes", "20000000", "--json"]);
     let mut sender = App::spawn(sender);

@@ -408,7 +408,18 @@ fn frames_into_the_kernel_through_net_tap_are_counted_there() {
 #[test]
 fn bad_flags_fail_before_anything_is_sent() {
     let path = temp_pcap("bad");
-    let base = ["--backend", "pcap"];
+    let refused = |args: &[&str], extra: &[&str], expect: &str| {
+        let out = pktgen()
+            .args(["--backend", "pcap", "--pcap-out", path.to_str().unwrap()])
+            .args(args)
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{extra:?} was accepted");
+        assert!(stderr.contains(expect), "{extra:?}: {stderr}");
+        assert!(!path.exists(), "{extra:?}: nothing may be written");
+    };
     for (extra, expect) in [
         (&["--size", "59"][..], "outside 60..=9018"),
         (&["--size", "100-60"], "empty"),
@@ -422,17 +433,92 @@ fn bad_flags_fail_before_anything_is_sent() {
         (&["--burst", "0"], "--burst"),
         (&["--kernel-tap", "dpsk0"], "needs a stack app"),
     ] {
-        let out = pktgen()
-            .args(base)
-            .args(ONE_FLOW)
-            .args(["--pcap-out", path.to_str().unwrap()])
-            .args(extra)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{extra:?} was accepted");
-        assert!(stderr.contains(expect), "{extra:?}: {stderr}");
-        assert!(!path.exists(), "{extra:?}: nothing may be written");
+        refused(&ONE_FLOW, extra, expect);
+    }
+    // Stateful and receive-only modes, which take no flow ranges.
+    let stateful = ["--ip", "10.0.0.1/24", "--duration", "1"];
+    for (extra, expect) in [
+        (&["--mode", "http"][..], "needs --url"),
+        (
+            &["--mode", "http", "--url", "ftp://10.0.0.2/"],
+            "only http://",
+        ),
+        (
+            &["--mode", "http", "--url", "http://example.com/"],
+            "IPv4 address",
+        ),
+        (
+            &["--mode", "http", "--url", "http://10.0.0.2:99999/"],
+            "bad port",
+        ),
+        (
+            &["--mode", "http", "--url", "http://10.0.0.2/a b"],
+            "spaces",
+        ),
+        (
+            &[
+                "--mode",
+                "http",
+                "--url",
+                "http://10.0.0.2/",
+                "--rate",
+                "1Mpps",
+            ],
+            "--rate does not apply",
+        ),
+        (
+            &[
+                "--mode",
+                "http",
+                "--url",
+                "http://10.0.0.2/",
+                "--clients",
+                "0",
+            ],
+            "--clients 0",
+        ),
+        (
+            &[
+                "--mode",
+                "tcp-rr",
+                "--dst-ip",
+                "10.0.0.2",
+                "--dst-port",
+                "1-5",
+            ],
+            "one port",
+        ),
+        (&["--mode", "tcp-rr", "--dst-port", "7"], "needs --dst-ip"),
+    ] {
+        refused(&stateful, extra, expect);
+    }
+    for (extra, expect) in [
+        (
+            &[
+                "--mode",
+                "http",
+                "--url",
+                "http://10.0.0.2/",
+                "--duration",
+                "1",
+            ][..],
+            "need --ip",
+        ),
+        (
+            &[
+                "--mode",
+                "http",
+                "--url",
+                "http://10.0.0.2/",
+                "--ip",
+                "10.0.0.1/24",
+            ],
+            "need --duration",
+        ),
+        (&["--rx-only", "--dst-ip", "10.0.0.2"], "sends nothing"),
+        (&["--rx-only", "--latency"], "needs the dpdk backend"),
+    ] {
+        refused(&[], extra, expect);
     }
 }
 
@@ -473,19 +559,6 @@ fn two_lcores_each_drive_a_queue_and_totals_add_up() {
     );
 }
 
-/// `-l LCORE ... --vdev=net_memif0,role=ROLE,socket=SOCKET` for `--eal`.
-#[cfg(feature = "dpdk")]
-fn memif_eal(role: &str, lcore: &str, socket: &str) -> String {
-    eal(
-        &format!("--vdev=net_memif0,role={role},socket={socket}"),
-        lcore,
-    )
-    .replace(
-        "--file-prefix dpstest",
-        &format!("--file-prefix dpstest{role}"),
-    )
-}
-
 /// One generator sends over memif, another only receives: the receiver
 /// counts every probe, finds no gap, no reordering, and measures latency
 /// on the TSC both read; with 1% dropped on its receive side it reports
@@ -499,14 +572,14 @@ fn a_receive_only_generator_counts_another_ones_probes() {
         let _ = std::fs::remove_file(&socket);
         let mut receiver = pktgen();
         receiver
-            .args(["--eal", &memif_eal("server", "1", &socket)])
+            .args(["--eal", &common::memif_eal("server", "1", &socket)])
             .args(["--rx-only", "--latency", "--duration", "3", "--json"])
             .args(extra);
         let mut receiver = common::App::spawn(receiver);
         receiver.wait_ready(Duration::from_secs(30));
         let sent = run_json(pktgen().args(ONE_FLOW).args([
             "--eal",
-            &memif_eal("client", "0", &socket),
+            &common::memif_eal("client", "0", &socket),
             "--tx-only",
             "--rate",
             "1Mpps",
@@ -541,14 +614,14 @@ fn a_receive_only_generator_counts_another_ones_probes() {
     let _ = std::fs::remove_file(&socket);
     let mut receiver = pktgen();
     receiver
-        .args(["--eal", &memif_eal("server", "1", &socket)])
+        .args(["--eal", &common::memif_eal("server", "1", &socket)])
         .args(["--rx-only", "--duration", "1", "--json"]);
     let mut receiver = common::App::spawn(receiver);
     receiver.wait_ready(Duration::from_secs(30));
     let mut sender = pktgen();
     sender.args(ONE_FLOW).args([
         "--eal",
-        &memif_eal("client", "0", &socket),
+        &common::memif_eal("client", "0", &socket),
         "--tx-only",
         "--duration",
         "3",

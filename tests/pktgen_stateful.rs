@@ -14,20 +14,6 @@ use common::{App, Netns};
 use std::process::Command;
 use std::time::Duration;
 
-/// `--backend dpdk --eal ...` for a memif port in `role` on lcore `lcore`.
-fn memif(role: &str, lcore: &str, socket: &str) -> Vec<String> {
-    let mut eal = format!("-l {lcore} --no-pci --vdev=net_memif0,role={role},socket={socket}");
-    for arg in common::eal_memory_args() {
-        eal.push(' ');
-        eal.push_str(&arg);
-    }
-    eal = eal.replace(
-        "--file-prefix dpstest",
-        &format!("--file-prefix dpstest{role}"),
-    );
-    vec!["--backend".into(), "dpdk".into(), "--eal".into(), eal]
-}
-
 /// Runs `command` (pktgen, which ends by itself) and returns its exit
 /// success and JSON summary.
 fn finish(command: Command) -> (bool, serde_json::Value) {
@@ -48,7 +34,7 @@ fn finish(command: Command) -> (bool, serde_json::Value) {
 fn pktgen_memif(socket: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dpstack-pktgen"));
     command
-        .args(memif("client", "1", socket))
+        .args(common::memif_backend("client", "1", socket))
         .args(["--ip", "10.67.0.1/24", "--json"])
         .args(args);
     command
@@ -64,7 +50,7 @@ fn http_and_tcp_rr_over_memif_and_their_errors() {
     let _ = std::fs::remove_file(&socket);
     let mut httpd = Command::new(env!("CARGO_BIN_EXE_dpstack-httpd"));
     httpd
-        .args(memif("server", "0", &socket))
+        .args(common::memif_backend("server", "0", &socket))
         .args(["--ip", "10.67.0.2/24", "--listen-port", "80"]);
     let mut httpd = App::spawn(httpd);
     httpd.wait_ready(Duration::from_secs(30));
@@ -171,7 +157,7 @@ fn http_and_tcp_rr_over_memif_and_their_errors() {
     // tcp-rr against an echo server.
     let _ = std::fs::remove_file(&socket);
     let mut echo = Command::new(env!("CARGO_BIN_EXE_dpstack-echo"));
-    echo.args(memif("server", "0", &socket))
+    echo.args(common::memif_backend("server", "0", &socket))
         .args(["--ip", "10.67.0.2/24", "--tcp-port", "7"]);
     let mut echo = App::spawn(echo);
     echo.wait_ready(Duration::from_secs(30));

@@ -124,6 +124,31 @@ pub fn eal_memory_args() -> Vec<String> {
     }
 }
 
+/// The `--eal` string for a `net_memif` port in `role` (`server` or
+/// `client`) on `socket`, on the EAL lcores `lcores` (`-l`).
+pub fn memif_eal(role: &str, lcores: &str, socket: &str) -> String {
+    let mut eal = format!("-l {lcores} --no-pci --vdev=net_memif0,role={role},socket={socket}");
+    for arg in eal_memory_args() {
+        eal.push(' ');
+        eal.push_str(&arg);
+    }
+    // Distinct file prefixes when EAL falls back to --no-huge.
+    eal.replace(
+        "--file-prefix dpstest",
+        &format!("--file-prefix dpstest{role}"),
+    )
+}
+
+/// `--backend dpdk --eal ...` arguments for a `net_memif` port ([`memif_eal`]).
+pub fn memif_backend(role: &str, lcores: &str, socket: &str) -> Vec<String> {
+    vec![
+        "--backend".into(),
+        "dpdk".into(),
+        "--eal".into(),
+        memif_eal(role, lcores, socket),
+    ]
+}
+
 /// `--backend dpdk --eal ...` arguments for a `net_tap` vdev named `ifname`.
 pub fn net_tap_backend(ifname: &str) -> Vec<String> {
     net_tap_backend_on(ifname, "0")
