@@ -14,30 +14,28 @@ use common::{App, Netns};
 use std::process::Command;
 use std::time::Duration;
 
-/// Runs `command` (pktgen, which ends by itself) and returns its exit
+/// Waits for `app` (pktgen, which ends by itself) and returns its exit
 /// success and JSON summary.
-fn finish(command: Command) -> (bool, serde_json::Value) {
-    let app = App::spawn(command);
+fn finish(app: App) -> (bool, serde_json::Value) {
     let (status, lines) = app.wait_status(Duration::from_secs(60));
-    let success = status.success();
     let summary = lines
         .iter()
         .rev()
         .find(|l| l.starts_with('{'))
         .unwrap_or_else(|| panic!("no JSON summary in {lines:?}"));
     (
-        success,
+        status.success(),
         serde_json::from_str(summary).expect("JSON summary"),
     )
 }
 
-fn pktgen_memif(socket: &str, args: &[&str]) -> Command {
+fn pktgen_memif(socket: &str, args: &[&str]) -> App {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dpstack-pktgen"));
     command
         .args(common::memif_backend("client", "1", socket))
         .args(["--ip", "10.67.0.1/24", "--json"])
         .args(args);
-    command
+    App::spawn(command)
 }
 
 fn errors(summary: &serde_json::Value, kind: &str) -> u64 {
@@ -279,18 +277,7 @@ fn http_against_nginx_in_the_kernel_and_a_resetting_server() {
             ifname,
         ]);
         ns.run(&["ip", "link", "set", ifname, "up"]);
-        let (status, lines) = app.wait_status(Duration::from_secs(60));
-        let success = status.success();
-        let summary = lines
-            .iter()
-            .rev()
-            .find(|l| l.starts_with('{'))
-            .unwrap_or_else(|| panic!("no JSON summary in {lines:?}"))
-            .clone();
-        (
-            success,
-            serde_json::from_str::<serde_json::Value>(&summary).unwrap(),
-        )
+        finish(app)
     };
 
     let url = format!("http://{KERNEL_IP}:8080/file");
