@@ -385,8 +385,13 @@ impl<'a, D: Device, C: Clock> CoreRun<'a, D, C> {
     }
 
     /// Opens connections for queued clients, up to the connecting limit.
+    /// Until a first connect has completed (or failed) only one is opened:
+    /// it resolves the next hop, where a burst of SYNs would overflow the
+    /// neighbour queue and cost the dropped ones a retransmission timeout.
     fn open_queued(&mut self) -> Result<(), String> {
-        while self.connecting < MAX_CONNECTING {
+        let path_known = self.out.connections > 0 || self.out.errors.total() > 0;
+        let limit = if path_known { MAX_CONNECTING } else { 1 };
+        while self.connecting < limit {
             let Some(j) = self.queued.pop_front() else {
                 break;
             };
