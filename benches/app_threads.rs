@@ -12,12 +12,12 @@
 
 mod common;
 
-use common::{cpu_seconds, median};
+use common::{connected_pipe, cpu_seconds, median};
 use dpstack::buf::BufPool;
 use dpstack::device::pipe::{pipe_pair, PipeConfig};
 use dpstack::device::Device;
 use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN};
-use dpstack::runtime::{pipe_stacks, Stack, StackConfig, StackHandle, ThreadConfig};
+use dpstack::runtime::{Stack, StackConfig, StackHandle, ThreadConfig};
 use dpstack::socket::{Errno, SockOpt, SockType};
 use dpstack::time::{Duration, MonotonicClock};
 use dpstack::wire::MacAddr;
@@ -30,25 +30,9 @@ const B_IP: Ipv4Addr = Ipv4Addr::new(10, 2, 0, 2);
 
 /// Nanoseconds per round trip, everything in one thread.
 fn run_to_completion() -> f64 {
-    let (mut a, mut b) = pipe_stacks(
-        StackConfig::seeded(A_IP, 24, 1),
-        StackConfig::seeded(B_IP, 24, 2),
-        MonotonicClock::new(),
-        &PipeConfig::default(),
-    );
-    let listener = b.socket(SockType::Stream).unwrap();
-    b.bind(listener, SocketAddrV4::new(B_IP, 7)).unwrap();
-    b.listen(listener, 4).unwrap();
-    let client = a.socket(SockType::Stream).unwrap();
+    let (mut a, mut b, client, server) = connected_pipe(A_IP, B_IP, 7);
+    // Nothing was sent yet: Nagle off now is as good as before the connect.
     a.setsockopt(client, SockOpt::NoDelay(true)).unwrap();
-    let _ = a.connect(client, SocketAddrV4::new(B_IP, 7));
-    let server = loop {
-        a.poll();
-        b.poll();
-        if let Ok((fd, _)) = b.accept(listener) {
-            break fd;
-        }
-    };
     b.setsockopt(server, SockOpt::NoDelay(true)).unwrap();
     let epfd = a.epoll_create().unwrap();
     let event = EpollEvent {

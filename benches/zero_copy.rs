@@ -13,12 +13,9 @@
 
 mod common;
 
-use common::{median, thread_cpu_seconds};
-use dpstack::device::pipe::PipeConfig;
-use dpstack::runtime::{pipe_stacks, StackConfig};
-use dpstack::socket::{Errno, SockType};
-use dpstack::time::MonotonicClock;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use common::{connected_pipe, median, thread_cpu_seconds};
+use dpstack::socket::Errno;
+use std::net::Ipv4Addr;
 
 const BYTES: u64 = 1_000_000_000;
 const RUNS: usize = 5;
@@ -27,24 +24,7 @@ const B_IP: Ipv4Addr = Ipv4Addr::new(10, 13, 0, 2);
 
 /// GB per CPU-second for one transfer.
 fn transfer(zero_copy: bool) -> f64 {
-    let (mut a, mut b) = pipe_stacks(
-        StackConfig::seeded(A_IP, 24, 1),
-        StackConfig::seeded(B_IP, 24, 2),
-        MonotonicClock::new(),
-        &PipeConfig::default(),
-    );
-    let listener = b.socket(SockType::Stream).unwrap();
-    b.bind(listener, SocketAddrV4::new(B_IP, 5001)).unwrap();
-    b.listen(listener, 4).unwrap();
-    let client = a.socket(SockType::Stream).unwrap();
-    let _ = a.connect(client, SocketAddrV4::new(B_IP, 5001));
-    let server = loop {
-        a.poll();
-        b.poll();
-        if let Ok((fd, _)) = b.accept(listener) {
-            break fd;
-        }
-    };
+    let (mut a, mut b, client, server) = connected_pipe(A_IP, B_IP, 5001);
     let block = vec![0x5au8; 64 * 1024];
     let mut buf = vec![0u8; 64 * 1024];
     let (mut sent, mut received, mut touched) = (0u64, 0u64, 0u64);
