@@ -190,14 +190,14 @@ pub struct Probe {
 }
 
 /// Sum of the four 16-bit words of `x`, for ones' complement arithmetic.
-#[inline]
-fn words64(x: u64) -> u64 {
+#[inline(always)]
+pub(crate) fn words64(x: u64) -> u64 {
     (x >> 48) + ((x >> 32) & 0xffff) + ((x >> 16) & 0xffff) + (x & 0xffff)
 }
 
 /// Sum of the two 16-bit words of `x`.
-#[inline]
-fn words32(x: u32) -> u64 {
+#[inline(always)]
+pub(crate) fn words32(x: u32) -> u64 {
     u64::from(x >> 16) + u64::from(x & 0xffff)
 }
 

@@ -9,7 +9,9 @@
 //! RFC 1624), folded once. The frames are byte for byte what
 //! [`write_frame`] writes; a test checks it.
 
-use crate::builder::{write_frame, FlowMode, FlowSpec, FlowWalker, Probe, PROBE_MAGIC};
+use crate::builder::{
+    words32, words64, write_frame, FlowMode, FlowSpec, FlowWalker, Probe, PROBE_MAGIC,
+};
 use crate::spec::{Mode, MIN_FRAME};
 use dpstack::buf::PacketBuf;
 use dpstack::rand::Rng;
@@ -45,18 +47,6 @@ pub struct FrameTemplates {
     flows: Vec<FlowTemplate>,
     next: usize,
     random: Option<Rng>,
-}
-
-/// Sum of the four 16-bit words of `x`.
-#[inline(always)]
-fn words64(x: u64) -> u64 {
-    (x >> 48) + ((x >> 32) & 0xffff) + ((x >> 16) & 0xffff) + (x & 0xffff)
-}
-
-/// Sum of the two 16-bit words of `x`.
-#[inline(always)]
-fn words32(x: u32) -> u64 {
-    u64::from(x >> 16) + u64::from(x & 0xffff)
 }
 
 /// `acc` folded to 16 bits (ones' complement addition of its carries).
