@@ -22,11 +22,6 @@ struct rte_mbuf *dps_pktmbuf_alloc(struct rte_mempool *pool)
     return rte_pktmbuf_alloc(pool);
 }
 
-int dps_pktmbuf_alloc_bulk(struct rte_mempool *pool, struct rte_mbuf **mbufs, unsigned count)
-{
-    return rte_pktmbuf_alloc_bulk(pool, mbufs, count);
-}
-
 int dps_pktmbuf_alloc_bulk_len(struct rte_mempool *pool, struct rte_mbuf **mbufs, unsigned count,
                                uint16_t len)
 {

@@ -44,9 +44,8 @@ uint16_t dps_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uin
 uint16_t dps_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 
 struct rte_mbuf *dps_pktmbuf_alloc(struct rte_mempool *pool);
-int dps_pktmbuf_alloc_bulk(struct rte_mempool *pool, struct rte_mbuf **mbufs, unsigned count);
-/* As dps_pktmbuf_alloc_bulk, each mbuf holding `len` bytes of data: 0, or -1
- * (too few mbufs) or -2 (`len` longer than an mbuf's room), none taken. */
+/* rte_pktmbuf_alloc_bulk, each mbuf then holding `len` bytes of data: 0, or
+ * -1 (too few mbufs) or -2 (`len` longer than an mbuf's room), none taken. */
 int dps_pktmbuf_alloc_bulk_len(struct rte_mempool *pool, struct rte_mbuf **mbufs, unsigned count,
                                uint16_t len);
 void dps_pktmbuf_free(struct rte_mbuf *m);

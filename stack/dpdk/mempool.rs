@@ -93,23 +93,8 @@ impl Mempool {
     /// Takes `count` mbufs at once (cheaper than one by one) and appends
     /// them to `out`; false, and nothing taken, if the pool has too few.
     pub fn alloc_bulk(&self, out: &mut Vec<Mbuf>, count: usize) -> bool {
-        let Ok(count32) = u32::try_from(count) else {
-            return false;
-        };
-        out.reserve(count);
-        let len = out.len();
-        // SAFETY: `Mbuf` is a transparent non-null pointer, so the reserved
-        // spare capacity is room for `count` `rte_mbuf *`; DPDK fills all of
-        // them with fresh mbufs we then own, or none (and nonzero is
-        // returned), and only then is the length extended over them.
-        unsafe {
-            let slots = out.as_mut_ptr().add(len) as *mut *mut sys::rte_mbuf;
-            if sys::dps_pktmbuf_alloc_bulk(self.as_ptr(), slots, count32) != 0 {
-                return false;
-            }
-            out.set_len(len + count);
-        }
-        true
+        // Fresh mbufs hold no data: length 0 is what a reset leaves.
+        self.alloc_bulk_len(out, count, 0)
     }
 
     /// As [`alloc_bulk`](Self::alloc_bulk), each mbuf already holding
@@ -121,8 +106,10 @@ impl Mempool {
         };
         out.reserve(count);
         let at = out.len();
-        // SAFETY: as alloc_bulk: all `count` slots are filled with owned
-        // mbufs on success, none on failure.
+        // SAFETY: `Mbuf` is a transparent non-null pointer, so the reserved
+        // spare capacity is room for `count` `rte_mbuf *`; DPDK fills all of
+        // them with fresh mbufs we then own, or none (and nonzero is
+        // returned), and only then is the length extended over them.
         unsafe {
             let slots = out.as_mut_ptr().add(at) as *mut *mut sys::rte_mbuf;
             if sys::dps_pktmbuf_alloc_bulk_len(self.as_ptr(), slots, count32, len16) != 0 {
