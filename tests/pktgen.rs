@@ -522,6 +522,38 @@ fn bad_flags_fail_before_anything_is_sent() {
     }
 }
 
+/// A device that stops taking frames (here a `net_ring` loopback nobody
+/// drains: its ring fills) does not keep the generator waiting: a second
+/// after sending ends it gives up on the frames it holds and counts them.
+/// (A memif peer leaving mid-run is the case met in practice, but DPDK
+/// 22.11's memif PMD can crash on a disconnect under traffic.)
+#[cfg(feature = "dpdk")]
+#[test]
+fn frames_the_device_never_takes_are_given_up() {
+    let _turn = take_turn();
+    let mut sender = pktgen();
+    sender.args(ONE_FLOW).args([
+        "--eal",
+        &eal("--vdev=net_ring0", "0"),
+        "--tx-only",
+        "--duration",
+        "1",
+        "--json",
+    ]);
+    // Bounded: before the fix this run never ended.
+    let lines = common::App::spawn(sender).wait_exit(Duration::from_secs(30));
+    let summary: serde_json::Value =
+        serde_json::from_str(lines.last().expect("a summary")).unwrap();
+    println!("sender on a full ring: {summary}");
+    let sent = summary["tx_packets"].as_u64().unwrap();
+    let unsent = summary["tx_unsent"].as_u64().unwrap();
+    assert!(
+        sent > 0,
+        "the ring took frames until it was full: {summary}"
+    );
+    assert!(unsent > 0, "the last burst was given up: {summary}");
+}
+
 #[cfg(feature = "dpdk")]
 #[test]
 fn two_lcores_each_drive_a_queue_and_totals_add_up() {
@@ -562,7 +594,7 @@ fn two_lcores_each_drive_a_queue_and_totals_add_up() {
 /// One generator sends over memif, another only receives: the receiver
 /// counts every probe, finds no gap, no reordering, and measures latency
 /// on the TSC both read; with 1% dropped on its receive side it reports
-/// the gaps as loss. A sender whose peer is gone still ends.
+/// the gaps as loss.
 #[cfg(feature = "dpdk")]
 #[test]
 fn a_receive_only_generator_counts_another_ones_probes() {
@@ -609,29 +641,5 @@ fn a_receive_only_generator_counts_another_ones_probes() {
     // first or after the last one seen are beyond what a receiver can see.
     assert!((199_000..=200_000).contains(&(seen + lost)), "{lossy}");
 
-    // The peer goes away while the sender still has frames: it gives up on
-    // them and ends instead of waiting forever.
-    let _ = std::fs::remove_file(&socket);
-    let mut receiver = pktgen();
-    receiver
-        .args(["--eal", &common::memif_eal("server", "1", &socket)])
-        .args(["--rx-only", "--duration", "1", "--json"]);
-    let mut receiver = common::App::spawn(receiver);
-    receiver.wait_ready(Duration::from_secs(30));
-    let mut sender = pktgen();
-    sender.args(ONE_FLOW).args([
-        "--eal",
-        &common::memif_eal("client", "0", &socket),
-        "--tx-only",
-        "--duration",
-        "3",
-        "--json",
-    ]);
-    let sender = common::App::spawn(sender);
-    receiver.wait_exit(Duration::from_secs(30));
-    let lines = sender.wait_exit(Duration::from_secs(30));
-    let summary: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
-    println!("sender whose peer left: {summary}");
-    assert!(summary["tx_packets"].as_u64().unwrap() > 0);
     let _ = std::fs::remove_file(&socket);
 }
