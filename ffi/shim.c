@@ -46,9 +46,30 @@ void dps_pktmbuf_free(struct rte_mbuf *m)
     rte_pktmbuf_free(m);
 }
 
+/* Whether `m` can go straight back to `pool`: what rte_pktmbuf_prefree_seg
+ * checks (one reference, direct, one segment, no next) with nothing to reset. */
+static inline int dps_mbuf_plain(const struct rte_mbuf *m, const struct rte_mempool *pool)
+{
+    return m->pool == pool && rte_mbuf_refcnt_read(m) == 1 && m->nb_segs == 1 &&
+           RTE_MBUF_DIRECT(m) && m->next == NULL;
+}
+
 void dps_pktmbuf_free_bulk(struct rte_mbuf **mbufs, unsigned count)
 {
-    rte_pktmbuf_free_bulk(mbufs, count);
+    /* The common burst (received or built here, one pool, nothing shared
+     * or chained) goes back to the lcore's mempool cache in one inline
+     * put; rte_pktmbuf_free_bulk, a library call that walks every chain
+     * and reads the lcore id through the dynamic TLS path, takes the rest. */
+    if (count == 0)
+        return;
+    struct rte_mempool *pool = mbufs[0]->pool;
+    unsigned plain = 0;
+    while (plain < count && dps_mbuf_plain(mbufs[plain], pool))
+        plain++;
+    if (plain > 0)
+        rte_mempool_put_bulk(pool, (void **)mbufs, plain);
+    if (plain < count)
+        rte_pktmbuf_free_bulk(mbufs + plain, count - plain);
 }
 
 void *dps_pktmbuf_mtod(struct rte_mbuf *m)

@@ -320,6 +320,10 @@ pub fn write_frame(frame: &mut [u8], mode: Mode, flow: &Flow, probe: &Probe) {
     }
 }
 
+/// Where a UDP probe ends in a frame with a 20-byte IPv4 header: Ethernet
+/// 14, IPv4 20, UDP 8, probe 18.
+const UDP_PROBE_END: usize = 14 + 20 + 8 + PROBE_LEN;
+
 /// A probe found in a received frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received {
@@ -335,6 +339,22 @@ pub struct Received {
 /// reply with our data, or a TCP SYN/SYN-ACK); `None` for anything else.
 #[inline]
 pub fn parse_probe(frame: &[u8]) -> Option<Received> {
+    // The receive side's common case, checked with three loads at fixed
+    // offsets: a UDP probe in IPv4 without options (EtherType 0x0800,
+    // version 4 and IHL 5, protocol 17, our magic byte at offset 42).
+    if let Some(head) = frame.get(..UDP_PROBE_END) {
+        let ethertype_version =
+            u32::from_le_bytes([head[12], head[13], head[14], head[15]]) & 0x00ff_ffff;
+        if ethertype_version == 0x45_00_08 && head[23] == 17 && head[42] == PROBE_MAGIC {
+            return Some(Received {
+                queue: head[43],
+                seq: u64::from_be_bytes(head[44..52].try_into().unwrap_or_default()),
+                timestamp: Some(u64::from_be_bytes(
+                    head[52..60].try_into().unwrap_or_default(),
+                )),
+            });
+        }
+    }
     if frame.get(12..14)? != [0x08, 0x00] {
         return None;
     }
@@ -533,5 +553,44 @@ pub(crate) mod tests {
                 timestamp: Some(42)
             })
         );
+    }
+
+    #[test]
+    fn udp_probe_found_with_and_without_ip_options() {
+        let probe = Probe {
+            queue: 7,
+            seq: 0x0102_0304_0506_0708,
+            timestamp: 99,
+            ident: 1,
+        };
+        let expected = Some(Received {
+            queue: 7,
+            seq: 0x0102_0304_0506_0708,
+            timestamp: Some(99),
+        });
+        let mut plain = vec![0u8; 60];
+        write_frame(&mut plain, Mode::Udp, &flow(), &probe);
+        assert_eq!(parse_probe(&plain), expected, "the fixed-offset path");
+
+        // The same datagram behind four bytes of IPv4 options (NOPs) takes
+        // the general path and gives the same probe.
+        let mut options = plain[..34].to_vec();
+        options[14] = 0x46;
+        options.extend_from_slice(&[1, 1, 1, 1]);
+        options.extend_from_slice(&plain[34..]);
+        assert_eq!(parse_probe(&options), expected, "the general path");
+
+        // Cut short, a wrong magic byte, or another protocol: no probe.
+        assert_eq!(parse_probe(&plain[..59]), None);
+        assert_eq!(parse_probe(&options[..63]), None);
+        let mut wrong_magic = plain.clone();
+        wrong_magic[42] ^= 0xff;
+        assert_eq!(parse_probe(&wrong_magic), None);
+        let mut not_udp = plain.clone();
+        not_udp[23] = 47;
+        assert_eq!(parse_probe(&not_udp), None);
+        let mut not_ipv4 = plain;
+        not_ipv4[12..14].copy_from_slice(&[0x86, 0xdd]);
+        assert_eq!(parse_probe(&not_ipv4), None);
     }
 }

@@ -5,6 +5,7 @@
 
 mod builder;
 mod http_response;
+mod receiver;
 mod spec;
 mod stateful;
 mod stats;

@@ -117,15 +117,125 @@ impl LatencyHistogram {
     }
 }
 
+/// The sequence numbers seen from one sending queue.
+#[derive(Debug, Clone, Copy)]
+struct SeenRange {
+    /// Lowest seen (`u64::MAX`: none yet).
+    low: u64,
+    /// Highest seen (0 until one is).
+    high: u64,
+}
+
+impl SeenRange {
+    const NONE: SeenRange = SeenRange {
+        low: u64::MAX,
+        high: 0,
+    };
+
+    fn is_seen(&self) -> bool {
+        self.low != u64::MAX
+    }
+
+    /// Takes in `seq` once the queue has been seen; true if it came after
+    /// a higher one (reordered).
+    #[inline]
+    fn update_seen(&mut self, seq: u64) -> bool {
+        if seq < self.high {
+            self.low = self.low.min(seq);
+            true
+        } else {
+            self.high = seq;
+            false
+        }
+    }
+
+    /// Takes in `seq`; true if it came after a higher one (reordered).
+    #[inline]
+    fn update(&mut self, seq: u64) -> bool {
+        if !self.is_seen() {
+            *self = SeenRange {
+                low: seq,
+                high: seq,
+            };
+            return false;
+        }
+        self.update_seen(seq)
+    }
+}
+
+/// Records probes into an [`RxTracker`] (see [`RxTracker::cursor`]); what
+/// it holds goes back into the tracker when it is dropped.
+pub struct TrackerCursor<'a> {
+    tracker: &'a mut RxTracker,
+    /// The queue whose range is held (`None` before the first probe).
+    queue: Option<u8>,
+    /// Its range, always seen while held.
+    range: SeenRange,
+    matched: u64,
+    reordered: u64,
+}
+
+impl TrackerCursor<'_> {
+    /// Accounts one probe from sending queue `queue`.
+    #[inline]
+    pub fn record(&mut self, queue: u8, seq: u64) {
+        self.matched += 1;
+        if self.queue == Some(queue) {
+            if self.range.update_seen(seq) {
+                self.reordered += 1;
+            }
+        } else {
+            self.switch_to(queue, seq);
+        }
+    }
+
+    /// Puts the held range back and takes `queue`'s, with `seq` in it.
+    #[cold]
+    fn switch_to(&mut self, queue: u8, seq: u64) {
+        self.put_back();
+        self.queue = Some(queue);
+        self.range = self.tracker.seen[usize::from(queue)];
+        if self.range.update(seq) {
+            self.reordered += 1;
+        }
+    }
+
+    fn put_back(&mut self) {
+        if let Some(queue) = self.queue {
+            self.tracker.seen[usize::from(queue)] = self.range;
+        }
+    }
+}
+
+impl Drop for TrackerCursor<'_> {
+    fn drop(&mut self) {
+        self.put_back();
+        self.tracker.matched += self.matched;
+        self.tracker.reordered += self.reordered;
+    }
+}
+
 /// What came back, per sending queue.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RxTracker {
-    /// Lowest and highest sequence seen per sending queue.
-    seen: Vec<Option<(u64, u64)>>,
+    /// Sequence range seen per sending queue, indexed by the probe's queue
+    /// byte: a fixed table, so the per-frame lookup has no bounds check or
+    /// growth.
+    seen: Box<[SeenRange; 256]>,
     /// Our frames received (after warm-up).
     pub matched: u64,
     /// Frames that arrived after a later-sent one from the same queue.
     pub reordered: u64,
+}
+
+impl Default for RxTracker {
+    fn default() -> Self {
+        RxTracker {
+            seen: Box::new([SeenRange::NONE; 256]),
+            matched: 0,
+            reordered: 0,
+        }
+    }
 }
 
 impl RxTracker {
@@ -138,22 +248,35 @@ impl RxTracker {
         if probe.seq < first_counted.get(queue).copied().unwrap_or(0) {
             return false;
         }
-        if self.seen.len() <= queue {
-            self.seen.resize(queue + 1, None);
-        }
-        match &mut self.seen[queue] {
-            Some((low, high)) => {
-                if probe.seq < *high {
-                    self.reordered += 1;
-                } else {
-                    *high = probe.seq;
-                }
-                *low = (*low).min(probe.seq);
-            }
-            slot @ None => *slot = Some((probe.seq, probe.seq)),
+        self.record_all(probe.queue, probe.seq);
+        true
+    }
+
+    /// Accounts one received probe with no warm-up filter (another
+    /// generator's probes, where every sequence number counts).
+    #[inline]
+    pub fn record_all(&mut self, queue: u8, seq: u64) {
+        let range = &mut self.seen[usize::from(queue)];
+        if range.update(seq) {
+            self.reordered += 1;
         }
         self.matched += 1;
-        true
+    }
+
+    /// A cursor that records a burst of probes with no warm-up filter,
+    /// keeping the current sending queue's range and the counts in locals:
+    /// read and written back through memory per probe, they made a chain
+    /// of store-to-load forwarding from one probe to the next that bounded
+    /// the receive rate.
+    #[inline]
+    pub fn cursor(&mut self) -> TrackerCursor<'_> {
+        TrackerCursor {
+            queue: None,
+            range: SeenRange::NONE,
+            matched: 0,
+            reordered: 0,
+            tracker: self,
+        }
     }
 
     /// Adds another tracker's counts (another lcore's receive queue); the
@@ -161,14 +284,9 @@ impl RxTracker {
     pub fn merge(&mut self, other: &RxTracker) {
         self.matched += other.matched;
         self.reordered += other.reordered;
-        if self.seen.len() < other.seen.len() {
-            self.seen.resize(other.seen.len(), None);
-        }
-        for (mine, theirs) in self.seen.iter_mut().zip(&other.seen) {
-            *mine = match (*mine, *theirs) {
-                (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
-                (one, None) | (None, one) => one,
-            };
+        for (mine, theirs) in self.seen.iter_mut().zip(other.seen.iter()) {
+            mine.low = mine.low.min(theirs.low);
+            mine.high = mine.high.max(theirs.high);
         }
     }
 
@@ -178,8 +296,8 @@ impl RxTracker {
         let spanned: u64 = self
             .seen
             .iter()
-            .flatten()
-            .map(|(low, high)| high - low + 1)
+            .filter(|range| range.is_seen())
+            .map(|range| range.high - range.low + 1)
             .sum();
         spanned.saturating_sub(self.matched)
     }
@@ -250,5 +368,51 @@ mod tests {
             10 - 6,
             "10..=19 spanned, 6 seen; queue 2 complete"
         );
+    }
+
+    #[test]
+    fn cursor_counts_as_one_probe_at_a_time() {
+        // Three sending queues interleaved in runs, with reordering, a
+        // duplicate and a queue that starts high: the cursor (a burst at a
+        // time) and `record_all` (a probe at a time) agree on everything.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut probes = Vec::new();
+        let mut seq = [0u64, 0, 1_000_000];
+        for _ in 0..2_000 {
+            let queue = (next() % 3) as usize;
+            for _ in 0..(next() % 5) {
+                seq[queue] += 1 + next() % 2;
+                let jitter = next() % 4;
+                probes.push((queue as u8 * 100, seq[queue].saturating_sub(jitter)));
+            }
+        }
+        let mut one_by_one = RxTracker::default();
+        for &(queue, seq) in &probes {
+            one_by_one.record_all(queue, seq);
+        }
+        let mut by_burst = RxTracker::default();
+        for burst in probes.chunks(32) {
+            let mut cursor = by_burst.cursor();
+            for &(queue, seq) in burst {
+                cursor.record(queue, seq);
+            }
+        }
+        assert_eq!(by_burst.matched, probes.len() as u64);
+        assert_eq!(
+            (by_burst.matched, by_burst.reordered, by_burst.gaps()),
+            (one_by_one.matched, one_by_one.reordered, one_by_one.gaps())
+        );
+        assert!(by_burst.reordered > 0);
+        for (a, b) in by_burst.seen.iter().zip(one_by_one.seen.iter()) {
+            assert_eq!((a.low, a.high), (b.low, b.high));
+        }
+        let lowest = probes.iter().filter(|p| p.0 == 200).map(|p| p.1).min();
+        assert_eq!(Some(by_burst.seen[200].low), lowest);
     }
 }

@@ -1,6 +1,7 @@
 //! One generator per queue pair: paced bursts out, probes back in.
 
 use crate::builder::{parse_probe, FlowSpec, Probe};
+use crate::receiver::run_receiver;
 use crate::spec::{Accounting, Mode, Sizes};
 use crate::stats::{LatencyHistogram, RxTracker};
 use crate::template::FrameWriter;
@@ -201,29 +202,27 @@ fn share(total: u64, index: usize, workers: usize) -> u64 {
 }
 
 /// Runs one worker on `device` until its share is sent (and the receive
-/// wait is over) or the run is stopped.
+/// wait is over) or the run is stopped; with `--rx-only`, the receiver.
 pub fn run_worker<D: Device>(
     device: &mut D,
     ctx: &WorkerContext<'_>,
     mut capture: Option<&mut Capture>,
 ) -> WorkerResult {
     let plan = ctx.plan;
+    if !plan.transmit {
+        return run_receiver(device, ctx);
+    }
     let ticks = ctx.ticks;
     let hz = ticks.hz() as f64;
     let my_count = (plan.count > 0).then(|| share(plan.count, ctx.index, ctx.workers));
     let replaying = plan.replay.as_ref().filter(|_| ctx.index == 0);
-    let generating = plan.transmit && (plan.mode != Mode::Replay || replaying.is_some());
+    let generating = plan.mode != Mode::Replay || replaying.is_some();
     let start = ticks.now();
     let counting_from = start + ticks.secs_to_ticks(plan.warmup);
     let send_until = plan
         .duration
         .map(|d| counting_from + ticks.secs_to_ticks(d));
-    // Receiving only: the receive period is the run (or until stopped).
-    let rx_wait = match (plan.transmit, plan.duration) {
-        (true, _) => ticks.secs_to_ticks(plan.rx_wait),
-        (false, Some(secs)) => ticks.secs_to_ticks(plan.warmup + secs),
-        (false, None) => u64::MAX,
-    };
+    let rx_wait = ticks.secs_to_ticks(plan.rx_wait);
     // Lag up to 10 ms (an OS time slice or two) is caught up, in bursts, so
     // the average rate holds on a shared core; longer stalls are not.
     let lag_limit = hz / 100.0;
@@ -428,15 +427,9 @@ pub fn run_worker<D: Device>(
             // The loop's `now` predates this turn's transmit: take a fresh
             // reading so a frame that loops back at once is not measured as 0.
             let now = if plan.latency { ticks.now() } else { now };
-            // Another generator's probes: every sequence number counts.
-            let first_counted: &[u64] = if plan.transmit {
-                for (slot, live) in first_counted.iter_mut().zip(&ctx.live.slots) {
-                    *slot = live.first_counted.load(Ordering::Relaxed);
-                }
-                &first_counted
-            } else {
-                &[]
-            };
+            for (slot, live) in first_counted.iter_mut().zip(&ctx.live.slots) {
+                *slot = live.first_counted.load(Ordering::Relaxed);
+            }
             if counting {
                 result.rx_packets += rx.len() as u64;
                 for frame in &rx {
@@ -445,7 +438,7 @@ pub fn run_worker<D: Device>(
                     let Some(probe) = parse_probe(data) else {
                         continue;
                     };
-                    if result.tracker.record(&probe, first_counted) && plan.latency {
+                    if result.tracker.record(&probe, &first_counted) && plan.latency {
                         if let Some(sent_at) = probe.timestamp.filter(|t| *t <= now) {
                             // Multiplied, not divided: this runs per frame.
                             result
@@ -482,16 +475,12 @@ pub fn run_worker<D: Device>(
     if !counting {
         send_done_at = counting_from;
     }
-    if !plan.transmit {
-        // Receiving only: figures are per second of the counted receive period.
-        send_done_at = ticks.now().max(counting_from);
-    }
     result.send_nanos = ticks.nanos(send_done_at.saturating_sub(counting_from.max(start)));
     result
 }
 
 /// Prints one live line (all workers) to stderr; returns the new base.
-fn report_live(
+pub(crate) fn report_live(
     live: &Live,
     ticks: &Ticks,
     (tx0, rx0, t0): (u64, u64, u64),
