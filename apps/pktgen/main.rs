@@ -556,7 +556,9 @@ fn summarise(args: &Args, flows: u64, results: &[WorkerResult], device: &str) {
     let secs = send_nanos as f64 / 1e9;
     let per_sec = |v: u64| if secs > 0.0 { v as f64 / secs } else { 0.0 };
     let lost = tx_packets.saturating_sub(tracker.matched);
-    let us = |ns: u64| ns as f64 / 1e3;
+    // Probe latencies are in ticks of the workers' shared time source.
+    let tick_us = results.iter().map(|r| r.nanos_per_tick).fold(0.0, f64::max) / 1e3;
+    let ticks_us = |ticks: u64| ticks as f64 * tick_us;
     let mut summary = serde_json::json!({
         "device": device,
         "mode": format!("{:?}", args.mode).to_lowercase(),
@@ -604,12 +606,12 @@ fn summarise(args: &Args, flows: u64, results: &[WorkerResult], device: &str) {
     if args.latency && latency.count() > 0 {
         summary["latency_us"] = serde_json::json!({
             "samples": latency.count(),
-            "min": us(latency.min()),
-            "avg": latency.mean() / 1e3,
-            "p50": us(latency.quantile(0.5)),
-            "p99": us(latency.quantile(0.99)),
-            "p999": us(latency.quantile(0.999)),
-            "max": us(latency.max()),
+            "min": ticks_us(latency.min()),
+            "avg": latency.mean() * tick_us,
+            "p50": ticks_us(latency.quantile(0.5)),
+            "p99": ticks_us(latency.quantile(0.99)),
+            "p999": ticks_us(latency.quantile(0.999)),
+            "max": ticks_us(latency.max()),
         });
     }
     print_summary_line(args.net.json, summary);

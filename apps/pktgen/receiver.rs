@@ -24,7 +24,7 @@ const BURSTS_PER_TURN: usize = 4;
 pub fn run_receiver<D: Device>(device: &mut D, ctx: &WorkerContext<'_>) -> WorkerResult {
     let plan = ctx.plan;
     let ticks = ctx.ticks;
-    // Multiplied, not divided: this runs every turn and, for latency, per frame.
+    // Multiplied, not divided: this runs every turn.
     let ns_per_tick = 1e9 / ticks.hz() as f64;
     let start = ticks.now();
     let counting_from = start + ticks.secs_to_ticks(plan.warmup);
@@ -32,7 +32,10 @@ pub fn run_receiver<D: Device>(device: &mut D, ctx: &WorkerContext<'_>) -> Worke
         counting_from.saturating_add(ticks.secs_to_ticks(secs))
     });
     let slot = &ctx.live.slots[ctx.index];
-    let mut result = WorkerResult::default();
+    let mut result = WorkerResult {
+        nanos_per_tick: ns_per_tick,
+        ..WorkerResult::default()
+    };
     let mut rx: Vec<D::Buf> = Vec::with_capacity(MAX_BURST);
     let mut next_report = start + ticks.hz();
     let mut report_base = (0u64, 0u64, start);
@@ -54,7 +57,7 @@ pub fn run_receiver<D: Device>(device: &mut D, ctx: &WorkerContext<'_>) -> Worke
                 result.rx_packets += rx.len() as u64;
                 if plan.latency {
                     // A fresh reading: `now` predates the receive.
-                    count_with_latency(&rx, &mut result, ticks.now(), ns_per_tick);
+                    count_with_latency(&rx, &mut result, ticks.now());
                 } else {
                     count(&rx, &mut result);
                 }
@@ -87,25 +90,31 @@ fn count<B: PacketBuf>(frames: &[B], result: &mut WorkerResult) {
     result.rx_bytes += bytes;
 }
 
-/// [`count`], and the latency of each probe whose timestamp (on the TSC
-/// both generators read) is not after `now`.
-fn count_with_latency<B: PacketBuf>(
-    frames: &[B],
-    result: &mut WorkerResult,
-    now: u64,
-    ns_per_tick: f64,
-) {
-    for frame in frames {
-        let data = frame.data();
-        result.rx_bytes += data.len() as u64;
-        let Some(probe) = parse_probe(data) else {
-            continue;
-        };
-        result.tracker.record_all(probe.queue, probe.seq);
-        if let Some(sent_at) = probe.timestamp.filter(|t| *t <= now) {
-            result
-                .latency
-                .record(((now - sent_at) as f64 * ns_per_tick) as u64);
+/// [`count`], and the latency (in ticks) of each probe whose timestamp
+/// (on the TSC both generators read) is not after `now`.
+fn count_with_latency<B: PacketBuf>(frames: &[B], result: &mut WorkerResult, now: u64) {
+    for burst in frames.chunks(MAX_BURST) {
+        // Two passes, so that each loop keeps its state in registers: the
+        // probes tracked and their send times kept, then the latencies.
+        let mut sent_at = [u64::MAX; MAX_BURST];
+        let mut bytes = 0;
+        let mut tracker = result.tracker.cursor();
+        for (frame, sent_at) in burst.iter().zip(&mut sent_at) {
+            let data = frame.data();
+            bytes += data.len() as u64;
+            if let Some(probe) = parse_probe(data) {
+                tracker.record(probe.queue, probe.seq);
+                *sent_at = probe.timestamp.unwrap_or(u64::MAX);
+            }
         }
+        drop(tracker);
+        result.rx_bytes += bytes;
+        let mut latencies = [0u64; MAX_BURST];
+        let mut measured = 0;
+        for &sent_at in &sent_at[..burst.len()] {
+            latencies[measured] = now.wrapping_sub(sent_at);
+            measured += usize::from(sent_at <= now);
+        }
+        result.latency.record_burst(&latencies[..measured]);
     }
 }

@@ -176,8 +176,11 @@ pub struct WorkerResult {
     pub send_nanos: u64,
     /// Loss and reordering of returning probes.
     pub tracker: RxTracker,
-    /// Latency of returning probes.
+    /// Latency of returning probes, in ticks of the time source (turned
+    /// into time once, in the summary).
     pub latency: LatencyHistogram,
+    /// Nanoseconds per tick of the time source.
+    pub nanos_per_tick: f64,
 }
 
 /// Everything a worker is given besides its device.
@@ -232,7 +235,10 @@ pub fn run_worker<D: Device>(
     // up to two device bursts.
     let rx_burst = 2 * dpstack::device::MAX_BURST;
 
-    let mut result = WorkerResult::default();
+    let mut result = WorkerResult {
+        nanos_per_tick: ns_per_tick,
+        ..WorkerResult::default()
+    };
     let mut batch: Vec<D::Buf> = Vec::with_capacity(plan.burst);
     // Frame lengths of the batch when sizes vary (replay, lists, sweeps);
     // the first `lens_sent` are sent.
@@ -440,10 +446,7 @@ pub fn run_worker<D: Device>(
                     };
                     if result.tracker.record(&probe, &first_counted) && plan.latency {
                         if let Some(sent_at) = probe.timestamp.filter(|t| *t <= now) {
-                            // Multiplied, not divided: this runs per frame.
-                            result
-                                .latency
-                                .record(((now - sent_at) as f64 * ns_per_tick) as u64);
+                            result.latency.record(now - sent_at);
                         }
                     }
                 }
