@@ -605,7 +605,10 @@ fn a_receive_only_generator_counts_another_ones_probes() {
         let mut receiver = pktgen();
         receiver
             .args(["--eal", &common::memif_eal("server", "1", &socket)])
-            .args(["--rx-only", "--latency", "--duration", "3", "--json"])
+            // Long enough that a sender slow to start (its EAL, the memif
+            // connection) still ends well inside the receive period: a
+            // stream cut at its end loses the last frames uncounted.
+            .args(["--rx-only", "--latency", "--duration", "6", "--json"])
             .args(extra);
         let mut receiver = common::App::spawn(receiver);
         receiver.wait_ready(Duration::from_secs(30));

@@ -189,8 +189,9 @@ fn pktgen_rows(runs: usize, seconds: u32) -> Vec<Row> {
         .unwrap_or_default();
     // "run N lcores=L: testpmd txonly T Mpps, dpstack-pktgen P Mpps, ratio R"
     // "rx run N source=pcap: testpmd rxonly T Mpps, dpstack-pktgen P Mpps, ratio R"
+    // "rx run N source=pcap latency: testpmd rxonly T Mpps, dpstack-pktgen --latency P Mpps, ratio R"
     // (line key, scenario, baseline, data-plane cores per side)
-    let kinds: [(&str, &str, &str, f64); 3] = [
+    let kinds: [(&str, &str, &str, f64); 4] = [
         (
             "lcores=1:",
             "pktgen 64 B, net_null",
@@ -206,6 +207,12 @@ fn pktgen_rows(runs: usize, seconds: u32) -> Vec<Row> {
         (
             "source=pcap:",
             "pktgen receive 64 B, pcap replay",
+            "DPDK testpmd rxonly",
+            1.0,
+        ),
+        (
+            "source=pcap latency:",
+            "pktgen receive 64 B with latency, pcap replay",
             "DPDK testpmd rxonly",
             1.0,
         ),
