@@ -88,6 +88,8 @@ struct Reply<T> {
 struct Slot<T> {
     value: Option<T>,
     parked: bool,
+    /// The request was dropped unanswered (the stack thread ended).
+    abandoned: bool,
 }
 
 impl<T> Reply<T> {
@@ -97,6 +99,7 @@ impl<T> Reply<T> {
             value: Mutex::new(Slot {
                 value: None,
                 parked: false,
+                abandoned: false,
             }),
             wake: Condvar::new(),
         })
@@ -111,8 +114,19 @@ impl<T> Reply<T> {
         }
     }
 
-    /// Watches for the value for `spin`, then parks until it arrives.
-    fn take(&self, spin: Duration) -> T {
+    /// No value will come: wakes the caller empty-handed.
+    fn abandon(&self) {
+        let mut slot = self.value.lock().unwrap_or_else(|e| e.into_inner());
+        slot.abandoned = true;
+        self.ready.store(true, Ordering::Release);
+        if slot.parked {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Watches for the value for `spin`, then parks until it arrives;
+    /// `None` if the request was dropped unanswered.
+    fn take(&self, spin: Duration) -> Option<T> {
         if !spin.is_zero() {
             let until = Instant::now() + spin;
             let mut turns = 0u32;
@@ -128,10 +142,37 @@ impl<T> Reply<T> {
         let mut slot = self.value.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(value) = slot.value.take() {
-                return value;
+                return Some(value);
+            }
+            if slot.abandoned {
+                return None;
             }
             slot.parked = true;
             slot = self.wake.wait(slot).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// The stack thread's end of a [`Reply`], carried inside a request: if
+/// the request is dropped before answering (the stack thread ended, or a
+/// caller cleared a queue nobody serves), the caller is woken with nothing
+/// rather than left parked.
+struct Replier<T> {
+    reply: Arc<Reply<T>>,
+    answered: bool,
+}
+
+impl<T> Replier<T> {
+    fn put(&mut self, value: T) {
+        self.answered = true;
+        self.reply.put(value);
+    }
+}
+
+impl<T> Drop for Replier<T> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.reply.abandon();
         }
     }
 }
@@ -199,6 +240,9 @@ impl Patience {
 struct Shared<D: Device, C: Clock> {
     requests: ArrayQueue<Request<D, C>>,
     stop: AtomicBool,
+    /// The stack thread serves no more requests (it stopped or panicked):
+    /// a caller who queued one drops the queue's requests itself.
+    finished: AtomicBool,
     stack_thread: OnceLock<Thread>,
     config: ThreadConfig,
 }
@@ -241,6 +285,7 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
         let shared = Arc::new(Shared {
             requests: ArrayQueue::new(QUEUE),
             stop: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
             stack_thread: OnceLock::new(),
             config,
         });
@@ -274,17 +319,30 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
         if let Some(thread) = self.shared.stack_thread.get() {
             thread.unpark();
         }
+        // Paired with the fence in `FinishGuard`: either the stack thread's
+        // last drain sees this request, or this sees `finished` and drops
+        // what is queued (each dropped request wakes its caller).
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.shared.finished.load(Ordering::SeqCst) {
+            while self.shared.requests.pop().is_some() {}
+        }
     }
 
-    /// Runs `f` on the stack thread and returns its result.
+    /// Runs `f` on the stack thread and returns its result;
+    /// `Err(ESHUTDOWN)` if the stack thread has ended.
     pub fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Stack<D, C>) -> T + Send + 'static,
-    ) -> T {
+    ) -> Result<T, Errno> {
         let reply = Reply::new();
-        let back = Arc::clone(&reply);
+        let mut back = Replier {
+            reply: Arc::clone(&reply),
+            answered: false,
+        };
         self.submit(Request::Call(Box::new(move |stack| back.put(f(stack)))));
-        reply.take(self.shared.config.caller_spin)
+        reply
+            .take(self.shared.config.caller_spin)
+            .ok_or(Errno::ESHUTDOWN)
     }
 
     /// Runs `attempt` on the stack thread once per turn, with the time and
@@ -292,9 +350,12 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
     fn retry<T: Send + 'static>(
         &self,
         mut attempt: impl FnMut(&mut Stack<D, C>, Instant, bool) -> Option<T> + Send + 'static,
-    ) -> T {
+    ) -> Result<T, Errno> {
         let reply = Reply::new();
-        let back = Arc::clone(&reply);
+        let mut back = Replier {
+            reply: Arc::clone(&reply),
+            answered: false,
+        };
         self.submit(Request::Retry(Box::new(
             move |stack, now, stopping| match attempt(stack, now, stopping) {
                 Some(value) => {
@@ -304,7 +365,9 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
                 None => false,
             },
         )));
-        reply.take(self.shared.config.caller_spin)
+        reply
+            .take(self.shared.config.caller_spin)
+            .ok_or(Errno::ESHUTDOWN)
     }
 
     /// A call on `fd` that waits as the descriptor says: `op(stack,
@@ -315,13 +378,23 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
         fd: Fd,
         direction: Direction,
         dont_wait: bool,
-        mut op: impl FnMut(&mut Stack<D, C>, bool) -> Option<T> + Send + 'static,
-    ) -> T {
+        mut op: impl FnMut(&mut Stack<D, C>, bool) -> Option<Result<T, Errno>> + Send + 'static,
+    ) -> Result<T, Errno> {
         let mut patience = Patience::new(fd, direction, dont_wait);
         self.retry(move |stack, now, stopping| {
             let give_up = patience.give_up(stack, now) || stopping;
             op(stack, give_up)
         })
+        .and_then(|result| result)
+    }
+
+    /// [`call`](Self::call) for a stack call that gives a `Result`: one
+    /// `Result`, with `ESHUTDOWN` if the stack thread has ended.
+    fn call_result<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Stack<D, C>) -> Result<T, Errno> + Send + 'static,
+    ) -> Result<T, Errno> {
+        self.call(f).and_then(|result| result)
     }
 
     /// Stops the stack thread (after the requests already queued).
@@ -334,7 +407,7 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
 
     /// `socket`: blocking, as Linux's are (`set_nonblocking` changes it).
     pub fn socket(&self, kind: SockType) -> Result<Fd, Errno> {
-        self.call(move |s| {
+        self.call_result(move |s| {
             let fd = s.socket(kind)?;
             s.set_nonblocking(fd, false)?;
             Ok(fd)
@@ -343,22 +416,22 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
 
     /// `fcntl(F_SETFL, O_NONBLOCK)`: whether calls on `fd` wait.
     pub fn set_nonblocking(&self, fd: Fd, nonblocking: bool) -> Result<(), Errno> {
-        self.call(move |s| s.set_nonblocking(fd, nonblocking))
+        self.call_result(move |s| s.set_nonblocking(fd, nonblocking))
     }
 
     /// `fcntl(F_GETFL) & O_NONBLOCK`.
     pub fn is_nonblocking(&self, fd: Fd) -> Result<bool, Errno> {
-        self.call(move |s| s.blocking(fd).map(|b| b.nonblocking))
+        self.call_result(move |s| s.blocking(fd).map(|b| b.nonblocking))
     }
 
     /// `bind`.
     pub fn bind(&self, fd: Fd, addr: SocketAddrV4) -> Result<(), Errno> {
-        self.call(move |s| s.bind(fd, addr))
+        self.call_result(move |s| s.bind(fd, addr))
     }
 
     /// `listen`.
     pub fn listen(&self, fd: Fd, backlog: usize) -> Result<(), Errno> {
-        self.call(move |s| s.listen(fd, backlog))
+        self.call_result(move |s| s.listen(fd, backlog))
     }
 
     /// `accept`: on a blocking listener, waits for a connection (up to
@@ -476,32 +549,32 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
 
     /// `shutdown`.
     pub fn shutdown(&self, fd: Fd, how: Shutdown) -> Result<(), Errno> {
-        self.call(move |s| s.shutdown(fd, how))
+        self.call_result(move |s| s.shutdown(fd, how))
     }
 
     /// `close`.
     pub fn close(&self, fd: Fd) -> Result<(), Errno> {
-        self.call(move |s| s.close(fd))
+        self.call_result(move |s| s.close(fd))
     }
 
     /// `setsockopt`.
     pub fn setsockopt(&self, fd: Fd, option: SockOpt) -> Result<(), Errno> {
-        self.call(move |s| s.setsockopt(fd, option))
+        self.call_result(move |s| s.setsockopt(fd, option))
     }
 
     /// `getsockopt`.
     pub fn getsockopt(&self, fd: Fd, name: SockOptName) -> Result<i64, Errno> {
-        self.call(move |s| s.getsockopt(fd, name))
+        self.call_result(move |s| s.getsockopt(fd, name))
     }
 
     /// `epoll_create`.
     pub fn epoll_create(&self) -> Result<Fd, Errno> {
-        self.call(|s| s.epoll_create())
+        self.call_result(|s| s.epoll_create())
     }
 
     /// `epoll_ctl`.
     pub fn epoll_ctl(&self, epfd: Fd, op: CtlOp, fd: Fd, event: EpollEvent) -> Result<(), Errno> {
-        self.call(move |s| s.epoll_ctl(epfd, op, fd, event))
+        self.call_result(move |s| s.epoll_ctl(epfd, op, fd, event))
     }
 
     /// `epoll_wait`: parks this thread until at most `max` events are
@@ -525,16 +598,37 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
                 Err(e) => Some(Err(e)),
             },
         )
+        .and_then(|result| result)
     }
 }
 
 /// The stack thread: requests, one poll turn, the turn hook, the calls
 /// that wait; spins `stack_spin` past its last work, then naps.
+/// Marks the stack thread finished and drops what is still queued when it
+/// ends, normally or by a panic, so that no caller waits for it.
+struct FinishGuard<'a, D: Device, C: Clock>(&'a Shared<D, C>);
+
+impl<D: Device, C: Clock> FinishGuard<'_, D, C> {
+    fn finish(&self) {
+        self.0.finished.store(true, Ordering::SeqCst);
+        // Paired with the fence in `StackHandle::submit`.
+        std::sync::atomic::fence(Ordering::SeqCst);
+    }
+}
+
+impl<D: Device, C: Clock> Drop for FinishGuard<'_, D, C> {
+    fn drop(&mut self) {
+        self.finish();
+        while self.0.requests.pop().is_some() {}
+    }
+}
+
 fn run<D: Device, C: Clock>(
     mut stack: Stack<D, C>,
     shared: &Shared<D, C>,
     mut on_turn: impl FnMut(&mut Stack<D, C>) -> bool,
 ) -> StackStats {
+    let finish = FinishGuard(shared);
     let mut waiting: Vec<Retry<D, C>> = Vec::new();
     let mut last_work = Instant::now();
     while !shared.stop.load(Ordering::Acquire) {
@@ -563,7 +657,10 @@ fn run<D: Device, C: Clock>(
             std::hint::spin_loop();
         }
     }
-    // Every caller gets an answer: calls queued late run, waits end now.
+    // Every caller gets an answer: calls queued late run, waits end now;
+    // a call queued after this last drain is dropped by its caller (the
+    // guard's flag), and returns ESHUTDOWN.
+    finish.finish();
     let now = Instant::now();
     while let Some(request) = shared.requests.pop() {
         match request {
@@ -642,6 +739,7 @@ mod tests {
         let data = message.to_vec();
         handle
             .call(move |s| s.send_to(fd, &data, Some(SocketAddrV4::new(B, 7))))
+            .unwrap()
             .unwrap();
         let ready = handle
             .epoll_wait(epfd, 4, Some(Duration::from_secs(10)))
@@ -669,6 +767,61 @@ mod tests {
     }
 
     #[test]
+    fn calls_after_the_stack_thread_ends_fail_instead_of_waiting() {
+        for config in [ThreadConfig::default(), ThreadConfig::sleeping()] {
+            let (handle, thread, _) = handle_with_peer(config);
+            let fd = handle.socket(SockType::Dgram).unwrap();
+            // Callers on other threads keep calling while the stack stops:
+            // each call is answered or fails with ESHUTDOWN, none waits on.
+            let (done, finished) = std::sync::mpsc::channel();
+            let callers: Vec<_> = (0..4)
+                .map(|_| {
+                    let handle = handle.clone();
+                    let done = done.clone();
+                    std::thread::spawn(move || {
+                        let mut answered = 0u32;
+                        let refused = loop {
+                            match handle.recv(fd, 100, MSG_DONTWAIT) {
+                                Ok(_) | Err(Errno::EAGAIN) => answered += 1,
+                                Err(e) => break e,
+                            }
+                        };
+                        let _ = done.send((answered, refused));
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(20));
+            handle.stop();
+            thread.join().unwrap();
+            for _ in &callers {
+                let (answered, refused) = finished
+                    .recv_timeout(Duration::from_secs(10))
+                    .expect("every caller returns after the stop");
+                assert_eq!(refused, Errno::ESHUTDOWN);
+                assert!(answered > 0, "{config:?}");
+            }
+            for caller in callers {
+                caller.join().unwrap();
+            }
+            // After the end: plain calls, waiting calls and epoll_wait (on
+            // a thread of their own, so that a regression fails, not hangs).
+            let (answers, after) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = answers.send([
+                    handle.call(|_| 1).map(|_| ()),
+                    handle.socket(SockType::Stream).map(|_| ()),
+                    handle.recv(fd, 100, 0).map(|_| ()),
+                    handle.epoll_wait(1, 4, None).map(|_| ()),
+                ]);
+            });
+            let after = after
+                .recv_timeout(Duration::from_secs(10))
+                .expect("calls after the end return");
+            assert_eq!(after, [Err(Errno::ESHUTDOWN); 4], "{config:?}");
+        }
+    }
+
+    #[test]
     fn a_reply_later_than_the_spin_parks_the_caller_and_still_arrives() {
         let config = ThreadConfig {
             caller_spin: Duration::from_micros(1),
@@ -680,14 +833,14 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
             42
         });
-        assert_eq!(answer, 42);
+        assert_eq!(answer, Ok(42));
         // A spin longer than the wait returns without parking.
         let patient = ThreadConfig {
             caller_spin: Duration::from_secs(5),
             ..ThreadConfig::default()
         };
         let (spinning, spinning_thread, _) = handle_with_peer(patient);
-        assert_eq!(spinning.call(|_| 7), 7);
+        assert_eq!(spinning.call(|_| 7), Ok(7));
         // An epoll_wait with nothing to find times out, empty, either way.
         for h in [&handle, &spinning] {
             let epfd = h.epoll_create().unwrap();

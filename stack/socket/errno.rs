@@ -47,6 +47,10 @@ pub enum Errno {
     EISCONN = 106,
     /// Not connected.
     ENOTCONN = 107,
+    /// The stack has stopped: a call through a `StackHandle` whose stack
+    /// thread has ended (Linux: "cannot send after transport endpoint
+    /// shutdown").
+    ESHUTDOWN = 108,
     /// Connection timed out.
     ETIMEDOUT = 110,
     /// Connection refused.
