@@ -408,13 +408,8 @@ mod tests {
         // Three sending queues interleaved in runs, with reordering, a
         // duplicate and a queue that starts high: the cursor (a burst at a
         // time) and `record_all` (a probe at a time) agree on everything.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = dpstack::rand::Rng::new(0x2545_f491_4f6c_dd1d);
+        let mut next = || rng.next_u64();
         let mut probes = Vec::new();
         let mut seq = [0u64, 0, 1_000_000];
         for _ in 0..2_000 {
