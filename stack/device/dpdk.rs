@@ -99,15 +99,13 @@ impl Device for DpdkDevice {
         let before = batch.len();
         let got = self.claim.rx_burst(batch, max);
         let mut bytes = 0u64;
-        // Every mbuf has at least one segment, so the sum equals the count
-        // only when none is chained: one add per frame instead of a compare.
-        let mut segments = 0u64;
+        let mut chained = false;
         for mbuf in &batch[before..] {
             bytes += u64::from(mbuf.pkt_len());
-            segments += u64::from(mbuf.segments());
+            chained |= mbuf.segments() != 1;
         }
         let mut kept = got;
-        if segments != got as u64 {
+        if chained {
             // Chained mbufs are not exposed as one slice; scatter is not
             // enabled, so only a misbehaving PMD sends them: dropped and counted.
             for mbuf in batch.split_off(before) {
