@@ -457,6 +457,7 @@ impl DeviceUser for SingleQueue<'_> {
             flows: FlowWalker::flow_count(&plan.flows),
             results: vec![result],
             device: name,
+            nanos_per_tick: 1e9 / ticks.hz() as f64,
         })
     }
 }
@@ -466,6 +467,9 @@ struct Outcome {
     flows: u64,
     results: Vec<WorkerResult>,
     device: String,
+    /// Nanoseconds per tick of the workers' time source (the unit of
+    /// their probe latencies).
+    nanos_per_tick: f64,
 }
 
 /// One worker per EAL lcore, each on its own queue pair of the port.
@@ -531,10 +535,17 @@ fn run_dpdk(
         flows: FlowWalker::flow_count(&plan.flows),
         results,
         device: name,
+        nanos_per_tick: 1e9 / ticks.hz() as f64,
     })
 }
 
-fn summarise(args: &Args, flows: u64, results: &[WorkerResult], device: &str) {
+fn summarise(args: &Args, outcome: &Outcome) {
+    let Outcome {
+        flows,
+        results,
+        device,
+        nanos_per_tick,
+    } = outcome;
     let mut tracker = RxTracker::default();
     let mut latency = LatencyHistogram::default();
     let (mut tx_packets, mut tx_bytes, mut tx_bits, mut rx_packets, mut rx_bytes, mut no_buffer) =
@@ -556,8 +567,7 @@ fn summarise(args: &Args, flows: u64, results: &[WorkerResult], device: &str) {
     let secs = send_nanos as f64 / 1e9;
     let per_sec = |v: u64| if secs > 0.0 { v as f64 / secs } else { 0.0 };
     let lost = tx_packets.saturating_sub(tracker.matched);
-    // Probe latencies are in ticks of the workers' shared time source.
-    let tick_us = results.iter().map(|r| r.nanos_per_tick).fold(0.0, f64::max) / 1e3;
+    let tick_us = nanos_per_tick / 1e3;
     let ticks_us = |ticks: u64| ticks as f64 * tick_us;
     let mut summary = serde_json::json!({
         "device": device,
@@ -805,7 +815,7 @@ fn main() -> ExitCode {
     });
     match outcome {
         Ok(outcome) => {
-            summarise(&args, outcome.flows, &outcome.results, &outcome.device);
+            summarise(&args, &outcome);
             ExitCode::SUCCESS
         }
         Err(message) => {

@@ -32,10 +32,7 @@ pub fn run_receiver<D: Device>(device: &mut D, ctx: &WorkerContext<'_>) -> Worke
         counting_from.saturating_add(ticks.secs_to_ticks(secs))
     });
     let slot = &ctx.live.slots[ctx.index];
-    let mut result = WorkerResult {
-        nanos_per_tick: ns_per_tick,
-        ..WorkerResult::default()
-    };
+    let mut result = WorkerResult::default();
     let mut rx: Vec<D::Buf> = Vec::with_capacity(MAX_BURST);
     let mut next_report = start + ticks.hz();
     let mut report_base = (0u64, 0u64, start);

@@ -57,11 +57,7 @@ impl LatencyHistogram {
 
     /// Records one latency.
     pub fn record(&mut self, value: u64) {
-        self.buckets[Self::index(value) & (SLOTS - 1)] += 1;
-        self.count += 1;
-        self.sum += u128::from(value);
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
+        self.record_burst(std::slice::from_ref(&value));
     }
 
     /// Records a burst of latencies, with the running totals in locals

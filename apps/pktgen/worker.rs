@@ -179,8 +179,6 @@ pub struct WorkerResult {
     /// Latency of returning probes, in ticks of the time source (turned
     /// into time once, in the summary).
     pub latency: LatencyHistogram,
-    /// Nanoseconds per tick of the time source.
-    pub nanos_per_tick: f64,
 }
 
 /// Everything a worker is given besides its device.
@@ -235,10 +233,7 @@ pub fn run_worker<D: Device>(
     // up to two device bursts.
     let rx_burst = 2 * dpstack::device::MAX_BURST;
 
-    let mut result = WorkerResult {
-        nanos_per_tick: ns_per_tick,
-        ..WorkerResult::default()
-    };
+    let mut result = WorkerResult::default();
     let mut batch: Vec<D::Buf> = Vec::with_capacity(plan.burst);
     // Frame lengths of the batch when sizes vary (replay, lists, sweeps);
     // the first `lens_sent` are sent.
@@ -270,7 +265,7 @@ pub fn run_worker<D: Device>(
         timestamp: if plan.latency { ticks.now() } else { now },
         ident: seq as u16,
     };
-    let mut rx: Vec<D::Buf> = Vec::with_capacity(2 * dpstack::device::MAX_BURST);
+    let mut rx: Vec<D::Buf> = Vec::with_capacity(rx_burst);
     let mut next_tx = start as f64;
     let mut seq = 0u64;
     let mut replay_index = 0usize;

@@ -93,8 +93,9 @@ struct Slot<T> {
 }
 
 impl<T> Reply<T> {
-    fn new() -> Arc<Self> {
-        Arc::new(Reply {
+    /// A reply slot and the stack thread's end of it.
+    fn pair() -> (Arc<Self>, Replier<T>) {
+        let reply = Arc::new(Reply {
             ready: AtomicBool::new(false),
             value: Mutex::new(Slot {
                 value: None,
@@ -102,7 +103,12 @@ impl<T> Reply<T> {
                 abandoned: false,
             }),
             wake: Condvar::new(),
-        })
+        });
+        let replier = Replier {
+            reply: Arc::clone(&reply),
+            answered: false,
+        };
+        (reply, replier)
     }
 
     fn put(&self, value: T) {
@@ -334,11 +340,7 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
         &self,
         f: impl FnOnce(&mut Stack<D, C>) -> T + Send + 'static,
     ) -> Result<T, Errno> {
-        let reply = Reply::new();
-        let mut back = Replier {
-            reply: Arc::clone(&reply),
-            answered: false,
-        };
+        let (reply, mut back) = Reply::pair();
         self.submit(Request::Call(Box::new(move |stack| back.put(f(stack)))));
         reply
             .take(self.shared.config.caller_spin)
@@ -351,11 +353,7 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
         &self,
         mut attempt: impl FnMut(&mut Stack<D, C>, Instant, bool) -> Option<T> + Send + 'static,
     ) -> Result<T, Errno> {
-        let reply = Reply::new();
-        let mut back = Replier {
-            reply: Arc::clone(&reply),
-            answered: false,
-        };
+        let (reply, mut back) = Reply::pair();
         self.submit(Request::Retry(Box::new(
             move |stack, now, stopping| match attempt(stack, now, stopping) {
                 Some(value) => {
