@@ -11,6 +11,8 @@
 //! Workloads (each over two stacks on a pipe, through the socket API, on a
 //! manual clock):
 //! - `rr N`: N round trips of a 64-byte request and reply on one connection;
+//! - `rr-epoll N`: the same, driven through `epoll_wait` and reads until
+//!   EAGAIN, as the side-by-side benchmark's rr scenario does;
 //! - `connect N`: N short connections (connect, accept, 64 B each way, close);
 //! - `bulk N`: N full-size segments (1,448 B) one way, read as they come;
 //! - `idle N`: N turns of both stacks with nothing to do.
@@ -18,6 +20,7 @@
 mod common;
 
 use common::watched::{watched, Host, Watched};
+use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN};
 use dpstack::socket::{Errno, SockType};
 use dpstack::time::Duration;
 use std::hint::black_box;
@@ -51,6 +54,59 @@ fn rr(w: &mut Watched, n: u64) {
         w.a.poll();
         assert_eq!(w.a.recv(client, &mut buf, 0), Ok(64));
     }
+}
+
+/// Reads what `fd` has until EAGAIN (as an epoll application does); bytes read.
+fn drain(host: &mut Host, fd: dpstack::socket::Fd, buf: &mut [u8]) -> usize {
+    let mut total = 0;
+    while let Ok(k @ 1..) = host.recv(fd, buf, 0) {
+        total += k;
+    }
+    total
+}
+
+/// N round trips of 64 B each way on the first connection, driven the way
+/// the side-by-side benchmark's rr scenario drives them: each side's
+/// `epoll_wait` with a zero timeout polls its stack, and each ready
+/// descriptor is read until EAGAIN.
+#[inline(never)]
+fn rr_epoll(w: &mut Watched, n: u64) {
+    let (client, server) = w.pairs[0];
+    let client_epfd = match w.a.epoll_create() {
+        Ok(fd) => fd,
+        Err(e) => panic!("epoll_create: {e}"),
+    };
+    w.a.epoll_ctl(
+        client_epfd,
+        CtlOp::Add,
+        client,
+        EpollEvent {
+            events: EPOLLIN,
+            data: 0,
+        },
+    )
+    .unwrap();
+    let message = [0x42u8; 64];
+    let mut buf = [0u8; 4096];
+    let mut events = [EpollEvent::default(); 16];
+    let mut completed = 0;
+    w.a.send(client, &message, 0).unwrap();
+    while completed < n {
+        w.clock.advance(Duration::from_micros(1));
+        let ready = w.b.epoll_wait(w.epfd, &mut events, Some(Duration::ZERO));
+        if ready.unwrap() > 0 && drain(&mut w.b, server, &mut buf) > 0 {
+            w.b.send(server, &message, 0).unwrap();
+        }
+        let ready =
+            w.a.epoll_wait(client_epfd, &mut events, Some(Duration::ZERO));
+        if ready.unwrap() > 0 && drain(&mut w.a, client, &mut buf) > 0 {
+            completed += 1;
+            if completed < n {
+                w.a.send(client, &message, 0).unwrap();
+            }
+        }
+    }
+    w.a.close(client_epfd).unwrap();
 }
 
 /// N short connections: connect, accept, 64 B each way, close (the client first).
@@ -132,11 +188,12 @@ fn main() {
     let n: u64 = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let workload: fn(&mut Watched, u64) = match name {
         "rr" => rr,
+        "rr-epoll" => rr_epoll,
         "connect" => connect,
         "bulk" => bulk,
         "idle" => idle,
         other => {
-            eprintln!("cycles: unknown workload {other} (rr, connect, bulk, idle)");
+            eprintln!("cycles: unknown workload {other} (rr, rr-epoll, connect, bulk, idle)");
             std::process::exit(2);
         }
     };

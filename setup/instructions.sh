@@ -3,10 +3,12 @@
 # timings are not): benches/cycles.rs runs each workload over two stacks on
 # a pipe; only its measured loop is counted.
 #
-#   setup/instructions.sh [WORKLOAD...]     default: rr connect bulk
+#   setup/instructions.sh [WORKLOAD...]     default: rr rr-epoll connect bulk
 #
 # Prints "<workload>: <instructions> per <unit>" for each: rr per round trip
-# (two 64-byte segments and their ACKs riding along), connect per short
+# (two 64-byte segments and their ACKs riding along), rr-epoll per round
+# trip driven through epoll_wait as the side-by-side rr scenario drives it,
+# connect per short
 # connection, bulk per 1,448-byte segment, idle per turn of both stacks
 # with nothing to do (not in the default set). For rr and connect, smoltcp
 # running the side-by-side benchmark's loop on a manual clock is counted
@@ -22,12 +24,12 @@ cargo bench --quiet --bench side_by_side --no-run 2>/dev/null
 binary=$(ls -t target/release/deps/cycles-* | grep -v '\.d$' | head -1)
 smol=$(ls -t target/release/deps/side_by_side-* | grep -v '\.d$' | head -1)
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(rr connect bulk)
+[ ${#workloads[@]} -gt 0 ] || workloads=(rr rr-epoll connect bulk)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for workload in "${workloads[@]}"; do
     case "$workload" in
-        rr) n=20000 unit="round trip" ;;
+        rr|rr-epoll) n=20000 unit="round trip" ;;
         connect) n=5000 unit="connection" ;;
         bulk) n=50000 unit="1,448-byte segment" ;;
         idle) n=100000 unit="turn of both stacks" ;;

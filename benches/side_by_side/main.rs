@@ -8,7 +8,9 @@
 //!
 //! Run everything: `setup/bench.sh` (installs what it needs, then
 //! `cargo bench --bench side_by_side -- --json target/bench/side_by_side.json`).
-//! `--quick` shrinks every scenario for a smoke test.
+//! `--quick` shrinks every scenario for a smoke test; `--scenarios`,
+//! `--contenders` and `--rr-connections 1,64` (the rr rows' connection
+//! counts) pick a subset.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -506,11 +508,17 @@ fn main() {
             .and_then(|i| args.get(i + 1).cloned())
     };
     let runs = value("--runs").map_or(5, |v| v.parse().expect("--runs N"));
-    let plan = if args.iter().any(|a| a == "--quick") {
+    let mut plan = if args.iter().any(|a| a == "--quick") {
         Plan::quick(runs)
     } else {
         Plan::full(runs)
     };
+    if let Some(list) = value("--rr-connections") {
+        plan.rr_connections = list
+            .split(',')
+            .map(|n| n.parse().expect("--rr-connections N[,N...]"))
+            .collect();
+    }
     let only: Option<Vec<String>> =
         value("--scenarios").map(|v| v.split(',').map(str::to_string).collect());
     let selected: Option<Vec<String>> =

@@ -724,6 +724,15 @@ impl FdTable {
             return Err(Errno::EINVAL);
         }
         self.dispatch_wakeups(net);
+        // Most waits of a busy loop find nothing: answer those without
+        // lifting the epoll out of the table.
+        match &self.slots[epfd as usize] {
+            Some(Slot {
+                kind: Kind::Epoll(ep),
+                ..
+            }) if !ep.has_ready() => return Ok(0),
+            _ => {}
+        }
         // Lift the epoll out of the table so it can poll the other slots.
         let mut slot = self.slots[epfd as usize].take().expect("checked above");
         let Kind::Epoll(ep) = &mut slot.kind else {
@@ -737,13 +746,20 @@ impl FdTable {
     /// Delivers the transport tables' readiness changes to every epoll
     /// watching the sockets concerned.
     pub fn dispatch_wakeups(&mut self, net: &mut Net<'_>) {
+        if !net.sockets.tcp.has_wakeups() && !net.sockets.udp.has_wakeups() {
+            return;
+        }
         let mut tcp = std::mem::take(&mut self.tcp_wakeups);
         let mut udp = std::mem::take(&mut self.udp_wakeups);
         let mut fds = std::mem::take(&mut self.wake_fds);
-        net.sockets.tcp.take_wakeups(&mut tcp);
-        net.sockets.udp.take_wakeups(&mut udp);
-        fds.extend(tcp.drain(..).filter_map(|h| self.tcp_fds.get(&h).copied()));
-        fds.extend(udp.drain(..).filter_map(|h| self.udp_fds.get(&h).copied()));
+        if net.sockets.tcp.has_wakeups() {
+            net.sockets.tcp.take_wakeups(&mut tcp);
+            fds.extend(tcp.drain(..).filter_map(|h| self.tcp_fds.get(&h).copied()));
+        }
+        if net.sockets.udp.has_wakeups() {
+            net.sockets.udp.take_wakeups(&mut udp);
+            fds.extend(udp.drain(..).filter_map(|h| self.udp_fds.get(&h).copied()));
+        }
         for &fd in &fds {
             self.wake_fd(net, fd);
         }

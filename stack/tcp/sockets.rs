@@ -699,6 +699,14 @@ impl TcpSockets {
         Ok(())
     }
 
+    /// True when some watched socket's readiness may have changed since the
+    /// last [`take_wakeups`](Self::take_wakeups): an epoll wait that finds
+    /// none skips the dispatch.
+    #[inline]
+    pub fn has_wakeups(&self) -> bool {
+        !self.wakeups.is_empty()
+    }
+
     /// Appends every watched socket whose readiness may have changed since
     /// the last call (each once) to `out`.
     pub fn take_wakeups(&mut self, out: &mut Vec<TcpHandle>) {

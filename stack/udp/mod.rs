@@ -371,6 +371,13 @@ impl UdpSockets {
         Ok(())
     }
 
+    /// True when some watched socket's readiness may have changed since the
+    /// last [`take_wakeups`](Self::take_wakeups).
+    #[inline]
+    pub fn has_wakeups(&self) -> bool {
+        !self.wakeups.is_empty()
+    }
+
     /// Appends every watched socket whose readiness may have changed since
     /// the last call (each once) to `out`.
     pub fn take_wakeups(&mut self, out: &mut Vec<UdpHandle>) {
