@@ -72,11 +72,12 @@ counters! {
         rx_truncated,
         /// Frames for another unicast MAC.
         rx_not_for_us,
-        /// Multicast frames (no group is joined).
+        /// Multicast frames of groups not joined (with `--ip6`, IPv6's
+        /// all-nodes group and our solicited-node groups are joined).
         rx_multicast_dropped,
         /// 802.1Q / 802.1ad tagged frames (VLANs are not implemented).
         rx_vlan_dropped,
-        /// Frames of an EtherType other than ARP or IPv4.
+        /// Frames of an EtherType other than ARP or IPv4 (or IPv6, with `--ip6`).
         rx_unknown_ethertype,
         /// Frames emitted.
         tx_frames,
@@ -186,6 +187,70 @@ counters! {
         tx_dest_unreachable,
         /// Error messages not sent because of the rate limit.
         rate_limited,
+    }
+}
+
+counters! {
+    /// IPv6 counters (RFC 8200), with `--ip6` configured.
+    Ipv6Stats {
+        /// Packets received (EtherType 0x86DD).
+        rx_packets,
+        /// Shorter than the fixed header or than its payload length, or
+        /// an extension header running past the packet.
+        rx_truncated,
+        /// A version field other than 6.
+        rx_bad_version,
+        /// For an address that is not ours (nor a group we are in).
+        rx_not_for_us,
+        /// From a multicast or unspecified source where one may not be.
+        rx_bad_source,
+        /// Routing headers that must be discarded: type 0 (RFC 5095) or
+        /// any type with segments left (we are no router).
+        rx_routing_dropped,
+        /// Fragments: reassembly is not implemented yet.
+        rx_fragments_dropped,
+        /// More extension headers than the stack walks, or hop-by-hop
+        /// options anywhere but first.
+        rx_bad_extension,
+        /// Upper layers not served over IPv6 yet (TCP, UDP, others).
+        rx_unsupported,
+        /// Packets sent.
+        tx_packets,
+        /// Packets not sent: off-link destination, and no IPv6 router is
+        /// known yet.
+        tx_no_route,
+        /// Packets not sent: the neighbour's link-layer address is being
+        /// resolved (the sender retries, as ping does).
+        tx_unresolved,
+    }
+}
+
+counters! {
+    /// ICMPv6 and neighbour discovery counters (RFC 4443, RFC 4861).
+    Icmpv6Stats {
+        /// Messages received.
+        rx_messages,
+        /// Too short, or with a bad checksum.
+        rx_errors,
+        /// Echo requests answered.
+        echo_replies_sent,
+        /// Neighbour solicitations received and valid.
+        rx_neighbor_solicits,
+        /// Neighbour advertisements sent (answers to solicitations).
+        tx_neighbor_adverts,
+        /// Neighbour advertisements received and valid.
+        rx_neighbor_adverts,
+        /// Neighbour solicitations sent (resolving a next hop).
+        tx_neighbor_solicits,
+        /// Neighbour discovery messages failing RFC 4861 7.1 validation
+        /// (hop limit not 255, bad code, length or options): dropped.
+        rx_nd_invalid,
+        /// Advertisements claiming one of our addresses (a duplicate).
+        rx_address_conflicts,
+        /// Neighbour cache entries evicted to make room.
+        neighbor_evictions,
+        /// Other ICMPv6 types (left to the kernel on the exception path).
+        rx_other,
     }
 }
 
@@ -366,6 +431,10 @@ pub struct StackStats {
     pub ipv4: Ipv4Stats,
     /// ICMP counters.
     pub icmp: IcmpStats,
+    /// IPv6 counters.
+    pub ipv6: Ipv6Stats,
+    /// ICMPv6 and neighbour discovery counters.
+    pub icmpv6: Icmpv6Stats,
     /// UDP counters.
     pub udp: UdpStats,
     /// TCP counters.
@@ -378,13 +447,15 @@ pub struct StackStats {
 
 impl StackStats {
     /// Every layer's counters, layer by layer, for printing.
-    pub fn layers(&self) -> [(&'static str, Vec<(&'static str, u64)>); 9] {
+    pub fn layers(&self) -> [(&'static str, Vec<(&'static str, u64)>); 11] {
         [
             ("device", self.device.fields()),
             ("ethernet", self.ethernet.fields()),
             ("arp", self.arp.fields()),
             ("ipv4", self.ipv4.fields()),
             ("icmp", self.icmp.fields()),
+            ("ipv6", self.ipv6.fields()),
+            ("icmpv6", self.icmpv6.fields()),
             ("udp", self.udp.fields()),
             ("tcp", self.tcp.fields()),
             ("steering", self.steering.fields()),
@@ -399,6 +470,8 @@ impl StackStats {
         self.arp.add(&other.arp);
         self.ipv4.add(&other.ipv4);
         self.icmp.add(&other.icmp);
+        self.ipv6.add(&other.ipv6);
+        self.icmpv6.add(&other.icmpv6);
         self.udp.add(&other.udp);
         self.tcp.add(&other.tcp);
         self.steering.add(&other.steering);
@@ -445,6 +518,8 @@ mod tests {
             "arp",
             "ipv4",
             "icmp",
+            "ipv6",
+            "icmpv6",
             "udp",
             "tcp",
             "steering",

@@ -9,8 +9,9 @@ use dpstack::rand::Rng;
 use dpstack::tcp::{TcpConfig, TcpOptions, TcpSockets};
 use dpstack::time::{Duration, Instant};
 use dpstack::udp::{UdpBuffers, UdpHandle, UdpSockets};
-use dpstack::wire::{Ipv4Cidr, MacAddr};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use dpstack::wire::ipv6::{add_sums, next_header, solicited_node, Ipv6Repr};
+use dpstack::wire::{Ipv4Cidr, Ipv6Cidr, MacAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 
 /// The fuzzed host's addresses.
 pub const OUR_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
@@ -20,6 +21,12 @@ pub const OUR_IP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
 pub const PEER_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 /// The peer's IPv4 address.
 pub const PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
+/// The fuzzed host's IPv6 address (its link-local one comes from `OUR_MAC`).
+pub const OUR_IP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 9, 0, 0, 0, 0, 0, 2);
+/// The peer's IPv6 address.
+pub const PEER_IP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 9, 0, 0, 0, 0, 0, 1);
+/// Neighbour cache entries the fuzzed host holds at most.
+pub const MAX_NEIGHBORS: usize = 16;
 /// UDP port with a bound socket.
 pub const UDP_PORT: u16 = 7;
 /// TCP port with a listener.
@@ -73,6 +80,11 @@ pub fn interface(mac: MacAddr, ip: Ipv4Addr, seed: u64) -> Interface {
     };
     config.arp.max_entries = 64;
     config.arp.max_pending_addresses = 16;
+    config.ip6 = Some(Ipv6Cidr {
+        addr: OUR_IP6,
+        prefix_len: 64,
+    });
+    config.neighbor.max_entries = MAX_NEIGHBORS;
     Interface::new(config, Rng::new(seed))
 }
 
@@ -159,6 +171,7 @@ impl Host {
             self.sockets.tcp.connection_count()
         );
         assert!(self.sockets.tcp.buffer_memory() <= 1 << 20);
+        assert!(self.iface.neighbor_cache().len() <= MAX_NEIGHBORS);
     }
 }
 
@@ -193,6 +206,47 @@ pub fn ipv4(protocol: u8, payload: &[u8]) -> Vec<u8> {
     packet[10..12].copy_from_slice(&(!sum).to_be_bytes());
     packet.extend_from_slice(&payload[..total - 20]);
     packet
+}
+
+/// An Ethernet frame from the peer to `dst`.
+pub fn ethernet_to(dst: MacAddr, ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut frame = ethernet(ethertype, payload);
+    frame[..6].copy_from_slice(&dst.0);
+    frame
+}
+
+/// An IPv6 packet from the peer to `dst` (hop limit `hop_limit`) carrying
+/// `upper` after a chain starting with `first`; when `first` is ICMPv6
+/// the message's checksum is filled in, so the fuzzer's bytes reach the
+/// ICMPv6 and neighbour discovery parsers.
+pub fn ipv6(dst: Ipv6Addr, first: u8, hop_limit: u8, upper: &[u8]) -> Vec<u8> {
+    let upper = &upper[..upper.len().min(usize::from(u16::MAX))];
+    let repr = Ipv6Repr {
+        src: PEER_IP6,
+        dst,
+        next_header: first,
+        hop_limit,
+        payload_len: upper.len(),
+    };
+    let mut packet = vec![0u8; 40];
+    repr.emit(&mut packet);
+    packet.extend_from_slice(upper);
+    if first == next_header::ICMPV6 && upper.len() >= 4 {
+        let message = &mut packet[40..];
+        message[2..4].fill(0);
+        let sum = !add_sums(
+            repr.pseudo_header_sum(next_header::ICMPV6, message.len()),
+            dpstack::wire::checksum::data(message),
+        );
+        message[2..4].copy_from_slice(&sum.to_be_bytes());
+    }
+    packet
+}
+
+/// The solicited-node group of our IPv6 address and its Ethernet address.
+pub fn our_solicited_node() -> (Ipv6Addr, MacAddr) {
+    let group = solicited_node(OUR_IP6);
+    (group, dpstack::wire::ipv6::multicast_mac(group))
 }
 
 /// Splits fuzz input into pieces, each prefixed by its length (one byte,

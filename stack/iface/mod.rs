@@ -7,22 +7,28 @@
 pub mod arp;
 mod arp_io;
 mod icmp;
+mod icmpv6;
 mod ipv4;
+mod ipv6;
+pub mod neighbor;
 pub mod reassembly;
 mod transport;
 
 use crate::buf::RxChecksums;
 use crate::rand::Rng;
 use crate::rate::TokenBucket;
-use crate::stats::{EthernetStats, IcmpStats, Ipv4Stats, StackStats, UdpStats};
+use crate::stats::{
+    EthernetStats, IcmpStats, Icmpv6Stats, Ipv4Stats, Ipv6Stats, StackStats, UdpStats,
+};
 use crate::tcp::TcpSockets;
 use crate::time::Instant;
 use crate::udp::UdpSockets;
-use crate::wire::{Ipv4Cidr, MacAddr};
+use crate::wire::{Ipv4Cidr, Ipv6Cidr, MacAddr};
 use arp::{ArpCache, ArpConfig};
+use neighbor::{NeighborCache, NeighborConfig};
 use reassembly::{Reassembler, ReassemblyConfig};
 use smoltcp::wire::{EthernetFrame, EthernetProtocol};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Bytes of an Ethernet II header.
 pub const ETHERNET_HEADER_LEN: usize = 14;
@@ -85,6 +91,14 @@ pub struct InterfaceConfig {
     pub ip: Ipv4Cidr,
     /// Default route for destinations outside the subnet.
     pub gateway: Option<Ipv4Addr>,
+    /// Our IPv6 address and on-link prefix; `None` leaves IPv6 off
+    /// (EtherType 0x86DD dropped and counted, or the kernel's on the
+    /// exception path). With it, the interface also takes the
+    /// link-local address of its MAC and answers neighbour discovery and
+    /// echo on both.
+    pub ip6: Option<Ipv6Cidr>,
+    /// IPv6 neighbour cache settings.
+    pub neighbor: NeighborConfig,
     /// Largest IP datagram per frame, in bytes.
     pub mtu: usize,
     /// ARP cache settings.
@@ -127,6 +141,8 @@ impl InterfaceConfig {
             mac,
             ip,
             gateway,
+            ip6: None,
+            neighbor: NeighborConfig::default(),
             mtu,
             arp: ArpConfig::default(),
             reassembly: ReassemblyConfig::default(),
@@ -154,6 +170,11 @@ pub struct Interface {
     ipv4: Ipv4Stats,
     icmp: IcmpStats,
     udp: UdpStats,
+    ipv6: Ipv6Stats,
+    icmpv6: Icmpv6Stats,
+    neighbors: NeighborCache,
+    /// The link-local IPv6 address of our MAC (used with `ip6` only).
+    link_local: Ipv6Addr,
     /// The device's checksum verdicts on the frame being received.
     rx_checksums: RxChecksums,
     /// What the frame being received comes to (set by the layers).
@@ -170,11 +191,15 @@ impl Interface {
             next_ident: rng.next_u64() as u16,
             scratch: Vec::new(),
             retry: Vec::new(),
+            neighbors: NeighborCache::new(config.neighbor.clone()),
+            link_local: crate::wire::ipv6::link_local_from_mac(config.mac),
             config,
             ethernet: EthernetStats::default(),
             ipv4: Ipv4Stats::default(),
             icmp: IcmpStats::default(),
             udp: UdpStats::default(),
+            ipv6: Ipv6Stats::default(),
+            icmpv6: Icmpv6Stats::default(),
             rx_checksums: RxChecksums::default(),
             disposition: Disposition::Consumed,
         }
@@ -206,6 +231,19 @@ impl Interface {
         self.config.ip.addr
     }
 
+    /// Our IPv6 addresses, link-local first, when IPv6 is on.
+    pub fn ip6_addrs(&self) -> Vec<Ipv6Addr> {
+        match self.config.ip6 {
+            Some(cidr) => vec![self.link_local, cidr.addr],
+            None => Vec::new(),
+        }
+    }
+
+    /// The IPv6 neighbour cache (inspection).
+    pub fn neighbor_cache(&self) -> &NeighborCache {
+        &self.neighbors
+    }
+
     /// Largest UDP payload that fits one frame.
     pub fn max_unfragmented_udp(&self) -> usize {
         self.config.mtu.saturating_sub(20 + 8)
@@ -234,6 +272,11 @@ impl Interface {
             arp: self.arp.stats,
             ipv4: self.ipv4,
             icmp: self.icmp,
+            ipv6: self.ipv6,
+            icmpv6: Icmpv6Stats {
+                neighbor_evictions: self.neighbors.evictions,
+                ..self.icmpv6
+            },
             udp: self.udp,
             tcp: Default::default(),
             steering: Default::default(),
@@ -302,7 +345,7 @@ impl Interface {
             return Disposition::Consumed;
         };
         let dst = MacAddr(eth.dst_addr().0);
-        if dst != self.config.mac && !dst.is_broadcast() {
+        if dst != self.config.mac && !dst.is_broadcast() && !self.joined_mac(dst) {
             if dst.is_multicast() {
                 self.ethernet.rx_multicast_dropped += 1;
                 // IPv6 neighbour discovery and the like: the kernel's.
@@ -321,6 +364,10 @@ impl Interface {
             }
             EthernetProtocol::Ipv4 => {
                 self.ipv4_input(now, payload, dst.is_broadcast(), sockets, sink)
+            }
+            EthernetProtocol::Ipv6 if self.config.ip6.is_some() => {
+                let src = MacAddr(eth.src_addr().0);
+                self.ipv6_input(now, src, payload, sink)
             }
             EthernetProtocol::Unknown(0x8100 | 0x88a8) => {
                 self.ethernet.rx_vlan_dropped += 1;
@@ -406,5 +453,7 @@ impl Interface {
     }
 }
 
+#[cfg(test)]
+mod ipv6_tests;
 #[cfg(test)]
 mod tests;

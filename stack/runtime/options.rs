@@ -59,6 +59,11 @@ pub struct NetOptions {
     /// Default route.
     #[arg(long)]
     pub gateway: Option<Ipv4Addr>,
+    /// Our IPv6 address and on-link prefix, ADDR/LEN (IPv6 stays off
+    /// without it): neighbour discovery and ICMPv6 echo on it and on the
+    /// link-local address of our MAC.
+    #[arg(long)]
+    pub ip6: Option<crate::wire::Ipv6Cidr>,
     /// The stack's MAC address (default: the device's).
     #[arg(long)]
     pub mac: Option<MacAddr>,
@@ -128,6 +133,7 @@ impl NetOptions {
         }
         Ok(super::StackConfig {
             gateway: self.gateway,
+            ip6: self.ip6,
             mac: self.mac,
             ..super::StackConfig::new(ip)
         })

@@ -24,6 +24,9 @@ pub struct StackConfig {
     pub ip: Ipv4Cidr,
     /// Default route.
     pub gateway: Option<Ipv4Addr>,
+    /// Our IPv6 address and prefix (`None`: IPv6 off). See
+    /// [`InterfaceConfig::ip6`].
+    pub ip6: Option<crate::wire::Ipv6Cidr>,
     /// Our MAC (default: the device's).
     pub mac: Option<MacAddr>,
     /// Seed of every random choice (ephemeral ports, IP ids); `None` draws one.
@@ -48,6 +51,7 @@ impl StackConfig {
         StackConfig {
             ip,
             gateway: None,
+            ip6: None,
             mac: None,
             seed: None,
             udp_buffers: UdpBuffers::default(),
@@ -115,6 +119,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
         let mut rng = config.seed.map_or_else(Rng::from_entropy, Rng::new);
         let iface_config = InterfaceConfig {
             tx_offload: caps.offloads,
+            ip6: config.ip6,
             ..InterfaceConfig::new(
                 config.mac.unwrap_or(caps.mac),
                 config.ip,

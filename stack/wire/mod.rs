@@ -6,7 +6,9 @@
 
 pub mod checksum;
 mod cidr;
+pub mod ipv6;
 mod mac;
 
 pub use cidr::{Ipv4Cidr, ParseCidrError};
+pub use ipv6::{Ipv6Cidr, ParseCidr6Error};
 pub use mac::{MacAddr, ParseMacError};

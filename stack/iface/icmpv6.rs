@@ -1,0 +1,262 @@
+//! ICMPv6 (RFC 4443) echo and neighbour discovery (RFC 4861): echo
+//! requests answered; neighbour solicitations for our addresses answered
+//! with advertisements, their source link-layer address learnt;
+//! advertisements update the neighbour cache; solicitations sent to
+//! resolve a neighbour. Every neighbour discovery message is validated as
+//! RFC 4861 7.1 asks (a hop limit of 255 proves it came from the link)
+//! before it changes anything.
+
+use super::ipv6::DEFAULT_HOP_LIMIT;
+use super::{FrameSink, Interface};
+use crate::time::Instant;
+use crate::wire::checksum;
+use crate::wire::ipv6::{add_sums, next_header, solicited_node, Ipv6Repr, ALL_NODES};
+use crate::wire::MacAddr;
+use std::net::Ipv6Addr;
+
+const ECHO_REQUEST: u8 = 128;
+const ECHO_REPLY: u8 = 129;
+const NEIGHBOR_SOLICIT: u8 = 135;
+const NEIGHBOR_ADVERT: u8 = 136;
+/// Option types (RFC 4861 4.6.1).
+const SOURCE_LINK_ADDR: u8 = 1;
+const TARGET_LINK_ADDR: u8 = 2;
+/// Bytes of a solicitation or advertisement before its options.
+const ND_LEN: usize = 24;
+/// Advertisement flags (RFC 4861 4.4).
+const FLAG_SOLICITED: u8 = 0x40;
+const FLAG_OVERRIDE: u8 = 0x20;
+/// The hop limit every neighbour discovery message is sent with and must
+/// arrive with.
+const ND_HOP_LIMIT: u8 = 255;
+
+/// Writes the ICMPv6 checksum of `message` (its checksum field zeroed
+/// first) given the pseudo-header's sum.
+fn seal(message: &mut [u8], pseudo_header: u16) {
+    message[2..4].fill(0);
+    let sum = !add_sums(pseudo_header, checksum::data(message));
+    message[2..4].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// The target address of a solicitation or advertisement (at least
+/// [`ND_LEN`] bytes).
+fn target_of(message: &[u8]) -> Ipv6Addr {
+    let mut octets = [0u8; 16];
+    octets.copy_from_slice(&message[8..24]);
+    Ipv6Addr::from(octets)
+}
+
+/// The link-layer address in the first option of `kind` among `options`;
+/// `Err` if an option is malformed (zero length, or past the end).
+fn link_option(mut options: &[u8], kind: u8) -> Result<Option<MacAddr>, ()> {
+    let mut found = None;
+    while !options.is_empty() {
+        let len = usize::from(*options.get(1).ok_or(())?) * 8;
+        if len == 0 {
+            return Err(());
+        }
+        let option = options.get(..len).ok_or(())?;
+        if option[0] == kind && found.is_none() && len >= 8 {
+            let mut mac = [0u8; 6];
+            mac.copy_from_slice(&option[2..8]);
+            found = Some(MacAddr(mac));
+        }
+        options = &options[len..];
+    }
+    Ok(found)
+}
+
+impl Interface {
+    pub(super) fn icmpv6_input<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        ip: &Ipv6Repr,
+        src_mac: MacAddr,
+        message: &[u8],
+        sink: &mut S,
+    ) {
+        self.icmpv6.rx_messages += 1;
+        let sum = add_sums(
+            ip.pseudo_header_sum(next_header::ICMPV6, message.len()),
+            checksum::data(message),
+        );
+        if message.len() < 4 || sum != 0xffff {
+            self.icmpv6.rx_errors += 1;
+            return;
+        }
+        match message[0] {
+            ECHO_REQUEST if message.len() >= 8 && message[1] == 0 => {
+                self.echo_request(now, ip, message, sink)
+            }
+            NEIGHBOR_SOLICIT => self.neighbor_solicit(now, ip, src_mac, message, sink),
+            NEIGHBOR_ADVERT => self.neighbor_advert(now, ip, message),
+            _ => {
+                self.icmpv6.rx_other += 1;
+                self.unclaimed();
+            }
+        }
+    }
+
+    fn echo_request<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        ip: &Ipv6Repr,
+        message: &[u8],
+        sink: &mut S,
+    ) {
+        // RFC 4443 4.2: a reply to a multicast request comes from one of
+        // our unicast addresses.
+        let src = if ip.dst.is_multicast() {
+            self.source_for(ip.src)
+        } else {
+            ip.dst
+        };
+        let header = (src, ip.src, next_header::ICMPV6, DEFAULT_HOP_LIMIT);
+        let sent = self.send_ip6(now, sink, header, message.len(), |reply, pseudo| {
+            reply.copy_from_slice(message);
+            reply[0] = ECHO_REPLY;
+            seal(reply, pseudo);
+        });
+        if sent {
+            self.icmpv6.echo_replies_sent += 1;
+        }
+    }
+
+    /// RFC 4861 7.1.1 validation, then 7.2.3: answer a solicitation for
+    /// one of our addresses.
+    fn neighbor_solicit<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        ip: &Ipv6Repr,
+        src_mac: MacAddr,
+        message: &[u8],
+        sink: &mut S,
+    ) {
+        if ip.hop_limit != ND_HOP_LIMIT || message[1] != 0 || message.len() < ND_LEN {
+            self.icmpv6.rx_nd_invalid += 1;
+            return;
+        }
+        let target = target_of(message);
+        let Ok(source_link) = link_option(&message[ND_LEN..], SOURCE_LINK_ADDR) else {
+            self.icmpv6.rx_nd_invalid += 1;
+            return;
+        };
+        let from_unspecified = ip.src.is_unspecified();
+        if target.is_multicast()
+            || (from_unspecified && (ip.dst != solicited_node(target) || source_link.is_some()))
+        {
+            self.icmpv6.rx_nd_invalid += 1;
+            return;
+        }
+        self.icmpv6.rx_neighbor_solicits += 1;
+        if !self.is_our_ip6(target) {
+            // For another host (or the kernel's own address): not ours.
+            self.unclaimed();
+            return;
+        }
+        // A neighbour checking the address is free (duplicate address
+        // detection) gets the answer on all-nodes; anyone else directly.
+        let (dst, flags) = if from_unspecified {
+            (ALL_NODES, FLAG_OVERRIDE)
+        } else {
+            if let Some(mac) = source_link {
+                self.neighbors.learn_unconfirmed(now, ip.src, mac);
+            } else if ip.dst == target {
+                // A unicast solicitation (reachability probe) needs no
+                // option: the frame's source is the neighbour's address.
+                self.neighbors.learn_unconfirmed(now, ip.src, src_mac);
+            }
+            (ip.src, FLAG_SOLICITED | FLAG_OVERRIDE)
+        };
+        let mac = self.config.mac;
+        let header = (target, dst, next_header::ICMPV6, ND_HOP_LIMIT);
+        if self.send_ip6(now, sink, header, ND_LEN + 8, |advert, pseudo| {
+            advert.fill(0);
+            advert[0] = NEIGHBOR_ADVERT;
+            advert[4] = flags;
+            advert[8..24].copy_from_slice(&target.octets());
+            advert[24] = TARGET_LINK_ADDR;
+            advert[25] = 1;
+            advert[26..32].copy_from_slice(&mac.0);
+            seal(advert, pseudo);
+        }) {
+            self.icmpv6.tx_neighbor_adverts += 1;
+        }
+    }
+
+    /// RFC 4861 7.1.2 validation, then 7.2.5: update the cache.
+    fn neighbor_advert(&mut self, now: Instant, ip: &Ipv6Repr, message: &[u8]) {
+        if ip.hop_limit != ND_HOP_LIMIT || message[1] != 0 || message.len() < ND_LEN {
+            self.icmpv6.rx_nd_invalid += 1;
+            return;
+        }
+        let target = target_of(message);
+        let solicited = message[4] & FLAG_SOLICITED != 0;
+        let Ok(target_link) = link_option(&message[ND_LEN..], TARGET_LINK_ADDR) else {
+            self.icmpv6.rx_nd_invalid += 1;
+            return;
+        };
+        if target.is_multicast() || (ip.dst.is_multicast() && solicited) {
+            self.icmpv6.rx_nd_invalid += 1;
+            return;
+        }
+        self.icmpv6.rx_neighbor_adverts += 1;
+        if self.is_our_ip6(target) {
+            // Someone else claims our address.
+            self.icmpv6.rx_address_conflicts += 1;
+            return;
+        }
+        let override_flag = message[4] & FLAG_OVERRIDE != 0;
+        self.neighbors
+            .advertised(now, target, target_link, solicited, override_flag);
+        self.unclaimed();
+    }
+
+    /// Sends a solicitation for `target` to its solicited-node group
+    /// (RFC 4861 7.2.2), with our link-layer address.
+    pub(super) fn send_neighbor_solicit<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        sink: &mut S,
+        target: Ipv6Addr,
+    ) {
+        let mac = self.config.mac;
+        let src = self.source_for(target);
+        let header = (
+            src,
+            solicited_node(target),
+            next_header::ICMPV6,
+            ND_HOP_LIMIT,
+        );
+        if self.send_ip6(now, sink, header, ND_LEN + 8, |solicit, pseudo| {
+            solicit.fill(0);
+            solicit[0] = NEIGHBOR_SOLICIT;
+            solicit[8..24].copy_from_slice(&target.octets());
+            solicit[24] = SOURCE_LINK_ADDR;
+            solicit[25] = 1;
+            solicit[26..32].copy_from_slice(&mac.0);
+            seal(solicit, pseudo);
+        }) {
+            self.icmpv6.tx_neighbor_solicits += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_options_are_found_and_checked() {
+        let slla = [1u8, 1, 2, 0, 0, 0, 0, 7];
+        assert_eq!(
+            link_option(&slla, SOURCE_LINK_ADDR),
+            Ok(Some(MacAddr([2, 0, 0, 0, 0, 7])))
+        );
+        assert_eq!(link_option(&slla, TARGET_LINK_ADDR), Ok(None));
+        assert_eq!(link_option(&[1, 0, 0, 0], SOURCE_LINK_ADDR), Err(()));
+        assert_eq!(link_option(&[1, 2, 0, 0, 0, 0, 0, 0], 1), Err(()));
+        assert_eq!(link_option(&[1], 1), Err(()));
+        assert_eq!(link_option(&[], 1), Ok(None));
+    }
+}

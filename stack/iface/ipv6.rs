@@ -1,0 +1,320 @@
+//! IPv6 receive and send (RFC 8200), on with `InterfaceConfig::ip6`: the
+//! packet checked and addressed to us (our link-local or configured
+//! address, all-nodes, or one of our solicited-node groups), its
+//! extension headers walked (hop-by-hop first only, destination options,
+//! routing; options whose type says "discard if unknown" discard), and
+//! ICMPv6 delivered. Fragments, and TCP and UDP over IPv6, are counted and
+//! dropped (or left to the kernel on the exception path) until they are
+//! implemented. Sending resolves on-link neighbours through the
+//! neighbour cache; there is no IPv6 router yet.
+
+use super::neighbor::NeighborLookup;
+use super::{FrameSink, Interface};
+use crate::time::Instant;
+use crate::wire::ipv6::{
+    multicast_mac, next_header, solicited_node, Ipv6Error, Ipv6Repr, ALL_NODES, IPV6_HEADER_LEN,
+};
+use crate::wire::MacAddr;
+use smoltcp::wire::EthernetProtocol;
+use std::net::Ipv6Addr;
+
+/// Most extension headers walked in one packet; more is dropped (a long
+/// chain is an attack, not a use).
+const MAX_EXTENSION_HEADERS: usize = 8;
+
+/// Hop limit of the packets we originate (Linux's default).
+pub(super) const DEFAULT_HOP_LIMIT: u8 = 64;
+
+/// Why an extension header stops delivery.
+enum Extension {
+    Truncated,
+    Routing,
+    Fragment,
+    Bad,
+}
+
+impl Interface {
+    /// True when IPv6 is on and `addr` is one of our unicast addresses.
+    pub(super) fn is_our_ip6(&self, addr: Ipv6Addr) -> bool {
+        match self.config.ip6 {
+            Some(cidr) => addr == self.link_local || addr == cidr.addr,
+            None => false,
+        }
+    }
+
+    /// True when IPv6 is on and `group` is a multicast group we are in.
+    fn in_group(&self, group: Ipv6Addr) -> bool {
+        match self.config.ip6 {
+            Some(cidr) => {
+                group == ALL_NODES
+                    || group == solicited_node(self.link_local)
+                    || group == solicited_node(cidr.addr)
+            }
+            None => false,
+        }
+    }
+
+    /// True when IPv6 is on and `mac` is the Ethernet group of a multicast
+    /// group we are in.
+    pub(super) fn joined_mac(&self, mac: MacAddr) -> bool {
+        match self.config.ip6 {
+            Some(cidr) => {
+                mac == multicast_mac(ALL_NODES)
+                    || mac == multicast_mac(solicited_node(self.link_local))
+                    || mac == multicast_mac(solicited_node(cidr.addr))
+            }
+            None => false,
+        }
+    }
+
+    pub(super) fn ipv6_input<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        src_mac: MacAddr,
+        packet: &[u8],
+        sink: &mut S,
+    ) {
+        self.ipv6.rx_packets += 1;
+        let (ip, payload) = match Ipv6Repr::parse(packet) {
+            Ok(parsed) => parsed,
+            Err(Ipv6Error::Truncated) => {
+                self.ipv6.rx_truncated += 1;
+                return;
+            }
+            Err(Ipv6Error::BadVersion) => {
+                self.ipv6.rx_bad_version += 1;
+                return;
+            }
+        };
+        if ip.src.is_multicast() {
+            self.ipv6.rx_bad_source += 1;
+            return;
+        }
+        if !self.is_our_ip6(ip.dst) && !self.in_group(ip.dst) {
+            self.ipv6.rx_not_for_us += 1;
+            self.unclaimed();
+            return;
+        }
+        if ip.dst.is_multicast() && self.config.exception_path {
+            // Neighbour discovery and the like concern the kernel too.
+            self.disposition = super::Disposition::Both;
+        }
+        let (upper, offset) = match walk_extensions(ip.next_header, payload) {
+            Ok(found) => found,
+            Err(Extension::Truncated) => {
+                self.ipv6.rx_truncated += 1;
+                return;
+            }
+            Err(Extension::Routing) => {
+                self.ipv6.rx_routing_dropped += 1;
+                return;
+            }
+            Err(Extension::Fragment) => {
+                self.ipv6.rx_fragments_dropped += 1;
+                self.unclaimed();
+                return;
+            }
+            Err(Extension::Bad) => {
+                self.ipv6.rx_bad_extension += 1;
+                return;
+            }
+        };
+        match upper {
+            next_header::ICMPV6 => self.icmpv6_input(now, &ip, src_mac, &payload[offset..], sink),
+            next_header::NONE => {}
+            _ => {
+                self.ipv6.rx_unsupported += 1;
+                self.unclaimed();
+            }
+        }
+    }
+
+    /// Sends an IPv6 packet from `src` to `dst` whose `upper_len` bytes of
+    /// `upper` (an upper-layer protocol number) `fill` writes; `fill` gets
+    /// the pseudo-header's sum for its checksum. Resolves an on-link
+    /// neighbour first (the packet is dropped, counted, while that runs:
+    /// senders of what we send, such as echo replies, retry). True if sent.
+    pub(super) fn send_ip6<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        sink: &mut S,
+        header: (Ipv6Addr, Ipv6Addr, u8, u8),
+        upper_len: usize,
+        fill: impl FnOnce(&mut [u8], u16),
+    ) -> bool {
+        let (src, dst, upper, hop_limit) = header;
+        let total = IPV6_HEADER_LEN + upper_len;
+        if total > self.config.mtu {
+            return false;
+        }
+        let mac = if dst.is_multicast() {
+            multicast_mac(dst)
+        } else {
+            let on_link = dst.is_unicast_link_local()
+                || self.config.ip6.is_some_and(|cidr| cidr.contains(dst));
+            if !on_link {
+                self.ipv6.tx_no_route += 1;
+                return false;
+            }
+            match self.neighbors.lookup(now, dst) {
+                NeighborLookup::Found(mac) => mac,
+                NeighborLookup::Solicit => {
+                    self.ipv6.tx_unresolved += 1;
+                    self.send_neighbor_solicit(now, sink, dst);
+                    return false;
+                }
+                NeighborLookup::Pending => {
+                    self.ipv6.tx_unresolved += 1;
+                    return false;
+                }
+            }
+        };
+        let repr = Ipv6Repr {
+            src,
+            dst,
+            next_header: upper,
+            hop_limit,
+            payload_len: upper_len,
+        };
+        let Some(packet) = self.frame(sink, total, mac, EthernetProtocol::Ipv6) else {
+            return false;
+        };
+        repr.emit(packet);
+        fill(
+            &mut packet[IPV6_HEADER_LEN..],
+            repr.pseudo_header_sum(upper, upper_len),
+        );
+        self.ipv6.tx_packets += 1;
+        true
+    }
+
+    /// Our address to answer `peer` from: the link-local one for a
+    /// link-local peer, the configured one otherwise.
+    pub(super) fn source_for(&self, peer: Ipv6Addr) -> Ipv6Addr {
+        match self.config.ip6 {
+            Some(cidr) if !peer.is_unicast_link_local() => cidr.addr,
+            _ => self.link_local,
+        }
+    }
+}
+
+/// Walks the extension headers from `first`: the upper-layer protocol and
+/// where its header starts in `payload`.
+fn walk_extensions(first: u8, payload: &[u8]) -> Result<(u8, usize), Extension> {
+    let (mut next, mut at) = (first, 0usize);
+    for walked in 0..=MAX_EXTENSION_HEADERS {
+        match next {
+            next_header::HOP_BY_HOP | next_header::DESTINATION_OPTIONS | next_header::ROUTING => {
+                if walked == MAX_EXTENSION_HEADERS
+                    || (next == next_header::HOP_BY_HOP && walked > 0)
+                {
+                    return Err(Extension::Bad);
+                }
+                let header = payload.get(at..at + 2).ok_or(Extension::Truncated)?;
+                let len = (usize::from(header[1]) + 1) * 8;
+                let body = payload.get(at..at + len).ok_or(Extension::Truncated)?;
+                if next == next_header::ROUTING {
+                    // RFC 5095: type 0 is never processed; we route nothing,
+                    // so a header with segments left is not for us to act on.
+                    let (routing_type, segments_left) = (body[2], body[3]);
+                    if routing_type == 0 || segments_left > 0 {
+                        return Err(Extension::Routing);
+                    }
+                } else if !options_acceptable(&body[2..]) {
+                    return Err(Extension::Bad);
+                }
+                next = header[0];
+                at += len;
+            }
+            next_header::FRAGMENT => return Err(Extension::Fragment),
+            upper => return Ok((upper, at)),
+        }
+    }
+    Err(Extension::Bad)
+}
+
+/// RFC 8200 4.2: the options of a hop-by-hop or destination options
+/// header. Pad1 and PadN are skipped, and so is any other option whose
+/// two high type bits are 00; an option that must not be skipped when
+/// unknown (we know none), or one running past the header, rejects the
+/// packet.
+fn options_acceptable(mut options: &[u8]) -> bool {
+    while let Some((&kind, rest)) = options.split_first() {
+        if kind == 0 {
+            options = rest;
+            continue;
+        }
+        let Some((&len, data)) = rest.split_first() else {
+            return false;
+        };
+        let Some(after) = data.get(usize::from(len)..) else {
+            return false;
+        };
+        if kind != 1 && kind >> 6 != 0 {
+            return false;
+        }
+        options = after;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_headers_are_walked_and_bounded() {
+        // Destination options (PadN of 4) then ICMPv6.
+        let dest = [58u8, 0, 1, 4, 0, 0, 0, 0];
+        assert!(matches!(walk_extensions(60, &dest), Ok((58, 8))));
+        // Hop-by-hop after another header is refused.
+        let twice = [0u8, 0, 1, 4, 0, 0, 0, 0, 58, 0, 1, 4, 0, 0, 0, 0];
+        assert!(matches!(walk_extensions(60, &twice), Err(Extension::Bad)));
+        // A header longer than the packet.
+        assert!(matches!(
+            walk_extensions(60, &[58, 1, 1, 4, 0, 0, 0, 0]),
+            Err(Extension::Truncated)
+        ));
+        assert!(matches!(
+            walk_extensions(60, &[58]),
+            Err(Extension::Truncated)
+        ));
+        // Routing type 0 (RFC 5095), even with no segments left.
+        assert!(matches!(
+            walk_extensions(43, &[58, 0, 0, 0, 0, 0, 0, 0]),
+            Err(Extension::Routing)
+        ));
+        // Another routing type with segments left: not ours to act on.
+        assert!(matches!(
+            walk_extensions(43, &[58, 0, 4, 1, 0, 0, 0, 0]),
+            Err(Extension::Routing)
+        ));
+        // ... and with none left, skipped.
+        assert!(matches!(
+            walk_extensions(43, &[58, 0, 4, 0, 0, 0, 0, 0]),
+            Ok((58, 8))
+        ));
+        assert!(matches!(
+            walk_extensions(44, &[58, 0, 0, 1, 0, 0, 0, 1]),
+            Err(Extension::Fragment)
+        ));
+        // A chain past the bound: nine destination-options headers.
+        let mut chain = Vec::new();
+        for _ in 0..9 {
+            chain.extend_from_slice(&[60, 0, 1, 4, 0, 0, 0, 0]);
+        }
+        assert!(matches!(walk_extensions(60, &chain), Err(Extension::Bad)));
+    }
+
+    #[test]
+    fn unknown_options_follow_their_action_bits() {
+        assert!(options_acceptable(&[0, 0, 1, 2, 0, 0]));
+        // Type 0x1e (action 00): skipped.
+        assert!(options_acceptable(&[0x1e, 2, 9, 9, 0, 0]));
+        // Type 0x5e (action 01, discard): refused.
+        assert!(!options_acceptable(&[0x5e, 2, 9, 9, 0, 0]));
+        // An option running past the header.
+        assert!(!options_acceptable(&[1, 9, 0]));
+        assert!(!options_acceptable(&[1]));
+    }
+}

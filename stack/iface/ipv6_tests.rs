@@ -1,0 +1,363 @@
+//! IPv6 at the interface, with explicit time: neighbour discovery, echo,
+//! and bad input counted (never a panic, never an answer to what RFC 4861
+//! says to ignore).
+
+use super::*;
+use crate::udp::{UdpBuffers, UdpSockets};
+use crate::wire::ipv6::{add_sums, next_header, solicited_node, Ipv6Repr, ALL_NODES};
+
+const OUR_MAC: MacAddr = MacAddr([0x02, 0xdd, 0, 0, 0, 0x02]);
+const PEER_MAC: MacAddr = MacAddr([0x02, 0xdd, 0, 0, 0, 0x01]);
+
+fn our_ip6() -> Ipv6Addr {
+    "fd00:78::2".parse().unwrap()
+}
+
+fn peer_ip6() -> Ipv6Addr {
+    "fd00:78::1".parse().unwrap()
+}
+
+fn our_link_local() -> Ipv6Addr {
+    "fe80::dd:ff:fe00:2".parse().unwrap()
+}
+
+fn setup() -> (Interface, Sockets) {
+    let cidr = Ipv4Cidr {
+        addr: Ipv4Addr::new(10, 0, 0, 2),
+        prefix_len: 24,
+    };
+    let mut config = InterfaceConfig::new(OUR_MAC, cidr, None, 1500);
+    config.ip6 = Some(Ipv6Cidr {
+        addr: our_ip6(),
+        prefix_len: 64,
+    });
+    let sockets = Sockets {
+        udp: UdpSockets::new(Rng::new(6), UdpBuffers::default()),
+        tcp: crate::tcp::TcpSockets::new(Rng::new(7), crate::tcp::TcpConfig::default()),
+    };
+    (Interface::new(config, Rng::new(5)), sockets)
+}
+
+fn at(ms: u64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+/// An Ethernet frame from the peer carrying an IPv6 packet.
+fn frame(dst_mac: MacAddr, ip: Ipv6Repr, upper: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&dst_mac.0);
+    frame.extend_from_slice(&PEER_MAC.0);
+    frame.extend_from_slice(&0x86ddu16.to_be_bytes());
+    let mut packet = vec![0u8; 40];
+    Ipv6Repr {
+        payload_len: upper.len(),
+        ..ip
+    }
+    .emit(&mut packet);
+    frame.extend_from_slice(&packet);
+    frame.extend_from_slice(upper);
+    frame
+}
+
+/// An ICMPv6 message between `src` and `dst`, checksummed.
+fn icmpv6(src: Ipv6Addr, dst: Ipv6Addr, mut message: Vec<u8>) -> Vec<u8> {
+    let ip = repr(src, dst, 255);
+    message[2..4].fill(0);
+    let sum = !add_sums(
+        ip.pseudo_header_sum(next_header::ICMPV6, message.len()),
+        crate::wire::checksum::data(&message),
+    );
+    message[2..4].copy_from_slice(&sum.to_be_bytes());
+    message
+}
+
+fn repr(src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8) -> Ipv6Repr {
+    Ipv6Repr {
+        src,
+        dst,
+        next_header: next_header::ICMPV6,
+        hop_limit,
+        payload_len: 0,
+    }
+}
+
+/// A neighbour solicitation for `target`, with our peer's link-layer
+/// address unless `with_source_link` is false.
+fn solicit(target: Ipv6Addr, with_source_link: bool) -> Vec<u8> {
+    let mut m = vec![0u8; 24];
+    m[0] = 135;
+    m[8..24].copy_from_slice(&target.octets());
+    if with_source_link {
+        m.extend_from_slice(&[1, 1]);
+        m.extend_from_slice(&PEER_MAC.0);
+    }
+    m
+}
+
+fn parse_reply(frame: &[u8]) -> (MacAddr, Ipv6Repr, Vec<u8>) {
+    assert_eq!(&frame[12..14], &[0x86, 0xdd], "an IPv6 frame");
+    let mut dst = [0u8; 6];
+    dst.copy_from_slice(&frame[..6]);
+    let (ip, upper) = Ipv6Repr::parse(&frame[14..]).expect("a valid IPv6 packet");
+    let sum = add_sums(
+        ip.pseudo_header_sum(ip.next_header, upper.len()),
+        crate::wire::checksum::data(upper),
+    );
+    assert_eq!(sum, 0xffff, "the reply's ICMPv6 checksum is right");
+    (MacAddr(dst), ip, upper.to_vec())
+}
+
+fn receive(iface: &mut Interface, sockets: &mut Sockets, now: Instant, f: &[u8]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    iface.receive(now, f, sockets, &mut out);
+    out
+}
+
+#[test]
+fn solicitation_for_our_address_is_answered_and_the_sender_learnt() {
+    let (mut iface, mut sockets) = setup();
+    let group = solicited_node(our_ip6());
+    let ns = icmpv6(peer_ip6(), group, solicit(our_ip6(), true));
+    let out = receive(
+        &mut iface,
+        &mut sockets,
+        at(1),
+        &frame(
+            crate::wire::ipv6::multicast_mac(group),
+            repr(peer_ip6(), group, 255),
+            &ns,
+        ),
+    );
+    assert_eq!(out.len(), 1, "one advertisement");
+    let (mac, ip, na) = parse_reply(&out[0]);
+    assert_eq!(mac, PEER_MAC, "sent straight to the solicitor");
+    assert_eq!((ip.src, ip.dst, ip.hop_limit), (our_ip6(), peer_ip6(), 255));
+    assert_eq!(na[0], 136);
+    assert_eq!(na[4], 0x40 | 0x20, "solicited and override");
+    assert_eq!(&na[8..24], &our_ip6().octets());
+    assert_eq!(&na[24..26], &[2, 1], "target link-layer address option");
+    assert_eq!(&na[26..32], &OUR_MAC.0);
+    assert_eq!(
+        iface.neighbor_cache().state(at(1), peer_ip6()),
+        Some(neighbor::NeighborState::Stale)
+    );
+    let stats = iface.stats();
+    assert_eq!(stats.icmpv6.rx_neighbor_solicits, 1);
+    assert_eq!(stats.icmpv6.tx_neighbor_adverts, 1);
+}
+
+#[test]
+fn duplicate_address_detection_is_answered_on_all_nodes() {
+    let (mut iface, mut sockets) = setup();
+    let group = solicited_node(our_link_local());
+    let ns = icmpv6(
+        Ipv6Addr::UNSPECIFIED,
+        group,
+        solicit(our_link_local(), false),
+    );
+    let out = receive(
+        &mut iface,
+        &mut sockets,
+        at(1),
+        &frame(
+            crate::wire::ipv6::multicast_mac(group),
+            repr(Ipv6Addr::UNSPECIFIED, group, 255),
+            &ns,
+        ),
+    );
+    let (mac, ip, na) = parse_reply(&out[0]);
+    assert_eq!(mac, MacAddr([0x33, 0x33, 0, 0, 0, 1]));
+    assert_eq!((ip.src, ip.dst), (our_link_local(), ALL_NODES));
+    assert_eq!(na[4], 0x20, "override only: not solicited");
+}
+
+#[test]
+fn echo_request_is_answered_once_the_neighbour_is_known() {
+    let (mut iface, mut sockets) = setup();
+    let mut request = vec![128u8, 0, 0, 0, 0x12, 0x34, 0, 1];
+    request.extend_from_slice(b"ping over ipv6");
+    let request = icmpv6(peer_ip6(), our_ip6(), request);
+    let echo = frame(OUR_MAC, repr(peer_ip6(), our_ip6(), 64), &request);
+    // Unknown neighbour: a solicitation goes out instead, and the reply is dropped.
+    let out = receive(&mut iface, &mut sockets, at(1), &echo);
+    assert_eq!(out.len(), 1);
+    let (mac, ip, ns) = parse_reply(&out[0]);
+    assert_eq!(ns[0], 135);
+    assert_eq!(ip.dst, solicited_node(peer_ip6()));
+    assert_eq!(mac, MacAddr([0x33, 0x33, 0xff, 0, 0, 1]));
+    assert_eq!(iface.stats().ipv6.tx_unresolved, 1);
+    // The peer's advertisement resolves it.
+    let mut na = vec![136u8, 0, 0, 0, 0x60, 0, 0, 0];
+    na.extend_from_slice(&peer_ip6().octets());
+    na.extend_from_slice(&[2, 1]);
+    na.extend_from_slice(&PEER_MAC.0);
+    let na = icmpv6(peer_ip6(), our_ip6(), na);
+    let out = receive(
+        &mut iface,
+        &mut sockets,
+        at(2),
+        &frame(OUR_MAC, repr(peer_ip6(), our_ip6(), 255), &na),
+    );
+    assert!(out.is_empty());
+    assert_eq!(
+        iface.neighbor_cache().state(at(2), peer_ip6()),
+        Some(neighbor::NeighborState::Reachable)
+    );
+    let out = receive(&mut iface, &mut sockets, at(3), &echo);
+    assert_eq!(out.len(), 1);
+    let (mac, ip, reply) = parse_reply(&out[0]);
+    assert_eq!(mac, PEER_MAC);
+    assert_eq!((ip.src, ip.dst), (our_ip6(), peer_ip6()));
+    assert_eq!(reply[0], 129);
+    assert_eq!(
+        &reply[4..],
+        &request[4..],
+        "identifier, sequence and data echoed"
+    );
+    assert_eq!(iface.stats().icmpv6.echo_replies_sent, 1);
+}
+
+#[test]
+fn bad_input_is_counted_and_never_answered() {
+    let (mut iface, mut sockets) = setup();
+    let group = solicited_node(our_ip6());
+    let group_mac = crate::wire::ipv6::multicast_mac(group);
+    let good_ns = icmpv6(peer_ip6(), group, solicit(our_ip6(), true));
+    let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+    // RFC 4861 7.1.1: a solicitation that did not come from the link.
+    cases.push((
+        "hop limit 64",
+        frame(group_mac, repr(peer_ip6(), group, 64), &good_ns),
+    ));
+    let mut bad_sum = good_ns.clone();
+    bad_sum[30] ^= 1;
+    cases.push((
+        "checksum",
+        frame(group_mac, repr(peer_ip6(), group, 255), &bad_sum),
+    ));
+    let mut zero_option = solicit(our_ip6(), false);
+    zero_option.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]);
+    cases.push((
+        "zero-length option",
+        frame(
+            group_mac,
+            repr(peer_ip6(), group, 255),
+            &icmpv6(peer_ip6(), group, zero_option),
+        ),
+    ));
+    // DAD probe carrying a source link-layer address.
+    cases.push((
+        "unspecified source with option",
+        frame(
+            group_mac,
+            repr(Ipv6Addr::UNSPECIFIED, group, 255),
+            &icmpv6(Ipv6Addr::UNSPECIFIED, group, solicit(our_ip6(), true)),
+        ),
+    ));
+    cases.push((
+        "multicast target",
+        frame(
+            group_mac,
+            repr(peer_ip6(), group, 255),
+            &icmpv6(peer_ip6(), group, solicit(ALL_NODES, true)),
+        ),
+    ));
+    cases.push((
+        "short message",
+        frame(
+            group_mac,
+            repr(peer_ip6(), group, 255),
+            &icmpv6(peer_ip6(), group, vec![135, 0, 0, 0, 0, 0, 0, 0]),
+        ),
+    ));
+    let mut truncated = frame(group_mac, repr(peer_ip6(), group, 255), &good_ns);
+    truncated.truncate(14 + 40 + 10);
+    cases.push(("payload length past the frame", truncated));
+    cases.push((
+        "header cut short",
+        frame(group_mac, repr(peer_ip6(), group, 255), &good_ns)[..30].to_vec(),
+    ));
+    let mut fragment = vec![58u8, 0, 0, 1, 0, 0, 0, 7];
+    fragment.extend_from_slice(&good_ns);
+    cases.push((
+        "fragment",
+        frame(
+            group_mac,
+            Ipv6Repr {
+                next_header: next_header::FRAGMENT,
+                ..repr(peer_ip6(), group, 255)
+            },
+            &fragment,
+        ),
+    ));
+    let mut routing = vec![58u8, 0, 0, 0, 0, 0, 0, 0];
+    routing.extend_from_slice(&good_ns);
+    cases.push((
+        "routing type 0",
+        frame(
+            group_mac,
+            Ipv6Repr {
+                next_header: next_header::ROUTING,
+                ..repr(peer_ip6(), group, 255)
+            },
+            &routing,
+        ),
+    ));
+    cases.push((
+        "multicast source",
+        frame(group_mac, repr(ALL_NODES, group, 255), &good_ns),
+    ));
+    cases.push((
+        "not our address",
+        frame(
+            OUR_MAC,
+            repr(peer_ip6(), "fd00:78::99".parse().unwrap(), 255),
+            &good_ns,
+        ),
+    ));
+    let mut version4 = frame(group_mac, repr(peer_ip6(), group, 255), &good_ns);
+    version4[14] = 0x45;
+    cases.push(("version 4 in an IPv6 frame", version4));
+    for (what, f) in &cases {
+        let out = receive(&mut iface, &mut sockets, at(1), f);
+        assert!(out.is_empty(), "{what}: nothing is answered");
+    }
+    let stats = iface.stats();
+    assert_eq!(stats.ipv6.rx_packets, cases.len() as u64);
+    assert_eq!(stats.icmpv6.rx_errors, 1, "checksum");
+    assert_eq!(stats.icmpv6.rx_nd_invalid, 5, "{stats:?}");
+    assert_eq!(stats.ipv6.rx_truncated, 2);
+    assert_eq!(stats.ipv6.rx_fragments_dropped, 1);
+    assert_eq!(stats.ipv6.rx_routing_dropped, 1);
+    assert_eq!(stats.ipv6.rx_bad_source, 1);
+    assert_eq!(stats.ipv6.rx_not_for_us, 1);
+    assert_eq!(stats.ipv6.rx_bad_version, 1);
+    assert_eq!(iface.neighbor_cache().len(), 0, "nothing was learnt");
+}
+
+#[test]
+fn without_ip6_the_interface_leaves_ipv6_alone() {
+    let cidr = Ipv4Cidr {
+        addr: Ipv4Addr::new(10, 0, 0, 2),
+        prefix_len: 24,
+    };
+    let mut iface = Interface::new(InterfaceConfig::new(OUR_MAC, cidr, None, 1500), Rng::new(1));
+    let mut sockets = Sockets {
+        udp: UdpSockets::new(Rng::new(6), UdpBuffers::default()),
+        tcp: crate::tcp::TcpSockets::new(Rng::new(7), crate::tcp::TcpConfig::default()),
+    };
+    let group = solicited_node(our_ip6());
+    let ns = icmpv6(peer_ip6(), group, solicit(our_ip6(), true));
+    let f = frame(
+        crate::wire::ipv6::multicast_mac(group),
+        repr(peer_ip6(), group, 255),
+        &ns,
+    );
+    assert!(receive(&mut iface, &mut sockets, at(1), &f).is_empty());
+    let unicast = frame(OUR_MAC, repr(peer_ip6(), our_ip6(), 255), &ns);
+    assert!(receive(&mut iface, &mut sockets, at(1), &unicast).is_empty());
+    let stats = iface.stats();
+    assert_eq!(stats.ethernet.rx_multicast_dropped, 1);
+    assert_eq!(stats.ethernet.rx_unknown_ethertype, 1);
+    assert_eq!(stats.ipv6.rx_packets, 0);
+}
