@@ -207,15 +207,32 @@ counters! {
         /// Routing headers that must be discarded: type 0 (RFC 5095) or
         /// any type with segments left (we are no router).
         rx_routing_dropped,
-        /// Fragments: reassembly is not implemented yet.
-        rx_fragments_dropped,
+        /// Fragments received.
+        frag_received,
+        /// Packets reassembled.
+        frag_reassembled,
+        /// Exact duplicate fragments ignored.
+        frag_duplicates,
+        /// Packets dropped for overlapping fragments (RFC 5722).
+        frag_overlaps,
+        /// Fragments that are malformed (a length not a multiple of 8 but
+        /// the last, past 65,535 bytes, an inconsistent end, too many).
+        frag_malformed,
+        /// Incomplete packets dropped at the reassembly timeout.
+        frag_timeouts,
+        /// Incomplete packets evicted to respect the count or memory bounds.
+        frag_evicted,
         /// More extension headers than the stack walks, or hop-by-hop
         /// options anywhere but first.
         rx_bad_extension,
         /// Upper layers not served over IPv6 yet (TCP, UDP, others).
         rx_unsupported,
-        /// Packets sent.
+        /// Packets sent (a fragmented one once).
         tx_packets,
+        /// Packets sent as several fragments.
+        tx_fragmented,
+        /// Fragments sent.
+        tx_fragments,
         /// Packets not sent: off-link destination, and no IPv6 router is
         /// known yet.
         tx_no_route,

@@ -2,7 +2,8 @@
 //! the `tap` backend and on the `dpdk` backend (`net_tap`), each inside a
 //! namespace the test creates and removes: the kernel resolves dpstack
 //! by neighbour solicitation, pings its configured and link-local
-//! addresses, and lists it in its neighbour table.
+//! addresses (8000-byte pings too: fragments both ways), and lists it in
+//! its neighbour table.
 
 mod common;
 
@@ -68,6 +69,22 @@ fn ipv6_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) {
         ping.contains("20 packets transmitted, 20 received"),
         "{ping}"
     );
+    // 8000 bytes: the kernel fragments the request, dpstack reassembles
+    // it and fragments the reply.
+    let big = ns.run(&[
+        "ping",
+        "-6",
+        "-c",
+        "3",
+        "-i",
+        "0.2",
+        "-s",
+        "8000",
+        "-W",
+        "2",
+        "fd00:79::2",
+    ]);
+    assert!(big.contains("3 packets transmitted, 3 received"), "{big}");
     let scoped = format!("{STACK_LINK_LOCAL}%{ifname}");
     let link_local = ns.run(&["ping", "-6", "-c", "5", "-i", "0.05", "-W", "2", &scoped]);
     assert!(
@@ -88,7 +105,7 @@ fn ipv6_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) {
     let json: serde_json::Value = serde_json::from_str(&summary).expect("--json summary");
     let icmpv6 = &json["icmpv6"];
     assert!(
-        icmpv6["echo_replies_sent"].as_u64().unwrap() >= 25,
+        icmpv6["echo_replies_sent"].as_u64().unwrap() >= 28,
         "{summary}"
     );
     assert!(
@@ -101,6 +118,14 @@ fn ipv6_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) {
     );
     assert_eq!(icmpv6["rx_errors"], 0, "{summary}");
     assert_eq!(icmpv6["rx_nd_invalid"], 0, "{summary}");
+    assert!(
+        json["ipv6"]["frag_reassembled"].as_u64().unwrap() >= 3,
+        "{summary}"
+    );
+    assert!(
+        json["ipv6"]["tx_fragmented"].as_u64().unwrap() >= 3,
+        "{summary}"
+    );
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! IPv6: each piece becomes a raw IPv6 packet, or an ICMPv6 message
 //! (checksummed) to our address or to our solicited-node group (echo,
 //! neighbour solicitations and advertisements, anything), or a packet
-//! whose extension-header chain the fuzzer writes. The neighbour cache
-//! stays within its bound.
+//! whose extension-header chain the fuzzer writes (fragment headers
+//! included, so reassembly is fuzzed too). The neighbour cache and
+//! reassembly stay within their bounds.
 #![no_main]
 use dpstack_fuzz::{ethernet, ethernet_to, ipv6, our_solicited_node, pieces, Host, OUR_IP6};
 use libfuzzer_sys::fuzz_target;

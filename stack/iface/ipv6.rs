@@ -2,13 +2,15 @@
 //! packet checked and addressed to us (our link-local or configured
 //! address, all-nodes, or one of our solicited-node groups), its
 //! extension headers walked (hop-by-hop first only, destination options,
-//! routing; options whose type says "discard if unknown" discard), and
-//! ICMPv6 delivered. Fragments, and TCP and UDP over IPv6, are counted and
-//! dropped (or left to the kernel on the exception path) until they are
-//! implemented. Sending resolves on-link neighbours through the
-//! neighbour cache; there is no IPv6 router yet.
+//! routing; options whose type says "discard if unknown" discard),
+//! fragments reassembled (bounded like IPv4's), and ICMPv6 delivered. TCP
+//! and UDP over IPv6 are counted and dropped (or left to the kernel on the
+//! exception path) until they are implemented. Sending resolves on-link
+//! neighbours through the neighbour cache and fragments what exceeds the
+//! MTU; there is no IPv6 router yet.
 
 use super::neighbor::NeighborLookup;
+use super::reassembly::Fragment6Key;
 use super::{FrameSink, Interface};
 use crate::time::Instant;
 use crate::wire::ipv6::{
@@ -25,11 +27,15 @@ const MAX_EXTENSION_HEADERS: usize = 8;
 /// Hop limit of the packets we originate (Linux's default).
 pub(super) const DEFAULT_HOP_LIMIT: u8 = 64;
 
-/// Why an extension header stops delivery.
+/// Bytes of a fragment header.
+const FRAGMENT_HEADER_LEN: usize = 8;
+
+/// Why an extension header stops the walk.
 enum Extension {
     Truncated,
     Routing,
-    Fragment,
+    /// A fragment header at this offset.
+    Fragment(usize),
     Bad,
 }
 
@@ -99,7 +105,24 @@ impl Interface {
             // Neighbour discovery and the like concern the kernel too.
             self.disposition = super::Disposition::Both;
         }
-        let (upper, offset) = match walk_extensions(ip.next_header, payload) {
+        self.ipv6_deliver(now, &ip, src_mac, ip.next_header, payload, true, sink);
+    }
+
+    /// Walks the headers of `payload` from `first` and hands the upper
+    /// layer on; a fragment goes to reassembly (`fragments_allowed`: not
+    /// after reassembly, where a second fragment header is malformed).
+    #[allow(clippy::too_many_arguments)]
+    fn ipv6_deliver<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        ip: &Ipv6Repr,
+        src_mac: MacAddr,
+        first: u8,
+        payload: &[u8],
+        fragments_allowed: bool,
+        sink: &mut S,
+    ) {
+        let (upper, offset) = match walk_extensions(first, payload) {
             Ok(found) => found,
             Err(Extension::Truncated) => {
                 self.ipv6.rx_truncated += 1;
@@ -109,24 +132,62 @@ impl Interface {
                 self.ipv6.rx_routing_dropped += 1;
                 return;
             }
-            Err(Extension::Fragment) => {
-                self.ipv6.rx_fragments_dropped += 1;
-                self.unclaimed();
+            Err(Extension::Fragment(at)) if fragments_allowed => {
+                self.fragment_input(now, ip, src_mac, &payload[at..], sink);
                 return;
             }
-            Err(Extension::Bad) => {
+            Err(Extension::Fragment(_)) | Err(Extension::Bad) => {
                 self.ipv6.rx_bad_extension += 1;
                 return;
             }
         };
         match upper {
-            next_header::ICMPV6 => self.icmpv6_input(now, &ip, src_mac, &payload[offset..], sink),
+            next_header::ICMPV6 => self.icmpv6_input(now, ip, src_mac, &payload[offset..], sink),
             next_header::NONE => {}
             _ => {
                 self.ipv6.rx_unsupported += 1;
                 self.unclaimed();
             }
         }
+    }
+
+    /// A fragment header and what follows it (RFC 8200 4.5): an atomic
+    /// fragment (offset 0, no more) is delivered as it is (RFC 6946), any
+    /// other goes to reassembly and the completed packet on.
+    fn fragment_input<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        ip: &Ipv6Repr,
+        src_mac: MacAddr,
+        header_on: &[u8],
+        sink: &mut S,
+    ) {
+        let Some(header) = header_on.get(..FRAGMENT_HEADER_LEN) else {
+            self.ipv6.rx_truncated += 1;
+            return;
+        };
+        let next = header[0];
+        let field = u16::from_be_bytes([header[2], header[3]]);
+        let offset = usize::from(field >> 3) * 8;
+        let more = field & 1 != 0;
+        let ident = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+        let data = &header_on[FRAGMENT_HEADER_LEN..];
+        if offset == 0 && !more {
+            self.ipv6_deliver(now, ip, src_mac, next, data, false, sink);
+            return;
+        }
+        let key = Fragment6Key {
+            src: ip.src,
+            dst: ip.dst,
+            ident,
+        };
+        let Some((packet, first)) =
+            self.reassembler6
+                .add_tagged(now, key, offset, more, data, next, &mut self.ipv6)
+        else {
+            return;
+        };
+        self.ipv6_deliver(now, ip, src_mac, first, &packet, false, sink);
     }
 
     /// Sends an IPv6 packet from `src` to `dst` whose `upper_len` bytes of
@@ -144,7 +205,10 @@ impl Interface {
     ) -> bool {
         let (src, dst, upper, hop_limit) = header;
         let total = IPV6_HEADER_LEN + upper_len;
-        if total > self.config.mtu {
+        if upper_len > usize::from(u16::MAX) - FRAGMENT_HEADER_LEN
+            || (total > self.config.mtu
+                && self.config.mtu < IPV6_HEADER_LEN + FRAGMENT_HEADER_LEN + 8)
+        {
             return false;
         }
         let mac = if dst.is_multicast() {
@@ -176,16 +240,68 @@ impl Interface {
             hop_limit,
             payload_len: upper_len,
         };
+        let pseudo = repr.pseudo_header_sum(upper, upper_len);
+        if total > self.config.mtu {
+            return self.send_fragmented(sink, mac, repr, fill, pseudo);
+        }
         let Some(packet) = self.frame(sink, total, mac, EthernetProtocol::Ipv6) else {
             return false;
         };
         repr.emit(packet);
-        fill(
-            &mut packet[IPV6_HEADER_LEN..],
-            repr.pseudo_header_sum(upper, upper_len),
-        );
+        fill(&mut packet[IPV6_HEADER_LEN..], pseudo);
         self.ipv6.tx_packets += 1;
         true
+    }
+
+    /// Builds the upper layer whole (its checksum covers all of it), then
+    /// sends it in fragments of the largest multiple of 8 bytes that fits
+    /// the MTU behind a fragment header (RFC 8200 4.5).
+    fn send_fragmented<S: FrameSink>(
+        &mut self,
+        sink: &mut S,
+        mac: MacAddr,
+        repr: Ipv6Repr,
+        fill: impl FnOnce(&mut [u8], u16),
+        pseudo: u16,
+    ) -> bool {
+        let mut upper = std::mem::take(&mut self.scratch);
+        upper.clear();
+        upper.resize(repr.payload_len, 0);
+        fill(&mut upper, pseudo);
+        let ident = self.next_ident6;
+        self.next_ident6 = self.next_ident6.wrapping_add(1);
+        let chunk = (self.config.mtu - IPV6_HEADER_LEN - FRAGMENT_HEADER_LEN) / 8 * 8;
+        let mut sent_all = true;
+        for (i, piece) in upper.chunks(chunk).enumerate() {
+            let offset = i * chunk;
+            let more = offset + piece.len() < upper.len();
+            let len = FRAGMENT_HEADER_LEN + piece.len();
+            let Some(packet) = self.frame(sink, IPV6_HEADER_LEN + len, mac, EthernetProtocol::Ipv6)
+            else {
+                sent_all = false;
+                break;
+            };
+            Ipv6Repr {
+                next_header: next_header::FRAGMENT,
+                payload_len: len,
+                ..repr
+            }
+            .emit(packet);
+            let header = &mut packet[IPV6_HEADER_LEN..IPV6_HEADER_LEN + FRAGMENT_HEADER_LEN];
+            header[0] = repr.next_header;
+            header[1] = 0;
+            let field = ((offset / 8) as u16) << 3 | u16::from(more);
+            header[2..4].copy_from_slice(&field.to_be_bytes());
+            header[4..8].copy_from_slice(&ident.to_be_bytes());
+            packet[IPV6_HEADER_LEN + FRAGMENT_HEADER_LEN..].copy_from_slice(piece);
+            self.ipv6.tx_fragments += 1;
+        }
+        self.scratch = upper;
+        if sent_all {
+            self.ipv6.tx_packets += 1;
+            self.ipv6.tx_fragmented += 1;
+        }
+        sent_all
     }
 
     /// Our address to answer `peer` from: the link-local one for a
@@ -226,7 +342,7 @@ fn walk_extensions(first: u8, payload: &[u8]) -> Result<(u8, usize), Extension> 
                 next = header[0];
                 at += len;
             }
-            next_header::FRAGMENT => return Err(Extension::Fragment),
+            next_header::FRAGMENT => return Err(Extension::Fragment(at)),
             upper => return Ok((upper, at)),
         }
     }
@@ -296,7 +412,11 @@ mod tests {
         ));
         assert!(matches!(
             walk_extensions(44, &[58, 0, 0, 1, 0, 0, 0, 1]),
-            Err(Extension::Fragment)
+            Err(Extension::Fragment(0))
+        ));
+        assert!(matches!(
+            walk_extensions(60, &[44, 0, 1, 4, 0, 0, 0, 0, 58, 0, 0, 1]),
+            Err(Extension::Fragment(8))
         ));
         // A chain past the bound: nine destination-options headers.
         let mut chain = Vec::new();

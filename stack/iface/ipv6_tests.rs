@@ -3,6 +3,7 @@
 //! says to ignore).
 
 use super::*;
+use crate::time::Duration;
 use crate::udp::{UdpBuffers, UdpSockets};
 use crate::wire::ipv6::{add_sums, next_header, solicited_node, Ipv6Repr, ALL_NODES};
 
@@ -327,7 +328,11 @@ fn bad_input_is_counted_and_never_answered() {
     assert_eq!(stats.icmpv6.rx_errors, 1, "checksum");
     assert_eq!(stats.icmpv6.rx_nd_invalid, 5, "{stats:?}");
     assert_eq!(stats.ipv6.rx_truncated, 2);
-    assert_eq!(stats.ipv6.rx_fragments_dropped, 1);
+    assert_eq!(
+        stats.ipv6.frag_received, 1,
+        "the fragment waits in reassembly"
+    );
+    assert_eq!(iface.reassembly_load().0, 1);
     assert_eq!(stats.ipv6.rx_routing_dropped, 1);
     assert_eq!(stats.ipv6.rx_bad_source, 1);
     assert_eq!(stats.ipv6.rx_not_for_us, 1);
@@ -360,4 +365,138 @@ fn without_ip6_the_interface_leaves_ipv6_alone() {
     assert_eq!(stats.ethernet.rx_multicast_dropped, 1);
     assert_eq!(stats.ethernet.rx_unknown_ethertype, 1);
     assert_eq!(stats.ipv6.rx_packets, 0);
+}
+
+/// Splits `upper` (an ICMPv6 message to us) into fragments of `chunk`
+/// bytes behind fragment headers, as the kernel sends a big ping.
+fn fragments(upper: &[u8], chunk: usize, ident: u32) -> Vec<Vec<u8>> {
+    upper
+        .chunks(chunk)
+        .enumerate()
+        .map(|(i, piece)| {
+            let offset = i * chunk;
+            let more = offset + piece.len() < upper.len();
+            let mut body = vec![58u8, 0];
+            body.extend_from_slice(&(((offset / 8) as u16) << 3 | u16::from(more)).to_be_bytes());
+            body.extend_from_slice(&ident.to_be_bytes());
+            body.extend_from_slice(piece);
+            frame(
+                OUR_MAC,
+                Ipv6Repr {
+                    next_header: next_header::FRAGMENT,
+                    ..repr(peer_ip6(), our_ip6(), 64)
+                },
+                &body,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn big_echo_is_reassembled_and_the_reply_fragmented() {
+    let (mut iface, mut sockets) = setup();
+    // The peer resolves us first, so we know it.
+    let group = solicited_node(our_ip6());
+    let ns = icmpv6(peer_ip6(), group, solicit(our_ip6(), true));
+    receive(
+        &mut iface,
+        &mut sockets,
+        at(1),
+        &frame(
+            crate::wire::ipv6::multicast_mac(group),
+            repr(peer_ip6(), group, 255),
+            &ns,
+        ),
+    );
+    let mut request = vec![128u8, 0, 0, 0, 0x55, 0x66, 0, 9];
+    request.extend((0..8000u32).map(|i| (i * 7 + i / 13) as u8));
+    let request = icmpv6(peer_ip6(), our_ip6(), request);
+    let mut pieces = fragments(&request, 1448, 0xabcd);
+    // Out of order, and one fragment twice.
+    pieces.reverse();
+    let again = pieces[2].clone();
+    pieces.insert(4, again);
+    let mut out = Vec::new();
+    for piece in &pieces {
+        out.extend(receive(&mut iface, &mut sockets, at(2), piece));
+    }
+    let stats = iface.stats();
+    assert_eq!(stats.ipv6.frag_reassembled, 1);
+    assert_eq!(stats.ipv6.frag_duplicates, 1);
+    assert_eq!(stats.icmpv6.echo_replies_sent, 1);
+    assert_eq!(iface.reassembly_load(), (0, 0), "nothing left held");
+    // The reply: fragments no larger than the MTU, which reassemble into
+    // the request with the type changed.
+    assert!(out.len() >= 6, "{} fragments", out.len());
+    let mut reassembler = reassembly::Reassembler::new_v6(ReassemblyConfig::default());
+    let mut counters = crate::stats::Ipv6Stats::default();
+    let mut whole = None;
+    for f in &out {
+        assert!(f.len() - ETHERNET_HEADER_LEN <= 1500, "within the MTU");
+        let (ip, body) = Ipv6Repr::parse(&f[14..]).unwrap();
+        assert_eq!((ip.src, ip.dst), (our_ip6(), peer_ip6()));
+        assert_eq!(ip.next_header, next_header::FRAGMENT);
+        let field = u16::from_be_bytes([body[2], body[3]]);
+        let key = reassembly::Fragment6Key {
+            src: ip.src,
+            dst: ip.dst,
+            ident: u32::from_be_bytes([body[4], body[5], body[6], body[7]]),
+        };
+        if let Some(done) = reassembler.add_tagged(
+            at(3),
+            key,
+            usize::from(field >> 3) * 8,
+            field & 1 != 0,
+            &body[8..],
+            body[0],
+            &mut counters,
+        ) {
+            whole = Some(done);
+        }
+    }
+    let (reply, next) = whole.expect("the reply's fragments make a whole");
+    assert_eq!(next, next_header::ICMPV6);
+    assert_eq!(reply.len(), request.len());
+    assert_eq!(reply[0], 129);
+    assert_eq!(&reply[4..], &request[4..], "the data comes back as sent");
+    let repr = repr(our_ip6(), peer_ip6(), 64);
+    assert_eq!(
+        add_sums(
+            repr.pseudo_header_sum(next_header::ICMPV6, reply.len()),
+            crate::wire::checksum::data(&reply)
+        ),
+        0xffff,
+        "the checksum covers the whole message"
+    );
+    assert_eq!(iface.stats().ipv6.tx_fragmented, 1);
+}
+
+#[test]
+fn incomplete_fragments_time_out_and_bad_ones_are_counted() {
+    let (mut iface, mut sockets) = setup();
+    let mut request = vec![128u8, 0, 0, 0, 0, 1, 0, 1];
+    request.extend([7u8; 3000]);
+    let request = icmpv6(peer_ip6(), our_ip6(), request);
+    let pieces = fragments(&request, 1448, 1);
+    receive(&mut iface, &mut sockets, at(1), &pieces[0]);
+    assert_eq!(iface.reassembly_load().0, 1);
+    // A fragment not a multiple of 8 bytes that says more follow.
+    let odd = fragments(&request[..1001], 1001, 2);
+    let mut odd = odd[0].clone();
+    let at_flags = 14 + 40 + 3;
+    odd[at_flags] |= 1;
+    receive(&mut iface, &mut sockets, at(1), &odd);
+    // A fragment header cut short.
+    let mut cut = pieces[1].clone();
+    cut.truncate(14 + 40 + 4);
+    cut[18..20].copy_from_slice(&4u16.to_be_bytes());
+    receive(&mut iface, &mut sockets, at(1), &cut);
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    iface.poll(at(1) + Duration::from_secs(31), &mut sockets, &mut out);
+    let stats = iface.stats();
+    assert_eq!(stats.ipv6.frag_malformed, 1);
+    assert_eq!(stats.ipv6.rx_truncated, 1);
+    assert_eq!(stats.ipv6.frag_timeouts, 1);
+    assert_eq!(iface.reassembly_load(), (0, 0), "memory returned");
+    assert_eq!(stats.icmpv6.echo_replies_sent, 0);
 }

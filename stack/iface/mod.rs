@@ -26,7 +26,7 @@ use crate::udp::UdpSockets;
 use crate::wire::{Ipv4Cidr, Ipv6Cidr, MacAddr};
 use arp::{ArpCache, ArpConfig};
 use neighbor::{NeighborCache, NeighborConfig};
-use reassembly::{Reassembler, ReassemblyConfig};
+use reassembly::{Fragment6Key, Reassembler, ReassemblyConfig};
 use smoltcp::wire::{EthernetFrame, EthernetProtocol};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -173,6 +173,11 @@ pub struct Interface {
     ipv6: Ipv6Stats,
     icmpv6: Icmpv6Stats,
     neighbors: NeighborCache,
+    /// IPv6 packets in reassembly (bounded by the same configuration as
+    /// IPv4's, separately).
+    reassembler6: Reassembler<Fragment6Key>,
+    /// Identification of the next IPv6 packet we fragment.
+    next_ident6: u32,
     /// The link-local IPv6 address of our MAC (used with `ip6` only).
     link_local: Ipv6Addr,
     /// The device's checksum verdicts on the frame being received.
@@ -189,9 +194,11 @@ impl Interface {
             reassembler: Reassembler::new(config.reassembly.clone()),
             icmp_errors: TokenBucket::new(config.icmp_errors_per_sec, config.icmp_error_burst),
             next_ident: rng.next_u64() as u16,
+            next_ident6: rng.next_u64() as u32,
             scratch: Vec::new(),
             retry: Vec::new(),
             neighbors: NeighborCache::new(config.neighbor.clone()),
+            reassembler6: Reassembler::new_v6(config.reassembly.clone()),
             link_local: crate::wire::ipv6::link_local_from_mac(config.mac),
             config,
             ethernet: EthernetStats::default(),
@@ -254,11 +261,11 @@ impl Interface {
         &mut self.arp
     }
 
-    /// Datagrams in reassembly, and bytes they hold.
+    /// Datagrams in reassembly, and bytes they hold (IPv4 and IPv6).
     pub fn reassembly_load(&self) -> (usize, usize) {
         (
-            self.reassembler.in_progress(),
-            self.reassembler.bytes_held(),
+            self.reassembler.in_progress() + self.reassembler6.in_progress(),
+            self.reassembler.bytes_held() + self.reassembler6.bytes_held(),
         )
     }
 
@@ -401,6 +408,7 @@ impl Interface {
     /// timers) and sends what sockets queued.
     pub fn poll<S: FrameSink>(&mut self, now: Instant, sockets: &mut Sockets, sink: &mut S) {
         self.reassembler.expire(now, &mut self.ipv4);
+        self.reassembler6.expire(now, &mut self.ipv6);
         let mut retry = std::mem::take(&mut self.retry);
         retry.clear();
         self.arp.poll_retries(now, &mut retry);
@@ -421,6 +429,7 @@ impl Interface {
         [
             self.arp.poll_at(),
             self.reassembler.poll_at(),
+            self.reassembler6.poll_at(),
             sockets.tcp.poll_at(),
         ]
         .into_iter()

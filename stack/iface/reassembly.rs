@@ -1,16 +1,70 @@
-//! IPv4 fragment reassembly (RFC 791) with bounded memory, count and time.
+//! Fragment reassembly with bounded memory, count and time: IPv4's (RFC
+//! 791, keyed by [`FragmentKey`]) and IPv6's (RFC 8200 4.5, keyed by
+//! [`Fragment6Key`]), one reassembler each.
 //!
 //! Overlapping fragments drop the whole datagram, as RFC 5722 requires for
 //! IPv6 and Linux does for IPv4; the key is remembered until its timeout so
 //! late fragments of it are dropped too. Exact duplicates are ignored.
 
-use crate::stats::Ipv4Stats;
+use crate::stats::{Ipv4Stats, Ipv6Stats};
 use crate::time::{Duration, Instant};
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::hash::Hash;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Largest IPv4 payload: 65535 minus the smallest header.
 pub const MAX_PAYLOAD: usize = 65_515;
+/// Largest reassembled IPv6 payload: what the header's payload length holds.
+pub const MAX_PAYLOAD_V6: usize = 65_535;
+
+/// What happened to a fragment or a datagram in reassembly, for the
+/// counters of the IP version concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FragmentEvent {
+    /// A fragment arrived.
+    Received,
+    /// A datagram was completed.
+    Reassembled,
+    /// An exact duplicate fragment was ignored.
+    Duplicate,
+    /// Overlapping fragments dropped their datagram.
+    Overlap,
+    /// A malformed fragment (misaligned, past the largest payload, an
+    /// inconsistent end, too many fragments).
+    Malformed,
+    /// An incomplete datagram timed out.
+    TimedOut,
+    /// An incomplete datagram made room for others.
+    Evicted,
+}
+
+/// Counters that take [`FragmentEvent`]s.
+pub trait FragmentCounters {
+    /// Counts `event`.
+    fn count(&mut self, event: FragmentEvent);
+}
+
+macro_rules! fragment_counters {
+    ($stats:ty) => {
+        impl FragmentCounters for $stats {
+            fn count(&mut self, event: FragmentEvent) {
+                let counter = match event {
+                    FragmentEvent::Received => &mut self.frag_received,
+                    FragmentEvent::Reassembled => &mut self.frag_reassembled,
+                    FragmentEvent::Duplicate => &mut self.frag_duplicates,
+                    FragmentEvent::Overlap => &mut self.frag_overlaps,
+                    FragmentEvent::Malformed => &mut self.frag_malformed,
+                    FragmentEvent::TimedOut => &mut self.frag_timeouts,
+                    FragmentEvent::Evicted => &mut self.frag_evicted,
+                };
+                *counter += 1;
+            }
+        }
+    };
+}
+
+fragment_counters!(Ipv4Stats);
+fragment_counters!(Ipv6Stats);
 /// Bytes charged per fragment for its range record.
 const RANGE_COST: usize = std::mem::size_of::<(usize, usize)>();
 
@@ -38,6 +92,17 @@ impl Default for ReassemblyConfig {
     }
 }
 
+/// Identifies the IPv6 packet a fragment belongs to (RFC 8200 4.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fragment6Key {
+    /// Source address.
+    pub src: Ipv6Addr,
+    /// Destination address.
+    pub dst: Ipv6Addr,
+    /// The fragment header's identification.
+    pub ident: u32,
+}
+
 /// Identifies the datagram a fragment belongs to (RFC 791).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FragmentKey {
@@ -61,6 +126,9 @@ struct Datagram {
     total: Option<usize>,
     /// Set after an overlap: everything for this key is dropped until the deadline.
     poisoned: bool,
+    /// The tag the offset-0 fragment came with (IPv6: the header after
+    /// the fragment header, which only that fragment's counts).
+    first_tag: Option<u8>,
 }
 
 impl Datagram {
@@ -83,20 +151,35 @@ impl Datagram {
     }
 }
 
-/// Datagrams in reassembly.
-pub struct Reassembler {
+/// Datagrams in reassembly, keyed by `K`.
+pub struct Reassembler<K = FragmentKey> {
     config: ReassemblyConfig,
-    datagrams: HashMap<FragmentKey, Datagram>,
+    datagrams: HashMap<K, Datagram>,
     bytes: usize,
+    max_payload: usize,
 }
 
-impl Reassembler {
-    /// An empty reassembler.
+impl Reassembler<FragmentKey> {
+    /// An empty IPv4 reassembler.
     pub fn new(config: ReassemblyConfig) -> Self {
+        Self::with_max_payload(config, MAX_PAYLOAD)
+    }
+}
+
+impl Reassembler<Fragment6Key> {
+    /// An empty IPv6 reassembler.
+    pub fn new_v6(config: ReassemblyConfig) -> Self {
+        Self::with_max_payload(config, MAX_PAYLOAD_V6)
+    }
+}
+
+impl<K: Copy + Eq + Hash> Reassembler<K> {
+    fn with_max_payload(config: ReassemblyConfig, max_payload: usize) -> Self {
         Reassembler {
             config,
             datagrams: HashMap::new(),
             bytes: 0,
+            max_payload,
         }
     }
 
@@ -106,16 +189,36 @@ impl Reassembler {
     pub fn add(
         &mut self,
         now: Instant,
-        key: FragmentKey,
+        key: K,
         offset: usize,
         more: bool,
         payload: &[u8],
-        stats: &mut Ipv4Stats,
+        stats: &mut impl FragmentCounters,
     ) -> Option<Vec<u8>> {
-        stats.frag_received += 1;
+        self.add_tagged(now, key, offset, more, payload, 0, stats)
+            .map(|(data, _)| data)
+    }
+
+    /// As [`add`](Self::add), with a `tag` per fragment: the completed
+    /// payload comes with the tag of its offset-0 fragment.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_tagged(
+        &mut self,
+        now: Instant,
+        key: K,
+        offset: usize,
+        more: bool,
+        payload: &[u8],
+        tag: u8,
+        stats: &mut impl FragmentCounters,
+    ) -> Option<(Vec<u8>, u8)> {
+        stats.count(FragmentEvent::Received);
         let end = offset + payload.len();
-        if end > MAX_PAYLOAD || (more && payload.len() % 8 != 0) || (more && payload.is_empty()) {
-            stats.frag_malformed += 1;
+        if end > self.max_payload
+            || (more && payload.len() % 8 != 0)
+            || (more && payload.is_empty())
+        {
+            stats.count(FragmentEvent::Malformed);
             return None;
         }
         if !self.datagrams.contains_key(&key) {
@@ -128,6 +231,7 @@ impl Reassembler {
                     ranges: Vec::new(),
                     total: None,
                     poisoned: false,
+                    first_tag: None,
                 },
             );
         }
@@ -142,7 +246,7 @@ impl Reassembler {
             if let Some(gone) = self.datagrams.remove(&key) {
                 self.bytes -= gone.memory();
             }
-            stats.frag_evicted += 1;
+            stats.count(FragmentEvent::Evicted);
             return None;
         }
         let datagram = self.datagrams.get_mut(&key)?;
@@ -162,29 +266,34 @@ impl Reassembler {
         self.bytes = self.bytes + after - before.min(after);
         match verdict {
             Insert::Duplicate => {
-                stats.frag_duplicates += 1;
+                stats.count(FragmentEvent::Duplicate);
                 None
             }
             Insert::Drop(overlap) => {
-                if overlap {
-                    stats.frag_overlaps += 1;
+                stats.count(if overlap {
+                    FragmentEvent::Overlap
                 } else {
-                    stats.frag_malformed += 1;
-                }
+                    FragmentEvent::Malformed
+                });
                 self.bytes -= datagram.memory();
                 datagram.data = Vec::new();
                 datagram.ranges = Vec::new();
                 datagram.poisoned = true;
                 None
             }
-            Insert::Added if datagram.is_complete() => {
+            Insert::Added => {
+                if offset == 0 {
+                    datagram.first_tag = Some(tag);
+                }
+                if !datagram.is_complete() {
+                    return None;
+                }
                 let mut done = self.datagrams.remove(&key)?;
                 self.bytes -= done.memory();
                 done.data.truncate(done.total.unwrap_or(0));
-                stats.frag_reassembled += 1;
-                Some(done.data)
+                stats.count(FragmentEvent::Reassembled);
+                Some((done.data, done.first_tag.unwrap_or(tag)))
             }
-            Insert::Added => None,
         }
     }
 
@@ -230,7 +339,7 @@ impl Reassembler {
 
     /// Evicts the oldest datagrams (never `keep`) until there is room for
     /// one more datagram and for `need` more bytes.
-    fn make_room(&mut self, need: usize, keep: Option<FragmentKey>, stats: &mut Ipv4Stats) {
+    fn make_room(&mut self, need: usize, keep: Option<K>, stats: &mut impl FragmentCounters) {
         loop {
             let count_full = keep.is_none() && self.datagrams.len() >= self.config.max_datagrams;
             if !count_full && self.bytes + need <= self.config.max_bytes {
@@ -246,14 +355,14 @@ impl Reassembler {
             if let Some(gone) = self.datagrams.remove(&oldest) {
                 self.bytes -= gone.memory();
                 if !gone.poisoned {
-                    stats.frag_evicted += 1;
+                    stats.count(FragmentEvent::Evicted);
                 }
             }
         }
     }
 
     /// Drops datagrams whose time is up (counting incomplete ones as timeouts).
-    pub fn expire(&mut self, now: Instant, stats: &mut Ipv4Stats) {
+    pub fn expire(&mut self, now: Instant, stats: &mut impl FragmentCounters) {
         if self.datagrams.is_empty() {
             // The usual case, and a retain would still walk the buckets.
             return;
@@ -265,7 +374,7 @@ impl Reassembler {
             }
             *bytes -= d.memory();
             if !d.poisoned {
-                stats.frag_timeouts += 1;
+                stats.count(FragmentEvent::TimedOut);
             }
             false
         });
