@@ -204,8 +204,8 @@ counters! {
         rx_not_for_us,
         /// From a multicast or unspecified source where one may not be.
         rx_bad_source,
-        /// Routing headers that must be discarded: type 0 (RFC 5095) or
-        /// any type with segments left (we are no router).
+        /// Routing headers with segments left (we know no routing type,
+        /// RFC 5095 making type 0 one of those): dropped, reported.
         rx_routing_dropped,
         /// Fragments received.
         frag_received,
@@ -222,10 +222,13 @@ counters! {
         frag_timeouts,
         /// Incomplete packets evicted to respect the count or memory bounds.
         frag_evicted,
-        /// More extension headers than the stack walks, or hop-by-hop
-        /// options anywhere but first.
+        /// More extension headers than the stack walks, hop-by-hop options
+        /// anywhere but first, malformed options, or an unrecognised option
+        /// that must not be skipped.
         rx_bad_extension,
-        /// Upper layers not served over IPv6 yet (TCP, UDP, others).
+        /// Upper layers not served over IPv6 yet (TCP, UDP, others):
+        /// answered with a Parameter Problem, or the kernel's on the
+        /// exception path.
         rx_unsupported,
         /// Packets sent (a fragmented one once).
         tx_packets,
@@ -268,6 +271,11 @@ counters! {
         neighbor_evictions,
         /// Other ICMPv6 types (left to the kernel on the exception path).
         rx_other,
+        /// Errors sent (Parameter Problem: an unrecognised next header or
+        /// option, a routing header with segments left).
+        tx_errors,
+        /// Errors not sent because of the rate limit (shared with ICMP's).
+        rate_limited,
     }
 }
 

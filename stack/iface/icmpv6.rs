@@ -32,7 +32,7 @@ const ND_HOP_LIMIT: u8 = 255;
 
 /// Writes the ICMPv6 checksum of `message` (its checksum field zeroed
 /// first) given the pseudo-header's sum.
-fn seal(message: &mut [u8], pseudo_header: u16) {
+pub(super) fn seal(message: &mut [u8], pseudo_header: u16) {
     message[2..4].fill(0);
     let sum = !add_sums(pseudo_header, checksum::data(message));
     message[2..4].copy_from_slice(&sum.to_be_bytes());

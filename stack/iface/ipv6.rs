@@ -30,14 +30,61 @@ pub(super) const DEFAULT_HOP_LIMIT: u8 = 64;
 /// Bytes of a fragment header.
 const FRAGMENT_HEADER_LEN: usize = 8;
 
-/// Why an extension header stops the walk.
+/// Why an extension header stops the walk. Pointers are offsets into
+/// the packet as it arrived (what a Parameter Problem names).
 enum Extension {
     Truncated,
-    Routing,
-    /// A fragment header at this offset.
+    /// A routing header with segments left, at the routing type's offset:
+    /// we route nothing (RFC 8200 4.4, RFC 5095).
+    Routing {
+        pointer: usize,
+    },
+    /// A fragment header at this offset of the payload walked.
     Fragment(usize),
+    /// An unrecognised option (RFC 8200 4.2) at `pointer`, with the two
+    /// high bits of its type: 1 discard, 2 discard and report, 3 report
+    /// unless the destination is multicast.
+    Option {
+        pointer: usize,
+        action: u8,
+    },
+    /// A chain past its bound, hop-by-hop options after the first header,
+    /// or a malformed option area.
     Bad,
 }
+
+/// The walk's result: the upper-layer protocol, where its header starts
+/// in the payload walked, and the offset in the packet of the
+/// next-header field that named it.
+struct Walked {
+    upper: u8,
+    offset: usize,
+    field: usize,
+}
+
+/// Where the payload being delivered came from, for the errors it may
+/// draw: the packet as received, the payload's offset in it, the offset
+/// of the next-header field naming the payload's first header, and
+/// whether the frame was link-layer multicast. Reassembled packets have
+/// none (no error quotes them).
+#[derive(Clone, Copy)]
+pub(super) struct Origin<'a> {
+    packet: &'a [u8],
+    base: usize,
+    first_field: usize,
+    link_multicast: bool,
+}
+
+/// ICMPv6 error types and codes (RFC 4443 3).
+const PARAMETER_PROBLEM: u8 = 4;
+/// Erroneous header field.
+const BAD_FIELD: u8 = 0;
+/// Unrecognised next header.
+const UNKNOWN_NEXT_HEADER: u8 = 1;
+/// Unrecognised option.
+const UNKNOWN_OPTION: u8 = 2;
+/// An error message is at most the IPv6 minimum MTU (RFC 4443 2.4 (c)).
+const MAX_ERROR_LEN: usize = 1280;
 
 impl Interface {
     /// True when IPv6 is on and `addr` is one of our unicast addresses.
@@ -77,6 +124,7 @@ impl Interface {
         &mut self,
         now: Instant,
         src_mac: MacAddr,
+        link_multicast: bool,
         packet: &[u8],
         sink: &mut S,
     ) {
@@ -105,12 +153,27 @@ impl Interface {
             // Neighbour discovery and the like concern the kernel too.
             self.disposition = super::Disposition::Both;
         }
-        self.ipv6_deliver(now, &ip, src_mac, ip.next_header, payload, true, sink);
+        let origin = Origin {
+            packet,
+            base: IPV6_HEADER_LEN,
+            first_field: 6,
+            link_multicast,
+        };
+        self.ipv6_deliver(
+            now,
+            &ip,
+            src_mac,
+            ip.next_header,
+            payload,
+            Some(origin),
+            sink,
+        );
     }
 
     /// Walks the headers of `payload` from `first` and hands the upper
-    /// layer on; a fragment goes to reassembly (`fragments_allowed`: not
-    /// after reassembly, where a second fragment header is malformed).
+    /// layer on; a fragment goes to reassembly. `origin` is `None` after
+    /// reassembly, where a second fragment header is malformed and no
+    /// error is sent.
     #[allow(clippy::too_many_arguments)]
     fn ipv6_deliver<S: FrameSink>(
         &mut self,
@@ -119,21 +182,33 @@ impl Interface {
         src_mac: MacAddr,
         first: u8,
         payload: &[u8],
-        fragments_allowed: bool,
+        origin: Option<Origin<'_>>,
         sink: &mut S,
     ) {
-        let (upper, offset) = match walk_extensions(first, payload) {
-            Ok(found) => found,
+        let (base, first_field) = origin.map_or((0, 0), |o| (o.base, o.first_field));
+        let walked = match walk_extensions(first, payload, base, first_field) {
+            Ok(walked) => walked,
             Err(Extension::Truncated) => {
                 self.ipv6.rx_truncated += 1;
                 return;
             }
-            Err(Extension::Routing) => {
+            Err(Extension::Routing { pointer }) => {
                 self.ipv6.rx_routing_dropped += 1;
+                let problem = (PARAMETER_PROBLEM, BAD_FIELD, pointer as u32);
+                self.send_icmpv6_error(now, sink, ip, origin, problem, false);
                 return;
             }
-            Err(Extension::Fragment(at)) if fragments_allowed => {
+            Err(Extension::Fragment(at)) if origin.is_some() => {
                 self.fragment_input(now, ip, src_mac, &payload[at..], sink);
+                return;
+            }
+            Err(Extension::Option { pointer, action }) => {
+                self.ipv6.rx_bad_extension += 1;
+                if action >= 2 {
+                    // 10: report even to a multicast destination; 11: not.
+                    let problem = (PARAMETER_PROBLEM, UNKNOWN_OPTION, pointer as u32);
+                    self.send_icmpv6_error(now, sink, ip, origin, problem, action == 2);
+                }
                 return;
             }
             Err(Extension::Fragment(_)) | Err(Extension::Bad) => {
@@ -141,13 +216,73 @@ impl Interface {
                 return;
             }
         };
-        match upper {
-            next_header::ICMPV6 => self.icmpv6_input(now, ip, src_mac, &payload[offset..], sink),
+        match walked.upper {
+            next_header::ICMPV6 => {
+                self.icmpv6_input(now, ip, src_mac, &payload[walked.offset..], sink)
+            }
             next_header::NONE => {}
             _ => {
                 self.ipv6.rx_unsupported += 1;
-                self.unclaimed();
+                if self.config.exception_path {
+                    self.unclaimed();
+                } else {
+                    // RFC 8200 4: an unrecognised next header is reported.
+                    let problem = (PARAMETER_PROBLEM, UNKNOWN_NEXT_HEADER, walked.field as u32);
+                    self.send_icmpv6_error(now, sink, ip, origin, problem, false);
+                }
             }
+        }
+    }
+
+    /// Sends an ICMPv6 error `(type, code, parameter)` about the packet
+    /// `origin` holds, unless RFC 4443 2.4 (e) forbids it (the packet is
+    /// itself an error, came from the unspecified or a multicast address,
+    /// or went to a multicast address or link-layer group, where
+    /// `to_multicast_too` does not allow it), and within the rate limit
+    /// the ICMP errors share. Quotes as much of the packet as keeps the
+    /// message within 1,280 bytes.
+    pub(super) fn send_icmpv6_error<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        sink: &mut S,
+        ip: &Ipv6Repr,
+        origin: Option<Origin<'_>>,
+        error: (u8, u8, u32),
+        to_multicast_too: bool,
+    ) {
+        let Some(origin) = origin else { return };
+        if ip.src.is_unspecified() || ip.src.is_multicast() {
+            return;
+        }
+        if (ip.dst.is_multicast() || origin.link_multicast) && !to_multicast_too {
+            return;
+        }
+        let packet = origin.packet;
+        let is_error = ip.next_header == next_header::ICMPV6
+            && packet.get(IPV6_HEADER_LEN).is_some_and(|&kind| kind < 128);
+        if is_error {
+            return;
+        }
+        if !self.icmp_errors.take(now) {
+            self.icmpv6.rate_limited += 1;
+            return;
+        }
+        let quote = &packet[..packet.len().min(MAX_ERROR_LEN - IPV6_HEADER_LEN - 8)];
+        let src = if self.is_our_ip6(ip.dst) {
+            ip.dst
+        } else {
+            self.source_for(ip.src)
+        };
+        let (kind, code, parameter) = error;
+        let header = (src, ip.src, next_header::ICMPV6, DEFAULT_HOP_LIMIT);
+        if self.send_ip6(now, sink, header, 8 + quote.len(), |message, pseudo| {
+            message[0] = kind;
+            message[1] = code;
+            message[4..8].copy_from_slice(&parameter.to_be_bytes());
+            message[8..].copy_from_slice(quote);
+            super::icmpv6::seal(message, pseudo);
+        }) {
+            self.icmpv6.tx_errors += 1;
         }
     }
 
@@ -173,7 +308,7 @@ impl Interface {
         let ident = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
         let data = &header_on[FRAGMENT_HEADER_LEN..];
         if offset == 0 && !more {
-            self.ipv6_deliver(now, ip, src_mac, next, data, false, sink);
+            self.ipv6_deliver(now, ip, src_mac, next, data, None, sink);
             return;
         }
         let key = Fragment6Key {
@@ -187,7 +322,7 @@ impl Interface {
         else {
             return;
         };
-        self.ipv6_deliver(now, ip, src_mac, first, &packet, false, sink);
+        self.ipv6_deliver(now, ip, src_mac, first, &packet, None, sink);
     }
 
     /// Sends an IPv6 packet from `src` to `dst` whose `upper_len` bytes of
@@ -314,10 +449,16 @@ impl Interface {
     }
 }
 
-/// Walks the extension headers from `first`: the upper-layer protocol and
-/// where its header starts in `payload`.
-fn walk_extensions(first: u8, payload: &[u8]) -> Result<(u8, usize), Extension> {
-    let (mut next, mut at) = (first, 0usize);
+/// Walks the extension headers from `first` over `payload`, which starts
+/// `base` bytes into the packet whose next-header field at `first_field`
+/// named `first`.
+fn walk_extensions(
+    first: u8,
+    payload: &[u8],
+    base: usize,
+    first_field: usize,
+) -> Result<Walked, Extension> {
+    let (mut next, mut at, mut field) = (first, 0usize, first_field);
     for walked in 0..=MAX_EXTENSION_HEADERS {
         match next {
             next_header::HOP_BY_HOP | next_header::DESTINATION_OPTIONS | next_header::ROUTING => {
@@ -330,92 +471,116 @@ fn walk_extensions(first: u8, payload: &[u8]) -> Result<(u8, usize), Extension> 
                 let len = (usize::from(header[1]) + 1) * 8;
                 let body = payload.get(at..at + len).ok_or(Extension::Truncated)?;
                 if next == next_header::ROUTING {
-                    // RFC 5095: type 0 is never processed; we route nothing,
-                    // so a header with segments left is not for us to act on.
-                    let (routing_type, segments_left) = (body[2], body[3]);
-                    if routing_type == 0 || segments_left > 0 {
-                        return Err(Extension::Routing);
+                    // We know no routing type (RFC 5095 makes type 0 one
+                    // of those): with no segments left the header is
+                    // skipped, with some the packet is refused.
+                    if body[3] > 0 {
+                        return Err(Extension::Routing {
+                            pointer: base + at + 2,
+                        });
                     }
-                } else if !options_acceptable(&body[2..]) {
-                    return Err(Extension::Bad);
+                } else {
+                    check_options(&body[2..], base + at + 2)?;
                 }
                 next = header[0];
+                field = base + at;
                 at += len;
             }
             next_header::FRAGMENT => return Err(Extension::Fragment(at)),
-            upper => return Ok((upper, at)),
+            upper => {
+                return Ok(Walked {
+                    upper,
+                    offset: at,
+                    field,
+                })
+            }
         }
     }
     Err(Extension::Bad)
 }
 
 /// RFC 8200 4.2: the options of a hop-by-hop or destination options
-/// header. Pad1 and PadN are skipped, and so is any other option whose
-/// two high type bits are 00; an option that must not be skipped when
-/// unknown (we know none), or one running past the header, rejects the
-/// packet.
-fn options_acceptable(mut options: &[u8]) -> bool {
+/// header, which start at `pointer` in the packet. Pad1 and PadN are
+/// skipped, and so is any other option whose two high type bits are 00;
+/// another unknown option (we know none) stops the packet with its
+/// action bits, and one running past the header is malformed.
+fn check_options(mut options: &[u8], mut pointer: usize) -> Result<(), Extension> {
     while let Some((&kind, rest)) = options.split_first() {
         if kind == 0 {
             options = rest;
+            pointer += 1;
             continue;
         }
-        let Some((&len, data)) = rest.split_first() else {
-            return false;
-        };
-        let Some(after) = data.get(usize::from(len)..) else {
-            return false;
-        };
+        let (&len, data) = rest.split_first().ok_or(Extension::Bad)?;
+        let after = data.get(usize::from(len)..).ok_or(Extension::Bad)?;
         if kind != 1 && kind >> 6 != 0 {
-            return false;
+            return Err(Extension::Option {
+                pointer,
+                action: kind >> 6,
+            });
         }
+        pointer += 2 + usize::from(len);
         options = after;
     }
-    true
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn walk(first: u8, payload: &[u8]) -> Result<Walked, Extension> {
+        walk_extensions(first, payload, 40, 6)
+    }
+
     #[test]
     fn extension_headers_are_walked_and_bounded() {
-        // Destination options (PadN of 4) then ICMPv6.
+        // Destination options (PadN of 4) then ICMPv6, named at offset 40.
         let dest = [58u8, 0, 1, 4, 0, 0, 0, 0];
-        assert!(matches!(walk_extensions(60, &dest), Ok((58, 8))));
+        assert!(matches!(
+            walk(60, &dest),
+            Ok(Walked {
+                upper: 58,
+                offset: 8,
+                field: 40
+            })
+        ));
+        assert!(matches!(
+            walk(58, &[]),
+            Ok(Walked {
+                upper: 58,
+                offset: 0,
+                field: 6
+            })
+        ));
         // Hop-by-hop after another header is refused.
         let twice = [0u8, 0, 1, 4, 0, 0, 0, 0, 58, 0, 1, 4, 0, 0, 0, 0];
-        assert!(matches!(walk_extensions(60, &twice), Err(Extension::Bad)));
+        assert!(matches!(walk(60, &twice), Err(Extension::Bad)));
         // A header longer than the packet.
         assert!(matches!(
-            walk_extensions(60, &[58, 1, 1, 4, 0, 0, 0, 0]),
+            walk(60, &[58, 1, 1, 4, 0, 0, 0, 0]),
             Err(Extension::Truncated)
         ));
+        assert!(matches!(walk(60, &[58]), Err(Extension::Truncated)));
+        // Routing with segments left (type 0 or any): refused, pointing
+        // at the routing type.
+        for routing_type in [0u8, 4] {
+            assert!(matches!(
+                walk(43, &[58, 0, routing_type, 1, 0, 0, 0, 0]),
+                Err(Extension::Routing { pointer: 42 })
+            ));
+            // ... and with none left, skipped (RFC 5095 included).
+            assert!(matches!(
+                walk(43, &[58, 0, routing_type, 0, 0, 0, 0, 0]),
+                Ok(Walked { upper: 58, .. })
+            ));
+        }
         assert!(matches!(
-            walk_extensions(60, &[58]),
-            Err(Extension::Truncated)
-        ));
-        // Routing type 0 (RFC 5095), even with no segments left.
-        assert!(matches!(
-            walk_extensions(43, &[58, 0, 0, 0, 0, 0, 0, 0]),
-            Err(Extension::Routing)
-        ));
-        // Another routing type with segments left: not ours to act on.
-        assert!(matches!(
-            walk_extensions(43, &[58, 0, 4, 1, 0, 0, 0, 0]),
-            Err(Extension::Routing)
-        ));
-        // ... and with none left, skipped.
-        assert!(matches!(
-            walk_extensions(43, &[58, 0, 4, 0, 0, 0, 0, 0]),
-            Ok((58, 8))
-        ));
-        assert!(matches!(
-            walk_extensions(44, &[58, 0, 0, 1, 0, 0, 0, 1]),
+            walk(44, &[58, 0, 0, 1, 0, 0, 0, 1]),
             Err(Extension::Fragment(0))
         ));
         assert!(matches!(
-            walk_extensions(60, &[44, 0, 1, 4, 0, 0, 0, 0, 58, 0, 0, 1]),
+            walk(60, &[44, 0, 1, 4, 0, 0, 0, 0, 58, 0, 0, 1]),
             Err(Extension::Fragment(8))
         ));
         // A chain past the bound: nine destination-options headers.
@@ -423,18 +588,31 @@ mod tests {
         for _ in 0..9 {
             chain.extend_from_slice(&[60, 0, 1, 4, 0, 0, 0, 0]);
         }
-        assert!(matches!(walk_extensions(60, &chain), Err(Extension::Bad)));
+        assert!(matches!(walk(60, &chain), Err(Extension::Bad)));
     }
 
     #[test]
     fn unknown_options_follow_their_action_bits() {
-        assert!(options_acceptable(&[0, 0, 1, 2, 0, 0]));
+        assert!(check_options(&[0, 0, 1, 2, 0, 0], 42).is_ok());
         // Type 0x1e (action 00): skipped.
-        assert!(options_acceptable(&[0x1e, 2, 9, 9, 0, 0]));
-        // Type 0x5e (action 01, discard): refused.
-        assert!(!options_acceptable(&[0x5e, 2, 9, 9, 0, 0]));
+        assert!(check_options(&[0x1e, 2, 9, 9, 0, 0], 42).is_ok());
+        // After a Pad1, type 0x5e (action 01): discarded silently.
+        assert!(matches!(
+            check_options(&[0, 0x5e, 2, 9, 9, 0], 42),
+            Err(Extension::Option {
+                pointer: 43,
+                action: 1
+            })
+        ));
+        assert!(matches!(
+            check_options(&[1, 0, 0xc2, 0, 0, 0], 42),
+            Err(Extension::Option {
+                pointer: 44,
+                action: 3
+            })
+        ));
         // An option running past the header.
-        assert!(!options_acceptable(&[1, 9, 0]));
-        assert!(!options_acceptable(&[1]));
+        assert!(matches!(check_options(&[1, 9, 0], 42), Err(Extension::Bad)));
+        assert!(matches!(check_options(&[1], 42), Err(Extension::Bad)));
     }
 }

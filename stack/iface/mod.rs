@@ -374,7 +374,7 @@ impl Interface {
             }
             EthernetProtocol::Ipv6 if self.config.ip6.is_some() => {
                 let src = MacAddr(eth.src_addr().0);
-                self.ipv6_input(now, src, payload, sink)
+                self.ipv6_input(now, src, dst.is_multicast(), payload, sink)
             }
             EthernetProtocol::Unknown(0x8100 | 0x88a8) => {
                 self.ethernet.rx_vlan_dropped += 1;
