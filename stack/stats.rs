@@ -265,8 +265,14 @@ counters! {
         /// Neighbour discovery messages failing RFC 4861 7.1 validation
         /// (hop limit not 255, bad code, length or options): dropped.
         rx_nd_invalid,
-        /// Advertisements claiming one of our addresses (a duplicate).
+        /// Advertisements claiming one of our addresses after it was
+        /// checked (counted; the address stays ours).
         rx_address_conflicts,
+        /// Duplicate address detection probes sent (RFC 4862).
+        dad_probes_sent,
+        /// Our addresses found in use by another node while being checked:
+        /// never used.
+        dad_duplicates,
         /// Neighbour cache entries evicted to make room.
         neighbor_evictions,
         /// Other ICMPv6 types (left to the kernel on the exception path).

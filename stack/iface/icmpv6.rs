@@ -6,6 +6,7 @@
 //! RFC 4861 7.1 asks (a hop limit of 255 proves it came from the link)
 //! before it changes anything.
 
+use super::dad::AddressState;
 use super::ipv6::DEFAULT_HOP_LIMIT;
 use super::{FrameSink, Interface};
 use crate::time::Instant;
@@ -149,10 +150,22 @@ impl Interface {
             return;
         }
         self.icmpv6.rx_neighbor_solicits += 1;
-        if !self.is_our_ip6(target) {
-            // For another host (or the kernel's own address): not ours.
-            self.unclaimed();
-            return;
+        match self.dad.state(target) {
+            None => {
+                // For another host (or the kernel's own address): not ours.
+                self.unclaimed();
+                return;
+            }
+            Some(AddressState::Tentative) => {
+                // RFC 4862 5.4.3: another node probing the address we are
+                // probing has it too; any other solicitation is ignored.
+                if from_unspecified && self.dad.conflict(target) {
+                    self.icmpv6.dad_duplicates += 1;
+                }
+                return;
+            }
+            Some(AddressState::Duplicate) => return,
+            Some(AddressState::Preferred) => {}
         }
         // A neighbour checking the address is free (duplicate address
         // detection) gets the answer on all-nodes; anyone else directly.
@@ -201,15 +214,45 @@ impl Interface {
             return;
         }
         self.icmpv6.rx_neighbor_adverts += 1;
-        if self.is_our_ip6(target) {
-            // Someone else claims our address.
-            self.icmpv6.rx_address_conflicts += 1;
+        if self.dad.state(target).is_some() {
+            // Someone else claims our address: while we probe it, it is
+            // theirs (RFC 4862 5.4.4); after, it is only counted.
+            if self.dad.conflict(target) {
+                self.icmpv6.dad_duplicates += 1;
+            } else {
+                self.icmpv6.rx_address_conflicts += 1;
+            }
             return;
         }
         let override_flag = message[4] & FLAG_OVERRIDE != 0;
         self.neighbors
             .advertised(now, target, target_link, solicited, override_flag);
         self.unclaimed();
+    }
+
+    /// Sends a duplicate address detection probe for our tentative
+    /// address `target` (RFC 4862 5.4.2): from the unspecified address,
+    /// to its solicited-node group, without a link-layer option.
+    pub(super) fn send_dad_probe<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        sink: &mut S,
+        target: Ipv6Addr,
+    ) {
+        let header = (
+            Ipv6Addr::UNSPECIFIED,
+            solicited_node(target),
+            next_header::ICMPV6,
+            ND_HOP_LIMIT,
+        );
+        if self.send_ip6(now, sink, header, ND_LEN, |solicit, pseudo| {
+            solicit.fill(0);
+            solicit[0] = NEIGHBOR_SOLICIT;
+            solicit[8..24].copy_from_slice(&target.octets());
+            seal(solicit, pseudo);
+        }) {
+            self.icmpv6.dad_probes_sent += 1;
+        }
     }
 
     /// Sends a solicitation for `target` to its solicited-node group

@@ -87,12 +87,11 @@ const UNKNOWN_OPTION: u8 = 2;
 const MAX_ERROR_LEN: usize = 1280;
 
 impl Interface {
-    /// True when IPv6 is on and `addr` is one of our unicast addresses.
+    /// True when `addr` is one of our unicast addresses and duplicate
+    /// address detection has cleared it (a tentative address takes
+    /// nothing but detection's own messages, RFC 4862 5.4).
     pub(super) fn is_our_ip6(&self, addr: Ipv6Addr) -> bool {
-        match self.config.ip6 {
-            Some(cidr) => addr == self.link_local || addr == cidr.addr,
-            None => false,
-        }
+        self.dad.usable(addr)
     }
 
     /// True when IPv6 is on and `group` is a multicast group we are in.
@@ -443,7 +442,7 @@ impl Interface {
     /// link-local peer, the configured one otherwise.
     pub(super) fn source_for(&self, peer: Ipv6Addr) -> Ipv6Addr {
         match self.config.ip6 {
-            Some(cidr) if !peer.is_unicast_link_local() => cidr.addr,
+            Some(cidr) if !peer.is_unicast_link_local() && self.dad.usable(cidr.addr) => cidr.addr,
             _ => self.link_local,
         }
     }

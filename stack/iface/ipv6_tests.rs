@@ -32,6 +32,8 @@ fn setup() -> (Interface, Sockets) {
         addr: our_ip6(),
         prefix_len: 64,
     });
+    // Addresses usable at once; `duplicate_address_detection` checks them.
+    config.dad_transmits = 0;
     let sockets = Sockets {
         udp: UdpSockets::new(Rng::new(6), UdpBuffers::default()),
         tcp: crate::tcp::TcpSockets::new(Rng::new(7), crate::tcp::TcpConfig::default()),
@@ -631,4 +633,134 @@ fn errors_are_rate_limited_and_quotes_bounded() {
     let stats = iface.stats();
     assert_eq!(sent, 50, "the burst of the shared token bucket");
     assert_eq!(stats.icmpv6.rate_limited, 150);
+}
+
+#[test]
+fn duplicate_address_detection_probes_then_uses_the_addresses() {
+    let cidr = Ipv4Cidr {
+        addr: Ipv4Addr::new(10, 0, 0, 2),
+        prefix_len: 24,
+    };
+    let mut config = InterfaceConfig::new(OUR_MAC, cidr, None, 1500);
+    config.ip6 = Some(Ipv6Cidr {
+        addr: our_ip6(),
+        prefix_len: 64,
+    });
+    let mut iface = Interface::new(config, Rng::new(5));
+    let mut sockets = Sockets {
+        udp: UdpSockets::new(Rng::new(6), UdpBuffers::default()),
+        tcp: crate::tcp::TcpSockets::new(Rng::new(7), crate::tcp::TcpConfig::default()),
+    };
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    iface.poll(at(0), &mut sockets, &mut out);
+    assert_eq!(out.len(), 2, "one probe per address");
+    for (probe, target) in out.iter().zip([our_link_local(), our_ip6()]) {
+        let (mac, ip, ns) = parse_reply(probe);
+        assert_eq!(ip.src, Ipv6Addr::UNSPECIFIED);
+        assert_eq!(ip.dst, solicited_node(target));
+        assert_eq!(
+            mac,
+            crate::wire::ipv6::multicast_mac(solicited_node(target))
+        );
+        assert_eq!(ip.hop_limit, 255);
+        assert_eq!(ns[0], 135);
+        assert_eq!(&ns[8..24], &target.octets());
+        assert_eq!(
+            ns.len(),
+            24,
+            "no link-layer option from the unspecified address"
+        );
+    }
+    // While tentative, a solicitation for the address is not answered.
+    let group = solicited_node(our_ip6());
+    let group_mac = crate::wire::ipv6::multicast_mac(group);
+    let ns = frame(
+        group_mac,
+        repr(peer_ip6(), group, 255),
+        &icmpv6(peer_ip6(), group, solicit(our_ip6(), true)),
+    );
+    assert!(receive(&mut iface, &mut sockets, at(500), &ns).is_empty());
+    assert_eq!(
+        iface.ip6_state(our_ip6()),
+        Some(dad::AddressState::Tentative)
+    );
+    // Another node's advertisement for the link-local address: a duplicate.
+    let mut na = vec![136u8, 0, 0, 0, 0x20, 0, 0, 0];
+    na.extend_from_slice(&our_link_local().octets());
+    let na = icmpv6(peer_ip6(), ALL_NODES, na);
+    let all_nodes_mac = crate::wire::ipv6::multicast_mac(ALL_NODES);
+    receive(
+        &mut iface,
+        &mut sockets,
+        at(600),
+        &frame(all_nodes_mac, repr(peer_ip6(), ALL_NODES, 255), &na),
+    );
+    assert_eq!(
+        iface.ip6_state(our_link_local()),
+        Some(dad::AddressState::Duplicate)
+    );
+    // A second later the other address is ours and answers.
+    out.clear();
+    iface.poll(at(1000), &mut sockets, &mut out);
+    assert!(out.is_empty(), "no more probes");
+    assert_eq!(
+        iface.ip6_state(our_ip6()),
+        Some(dad::AddressState::Preferred)
+    );
+    let answered = receive(&mut iface, &mut sockets, at(1001), &ns);
+    assert_eq!(answered.len(), 1);
+    let (_, ip, _) = parse_reply(&answered[0]);
+    assert_eq!(ip.src, our_ip6());
+    // The duplicate link-local address never answers.
+    let ll_group = solicited_node(our_link_local());
+    let ll_ns = frame(
+        crate::wire::ipv6::multicast_mac(ll_group),
+        repr(peer_ip6(), ll_group, 255),
+        &icmpv6(peer_ip6(), ll_group, solicit(our_link_local(), true)),
+    );
+    assert!(receive(&mut iface, &mut sockets, at(1002), &ll_ns).is_empty());
+    let stats = iface.stats();
+    assert_eq!(stats.icmpv6.dad_probes_sent, 2);
+    assert_eq!(stats.icmpv6.dad_duplicates, 1);
+}
+
+#[test]
+fn another_nodes_probe_for_our_tentative_address_makes_it_a_duplicate() {
+    let cidr = Ipv4Cidr {
+        addr: Ipv4Addr::new(10, 0, 0, 2),
+        prefix_len: 24,
+    };
+    let mut config = InterfaceConfig::new(OUR_MAC, cidr, None, 1500);
+    config.ip6 = Some(Ipv6Cidr {
+        addr: our_ip6(),
+        prefix_len: 64,
+    });
+    let mut iface = Interface::new(config, Rng::new(5));
+    let mut sockets = Sockets {
+        udp: UdpSockets::new(Rng::new(6), UdpBuffers::default()),
+        tcp: crate::tcp::TcpSockets::new(Rng::new(7), crate::tcp::TcpConfig::default()),
+    };
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    iface.poll(at(0), &mut sockets, &mut out);
+    let group = solicited_node(our_ip6());
+    let probe = frame(
+        crate::wire::ipv6::multicast_mac(group),
+        repr(Ipv6Addr::UNSPECIFIED, group, 255),
+        &icmpv6(Ipv6Addr::UNSPECIFIED, group, solicit(our_ip6(), false)),
+    );
+    assert!(receive(&mut iface, &mut sockets, at(10), &probe).is_empty());
+    assert_eq!(
+        iface.ip6_state(our_ip6()),
+        Some(dad::AddressState::Duplicate)
+    );
+    out.clear();
+    iface.poll(at(2000), &mut sockets, &mut out);
+    assert_eq!(
+        iface.ip6_state(our_ip6()),
+        Some(dad::AddressState::Duplicate)
+    );
+    assert_eq!(
+        iface.ip6_state(our_link_local()),
+        Some(dad::AddressState::Preferred)
+    );
 }

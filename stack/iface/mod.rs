@@ -6,6 +6,7 @@
 
 pub mod arp;
 mod arp_io;
+pub mod dad;
 mod icmp;
 mod icmpv6;
 mod ipv4;
@@ -97,8 +98,12 @@ pub struct InterfaceConfig {
     /// link-local address of its MAC and answers neighbour discovery and
     /// echo on both.
     pub ip6: Option<Ipv6Cidr>,
-    /// IPv6 neighbour cache settings.
+    /// IPv6 neighbour cache settings (its `retransmit` also spaces our
+    /// duplicate address detection probes).
     pub neighbor: NeighborConfig,
+    /// Duplicate address detection probes per IPv6 address before it is
+    /// used (RFC 4862 DupAddrDetectTransmits, 1; 0 uses it at once).
+    pub dad_transmits: u32,
     /// Largest IP datagram per frame, in bytes.
     pub mtu: usize,
     /// ARP cache settings.
@@ -143,6 +148,7 @@ impl InterfaceConfig {
             gateway,
             ip6: None,
             neighbor: NeighborConfig::default(),
+            dad_transmits: 1,
             mtu,
             arp: ArpConfig::default(),
             reassembly: ReassemblyConfig::default(),
@@ -178,6 +184,8 @@ pub struct Interface {
     reassembler6: Reassembler<Fragment6Key>,
     /// Identification of the next IPv6 packet we fragment.
     next_ident6: u32,
+    /// Duplicate address detection of our IPv6 addresses.
+    dad: dad::Dad,
     /// The link-local IPv6 address of our MAC (used with `ip6` only).
     link_local: Ipv6Addr,
     /// The device's checksum verdicts on the frame being received.
@@ -199,6 +207,14 @@ impl Interface {
             retry: Vec::new(),
             neighbors: NeighborCache::new(config.neighbor.clone()),
             reassembler6: Reassembler::new_v6(config.reassembly.clone()),
+            dad: {
+                let link_local = crate::wire::ipv6::link_local_from_mac(config.mac);
+                let addrs: Vec<Ipv6Addr> = config
+                    .ip6
+                    .map(|cidr| vec![link_local, cidr.addr])
+                    .unwrap_or_default();
+                dad::Dad::new(&addrs, config.dad_transmits, config.neighbor.retransmit)
+            },
             link_local: crate::wire::ipv6::link_local_from_mac(config.mac),
             config,
             ethernet: EthernetStats::default(),
@@ -244,6 +260,11 @@ impl Interface {
             Some(cidr) => vec![self.link_local, cidr.addr],
             None => Vec::new(),
         }
+    }
+
+    /// Where duplicate address detection left `addr`, if it is ours.
+    pub fn ip6_state(&self, addr: Ipv6Addr) -> Option<dad::AddressState> {
+        self.dad.state(addr)
     }
 
     /// The IPv6 neighbour cache (inspection).
@@ -409,6 +430,9 @@ impl Interface {
     pub fn poll<S: FrameSink>(&mut self, now: Instant, sockets: &mut Sockets, sink: &mut S) {
         self.reassembler.expire(now, &mut self.ipv4);
         self.reassembler6.expire(now, &mut self.ipv6);
+        while let Some(addr) = self.dad.due(now) {
+            self.send_dad_probe(now, sink, addr);
+        }
         let mut retry = std::mem::take(&mut self.retry);
         retry.clear();
         self.arp.poll_retries(now, &mut retry);
@@ -430,6 +454,7 @@ impl Interface {
             self.arp.poll_at(),
             self.reassembler.poll_at(),
             self.reassembler6.poll_at(),
+            self.dad.poll_at(),
             sockets.tcp.poll_at(),
         ]
         .into_iter()
