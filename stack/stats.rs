@@ -268,6 +268,9 @@ counters! {
         /// Advertisements claiming one of our addresses after it was
         /// checked (counted; the address stays ours).
         rx_address_conflicts,
+        /// Router advertisements received and valid (taken with
+        /// `--accept-ra`).
+        rx_router_adverts,
         /// Duplicate address detection probes sent (RFC 4862).
         dad_probes_sent,
         /// Our addresses found in use by another node while being checked:

@@ -17,6 +17,7 @@ use std::net::Ipv6Addr;
 
 const ECHO_REQUEST: u8 = 128;
 const ECHO_REPLY: u8 = 129;
+const ROUTER_ADVERT: u8 = 134;
 const NEIGHBOR_SOLICIT: u8 = 135;
 const NEIGHBOR_ADVERT: u8 = 136;
 /// Option types (RFC 4861 4.6.1).
@@ -91,6 +92,7 @@ impl Interface {
             }
             NEIGHBOR_SOLICIT => self.neighbor_solicit(now, ip, src_mac, message, sink),
             NEIGHBOR_ADVERT => self.neighbor_advert(now, ip, message),
+            ROUTER_ADVERT => self.router_advert(now, ip, message),
             _ => {
                 self.icmpv6.rx_other += 1;
                 self.unclaimed();
@@ -228,6 +230,46 @@ impl Interface {
         self.neighbors
             .advertised(now, target, target_link, solicited, override_flag);
         self.unclaimed();
+    }
+
+    /// RFC 4861 6.1.2 validation, then 6.3.4 for the default router: with
+    /// `accept_ra`, a router advertising a lifetime becomes the default
+    /// router until it ends (a configured `gateway6` still wins), one
+    /// advertising 0 stops being it; its link-layer address is learnt.
+    /// Prefixes, MTU and SLAAC are not taken.
+    fn router_advert(&mut self, now: Instant, ip: &Ipv6Repr, message: &[u8]) {
+        const RA_LEN: usize = 16;
+        if ip.hop_limit != ND_HOP_LIMIT
+            || message[1] != 0
+            || message.len() < RA_LEN
+            || !ip.src.is_unicast_link_local()
+        {
+            self.icmpv6.rx_nd_invalid += 1;
+            return;
+        }
+        let Ok(source_link) = link_option(&message[RA_LEN..], SOURCE_LINK_ADDR) else {
+            self.icmpv6.rx_nd_invalid += 1;
+            return;
+        };
+        self.icmpv6.rx_router_adverts += 1;
+        // The kernel may want it too (its own router list).
+        self.unclaimed();
+        if !self.config.accept_ra {
+            return;
+        }
+        if let Some(mac) = source_link {
+            self.neighbors.learn_unconfirmed(now, ip.src, mac);
+        }
+        let lifetime = u16::from_be_bytes([message[6], message[7]]);
+        if lifetime > 0 {
+            let until = now + crate::time::Duration::from_secs(u64::from(lifetime));
+            self.learnt_router6 = Some((ip.src, until));
+        } else if self
+            .learnt_router6
+            .is_some_and(|(router, _)| router == ip.src)
+        {
+            self.learnt_router6 = None;
+        }
     }
 
     /// Sends a duplicate address detection probe for our tentative

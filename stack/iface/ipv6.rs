@@ -348,17 +348,15 @@ impl Interface {
         let mac = if dst.is_multicast() {
             multicast_mac(dst)
         } else {
-            let on_link = dst.is_unicast_link_local()
-                || self.config.ip6.is_some_and(|cidr| cidr.contains(dst));
-            if !on_link {
+            let Some(next_hop) = self.next_hop6(now, dst) else {
                 self.ipv6.tx_no_route += 1;
                 return false;
-            }
-            match self.neighbors.lookup(now, dst) {
+            };
+            match self.neighbors.lookup(now, next_hop) {
                 NeighborLookup::Found(mac) => mac,
                 NeighborLookup::Solicit => {
                     self.ipv6.tx_unresolved += 1;
-                    self.send_neighbor_solicit(now, sink, dst);
+                    self.send_neighbor_solicit(now, sink, next_hop);
                     return false;
                 }
                 NeighborLookup::Pending => {
@@ -436,6 +434,26 @@ impl Interface {
             self.ipv6.tx_fragmented += 1;
         }
         sent_all
+    }
+
+    /// The neighbour to hand a packet for unicast `dst` to: `dst` itself
+    /// when it is on-link (link-local, or inside our prefix), else the
+    /// default router (`gateway6`, or one advertised and not expired).
+    pub(super) fn next_hop6(&self, now: Instant, dst: Ipv6Addr) -> Option<Ipv6Addr> {
+        let on_link =
+            dst.is_unicast_link_local() || self.config.ip6.is_some_and(|cidr| cidr.contains(dst));
+        if on_link {
+            return Some(dst);
+        }
+        self.default_router6(now)
+    }
+
+    /// The default router in use at `now`, if any.
+    pub fn default_router6(&self, now: Instant) -> Option<Ipv6Addr> {
+        self.config.gateway6.or(self
+            .learnt_router6
+            .filter(|&(_, until)| now < until)
+            .map(|(router, _)| router))
     }
 
     /// Our address to answer `peer` from: the link-local one for a

@@ -23,6 +23,11 @@ fn our_link_local() -> Ipv6Addr {
 }
 
 fn setup() -> (Interface, Sockets) {
+    setup_with(|_| {})
+}
+
+/// `setup`, with `tune` changing the configuration first.
+fn setup_with(tune: impl FnOnce(&mut InterfaceConfig)) -> (Interface, Sockets) {
     let cidr = Ipv4Cidr {
         addr: Ipv4Addr::new(10, 0, 0, 2),
         prefix_len: 24,
@@ -34,6 +39,7 @@ fn setup() -> (Interface, Sockets) {
     });
     // Addresses usable at once; `duplicate_address_detection` checks them.
     config.dad_transmits = 0;
+    tune(&mut config);
     let sockets = Sockets {
         udp: UdpSockets::new(Rng::new(6), UdpBuffers::default()),
         tcp: crate::tcp::TcpSockets::new(Rng::new(7), crate::tcp::TcpConfig::default()),
@@ -763,4 +769,139 @@ fn another_nodes_probe_for_our_tentative_address_makes_it_a_duplicate() {
         iface.ip6_state(our_link_local()),
         Some(dad::AddressState::Preferred)
     );
+}
+
+const ROUTER_MAC: MacAddr = MacAddr([0x02, 0xdd, 0, 0, 0, 0x99]);
+
+fn router_ll() -> Ipv6Addr {
+    "fe80::99".parse().unwrap()
+}
+
+fn far_peer() -> Ipv6Addr {
+    "2001:db8:5::5".parse().unwrap()
+}
+
+/// An echo request from the off-link `far_peer`, through the router.
+fn far_echo() -> Vec<u8> {
+    let request = vec![128u8, 0, 0, 0, 0, 7, 0, 1, 1, 2, 3, 4];
+    let ip = Ipv6Repr {
+        src: far_peer(),
+        ..repr(far_peer(), our_ip6(), 60)
+    };
+    let mut message = request;
+    message[2..4].fill(0);
+    let sum = !add_sums(
+        ip.pseudo_header_sum(next_header::ICMPV6, message.len()),
+        crate::wire::checksum::data(&message),
+    );
+    message[2..4].copy_from_slice(&sum.to_be_bytes());
+    let mut f = frame(OUR_MAC, ip, &message);
+    f[6..12].copy_from_slice(&ROUTER_MAC.0);
+    f
+}
+
+/// A router advertisement from `router_ll` with `lifetime` seconds and
+/// its link-layer address.
+fn router_advert(lifetime: u16, src: Ipv6Addr) -> Vec<u8> {
+    let mut ra = vec![134u8, 0, 0, 0, 64, 0];
+    ra.extend_from_slice(&lifetime.to_be_bytes());
+    ra.extend_from_slice(&[0; 8]);
+    ra.extend_from_slice(&[1, 1]);
+    ra.extend_from_slice(&ROUTER_MAC.0);
+    let ip = repr(src, ALL_NODES, 255);
+    let mut message = ra;
+    let sum = !add_sums(
+        ip.pseudo_header_sum(next_header::ICMPV6, message.len()),
+        crate::wire::checksum::data(&message),
+    );
+    message[2..4].copy_from_slice(&sum.to_be_bytes());
+    frame(crate::wire::ipv6::multicast_mac(ALL_NODES), ip, &message)
+}
+
+#[test]
+fn off_link_replies_go_through_the_configured_router() {
+    let (mut iface, mut sockets) = setup_with(|c| c.gateway6 = Some(router_ll()));
+    // The router is resolved first: a solicitation for it, the reply dropped.
+    let out = receive(&mut iface, &mut sockets, at(1), &far_echo());
+    assert_eq!(out.len(), 1);
+    let (_, ip, ns) = parse_reply(&out[0]);
+    assert_eq!(ns[0], 135);
+    assert_eq!(&ns[8..24], &router_ll().octets());
+    assert_eq!(
+        ip.src,
+        our_link_local(),
+        "a link-local target is asked from our link-local"
+    );
+    let mut na = vec![136u8, 0, 0, 0, 0x60, 0, 0, 0];
+    na.extend_from_slice(&router_ll().octets());
+    na.extend_from_slice(&[2, 1]);
+    na.extend_from_slice(&ROUTER_MAC.0);
+    let na = icmpv6(router_ll(), our_link_local(), na);
+    receive(
+        &mut iface,
+        &mut sockets,
+        at(2),
+        &frame(OUR_MAC, repr(router_ll(), our_link_local(), 255), &na),
+    );
+    let out = receive(&mut iface, &mut sockets, at(3), &far_echo());
+    assert_eq!(out.len(), 1);
+    let (mac, ip, reply) = parse_reply(&out[0]);
+    assert_eq!(mac, ROUTER_MAC, "handed to the router");
+    assert_eq!((ip.src, ip.dst), (our_ip6(), far_peer()));
+    assert_eq!(reply[0], 129);
+    assert_eq!(iface.default_router6(at(3)), Some(router_ll()));
+}
+
+#[test]
+fn router_advertisements_set_the_default_router_when_accepted() {
+    let (mut iface, mut sockets) = setup_with(|c| c.accept_ra = true);
+    assert!(receive(&mut iface, &mut sockets, at(1), &far_echo()).is_empty());
+    assert_eq!(iface.stats().ipv6.tx_no_route, 1);
+    // From a global address: invalid (RFC 4861 6.1.2).
+    receive(
+        &mut iface,
+        &mut sockets,
+        at(2),
+        &router_advert(1800, peer_ip6()),
+    );
+    assert_eq!(iface.default_router6(at(2)), None);
+    assert_eq!(iface.stats().icmpv6.rx_nd_invalid, 1);
+    receive(
+        &mut iface,
+        &mut sockets,
+        at(3),
+        &router_advert(1800, router_ll()),
+    );
+    assert_eq!(iface.default_router6(at(3)), Some(router_ll()));
+    // Its link-layer address came with it: the reply goes straight out.
+    let out = receive(&mut iface, &mut sockets, at(4), &far_echo());
+    let (mac, ip, _) = parse_reply(&out[0]);
+    assert_eq!((mac, ip.dst), (ROUTER_MAC, far_peer()));
+    // The lifetime runs out...
+    let later = at(3) + Duration::from_secs(1800);
+    assert_eq!(iface.default_router6(later), None);
+    // ... or the router withdraws.
+    receive(
+        &mut iface,
+        &mut sockets,
+        at(5),
+        &router_advert(0, router_ll()),
+    );
+    assert_eq!(iface.default_router6(at(5)), None);
+    assert_eq!(iface.stats().icmpv6.rx_router_adverts, 2);
+}
+
+#[test]
+fn router_advertisements_are_ignored_unless_accepted() {
+    let (mut iface, mut sockets) = setup();
+    receive(
+        &mut iface,
+        &mut sockets,
+        at(1),
+        &router_advert(1800, router_ll()),
+    );
+    assert_eq!(iface.default_router6(at(1)), None);
+    assert_eq!(iface.stats().icmpv6.rx_router_adverts, 1);
+    assert!(receive(&mut iface, &mut sockets, at(2), &far_echo()).is_empty());
+    assert_eq!(iface.stats().ipv6.tx_no_route, 1);
 }

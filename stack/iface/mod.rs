@@ -101,6 +101,13 @@ pub struct InterfaceConfig {
     /// IPv6 neighbour cache settings (its `retransmit` also spaces our
     /// duplicate address detection probes).
     pub neighbor: NeighborConfig,
+    /// IPv6 default router (link-local, or inside the `ip6` prefix): the
+    /// next hop of off-link destinations. Takes precedence over routers
+    /// learnt from advertisements.
+    pub gateway6: Option<Ipv6Addr>,
+    /// Take the default router from router advertisements (RFC 4861 6.3.4)
+    /// when no `gateway6` is configured.
+    pub accept_ra: bool,
     /// Duplicate address detection probes per IPv6 address before it is
     /// used (RFC 4862 DupAddrDetectTransmits, 1; 0 uses it at once).
     pub dad_transmits: u32,
@@ -149,6 +156,8 @@ impl InterfaceConfig {
             ip6: None,
             neighbor: NeighborConfig::default(),
             dad_transmits: 1,
+            gateway6: None,
+            accept_ra: false,
             mtu,
             arp: ArpConfig::default(),
             reassembly: ReassemblyConfig::default(),
@@ -186,6 +195,9 @@ pub struct Interface {
     next_ident6: u32,
     /// Duplicate address detection of our IPv6 addresses.
     dad: dad::Dad,
+    /// The default router learnt from advertisements, and when its
+    /// advertised lifetime ends.
+    learnt_router6: Option<(Ipv6Addr, Instant)>,
     /// The link-local IPv6 address of our MAC (used with `ip6` only).
     link_local: Ipv6Addr,
     /// The device's checksum verdicts on the frame being received.
@@ -207,6 +219,7 @@ impl Interface {
             retry: Vec::new(),
             neighbors: NeighborCache::new(config.neighbor.clone()),
             reassembler6: Reassembler::new_v6(config.reassembly.clone()),
+            learnt_router6: None,
             dad: {
                 let link_local = crate::wire::ipv6::link_local_from_mac(config.mac);
                 let addrs: Vec<Ipv6Addr> = config

@@ -64,6 +64,13 @@ pub struct NetOptions {
     /// link-local address of our MAC.
     #[arg(long)]
     pub ip6: Option<crate::wire::Ipv6Cidr>,
+    /// IPv6 default router: link-local, or inside the --ip6 prefix.
+    #[arg(long)]
+    pub gateway6: Option<std::net::Ipv6Addr>,
+    /// Take the IPv6 default router from router advertisements (when no
+    /// --gateway6 is given).
+    #[arg(long)]
+    pub accept_ra: bool,
     /// The stack's MAC address (default: the device's).
     #[arg(long)]
     pub mac: Option<MacAddr>,
@@ -131,9 +138,20 @@ impl NetOptions {
                 return Err("--gateway must be inside the --ip subnet");
             }
         }
+        if let Some(gateway6) = self.gateway6 {
+            let ip6 = self.ip6.ok_or("--gateway6 needs --ip6")?;
+            if !gateway6.is_unicast_link_local() && !ip6.contains(gateway6) {
+                return Err("--gateway6 must be link-local or inside the --ip6 prefix");
+            }
+        }
+        if self.accept_ra && self.ip6.is_none() {
+            return Err("--accept-ra needs --ip6");
+        }
         Ok(super::StackConfig {
             gateway: self.gateway,
             ip6: self.ip6,
+            gateway6: self.gateway6,
+            accept_ra: self.accept_ra,
             mac: self.mac,
             ..super::StackConfig::new(ip)
         })
@@ -206,6 +224,31 @@ mod tests {
         );
         assert_eq!(app.net.eal_args(), ["-l", "1", "--no-pci"]);
         assert!(app.net.json);
+    }
+
+    #[test]
+    fn ipv6_options_are_checked_together() {
+        let config = |args: &[&str]| {
+            let mut all = vec!["app", "--ip", "10.0.0.2/24"];
+            all.extend_from_slice(args);
+            App::try_parse_from(all).unwrap().net.stack_config()
+        };
+        let ok = config(&[
+            "--ip6",
+            "fd00::2/64",
+            "--gateway6",
+            "fe80::1",
+            "--accept-ra",
+        ])
+        .unwrap();
+        assert_eq!(ok.ip6.unwrap().prefix_len, 64);
+        assert_eq!(ok.gateway6, Some("fe80::1".parse().unwrap()));
+        assert!(ok.accept_ra);
+        assert!(config(&["--ip6", "fd00::2/64", "--gateway6", "fd00::1"]).is_ok());
+        assert!(config(&["--ip6", "fd00::2/64", "--gateway6", "fd01::1"]).is_err());
+        assert!(config(&["--gateway6", "fe80::1"]).is_err());
+        assert!(config(&["--accept-ra"]).is_err());
+        assert!(App::try_parse_from(["app", "--ip6", "ff02::1/64"]).is_err());
     }
 
     #[test]

@@ -27,6 +27,11 @@ pub struct StackConfig {
     /// Our IPv6 address and prefix (`None`: IPv6 off). See
     /// [`InterfaceConfig::ip6`].
     pub ip6: Option<crate::wire::Ipv6Cidr>,
+    /// IPv6 default router. See [`InterfaceConfig::gateway6`].
+    pub gateway6: Option<std::net::Ipv6Addr>,
+    /// Take the IPv6 default router from router advertisements. See
+    /// [`InterfaceConfig::accept_ra`].
+    pub accept_ra: bool,
     /// Our MAC (default: the device's).
     pub mac: Option<MacAddr>,
     /// Seed of every random choice (ephemeral ports, IP ids); `None` draws one.
@@ -52,6 +57,8 @@ impl StackConfig {
             ip,
             gateway: None,
             ip6: None,
+            gateway6: None,
+            accept_ra: false,
             mac: None,
             seed: None,
             udp_buffers: UdpBuffers::default(),
@@ -120,6 +127,8 @@ impl<D: Device, C: Clock> Stack<D, C> {
         let iface_config = InterfaceConfig {
             tx_offload: caps.offloads,
             ip6: config.ip6,
+            gateway6: config.gateway6,
+            accept_ra: config.accept_ra,
             ..InterfaceConfig::new(
                 config.mac.unwrap_or(caps.mac),
                 config.ip,
