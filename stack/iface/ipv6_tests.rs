@@ -501,6 +501,12 @@ fn incomplete_fragments_time_out_and_bad_ones_are_counted() {
     receive(&mut iface, &mut sockets, at(1), &cut);
     let mut out: Vec<Vec<u8>> = Vec::new();
     iface.poll(at(1) + Duration::from_secs(31), &mut sockets, &mut out);
+    assert_eq!(
+        iface.reassembly_load().0,
+        1,
+        "IPv6 waits 60 s, not IPv4's 30"
+    );
+    iface.poll(at(1) + Duration::from_secs(60), &mut sockets, &mut out);
     let stats = iface.stats();
     assert_eq!(stats.ipv6.frag_malformed, 1);
     assert_eq!(stats.ipv6.rx_truncated, 1);

@@ -31,6 +31,9 @@ use reassembly::{Fragment6Key, Reassembler, ReassemblyConfig};
 use smoltcp::wire::{EthernetFrame, EthernetProtocol};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+/// How long an incomplete IPv6 packet is kept in reassembly (RFC 8200 4.5).
+const IPV6_REASSEMBLY_TIMEOUT: crate::time::Duration = crate::time::Duration::from_secs(60);
+
 /// Bytes of an Ethernet II header.
 pub const ETHERNET_HEADER_LEN: usize = 14;
 /// Shortest Ethernet frame without FCS; shorter frames are zero-padded.
@@ -218,7 +221,12 @@ impl Interface {
             scratch: Vec::new(),
             retry: Vec::new(),
             neighbors: NeighborCache::new(config.neighbor.clone()),
-            reassembler6: Reassembler::new_v6(config.reassembly.clone()),
+            // RFC 8200 4.5: 60 s from the first fragment (Linux's
+            // ip6frag_time), where IPv4's default is 30.
+            reassembler6: Reassembler::new_v6(ReassemblyConfig {
+                timeout: config.reassembly.timeout.max(IPV6_REASSEMBLY_TIMEOUT),
+                ..config.reassembly.clone()
+            }),
             learnt_router6: None,
             dad: {
                 let link_local = crate::wire::ipv6::link_local_from_mac(config.mac);
