@@ -40,6 +40,28 @@ pub(super) fn seal(message: &mut [u8], pseudo_header: u16) {
     message[2..4].copy_from_slice(&sum.to_be_bytes());
 }
 
+/// Writes a solicitation or advertisement (`kind` and its flags byte)
+/// for `target` into `message` ([`ND_LEN`] bytes, 8 more with a
+/// link-layer `option` of the given type), checksummed.
+fn write_nd(
+    message: &mut [u8],
+    (kind, flags): (u8, u8),
+    target: Ipv6Addr,
+    option: Option<(u8, MacAddr)>,
+    pseudo_header: u16,
+) {
+    message.fill(0);
+    message[0] = kind;
+    message[4] = flags;
+    message[8..24].copy_from_slice(&target.octets());
+    if let Some((option_kind, mac)) = option {
+        message[24] = option_kind;
+        message[25] = 1;
+        message[26..32].copy_from_slice(&mac.0);
+    }
+    seal(message, pseudo_header);
+}
+
 /// The target address of a solicitation or advertisement (at least
 /// [`ND_LEN`] bytes).
 fn target_of(message: &[u8]) -> Ipv6Addr {
@@ -183,17 +205,10 @@ impl Interface {
             }
             (ip.src, FLAG_SOLICITED | FLAG_OVERRIDE)
         };
-        let mac = self.config.mac;
+        let option = Some((TARGET_LINK_ADDR, self.config.mac));
         let header = (target, dst, next_header::ICMPV6, ND_HOP_LIMIT);
         if self.send_ip6(now, sink, header, ND_LEN + 8, |advert, pseudo| {
-            advert.fill(0);
-            advert[0] = NEIGHBOR_ADVERT;
-            advert[4] = flags;
-            advert[8..24].copy_from_slice(&target.octets());
-            advert[24] = TARGET_LINK_ADDR;
-            advert[25] = 1;
-            advert[26..32].copy_from_slice(&mac.0);
-            seal(advert, pseudo);
+            write_nd(advert, (NEIGHBOR_ADVERT, flags), target, option, pseudo)
         }) {
             self.icmpv6.tx_neighbor_adverts += 1;
         }
@@ -288,10 +303,7 @@ impl Interface {
             ND_HOP_LIMIT,
         );
         if self.send_ip6(now, sink, header, ND_LEN, |solicit, pseudo| {
-            solicit.fill(0);
-            solicit[0] = NEIGHBOR_SOLICIT;
-            solicit[8..24].copy_from_slice(&target.octets());
-            seal(solicit, pseudo);
+            write_nd(solicit, (NEIGHBOR_SOLICIT, 0), target, None, pseudo)
         }) {
             self.icmpv6.dad_probes_sent += 1;
         }
@@ -305,7 +317,6 @@ impl Interface {
         sink: &mut S,
         target: Ipv6Addr,
     ) {
-        let mac = self.config.mac;
         let src = self.source_for(target);
         let header = (
             src,
@@ -313,14 +324,9 @@ impl Interface {
             next_header::ICMPV6,
             ND_HOP_LIMIT,
         );
+        let option = Some((SOURCE_LINK_ADDR, self.config.mac));
         if self.send_ip6(now, sink, header, ND_LEN + 8, |solicit, pseudo| {
-            solicit.fill(0);
-            solicit[0] = NEIGHBOR_SOLICIT;
-            solicit[8..24].copy_from_slice(&target.octets());
-            solicit[24] = SOURCE_LINK_ADDR;
-            solicit[25] = 1;
-            solicit[26..32].copy_from_slice(&mac.0);
-            seal(solicit, pseudo);
+            write_nd(solicit, (NEIGHBOR_SOLICIT, 0), target, option, pseudo)
         }) {
             self.icmpv6.tx_neighbor_solicits += 1;
         }

@@ -350,15 +350,7 @@ fn bad_input_is_counted_and_never_answered() {
 
 #[test]
 fn without_ip6_the_interface_leaves_ipv6_alone() {
-    let cidr = Ipv4Cidr {
-        addr: Ipv4Addr::new(10, 0, 0, 2),
-        prefix_len: 24,
-    };
-    let mut iface = Interface::new(InterfaceConfig::new(OUR_MAC, cidr, None, 1500), Rng::new(1));
-    let mut sockets = Sockets {
-        udp: UdpSockets::new(Rng::new(6), UdpBuffers::default()),
-        tcp: crate::tcp::TcpSockets::new(Rng::new(7), crate::tcp::TcpConfig::default()),
-    };
+    let (mut iface, mut sockets) = setup_with(|c| c.ip6 = None);
     let group = solicited_node(our_ip6());
     let ns = icmpv6(peer_ip6(), group, solicit(our_ip6(), true));
     let f = frame(
@@ -649,20 +641,7 @@ fn errors_are_rate_limited_and_quotes_bounded() {
 
 #[test]
 fn duplicate_address_detection_probes_then_uses_the_addresses() {
-    let cidr = Ipv4Cidr {
-        addr: Ipv4Addr::new(10, 0, 0, 2),
-        prefix_len: 24,
-    };
-    let mut config = InterfaceConfig::new(OUR_MAC, cidr, None, 1500);
-    config.ip6 = Some(Ipv6Cidr {
-        addr: our_ip6(),
-        prefix_len: 64,
-    });
-    let mut iface = Interface::new(config, Rng::new(5));
-    let mut sockets = Sockets {
-        udp: UdpSockets::new(Rng::new(6), UdpBuffers::default()),
-        tcp: crate::tcp::TcpSockets::new(Rng::new(7), crate::tcp::TcpConfig::default()),
-    };
+    let (mut iface, mut sockets) = setup_with(|c| c.dad_transmits = 1);
     let mut out: Vec<Vec<u8>> = Vec::new();
     iface.poll(at(0), &mut sockets, &mut out);
     assert_eq!(out.len(), 2, "one probe per address");
@@ -738,20 +717,7 @@ fn duplicate_address_detection_probes_then_uses_the_addresses() {
 
 #[test]
 fn another_nodes_probe_for_our_tentative_address_makes_it_a_duplicate() {
-    let cidr = Ipv4Cidr {
-        addr: Ipv4Addr::new(10, 0, 0, 2),
-        prefix_len: 24,
-    };
-    let mut config = InterfaceConfig::new(OUR_MAC, cidr, None, 1500);
-    config.ip6 = Some(Ipv6Cidr {
-        addr: our_ip6(),
-        prefix_len: 64,
-    });
-    let mut iface = Interface::new(config, Rng::new(5));
-    let mut sockets = Sockets {
-        udp: UdpSockets::new(Rng::new(6), UdpBuffers::default()),
-        tcp: crate::tcp::TcpSockets::new(Rng::new(7), crate::tcp::TcpConfig::default()),
-    };
+    let (mut iface, mut sockets) = setup_with(|c| c.dad_transmits = 1);
     let mut out: Vec<Vec<u8>> = Vec::new();
     iface.poll(at(0), &mut sockets, &mut out);
     let group = solicited_node(our_ip6());
