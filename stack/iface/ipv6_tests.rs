@@ -103,6 +103,18 @@ fn solicit(target: Ipv6Addr, with_source_link: bool) -> Vec<u8> {
     m
 }
 
+/// A whole frame: a solicitation from `src` for `target`, to the
+/// target's solicited-node group (with our peer's link-layer address
+/// unless `with_source_link` is false), hop limit 255.
+fn solicit_frame(src: Ipv6Addr, target: Ipv6Addr, with_source_link: bool) -> Vec<u8> {
+    let group = solicited_node(target);
+    frame(
+        crate::wire::ipv6::multicast_mac(group),
+        repr(src, group, 255),
+        &icmpv6(src, group, solicit(target, with_source_link)),
+    )
+}
+
 fn parse_reply(frame: &[u8]) -> (MacAddr, Ipv6Repr, Vec<u8>) {
     assert_eq!(&frame[12..14], &[0x86, 0xdd], "an IPv6 frame");
     let mut dst = [0u8; 6];
@@ -125,18 +137,8 @@ fn receive(iface: &mut Interface, sockets: &mut Sockets, now: Instant, f: &[u8])
 #[test]
 fn solicitation_for_our_address_is_answered_and_the_sender_learnt() {
     let (mut iface, mut sockets) = setup();
-    let group = solicited_node(our_ip6());
-    let ns = icmpv6(peer_ip6(), group, solicit(our_ip6(), true));
-    let out = receive(
-        &mut iface,
-        &mut sockets,
-        at(1),
-        &frame(
-            crate::wire::ipv6::multicast_mac(group),
-            repr(peer_ip6(), group, 255),
-            &ns,
-        ),
-    );
+    let ns = solicit_frame(peer_ip6(), our_ip6(), true);
+    let out = receive(&mut iface, &mut sockets, at(1), &ns);
     assert_eq!(out.len(), 1, "one advertisement");
     let (mac, ip, na) = parse_reply(&out[0]);
     assert_eq!(mac, PEER_MAC, "sent straight to the solicitor");
@@ -396,18 +398,7 @@ fn fragments(upper: &[u8], chunk: usize, ident: u32) -> Vec<Vec<u8>> {
 fn big_echo_is_reassembled_and_the_reply_fragmented() {
     let (mut iface, mut sockets) = setup();
     // The peer resolves us first, so we know it.
-    let group = solicited_node(our_ip6());
-    let ns = icmpv6(peer_ip6(), group, solicit(our_ip6(), true));
-    receive(
-        &mut iface,
-        &mut sockets,
-        at(1),
-        &frame(
-            crate::wire::ipv6::multicast_mac(group),
-            repr(peer_ip6(), group, 255),
-            &ns,
-        ),
-    );
+    learn_peer(&mut iface, &mut sockets);
     let mut request = vec![128u8, 0, 0, 0, 0x55, 0x66, 0, 9];
     request.extend((0..8000u32).map(|i| (i * 7 + i / 13) as u8));
     let request = icmpv6(peer_ip6(), our_ip6(), request);
@@ -509,18 +500,8 @@ fn incomplete_fragments_time_out_and_bad_ones_are_counted() {
 
 /// Has the interface learn the peer, as the peer's own solicitation does.
 fn learn_peer(iface: &mut Interface, sockets: &mut Sockets) {
-    let group = solicited_node(our_ip6());
-    let ns = icmpv6(peer_ip6(), group, solicit(our_ip6(), true));
-    let out = receive(
-        iface,
-        sockets,
-        at(1),
-        &frame(
-            crate::wire::ipv6::multicast_mac(group),
-            repr(peer_ip6(), group, 255),
-            &ns,
-        ),
-    );
+    let ns = solicit_frame(peer_ip6(), our_ip6(), true);
+    let out = receive(iface, sockets, at(1), &ns);
     assert_eq!(out.len(), 1, "answered");
 }
 
@@ -663,13 +644,7 @@ fn duplicate_address_detection_probes_then_uses_the_addresses() {
         );
     }
     // While tentative, a solicitation for the address is not answered.
-    let group = solicited_node(our_ip6());
-    let group_mac = crate::wire::ipv6::multicast_mac(group);
-    let ns = frame(
-        group_mac,
-        repr(peer_ip6(), group, 255),
-        &icmpv6(peer_ip6(), group, solicit(our_ip6(), true)),
-    );
+    let ns = solicit_frame(peer_ip6(), our_ip6(), true);
     assert!(receive(&mut iface, &mut sockets, at(500), &ns).is_empty());
     assert_eq!(
         iface.ip6_state(our_ip6()),
@@ -703,12 +678,7 @@ fn duplicate_address_detection_probes_then_uses_the_addresses() {
     let (_, ip, _) = parse_reply(&answered[0]);
     assert_eq!(ip.src, our_ip6());
     // The duplicate link-local address never answers.
-    let ll_group = solicited_node(our_link_local());
-    let ll_ns = frame(
-        crate::wire::ipv6::multicast_mac(ll_group),
-        repr(peer_ip6(), ll_group, 255),
-        &icmpv6(peer_ip6(), ll_group, solicit(our_link_local(), true)),
-    );
+    let ll_ns = solicit_frame(peer_ip6(), our_link_local(), true);
     assert!(receive(&mut iface, &mut sockets, at(1002), &ll_ns).is_empty());
     let stats = iface.stats();
     assert_eq!(stats.icmpv6.dad_probes_sent, 2);
@@ -720,12 +690,7 @@ fn another_nodes_probe_for_our_tentative_address_makes_it_a_duplicate() {
     let (mut iface, mut sockets) = setup_with(|c| c.dad_transmits = 1);
     let mut out: Vec<Vec<u8>> = Vec::new();
     iface.poll(at(0), &mut sockets, &mut out);
-    let group = solicited_node(our_ip6());
-    let probe = frame(
-        crate::wire::ipv6::multicast_mac(group),
-        repr(Ipv6Addr::UNSPECIFIED, group, 255),
-        &icmpv6(Ipv6Addr::UNSPECIFIED, group, solicit(our_ip6(), false)),
-    );
+    let probe = solicit_frame(Ipv6Addr::UNSPECIFIED, our_ip6(), false);
     assert!(receive(&mut iface, &mut sockets, at(10), &probe).is_empty());
     assert_eq!(
         iface.ip6_state(our_ip6()),
