@@ -5,9 +5,10 @@
 //! routing; options whose type says "discard if unknown" discard),
 //! fragments reassembled (bounded like IPv4's), and ICMPv6 delivered. TCP
 //! and UDP over IPv6 are counted and dropped (or left to the kernel on the
-//! exception path) until they are implemented. Sending resolves on-link
-//! neighbours through the neighbour cache and fragments what exceeds the
-//! MTU; there is no IPv6 router yet.
+//! exception path) until they are implemented, and draw a Parameter
+//! Problem otherwise. Sending hands off-link destinations to the default
+//! router (`gateway6`, or one advertised), resolves the next hop through
+//! the neighbour cache, and fragments what exceeds the MTU.
 
 use super::neighbor::NeighborLookup;
 use super::reassembly::Fragment6Key;
