@@ -62,6 +62,23 @@ fn write_nd(
     seal(message, pseudo_header);
 }
 
+/// RFC 4861 7.1's checks every neighbour discovery message shares: hop
+/// limit 255 (proof it came from the link), code 0, at least `fixed_len`
+/// bytes before the options, and no malformed option. `None` if they
+/// fail; otherwise the link-layer address of the first `option` among
+/// the options, if there is one.
+fn nd_checked(
+    ip: &Ipv6Repr,
+    message: &[u8],
+    fixed_len: usize,
+    option: u8,
+) -> Option<Option<MacAddr>> {
+    if ip.hop_limit != ND_HOP_LIMIT || message[1] != 0 || message.len() < fixed_len {
+        return None;
+    }
+    link_option(&message[fixed_len..], option).ok()
+}
+
 /// The target address of a solicitation or advertisement (at least
 /// [`ND_LEN`] bytes).
 fn target_of(message: &[u8]) -> Ipv6Addr {
@@ -157,15 +174,11 @@ impl Interface {
         message: &[u8],
         sink: &mut S,
     ) {
-        if ip.hop_limit != ND_HOP_LIMIT || message[1] != 0 || message.len() < ND_LEN {
-            self.icmpv6.rx_nd_invalid += 1;
-            return;
-        }
-        let target = target_of(message);
-        let Ok(source_link) = link_option(&message[ND_LEN..], SOURCE_LINK_ADDR) else {
+        let Some(source_link) = nd_checked(ip, message, ND_LEN, SOURCE_LINK_ADDR) else {
             self.icmpv6.rx_nd_invalid += 1;
             return;
         };
+        let target = target_of(message);
         let from_unspecified = ip.src.is_unspecified();
         if target.is_multicast()
             || (from_unspecified && (ip.dst != solicited_node(target) || source_link.is_some()))
@@ -216,16 +229,12 @@ impl Interface {
 
     /// RFC 4861 7.1.2 validation, then 7.2.5: update the cache.
     fn neighbor_advert(&mut self, now: Instant, ip: &Ipv6Repr, message: &[u8]) {
-        if ip.hop_limit != ND_HOP_LIMIT || message[1] != 0 || message.len() < ND_LEN {
-            self.icmpv6.rx_nd_invalid += 1;
-            return;
-        }
-        let target = target_of(message);
-        let solicited = message[4] & FLAG_SOLICITED != 0;
-        let Ok(target_link) = link_option(&message[ND_LEN..], TARGET_LINK_ADDR) else {
+        let Some(target_link) = nd_checked(ip, message, ND_LEN, TARGET_LINK_ADDR) else {
             self.icmpv6.rx_nd_invalid += 1;
             return;
         };
+        let target = target_of(message);
+        let solicited = message[4] & FLAG_SOLICITED != 0;
         if target.is_multicast() || (ip.dst.is_multicast() && solicited) {
             self.icmpv6.rx_nd_invalid += 1;
             return;
@@ -254,15 +263,8 @@ impl Interface {
     /// Prefixes, MTU and SLAAC are not taken.
     fn router_advert(&mut self, now: Instant, ip: &Ipv6Repr, message: &[u8]) {
         const RA_LEN: usize = 16;
-        if ip.hop_limit != ND_HOP_LIMIT
-            || message[1] != 0
-            || message.len() < RA_LEN
-            || !ip.src.is_unicast_link_local()
-        {
-            self.icmpv6.rx_nd_invalid += 1;
-            return;
-        }
-        let Ok(source_link) = link_option(&message[RA_LEN..], SOURCE_LINK_ADDR) else {
+        let checked = nd_checked(ip, message, RA_LEN, SOURCE_LINK_ADDR);
+        let Some(source_link) = checked.filter(|_| ip.src.is_unicast_link_local()) else {
             self.icmpv6.rx_nd_invalid += 1;
             return;
         };

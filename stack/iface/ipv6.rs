@@ -95,29 +95,28 @@ impl Interface {
         self.dad.usable(addr)
     }
 
+    /// The multicast groups we are in when IPv6 is on: all-nodes and the
+    /// solicited-node groups of our two addresses.
+    fn groups(&self) -> Option<[Ipv6Addr; 3]> {
+        self.config.ip6.map(|cidr| {
+            [
+                ALL_NODES,
+                solicited_node(self.link_local),
+                solicited_node(cidr.addr),
+            ]
+        })
+    }
+
     /// True when IPv6 is on and `group` is a multicast group we are in.
     fn in_group(&self, group: Ipv6Addr) -> bool {
-        match self.config.ip6 {
-            Some(cidr) => {
-                group == ALL_NODES
-                    || group == solicited_node(self.link_local)
-                    || group == solicited_node(cidr.addr)
-            }
-            None => false,
-        }
+        self.groups().is_some_and(|groups| groups.contains(&group))
     }
 
     /// True when IPv6 is on and `mac` is the Ethernet group of a multicast
     /// group we are in.
     pub(super) fn joined_mac(&self, mac: MacAddr) -> bool {
-        match self.config.ip6 {
-            Some(cidr) => {
-                mac == multicast_mac(ALL_NODES)
-                    || mac == multicast_mac(solicited_node(self.link_local))
-                    || mac == multicast_mac(solicited_node(cidr.addr))
-            }
-            None => false,
-        }
+        self.groups()
+            .is_some_and(|groups| groups.iter().any(|&g| multicast_mac(g) == mac))
     }
 
     pub(super) fn ipv6_input<S: FrameSink>(

@@ -212,6 +212,11 @@ pub struct Interface {
 impl Interface {
     /// An interface; `rng` seeds the IP identification counter.
     pub fn new(config: InterfaceConfig, mut rng: Rng) -> Self {
+        let link_local = crate::wire::ipv6::link_local_from_mac(config.mac);
+        let ip6_addrs: Vec<Ipv6Addr> = config
+            .ip6
+            .map(|cidr| vec![link_local, cidr.addr])
+            .unwrap_or_default();
         Interface {
             arp: ArpCache::new(config.arp.clone()),
             reassembler: Reassembler::new(config.reassembly.clone()),
@@ -228,15 +233,8 @@ impl Interface {
                 ..config.reassembly.clone()
             }),
             learnt_router6: None,
-            dad: {
-                let link_local = crate::wire::ipv6::link_local_from_mac(config.mac);
-                let addrs: Vec<Ipv6Addr> = config
-                    .ip6
-                    .map(|cidr| vec![link_local, cidr.addr])
-                    .unwrap_or_default();
-                dad::Dad::new(&addrs, config.dad_transmits, config.neighbor.retransmit)
-            },
-            link_local: crate::wire::ipv6::link_local_from_mac(config.mac),
+            dad: dad::Dad::new(&ip6_addrs, config.dad_transmits, config.neighbor.retransmit),
+            link_local,
             config,
             ethernet: EthernetStats::default(),
             ipv4: Ipv4Stats::default(),
