@@ -14,7 +14,7 @@ use dpstack::runtime::{
 use dpstack::socket::{Fd, SockOpt, SockType};
 use dpstack::time::{Duration, MonotonicClock};
 use echo_reactor::Reactor;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 
 mod echo_async;
@@ -88,7 +88,7 @@ impl CoreUser for Echo<'_> {
         if let Some(port) = args.udp_port {
             let fd = stack.socket(SockType::Dgram).map_err(|e| e.to_string())?;
             stack
-                .bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+                .bind(fd, SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port))
                 .map_err(|e| format!("cannot bind UDP port {port}: {e}"))?;
             reactor
                 .watch(&mut stack, fd, EPOLLIN)
@@ -139,7 +139,7 @@ fn listen<D: Device>(
 ) -> Result<Fd, String> {
     let fd = stack.socket(SockType::Stream).map_err(|e| e.to_string())?;
     stack
-        .bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+        .bind(fd, SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port))
         .and_then(|()| stack.listen(fd, args.backlog))
         .map_err(|e| format!("cannot listen on TCP port {port}: {e}"))?;
     if let Some((idle, interval, count)) = args.keepalive {

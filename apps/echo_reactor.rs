@@ -9,7 +9,7 @@ use dpstack::socket::{Errno, Fd};
 use dpstack::time::Clock;
 use dpstack::udp::MAX_DATAGRAM;
 use std::collections::HashMap;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 /// What the reactor did.
 #[derive(Default, Debug)]
@@ -53,7 +53,7 @@ pub struct Reactor {
     buf: Vec<u8>,
     /// A datagram received but not yet queued for sending (send queue full):
     /// nothing is dropped in the app.
-    held: Option<(usize, Option<SocketAddrV4>)>,
+    held: Option<(usize, Option<SocketAddr>)>,
     /// What it did.
     pub counts: Counts,
 }

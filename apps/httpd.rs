@@ -17,7 +17,7 @@ use dpstack::time::{Clock, Duration, MonotonicClock};
 use dpstack::timer::IdleTimeouts;
 use http_head::{Parsed, RequestHead};
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 
 /// HTTP/1.1 server on dpstack.
@@ -284,7 +284,7 @@ impl CoreUser for Httpd<'_> {
         let listener = stack
             .socket(SockType::Stream)
             .and_then(|fd| {
-                stack.bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))?;
+                stack.bind(fd, SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port))?;
                 stack.listen(fd, self.args.backlog)?;
                 Ok(fd)
             })

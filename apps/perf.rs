@@ -13,7 +13,7 @@ use dpstack::socket::{Errno, Fd, Shutdown, SockType};
 use dpstack::time::{Clock, Duration, Instant, MonotonicClock};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -52,7 +52,7 @@ enum Role {
         net: NetOptions,
         /// Server address and port.
         #[arg(long)]
-        connect: SocketAddrV4,
+        connect: SocketAddr,
         #[command(flatten)]
         transfer: TransferOptions,
         /// Transfers at once, each on its own connection.
@@ -66,7 +66,7 @@ enum Role {
         net: NetOptions,
         /// Echo server address and port.
         #[arg(long)]
-        connect: SocketAddrV4,
+        connect: SocketAddr,
         /// Connections.
         #[arg(long, default_value_t = 1)]
         connections: usize,
@@ -92,7 +92,7 @@ enum Role {
         net: NetOptions,
         /// Echo server address and port.
         #[arg(long)]
-        connect: SocketAddrV4,
+        connect: SocketAddr,
         /// Connections in progress at once.
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
@@ -111,7 +111,7 @@ enum Role {
         net: NetOptions,
         /// Server address and port.
         #[arg(long)]
-        connect: SocketAddrV4,
+        connect: SocketAddr,
         /// Connections (redis-benchmark's -c).
         #[arg(long, default_value_t = 50)]
         connections: usize,
@@ -163,7 +163,7 @@ enum Direction {
 struct Transfer {
     fd: Fd,
     /// The server a client is still connecting to.
-    connecting: Option<SocketAddrV4>,
+    connecting: Option<SocketAddr>,
     direction: Direction,
     /// Bytes to send (sending) or bytes received so far (receiving).
     target: u64,
@@ -634,7 +634,7 @@ impl<'a, D: Device> Transfers<'a, D> {
         let listener = stack
             .socket(SockType::Stream)
             .and_then(|fd| {
-                stack.bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))?;
+                stack.bind(fd, SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port))?;
                 stack.listen(fd, 128)?;
                 stack.epoll_ctl(epfd, CtlOp::Add, fd, watch(fd, EPOLLIN))?;
                 Ok(fd)
@@ -675,7 +675,7 @@ impl<'a, D: Device> Transfers<'a, D> {
     fn connect(
         &mut self,
         core: &Core,
-        server: SocketAddrV4,
+        server: SocketAddr,
         transfer: &TransferOptions,
         connections: usize,
     ) -> Result<u64, String> {

@@ -12,7 +12,7 @@ use dpstack::epoll::EpollEvent;
 use dpstack::runtime::{Core, IdleBackoff, Stack, SummaryValue};
 use dpstack::socket::Errno;
 use dpstack::time::{Clock, Duration};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 /// The command a run sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -29,7 +29,7 @@ pub enum KvCommand {
 /// What the run is asked to do.
 pub struct KvOptions {
     /// The server.
-    pub connect: SocketAddrV4,
+    pub connect: SocketAddr,
     /// Connections, each with one batch outstanding.
     pub connections: usize,
     /// Commands per batch (redis-benchmark's `-P`).

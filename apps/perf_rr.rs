@@ -10,12 +10,12 @@ use dpstack::epoll::{CtlOp, EpollEvent, EPOLLIN, EPOLLOUT};
 use dpstack::runtime::{Core, IdleBackoff, Stack, SummaryValue};
 use dpstack::socket::{Errno, Fd, SockOpt, SockType};
 use dpstack::time::{Clock, Duration};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 /// What the run is asked to do.
 pub struct RrOptions {
     /// The echo server.
-    pub connect: SocketAddrV4,
+    pub connect: SocketAddr,
     /// Connections, each with one request outstanding.
     pub connections: usize,
     /// Connections opened beside them that stay idle.
@@ -37,7 +37,7 @@ pub struct Conn {
     /// Its descriptor.
     pub fd: Fd,
     /// The echo server port it connects to.
-    server: SocketAddrV4,
+    server: SocketAddr,
     connected: bool,
     /// Reply bytes still expected for the request in flight.
     awaiting: usize,
@@ -49,7 +49,7 @@ impl Conn {
     fn open<D: Device, C: Clock>(
         stack: &mut Stack<D, C>,
         epfd: Fd,
-        server: SocketAddrV4,
+        server: SocketAddr,
         index: usize,
     ) -> Result<Conn, String> {
         Ok(Conn {
@@ -94,7 +94,7 @@ pub fn run<D: Device, C: Clock>(
             options.connect
         } else {
             let k = ((i - options.connections) % usize::from(options.idle_ports.max(1))) as u16;
-            SocketAddrV4::new(*options.connect.ip(), options.connect.port() + k)
+            SocketAddr::new(options.connect.ip(), options.connect.port() + k)
         }
     };
     let total = options.connections + options.idle;
@@ -163,7 +163,7 @@ pub fn connect_share<D: Device, C: Clock>(
     core: &Core,
     epfd: Fd,
     total: usize,
-    server_of: impl Fn(usize) -> SocketAddrV4,
+    server_of: impl Fn(usize) -> SocketAddr,
 ) -> Result<(Vec<usize>, Vec<Conn>), String> {
     let mine: Vec<usize> = share(total, core).collect();
     // Connections open a window at a time: a burst of 100,000 SYNs would
@@ -282,7 +282,7 @@ pub fn poll_turn<D: Device, C: Clock>(
 fn open<D: Device, C: Clock>(
     stack: &mut Stack<D, C>,
     epfd: Fd,
-    server: SocketAddrV4,
+    server: SocketAddr,
     events: u32,
     data: u64,
 ) -> Result<Fd, String> {
@@ -297,7 +297,7 @@ fn connect_watched<D: Device, C: Clock>(
     stack: &mut Stack<D, C>,
     epfd: Fd,
     fd: Fd,
-    server: SocketAddrV4,
+    server: SocketAddr,
     events: u32,
     data: u64,
 ) -> Result<(), String> {
@@ -335,7 +335,7 @@ pub fn send_all<D: Device, C: Clock>(
 /// What `dpstack-perf crr` is asked to do.
 pub struct CrrOptions {
     /// The echo server.
-    pub connect: SocketAddrV4,
+    pub connect: SocketAddr,
     /// Connections in progress at once.
     pub concurrency: usize,
     /// Request (and reply) size, in bytes.

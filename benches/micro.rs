@@ -41,7 +41,7 @@ fn drain(from: &mut TcpSockets, now: Instant) -> Vec<Vec<u8>> {
 fn deliver(to: &mut TcpSockets, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, segments: &[Vec<u8>]) {
     for bytes in segments {
         let seg = segment::parse(src, dst, bytes).expect("our own segments parse");
-        to.input(now, src, dst, &seg);
+        to.input(now, src.into(), dst.into(), &seg);
     }
 }
 
@@ -65,7 +65,7 @@ fn connected() -> (TcpSockets, TcpSockets, TcpHandle, TcpHandle, Instant) {
     let mut b = TcpSockets::new(Rng::new(2), config);
     let now = Instant::ZERO + Duration::from_secs(1);
     let listener = b
-        .listen(SocketAddrV4::new(B_IP, 80), 16, options, B_IP)
+        .listen(SocketAddrV4::new(B_IP, 80), 16, options, B_IP, false)
         .unwrap();
     let client = a
         .connect(now, SocketAddrV4::new(B_IP, 80), 0, options, A_IP)
@@ -141,7 +141,7 @@ fn tcp_input(c: &mut Criterion) {
                     .collect();
                 let started = std::time::Instant::now();
                 for seg in &parsed {
-                    b.input(now, A_IP, B_IP, seg);
+                    b.input(now, A_IP.into(), B_IP.into(), seg);
                 }
                 total += started.elapsed();
                 done += parsed.len() as u64;

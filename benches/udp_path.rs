@@ -34,7 +34,7 @@ fn dpstack_udp() -> f64 {
     let mut buf = [0u8; 2048];
     let start = std::time::Instant::now();
     for _ in 0..DATAGRAMS {
-        a.udp_send_to(sa, &payload, to).unwrap();
+        a.udp_send_to(sa, &payload, to.map(Into::into)).unwrap();
         a.poll();
         b.poll();
         let (n, _) = b.udp_recv_from(sb, &mut buf).expect("datagram arrived");

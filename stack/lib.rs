@@ -94,6 +94,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod addr;
 pub mod buf;
 pub mod device;
 #[cfg(feature = "dpdk")]

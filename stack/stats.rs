@@ -226,10 +226,11 @@ counters! {
         /// anywhere but first, malformed options, or an unrecognised option
         /// that must not be skipped.
         rx_bad_extension,
-        /// Upper layers not served over IPv6 yet (TCP, UDP, others):
-        /// answered with a Parameter Problem, or the kernel's on the
-        /// exception path.
+        /// Upper layers not served (neither ICMPv6, TCP nor UDP): answered
+        /// with a Parameter Problem, or the kernel's on the exception path.
         rx_unsupported,
+        /// Packets handed to TCP, UDP or ICMPv6.
+        rx_delivered,
         /// Packets sent (a fragmented one once).
         tx_packets,
         /// Packets sent as several fragments.
@@ -239,9 +240,12 @@ counters! {
         /// Packets not sent: off-link destination, and no IPv6 router is
         /// known yet.
         tx_no_route,
-        /// Packets not sent: the neighbour's link-layer address is being
-        /// resolved (the sender retries, as ping does).
+        /// Packets dropped waiting for a neighbour's link-layer address:
+        /// its queue was full, or it never answered.
         tx_unresolved,
+        /// Packets not sent: past 65,535 bytes, or an MTU too small to
+        /// fragment into.
+        tx_too_big,
     }
 }
 
@@ -254,6 +258,13 @@ counters! {
         rx_errors,
         /// Echo requests answered.
         echo_replies_sent,
+        /// Errors (destination unreachable, packet too big, time
+        /// exceeded, parameter problem) about our TCP or UDP packets,
+        /// passed to their socket.
+        rx_errors_received,
+        /// Errors about anything else (not from our address, another
+        /// protocol, extension headers, too short a quote).
+        rx_errors_ignored,
         /// Neighbour solicitations received and valid.
         rx_neighbor_solicits,
         /// Neighbour advertisements sent (answers to solicitations).

@@ -105,7 +105,7 @@ fn udp_datagrams_echo() {
                 .unwrap();
             let mut buf = [0u8; 9000];
             let (n, from) = socket.recv_from(&mut buf).await.unwrap();
-            assert_eq!(from, SocketAddrV4::new(SERVER, 9));
+            assert_eq!(from, SocketAddrV4::new(SERVER, 9).into());
             assert_eq!(n, payload.len());
             assert!(buf[..n] == payload[..], "datagram of {size} bytes changed");
             got.push(n);

@@ -55,7 +55,7 @@ fn seed_frames() -> Vec<Vec<u8>> {
             .send_to(
                 socket,
                 &data,
-                Some(SocketAddrV4::new(B_IP, port)),
+                Some(SocketAddrV4::new(B_IP, port).into()),
                 A_IP,
                 1472,
             )
@@ -127,7 +127,7 @@ fn two_hundred_thousand_mutated_frames_neither_crash_nor_leak() {
     };
     sockets
         .tcp
-        .listen(SocketAddrV4::new(B_IP, 80), 64, options, B_IP)
+        .listen(SocketAddrV4::new(B_IP, 80), 64, options, B_IP, false)
         .unwrap();
     let mut rng = Rng::new(2026);
     let mut out = Vec::new();

@@ -44,7 +44,7 @@ fn run_both_sides(spread: PipeSpread, mode: SteeringMode) -> [Vec<CoreResult>; 2
     let side = |ip: &str, peer: &str| {
         EchoBothWays::new(
             cidr(ip),
-            peer.parse::<SocketAddrV4>().unwrap(),
+            peer.parse::<SocketAddrV4>().unwrap().into(),
             PER_CORE,
             10,
             1024,

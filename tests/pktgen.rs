@@ -445,7 +445,11 @@ fn bad_flags_fail_before_anything_is_sent() {
         ),
         (
             &["--mode", "http", "--url", "http://example.com/"],
-            "IPv4 address",
+            "IPv4 or [IPv6] address",
+        ),
+        (
+            &["--mode", "http", "--url", "http://[fd00::2/"],
+            "'[' without ']'",
         ),
         (
             &["--mode", "http", "--url", "http://10.0.0.2:99999/"],

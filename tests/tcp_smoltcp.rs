@@ -259,7 +259,7 @@ fn smoltcp_connects_to_dpstack_and_both_transfer_10_mb() {
     for _ in 0..10_000 {
         world.turn();
         if let Ok((h, from)) = world.dp.tcp_accept(listener) {
-            assert_eq!(from, SocketAddrV4::new(SMOL_IP, 49_152));
+            assert_eq!(from, SocketAddrV4::new(SMOL_IP, 49_152).into());
             accepted = Some(h);
             break;
         }

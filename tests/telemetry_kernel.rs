@@ -165,9 +165,9 @@ fn dpdk_telemetry_and_dpstack_stat_read_a_running_echo() {
         rows.len()
     );
     assert_eq!(established, CONNECTIONS, "{connections}");
-    assert!(rows
-        .iter()
-        .any(|r| r[2] == "LISTEN" && r[0] == format!("{STACK_IP}:7")));
+    // The echo server listens on both families: `[::]:7`, as `ss` shows
+    // a dual-stack listener.
+    assert!(rows.iter().any(|r| r[2] == "LISTEN" && r[0] == "[::]:7"));
     let stats = &stats["/dpstack/stats"];
     assert_eq!(
         stats["connections"].as_u64(),

@@ -104,8 +104,12 @@ fn ten_percent_loss_every_datagram_accounted_for() {
     let mut received = 0u64;
     let mut buf = [0u8; 2048];
     for i in 0..DATAGRAMS {
-        a.udp_send_to(sa, &i.to_be_bytes(), Some(SocketAddrV4::new(B_IP, 9)))
-            .unwrap();
+        a.udp_send_to(
+            sa,
+            &i.to_be_bytes(),
+            Some(SocketAddrV4::new(B_IP, 9).into()),
+        )
+        .unwrap();
         clock.advance(Duration::from_micros(10));
         a.poll();
         b.poll();

@@ -25,7 +25,7 @@ use dpstack::time::{Clock, Duration, MonotonicClock};
 use dpstack::timer::IdleTimeouts;
 use resp::{Limits, Parsed, Reply};
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use store::Store;
 
@@ -195,7 +195,7 @@ impl CoreUser for Kv<'_> {
         let listener = stack
             .socket(SockType::Stream)
             .and_then(|fd| {
-                stack.bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))?;
+                stack.bind(fd, SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port))?;
                 stack.listen(fd, args.backlog)?;
                 Ok(fd)
             })

@@ -627,8 +627,9 @@ fn summarise(args: &Args, outcome: &Outcome) {
     print_summary_line(args.net.json, summary);
 }
 
-/// Parses `http://A.B.C.D[:PORT][/PATH]` into the server and the path.
-fn parse_url(url: &str) -> Result<(std::net::SocketAddrV4, String), String> {
+/// Parses `http://A.B.C.D[:PORT][/PATH]` or `http://[IPV6][:PORT][/PATH]`
+/// into the server and the path.
+fn parse_url(url: &str) -> Result<(std::net::SocketAddr, String), String> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| format!("--url {url}: only http:// URLs are supported"))?;
@@ -636,17 +637,28 @@ fn parse_url(url: &str) -> Result<(std::net::SocketAddrV4, String), String> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) => (
-            host,
-            port.parse::<u16>()
-                .map_err(|_| format!("--url {url}: bad port '{port}'"))?,
-        ),
-        None => (authority, 80),
+    // An IPv6 host is bracketed (RFC 3986 3.2.2): its colons are not the port's.
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => {
+            let (host, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| format!("--url {url}: '[' without ']'"))?;
+            (host, after.strip_prefix(':'))
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
     };
-    let ip: Ipv4Addr = host
-        .parse()
-        .map_err(|_| format!("--url {url}: the host must be an IPv4 address (no DNS here)"))?;
+    let port = match port {
+        Some(port) => port
+            .parse::<u16>()
+            .map_err(|_| format!("--url {url}: bad port '{port}'"))?,
+        None => 80,
+    };
+    let ip: std::net::IpAddr = host.parse().map_err(|_| {
+        format!("--url {url}: the host must be an IPv4 or [IPv6] address (no DNS here)")
+    })?;
     if port == 0 {
         return Err(format!("--url {url}: port 0"));
     }
@@ -655,7 +667,7 @@ fn parse_url(url: &str) -> Result<(std::net::SocketAddrV4, String), String> {
             "--url {url}: the path holds spaces or control characters"
         ));
     }
-    Ok((std::net::SocketAddrV4::new(ip, port), path.to_string()))
+    Ok((std::net::SocketAddr::new(ip, port), path.to_string()))
 }
 
 /// The stateful load's options from the flags; flags of the stateless
@@ -706,12 +718,14 @@ fn load_options(args: &Args) -> Result<stateful::LoadOptions, String> {
                     "--url is for --mode http; tcp-rr takes --dst-ip and --dst-port".into(),
                 );
             }
-            let ip: Ipv4Addr = args
+            let ip: std::net::IpAddr = args
                 .dst_ip
                 .as_deref()
                 .ok_or("--mode tcp-rr needs --dst-ip")?
                 .parse()
-                .map_err(|_| "--mode tcp-rr: --dst-ip must be one IPv4 address".to_string())?;
+                .map_err(|_| {
+                    "--mode tcp-rr: --dst-ip must be one IPv4 or IPv6 address".to_string()
+                })?;
             let port: u16 = args
                 .dst_port
                 .parse()
@@ -725,7 +739,7 @@ fn load_options(args: &Args) -> Result<stateful::LoadOptions, String> {
                 ));
             }
             (
-                std::net::SocketAddrV4::new(ip, port),
+                std::net::SocketAddr::new(ip, port),
                 stateful::Request::Echo {
                     size: args.request_size,
                 },

@@ -13,7 +13,7 @@ use dpstack::runtime::{Core, CoreUser, IdleBackoff, NetOptions, Stack};
 use dpstack::socket::{Errno, Fd, SockOpt, SockType};
 use dpstack::time::{Clock, Duration, MonotonicClock};
 use std::collections::VecDeque;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -46,7 +46,7 @@ pub enum Request {
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     /// The server.
-    pub server: SocketAddrV4,
+    pub server: SocketAddr,
     /// The request.
     pub request: Request,
     /// Concurrent clients over all cores.
@@ -60,7 +60,7 @@ pub struct LoadOptions {
 
 impl LoadOptions {
     /// The HTTP request for `path` on `server`.
-    pub fn http_request(server: SocketAddrV4, path: &str, new_connection: bool) -> Vec<u8> {
+    pub fn http_request(server: SocketAddr, path: &str, new_connection: bool) -> Vec<u8> {
         let close = if new_connection {
             "Connection: close\r\n"
         } else {

@@ -2,8 +2,9 @@
 //! (checksummed) to our address or to our solicited-node group (echo,
 //! neighbour solicitations and advertisements, anything), or a packet
 //! whose extension-header chain the fuzzer writes (fragment headers
-//! included, so reassembly is fuzzed too). The neighbour cache and
-//! reassembly stay within their bounds.
+//! included, so reassembly is fuzzed too; TCP and UDP get right
+//! checksums, so segments reach the dual-stack listener and socket). The
+//! neighbour cache and reassembly stay within their bounds.
 #![no_main]
 use dpstack_fuzz::{ethernet, ethernet_to, ipv6, our_solicited_node, pieces, Host, OUR_IP6};
 use libfuzzer_sys::fuzz_target;

@@ -149,7 +149,13 @@ fuzz_target!(|data: &[u8]| {
     let listener = b
         .sockets
         .tcp
-        .listen(SocketAddrV4::new(B_IP, PORT), 16, small_options(), B_IP)
+        .listen(
+            SocketAddrV4::new(B_IP, PORT),
+            16,
+            small_options(),
+            B_IP,
+            false,
+        )
         .expect("listens");
     let mut now = Instant::ZERO;
     // Frames on the link, (to B?, bytes): sent and not yet delivered, and

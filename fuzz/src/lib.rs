@@ -11,7 +11,7 @@ use dpstack::time::{Duration, Instant};
 use dpstack::udp::{UdpBuffers, UdpHandle, UdpSockets};
 use dpstack::wire::ipv6::{add_sums, next_header, solicited_node, Ipv6Repr};
 use dpstack::wire::{Ipv4Cidr, Ipv6Cidr, MacAddr};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The fuzzed host's addresses.
 pub const OUR_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
@@ -38,7 +38,7 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// Listen backlog of the TCP listener.
 pub const BACKLOG: usize = 16;
 
-/// An interface with a UDP socket on [`UDP_PORT`] and a TCP listener on
+/// An interface with a dual-stack UDP socket on [`UDP_PORT`] and TCP listener on
 /// [`TCP_PORT`], every table bounded small so that a bound overrun shows
 /// within one input.
 pub struct Host {
@@ -109,23 +109,25 @@ impl Host {
     /// A host ready for frames.
     pub fn new() -> Host {
         let iface = interface(OUR_MAC, OUR_IP, 3);
+        let own = iface.local_addrs();
         let mut sockets = sockets(4);
         let udp = sockets.udp.open();
         sockets
             .udp
             .bind(
                 udp,
-                SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, UDP_PORT),
-                OUR_IP,
+                SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), UDP_PORT),
+                own,
             )
             .expect("a fresh port binds");
         sockets
             .tcp
             .listen(
-                SocketAddrV4::new(OUR_IP, TCP_PORT),
+                SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), TCP_PORT),
                 BACKLOG,
                 small_options(),
-                OUR_IP,
+                own,
+                false,
             )
             .expect("a fresh port listens");
         Host {
@@ -238,14 +240,22 @@ pub fn ipv6(dst: Ipv6Addr, first: u8, hop_limit: u8, upper: &[u8]) -> Vec<u8> {
     let mut packet = vec![0u8; 40];
     repr.emit(&mut packet);
     packet.extend_from_slice(upper);
-    if first == next_header::ICMPV6 && upper.len() >= 4 {
+    // The upper layers that carry a checksum get a right one, so that
+    // the fuzzer's bytes reach past it.
+    let field = match first {
+        next_header::ICMPV6 => 2,
+        next_header::UDP => 6,
+        next_header::TCP => 16,
+        _ => return packet,
+    };
+    if upper.len() >= field + 2 {
         let message = &mut packet[40..];
-        message[2..4].fill(0);
+        message[field..field + 2].fill(0);
         let sum = !add_sums(
-            repr.pseudo_header_sum(next_header::ICMPV6, message.len()),
+            repr.pseudo_header_sum(first, message.len()),
             dpstack::wire::checksum::data(message),
         );
-        message[2..4].copy_from_slice(&sum.to_be_bytes());
+        message[field..field + 2].copy_from_slice(&sum.to_be_bytes());
     }
     packet
 }

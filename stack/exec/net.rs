@@ -6,7 +6,7 @@ use super::runtime::{Handle, Shared};
 use crate::socket::{Errno, Fd, SockType};
 use std::future::poll_fn;
 use std::io;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -78,7 +78,12 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// `socket`, `bind` and `listen` on `address`.
-    pub fn bind(handle: &Handle, address: SocketAddrV4, backlog: usize) -> Result<Self, Errno> {
+    pub fn bind(
+        handle: &Handle,
+        address: impl Into<SocketAddr>,
+        backlog: usize,
+    ) -> Result<Self, Errno> {
+        let address = address.into();
         let socket = Socket::new(handle, SockType::Stream)?;
         let fd = socket.fd;
         socket.shared.with(|s| {
@@ -98,7 +103,7 @@ impl TcpListener {
     }
 
     /// The next connection, and its peer.
-    pub async fn accept(&self) -> Result<(TcpStream, SocketAddrV4), Errno> {
+    pub async fn accept(&self) -> Result<(TcpStream, SocketAddr), Errno> {
         let (fd, peer) =
             poll_fn(|cx| self.socket.poll_call(cx, false, |s, fd| s.accept(fd))).await?;
         let socket = Socket::adopt(self.socket.shared.clone(), fd)?;
@@ -118,7 +123,11 @@ pub struct TcpStream {
 
 impl TcpStream {
     /// Connects to `address`; ready once the handshake completes (or fails).
-    pub async fn connect(handle: &Handle, address: SocketAddrV4) -> Result<TcpStream, Errno> {
+    pub async fn connect(
+        handle: &Handle,
+        address: impl Into<SocketAddr>,
+    ) -> Result<TcpStream, Errno> {
+        let address = address.into();
         let socket = Socket::new(handle, SockType::Stream)?;
         let fd = socket.fd;
         match socket.shared.with(|s| s.connect(fd, address)) {
@@ -233,7 +242,8 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// A socket bound to `address` (port 0: ephemeral).
-    pub fn bind(handle: &Handle, address: SocketAddrV4) -> Result<UdpSocket, Errno> {
+    pub fn bind(handle: &Handle, address: impl Into<SocketAddr>) -> Result<UdpSocket, Errno> {
+        let address = address.into();
         let socket = Socket::new(handle, SockType::Dgram)?;
         let fd = socket.fd;
         socket.shared.with(|s| s.bind(fd, address))?;
@@ -250,7 +260,8 @@ impl UdpSocket {
     }
 
     /// Sends one datagram to `to`.
-    pub async fn send_to(&self, data: &[u8], to: SocketAddrV4) -> Result<usize, Errno> {
+    pub async fn send_to(&self, data: &[u8], to: impl Into<SocketAddr>) -> Result<usize, Errno> {
+        let to = to.into();
         poll_fn(|cx| {
             self.socket
                 .poll_call(cx, true, |s, fd| s.send_to(fd, data, to))
@@ -259,7 +270,7 @@ impl UdpSocket {
     }
 
     /// Receives one datagram: its length (truncated to `buf`) and sender.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, SocketAddrV4), Errno> {
+    pub async fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, SocketAddr), Errno> {
         poll_fn(|cx| {
             self.socket
                 .poll_call(cx, false, |s, fd| s.recv_from(fd, buf))

@@ -32,18 +32,15 @@ pub(super) trait StackCalls {
 /// The socket calls of [`Stack`] futures use.
 pub(super) trait SocketCalls {
     fn socket(&mut self, kind: crate::socket::SockType) -> Result<Fd, Errno>;
-    fn bind(&mut self, fd: Fd, addr: std::net::SocketAddrV4) -> Result<(), Errno>;
+    fn bind(&mut self, fd: Fd, addr: std::net::SocketAddr) -> Result<(), Errno>;
     fn listen(&mut self, fd: Fd, backlog: usize) -> Result<(), Errno>;
-    fn accept(&mut self, fd: Fd) -> Result<(Fd, std::net::SocketAddrV4), Errno>;
-    fn connect(&mut self, fd: Fd, addr: std::net::SocketAddrV4) -> Result<(), Errno>;
+    fn accept(&mut self, fd: Fd) -> Result<(Fd, std::net::SocketAddr), Errno>;
+    fn connect(&mut self, fd: Fd, addr: std::net::SocketAddr) -> Result<(), Errno>;
     fn send(&mut self, fd: Fd, data: &[u8]) -> Result<usize, Errno>;
     fn recv(&mut self, fd: Fd, buf: &mut [u8]) -> Result<usize, Errno>;
-    fn send_to(&mut self, fd: Fd, data: &[u8], to: std::net::SocketAddrV4) -> Result<usize, Errno>;
-    fn recv_from(
-        &mut self,
-        fd: Fd,
-        buf: &mut [u8],
-    ) -> Result<(usize, std::net::SocketAddrV4), Errno>;
+    fn send_to(&mut self, fd: Fd, data: &[u8], to: std::net::SocketAddr) -> Result<usize, Errno>;
+    fn recv_from(&mut self, fd: Fd, buf: &mut [u8])
+        -> Result<(usize, std::net::SocketAddr), Errno>;
     fn shutdown_write(&mut self, fd: Fd) -> Result<(), Errno>;
     fn close(&mut self, fd: Fd) -> Result<(), Errno>;
     fn take_error(&mut self, fd: Fd) -> Result<i64, Errno>;
@@ -54,16 +51,16 @@ impl<D: Device, C: Clock> SocketCalls for Stack<D, C> {
     fn socket(&mut self, kind: crate::socket::SockType) -> Result<Fd, Errno> {
         Stack::socket(self, kind)
     }
-    fn bind(&mut self, fd: Fd, addr: std::net::SocketAddrV4) -> Result<(), Errno> {
+    fn bind(&mut self, fd: Fd, addr: std::net::SocketAddr) -> Result<(), Errno> {
         Stack::bind(self, fd, addr)
     }
     fn listen(&mut self, fd: Fd, backlog: usize) -> Result<(), Errno> {
         Stack::listen(self, fd, backlog)
     }
-    fn accept(&mut self, fd: Fd) -> Result<(Fd, std::net::SocketAddrV4), Errno> {
+    fn accept(&mut self, fd: Fd) -> Result<(Fd, std::net::SocketAddr), Errno> {
         Stack::accept(self, fd)
     }
-    fn connect(&mut self, fd: Fd, addr: std::net::SocketAddrV4) -> Result<(), Errno> {
+    fn connect(&mut self, fd: Fd, addr: std::net::SocketAddr) -> Result<(), Errno> {
         Stack::connect(self, fd, addr)
     }
     fn send(&mut self, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
@@ -72,20 +69,20 @@ impl<D: Device, C: Clock> SocketCalls for Stack<D, C> {
     fn recv(&mut self, fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
         Stack::recv(self, fd, buf, 0)
     }
-    fn send_to(&mut self, fd: Fd, data: &[u8], to: std::net::SocketAddrV4) -> Result<usize, Errno> {
+    fn send_to(&mut self, fd: Fd, data: &[u8], to: std::net::SocketAddr) -> Result<usize, Errno> {
         Stack::send_to(self, fd, data, Some(to))
     }
     fn recv_from(
         &mut self,
         fd: Fd,
         buf: &mut [u8],
-    ) -> Result<(usize, std::net::SocketAddrV4), Errno> {
+    ) -> Result<(usize, std::net::SocketAddr), Errno> {
         // A UDP socket always names the sender.
         Stack::recv_from(self, fd, buf, 0).map(|(n, from)| {
             (
                 n,
-                from.unwrap_or(std::net::SocketAddrV4::new(
-                    std::net::Ipv4Addr::UNSPECIFIED,
+                from.unwrap_or(std::net::SocketAddr::new(
+                    std::net::Ipv4Addr::UNSPECIFIED.into(),
                     0,
                 )),
             )

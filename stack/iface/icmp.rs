@@ -12,7 +12,7 @@ use crate::tcp::TcpError;
 use crate::time::Instant;
 use crate::udp::UdpError;
 use smoltcp::wire::{checksum, IpProtocol, Ipv4Packet};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 
 const ECHO_REPLY: u8 = 0;
 const DEST_UNREACHABLE: u8 = 3;
@@ -138,7 +138,10 @@ impl Interface {
             return;
         }
         let local_port = u16::from_be_bytes([ports[0], ports[1]]);
-        let remote = SocketAddrV4::new(inner.dst_addr(), u16::from_be_bytes([ports[2], ports[3]]));
+        let remote = SocketAddr::new(
+            inner.dst_addr().into(),
+            u16::from_be_bytes([ports[2], ports[3]]),
+        );
         match inner.next_header() {
             IpProtocol::Udp if icmp_type == DEST_UNREACHABLE => {
                 sockets
@@ -161,7 +164,7 @@ impl Interface {
                     (DEST_UNREACHABLE, code) => IcmpReport::Unreachable(tcp_error(code)),
                     _ => IcmpReport::Unreachable(TcpError::HostUnreachable),
                 };
-                let local = SocketAddrV4::new(self.ip(), local_port);
+                let local = SocketAddr::new(self.ip().into(), local_port);
                 sockets.tcp.icmp_error(now, local, remote, seq, report);
             }
             _ => {}

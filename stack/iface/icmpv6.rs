@@ -1,5 +1,7 @@
-//! ICMPv6 (RFC 4443) echo and neighbour discovery (RFC 4861): echo
-//! requests answered; neighbour solicitations for our addresses answered
+//! ICMPv6 (RFC 4443) echo, errors and neighbour discovery (RFC 4861):
+//! echo requests answered; errors about our TCP segments and UDP
+//! datagrams passed to the connection or socket they concern (Packet Too
+//! Big lowering a connection's path MTU, RFC 8201); neighbour solicitations for our addresses answered
 //! with advertisements, their source link-layer address learnt;
 //! advertisements update the neighbour cache; solicitations sent to
 //! resolve a neighbour. Every neighbour discovery message is validated as
@@ -8,13 +10,27 @@
 
 use super::dad::AddressState;
 use super::ipv6::DEFAULT_HOP_LIMIT;
-use super::{FrameSink, Interface};
+use super::{FrameSink, Interface, Sockets};
+use crate::tcp::icmp::IcmpReport;
+use crate::tcp::seq::SeqNumber;
+use crate::tcp::TcpError;
 use crate::time::Instant;
+use crate::udp::UdpError;
 use crate::wire::checksum;
-use crate::wire::ipv6::{add_sums, next_header, solicited_node, Ipv6Repr, ALL_NODES};
+use crate::wire::ipv6::{
+    add_sums, next_header, solicited_node, Ipv6Repr, ALL_NODES, IPV6_HEADER_LEN,
+};
 use crate::wire::MacAddr;
 use std::net::Ipv6Addr;
 
+/// Error types (RFC 4443 3).
+const DEST_UNREACHABLE: u8 = 1;
+const PACKET_TOO_BIG: u8 = 2;
+const TIME_EXCEEDED: u8 = 3;
+const PARAMETER_PROBLEM: u8 = 4;
+/// The smallest MTU a link may have (RFC 8200 5): a Packet Too Big
+/// claiming less is taken as this (RFC 8201 4).
+const IPV6_MIN_MTU: u32 = 1280;
 const ECHO_REQUEST: u8 = 128;
 const ECHO_REPLY: u8 = 129;
 const ROUTER_ADVERT: u8 = 134;
@@ -114,6 +130,7 @@ impl Interface {
         ip: &Ipv6Repr,
         src_mac: MacAddr,
         message: &[u8],
+        sockets: &mut Sockets,
         sink: &mut S,
     ) {
         self.icmpv6.rx_messages += 1;
@@ -129,14 +146,69 @@ impl Interface {
             ECHO_REQUEST if message.len() >= 8 && message[1] == 0 => {
                 self.echo_request(now, ip, message, sink)
             }
+            DEST_UNREACHABLE | PACKET_TOO_BIG | TIME_EXCEEDED | PARAMETER_PROBLEM
+                if message.len() >= 8 =>
+            {
+                self.icmpv6_error_input(now, message, sockets)
+            }
             NEIGHBOR_SOLICIT => self.neighbor_solicit(now, ip, src_mac, message, sink),
-            NEIGHBOR_ADVERT => self.neighbor_advert(now, ip, message),
-            ROUTER_ADVERT => self.router_advert(now, ip, message),
+            NEIGHBOR_ADVERT => self.neighbor_advert(now, ip, message, sink),
+            ROUTER_ADVERT => self.router_advert(now, ip, message, sink),
             _ => {
                 self.icmpv6.rx_other += 1;
                 self.unclaimed();
             }
         }
+    }
+
+    /// An ICMPv6 error quoting a packet we sent (RFC 4443 2.4 (b)): passed
+    /// to the UDP socket or TCP connection it concerns. The quote must
+    /// start with our TCP or UDP header right after the IPv6 header (a
+    /// packet of ours carries no extension headers); anything else is
+    /// counted and left.
+    fn icmpv6_error_input(&mut self, now: Instant, message: &[u8], sockets: &mut Sockets) {
+        let (kind, code) = (message[0], message[1]);
+        let quote = &message[8..];
+        let Ok(inner) = Ipv6Repr::parse_header(quote) else {
+            self.icmpv6.rx_errors += 1;
+            return;
+        };
+        let upper = &quote[IPV6_HEADER_LEN..];
+        let transport = matches!(inner.next_header, next_header::TCP | next_header::UDP);
+        if !self.is_our_ip6(inner.src) || !transport || upper.len() < 8 {
+            self.icmpv6.rx_errors_ignored += 1;
+            return;
+        }
+        self.icmpv6.rx_errors_received += 1;
+        let local_port = u16::from_be_bytes([upper[0], upper[1]]);
+        let remote_port = u16::from_be_bytes([upper[2], upper[3]]);
+        let remote = std::net::SocketAddr::new(inner.dst.into(), remote_port);
+        if inner.next_header == next_header::UDP {
+            let error = match (kind, code) {
+                (DEST_UNREACHABLE, 0) => UdpError::NetworkUnreachable,
+                (DEST_UNREACHABLE, 4) => UdpError::ConnectionRefused,
+                // The stack fragments datagrams over the MTU itself.
+                (PACKET_TOO_BIG, _) => return,
+                _ => UdpError::HostUnreachable,
+            };
+            sockets.udp.report_error(local_port, remote, error);
+            return;
+        }
+        let seq = SeqNumber(u32::from_be_bytes([upper[4], upper[5], upper[6], upper[7]]));
+        let report = match (kind, code) {
+            (PACKET_TOO_BIG, _) => {
+                let mtu = u32::from_be_bytes([message[4], message[5], message[6], message[7]]);
+                IcmpReport::FragmentationNeeded {
+                    next_hop_mtu: mtu.clamp(IPV6_MIN_MTU, u32::from(u16::MAX)) as u16,
+                    quoted_len: (IPV6_HEADER_LEN + inner.payload_len).min(65_535) as u16,
+                }
+            }
+            (DEST_UNREACHABLE, 0) => IcmpReport::Unreachable(TcpError::NetworkUnreachable),
+            (DEST_UNREACHABLE, 4) => IcmpReport::Unreachable(TcpError::ConnectionRefused),
+            _ => IcmpReport::Unreachable(TcpError::HostUnreachable),
+        };
+        let local = std::net::SocketAddr::new(inner.src.into(), local_port);
+        sockets.tcp.icmp_error(now, local, remote, seq, report);
     }
 
     fn echo_request<S: FrameSink>(
@@ -159,7 +231,7 @@ impl Interface {
             reply[0] = ECHO_REPLY;
             seal(reply, pseudo);
         });
-        if sent {
+        if sent.is_ok() {
             self.icmpv6.echo_replies_sent += 1;
         }
     }
@@ -216,19 +288,29 @@ impl Interface {
                 // option: the frame's source is the neighbour's address.
                 self.neighbors.learn_unconfirmed(now, ip.src, src_mac);
             }
+            self.flush_queued6(sink, ip.src);
             (ip.src, FLAG_SOLICITED | FLAG_OVERRIDE)
         };
         let option = Some((TARGET_LINK_ADDR, self.config.mac));
         let header = (target, dst, next_header::ICMPV6, ND_HOP_LIMIT);
-        if self.send_ip6(now, sink, header, ND_LEN + 8, |advert, pseudo| {
-            write_nd(advert, (NEIGHBOR_ADVERT, flags), target, option, pseudo)
-        }) {
+        if self
+            .send_ip6(now, sink, header, ND_LEN + 8, |advert, pseudo| {
+                write_nd(advert, (NEIGHBOR_ADVERT, flags), target, option, pseudo)
+            })
+            .is_ok()
+        {
             self.icmpv6.tx_neighbor_adverts += 1;
         }
     }
 
     /// RFC 4861 7.1.2 validation, then 7.2.5: update the cache.
-    fn neighbor_advert(&mut self, now: Instant, ip: &Ipv6Repr, message: &[u8]) {
+    fn neighbor_advert<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        ip: &Ipv6Repr,
+        message: &[u8],
+        sink: &mut S,
+    ) {
         let Some(target_link) = nd_checked(ip, message, ND_LEN, TARGET_LINK_ADDR) else {
             self.icmpv6.rx_nd_invalid += 1;
             return;
@@ -253,6 +335,7 @@ impl Interface {
         let override_flag = message[4] & FLAG_OVERRIDE != 0;
         self.neighbors
             .advertised(now, target, target_link, solicited, override_flag);
+        self.flush_queued6(sink, target);
         self.unclaimed();
     }
 
@@ -261,7 +344,13 @@ impl Interface {
     /// router until it ends (a configured `gateway6` still wins), one
     /// advertising 0 stops being it; its link-layer address is learnt.
     /// Prefixes, MTU and SLAAC are not taken.
-    fn router_advert(&mut self, now: Instant, ip: &Ipv6Repr, message: &[u8]) {
+    fn router_advert<S: FrameSink>(
+        &mut self,
+        now: Instant,
+        ip: &Ipv6Repr,
+        message: &[u8],
+        sink: &mut S,
+    ) {
         const RA_LEN: usize = 16;
         let checked = nd_checked(ip, message, RA_LEN, SOURCE_LINK_ADDR);
         let Some(source_link) = checked.filter(|_| ip.src.is_unicast_link_local()) else {
@@ -276,6 +365,7 @@ impl Interface {
         }
         if let Some(mac) = source_link {
             self.neighbors.learn_unconfirmed(now, ip.src, mac);
+            self.flush_queued6(sink, ip.src);
         }
         let lifetime = u16::from_be_bytes([message[6], message[7]]);
         if lifetime > 0 {
@@ -304,9 +394,12 @@ impl Interface {
             next_header::ICMPV6,
             ND_HOP_LIMIT,
         );
-        if self.send_ip6(now, sink, header, ND_LEN, |solicit, pseudo| {
-            write_nd(solicit, (NEIGHBOR_SOLICIT, 0), target, None, pseudo)
-        }) {
+        if self
+            .send_ip6(now, sink, header, ND_LEN, |solicit, pseudo| {
+                write_nd(solicit, (NEIGHBOR_SOLICIT, 0), target, None, pseudo)
+            })
+            .is_ok()
+        {
             self.icmpv6.dad_probes_sent += 1;
         }
     }
@@ -327,9 +420,12 @@ impl Interface {
             ND_HOP_LIMIT,
         );
         let option = Some((SOURCE_LINK_ADDR, self.config.mac));
-        if self.send_ip6(now, sink, header, ND_LEN + 8, |solicit, pseudo| {
-            write_nd(solicit, (NEIGHBOR_SOLICIT, 0), target, option, pseudo)
-        }) {
+        if self
+            .send_ip6(now, sink, header, ND_LEN + 8, |solicit, pseudo| {
+                write_nd(solicit, (NEIGHBOR_SOLICIT, 0), target, option, pseudo)
+            })
+            .is_ok()
+        {
             self.icmpv6.tx_neighbor_solicits += 1;
         }
     }

@@ -166,19 +166,14 @@ impl Interface {
             }
             IpProtocol::Udp => {
                 self.ipv4.rx_delivered += 1;
-                self.udp_input(
-                    now,
-                    src,
-                    dst,
-                    broadcast,
-                    header,
-                    body,
-                    &mut sockets.udp,
-                    sink,
-                );
+                let (src, dst) = (src.into(), dst.into());
+                if self.udp_input(src, dst, broadcast, body, &mut sockets.udp) {
+                    self.send_unreachable(now, sink, super::icmp::PORT_UNREACHABLE, header, body);
+                }
             }
             IpProtocol::Tcp => {
                 self.ipv4.rx_delivered += 1;
+                let (src, dst) = (src.into(), dst.into());
                 self.tcp_input(now, src, dst, broadcast, body, &mut sockets.tcp);
             }
             _ => {

@@ -10,9 +10,10 @@
 //! router (`gateway6`, or one advertised), resolves the next hop through
 //! the neighbour cache, and fragments what exceeds the MTU.
 
+use super::ipv4::SendFailure;
 use super::neighbor::NeighborLookup;
 use super::reassembly::Fragment6Key;
-use super::{FrameSink, Interface};
+use super::{FrameSink, Interface, Sockets};
 use crate::time::Instant;
 use crate::wire::ipv6::{
     multicast_mac, next_header, solicited_node, Ipv6Error, Ipv6Repr, ALL_NODES, IPV6_HEADER_LEN,
@@ -77,6 +78,10 @@ pub(super) struct Origin<'a> {
 }
 
 /// ICMPv6 error types and codes (RFC 4443 3).
+const DEST_UNREACHABLE: u8 = 1;
+/// Port unreachable (a code of destination unreachable).
+const PORT_UNREACHABLE: u8 = 4;
+/// Parameter problem.
 const PARAMETER_PROBLEM: u8 = 4;
 /// Erroneous header field.
 const BAD_FIELD: u8 = 0;
@@ -122,12 +127,16 @@ impl Interface {
     pub(super) fn ipv6_input<S: FrameSink>(
         &mut self,
         now: Instant,
-        src_mac: MacAddr,
-        link_multicast: bool,
+        (src_mac, link_multicast): (MacAddr, bool),
         packet: &[u8],
+        sockets: &mut Sockets,
         sink: &mut S,
     ) {
         self.ipv6.rx_packets += 1;
+        // Transport checksums over IPv6 are verified here, whatever the
+        // device said: its verdict may not cover extension headers or
+        // reassembled packets.
+        self.rx_checksums.l4 = crate::buf::ChecksumVerdict::Unknown;
         let (ip, payload) = match Ipv6Repr::parse(packet) {
             Ok(parsed) => parsed,
             Err(Ipv6Error::Truncated) => {
@@ -158,15 +167,8 @@ impl Interface {
             first_field: 6,
             link_multicast,
         };
-        self.ipv6_deliver(
-            now,
-            &ip,
-            src_mac,
-            ip.next_header,
-            payload,
-            Some(origin),
-            sink,
-        );
+        let first = (ip.next_header, payload);
+        self.ipv6_deliver(now, &ip, src_mac, first, Some(origin), sockets, sink);
     }
 
     /// Walks the headers of `payload` from `first` and hands the upper
@@ -179,9 +181,9 @@ impl Interface {
         now: Instant,
         ip: &Ipv6Repr,
         src_mac: MacAddr,
-        first: u8,
-        payload: &[u8],
+        (first, payload): (u8, &[u8]),
         origin: Option<Origin<'_>>,
+        sockets: &mut Sockets,
         sink: &mut S,
     ) {
         let (base, first_field) = origin.map_or((0, 0), |o| (o.base, o.first_field));
@@ -198,7 +200,7 @@ impl Interface {
                 return;
             }
             Err(Extension::Fragment(at)) if origin.is_some() => {
-                self.fragment_input(now, ip, src_mac, &payload[at..], sink);
+                self.fragment_input(now, ip, src_mac, &payload[at..], sockets, sink);
                 return;
             }
             Err(Extension::Option { pointer, action }) => {
@@ -215,9 +217,29 @@ impl Interface {
                 return;
             }
         };
+        let upper = &payload[walked.offset..];
         match walked.upper {
             next_header::ICMPV6 => {
-                self.icmpv6_input(now, ip, src_mac, &payload[walked.offset..], sink)
+                self.ipv6.rx_delivered += 1;
+                self.icmpv6_input(now, ip, src_mac, upper, sockets, sink)
+            }
+            next_header::TCP => {
+                self.ipv6.rx_delivered += 1;
+                let (src, dst) = (ip.src.into(), ip.dst.into());
+                // Segments to a multicast group are not TCP's (RFC 9293 3.9.1).
+                let multicast = ip.dst.is_multicast();
+                self.tcp_input(now, src, dst, multicast, upper, &mut sockets.tcp);
+            }
+            next_header::UDP => {
+                self.ipv6.rx_delivered += 1;
+                let (src, dst) = (ip.src.into(), ip.dst.into());
+                // Our groups (all-nodes, solicited-node) serve no UDP port.
+                if ip.dst.is_multicast() {
+                    self.udp.rx_no_port += 1;
+                } else if self.udp_input(src, dst, false, upper, &mut sockets.udp) {
+                    let unreachable = (DEST_UNREACHABLE, PORT_UNREACHABLE, 0);
+                    self.send_icmpv6_error(now, sink, ip, origin, unreachable, false);
+                }
             }
             next_header::NONE => {}
             _ => {
@@ -274,13 +296,14 @@ impl Interface {
         };
         let (kind, code, parameter) = error;
         let header = (src, ip.src, next_header::ICMPV6, DEFAULT_HOP_LIMIT);
-        if self.send_ip6(now, sink, header, 8 + quote.len(), |message, pseudo| {
+        let sent = self.send_ip6(now, sink, header, 8 + quote.len(), |message, pseudo| {
             message[0] = kind;
             message[1] = code;
             message[4..8].copy_from_slice(&parameter.to_be_bytes());
             message[8..].copy_from_slice(quote);
             super::icmpv6::seal(message, pseudo);
-        }) {
+        });
+        if sent.is_ok() {
             self.icmpv6.tx_errors += 1;
         }
     }
@@ -294,6 +317,7 @@ impl Interface {
         ip: &Ipv6Repr,
         src_mac: MacAddr,
         header_on: &[u8],
+        sockets: &mut Sockets,
         sink: &mut S,
     ) {
         let Some(header) = header_on.get(..FRAGMENT_HEADER_LEN) else {
@@ -307,7 +331,7 @@ impl Interface {
         let ident = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
         let data = &header_on[FRAGMENT_HEADER_LEN..];
         if offset == 0 && !more {
-            self.ipv6_deliver(now, ip, src_mac, next, data, None, sink);
+            self.ipv6_deliver(now, ip, src_mac, (next, data), None, sockets, sink);
             return;
         }
         let key = Fragment6Key {
@@ -321,14 +345,14 @@ impl Interface {
         else {
             return;
         };
-        self.ipv6_deliver(now, ip, src_mac, first, &packet, None, sink);
+        self.ipv6_deliver(now, ip, src_mac, (first, &packet), None, sockets, sink);
     }
 
     /// Sends an IPv6 packet from `src` to `dst` whose `upper_len` bytes of
     /// `upper` (an upper-layer protocol number) `fill` writes; `fill` gets
-    /// the pseudo-header's sum for its checksum. Resolves an on-link
-    /// neighbour first (the packet is dropped, counted, while that runs:
-    /// senders of what we send, such as echo replies, retry). True if sent.
+    /// the pseudo-header's sum for its checksum. An on-link neighbour not
+    /// resolved yet is solicited and the packet waits for it in the
+    /// neighbour cache's bounded queue (counted as sent here).
     pub(super) fn send_ip6<S: FrameSink>(
         &mut self,
         now: Instant,
@@ -336,35 +360,16 @@ impl Interface {
         header: (Ipv6Addr, Ipv6Addr, u8, u8),
         upper_len: usize,
         fill: impl FnOnce(&mut [u8], u16),
-    ) -> bool {
+    ) -> Result<(), SendFailure> {
         let (src, dst, upper, hop_limit) = header;
         let total = IPV6_HEADER_LEN + upper_len;
         if upper_len > usize::from(u16::MAX) - FRAGMENT_HEADER_LEN
             || (total > self.config.mtu
                 && self.config.mtu < IPV6_HEADER_LEN + FRAGMENT_HEADER_LEN + 8)
         {
-            return false;
+            self.ipv6.tx_too_big += 1;
+            return Err(SendFailure::TooBig);
         }
-        let mac = if dst.is_multicast() {
-            multicast_mac(dst)
-        } else {
-            let Some(next_hop) = self.next_hop6(now, dst) else {
-                self.ipv6.tx_no_route += 1;
-                return false;
-            };
-            match self.neighbors.lookup(now, next_hop) {
-                NeighborLookup::Found(mac) => mac,
-                NeighborLookup::Solicit => {
-                    self.ipv6.tx_unresolved += 1;
-                    self.send_neighbor_solicit(now, sink, next_hop);
-                    return false;
-                }
-                NeighborLookup::Pending => {
-                    self.ipv6.tx_unresolved += 1;
-                    return false;
-                }
-            }
-        };
         let repr = Ipv6Repr {
             src,
             dst,
@@ -373,16 +378,58 @@ impl Interface {
             payload_len: upper_len,
         };
         let pseudo = repr.pseudo_header_sum(upper, upper_len);
+        let mac = if dst.is_multicast() {
+            multicast_mac(dst)
+        } else {
+            let Some(next_hop) = self.next_hop6(now, dst) else {
+                self.ipv6.tx_no_route += 1;
+                return Err(SendFailure::NoRoute);
+            };
+            match self.neighbors.lookup(now, next_hop) {
+                NeighborLookup::Found(mac) => mac,
+                lookup => {
+                    let mut packet = vec![0u8; total];
+                    repr.emit(&mut packet);
+                    fill(&mut packet[IPV6_HEADER_LEN..], pseudo);
+                    self.ipv6.tx_unresolved += self.neighbors.queue(now, next_hop, packet) as u64;
+                    if lookup == NeighborLookup::Solicit {
+                        self.send_neighbor_solicit(now, sink, next_hop);
+                    }
+                    return Ok(());
+                }
+            }
+        };
         if total > self.config.mtu {
             return self.send_fragmented(sink, mac, repr, fill, pseudo);
         }
-        let Some(packet) = self.frame(sink, total, mac, EthernetProtocol::Ipv6) else {
-            return false;
-        };
+        let packet = self
+            .frame(sink, total, mac, EthernetProtocol::Ipv6)
+            .ok_or(SendFailure::NoBuffer)?;
         repr.emit(packet);
         fill(&mut packet[IPV6_HEADER_LEN..], pseudo);
         self.ipv6.tx_packets += 1;
-        true
+        Ok(())
+    }
+
+    /// Sends the packets that waited for `addr`, now resolved.
+    pub(super) fn flush_queued6<S: FrameSink>(&mut self, sink: &mut S, addr: Ipv6Addr) {
+        let Some((mac, packets)) = self.neighbors.take_queued(addr) else {
+            return;
+        };
+        for packet in packets {
+            let Ok((repr, _)) = Ipv6Repr::parse(&packet) else {
+                continue;
+            };
+            let upper = &packet[IPV6_HEADER_LEN..];
+            let copy = |out: &mut [u8], _| out.copy_from_slice(upper);
+            if packet.len() > self.config.mtu {
+                let _ = self.send_fragmented(sink, mac, repr, copy, 0);
+            } else if let Some(frame) = self.frame(sink, packet.len(), mac, EthernetProtocol::Ipv6)
+            {
+                frame.copy_from_slice(&packet);
+                self.ipv6.tx_packets += 1;
+            }
+        }
     }
 
     /// Builds the upper layer whole (its checksum covers all of it), then
@@ -395,7 +442,7 @@ impl Interface {
         repr: Ipv6Repr,
         fill: impl FnOnce(&mut [u8], u16),
         pseudo: u16,
-    ) -> bool {
+    ) -> Result<(), SendFailure> {
         let mut upper = std::mem::take(&mut self.scratch);
         upper.clear();
         upper.resize(repr.payload_len, 0);
@@ -429,11 +476,12 @@ impl Interface {
             self.ipv6.tx_fragments += 1;
         }
         self.scratch = upper;
-        if sent_all {
-            self.ipv6.tx_packets += 1;
-            self.ipv6.tx_fragmented += 1;
+        if !sent_all {
+            return Err(SendFailure::NoBuffer);
         }
-        sent_all
+        self.ipv6.tx_packets += 1;
+        self.ipv6.tx_fragmented += 1;
+        Ok(())
     }
 
     /// The neighbour to hand a packet for unicast `dst` to: `dst` itself

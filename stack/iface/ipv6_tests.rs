@@ -189,15 +189,15 @@ fn echo_request_is_answered_once_the_neighbour_is_known() {
     request.extend_from_slice(b"ping over ipv6");
     let request = icmpv6(peer_ip6(), our_ip6(), request);
     let echo = frame(OUR_MAC, repr(peer_ip6(), our_ip6(), 64), &request);
-    // Unknown neighbour: a solicitation goes out instead, and the reply is dropped.
+    // Unknown neighbour: a solicitation goes out, and the reply waits.
     let out = receive(&mut iface, &mut sockets, at(1), &echo);
     assert_eq!(out.len(), 1);
     let (mac, ip, ns) = parse_reply(&out[0]);
     assert_eq!(ns[0], 135);
     assert_eq!(ip.dst, solicited_node(peer_ip6()));
     assert_eq!(mac, MacAddr([0x33, 0x33, 0xff, 0, 0, 1]));
-    assert_eq!(iface.stats().ipv6.tx_unresolved, 1);
-    // The peer's advertisement resolves it.
+    assert_eq!(iface.stats().ipv6.tx_unresolved, 0, "held, not dropped");
+    // The peer's advertisement resolves it, and the held reply leaves.
     let mut na = vec![136u8, 0, 0, 0, 0x60, 0, 0, 0];
     na.extend_from_slice(&peer_ip6().octets());
     na.extend_from_slice(&[2, 1]);
@@ -209,13 +209,16 @@ fn echo_request_is_answered_once_the_neighbour_is_known() {
         at(2),
         &frame(OUR_MAC, repr(peer_ip6(), our_ip6(), 255), &na),
     );
-    assert!(out.is_empty());
+    assert_eq!(out.len(), 1, "the held reply");
     assert_eq!(
         iface.neighbor_cache().state(at(2), peer_ip6()),
         Some(neighbor::NeighborState::Reachable)
     );
-    let out = receive(&mut iface, &mut sockets, at(3), &echo);
-    assert_eq!(out.len(), 1);
+    assert_eq!(out[0], {
+        let again = receive(&mut iface, &mut sockets, at(3), &echo);
+        assert_eq!(again.len(), 1, "answered at once now");
+        again[0].clone()
+    });
     let (mac, ip, reply) = parse_reply(&out[0]);
     assert_eq!(mac, PEER_MAC);
     assert_eq!((ip.src, ip.dst), (our_ip6(), peer_ip6()));
@@ -225,7 +228,7 @@ fn echo_request_is_answered_once_the_neighbour_is_known() {
         &request[4..],
         "identifier, sequence and data echoed"
     );
-    assert_eq!(iface.stats().icmpv6.echo_replies_sent, 1);
+    assert_eq!(iface.stats().icmpv6.echo_replies_sent, 2);
 }
 
 #[test]
@@ -509,12 +512,12 @@ fn learn_peer(iface: &mut Interface, sockets: &mut Sockets) {
 fn unrecognised_headers_draw_parameter_problems_as_rfc_4443_allows() {
     let (mut iface, mut sockets) = setup();
     learn_peer(&mut iface, &mut sockets);
-    // UDP over IPv6 is not served yet: an unrecognised next header,
+    // An unrecognised next header (253, for experiments: RFC 3692),
     // reported with a pointer to the fixed header's next-header field.
     let udp = frame(
         OUR_MAC,
         Ipv6Repr {
-            next_header: 17,
+            next_header: 253,
             ..repr(peer_ip6(), our_ip6(), 64)
         },
         &[0u8; 16],
@@ -532,7 +535,7 @@ fn unrecognised_headers_draw_parameter_problems_as_rfc_4443_allows() {
     assert_eq!(&error[4..8], &6u32.to_be_bytes());
     assert_eq!(&error[8..], &udp[14..], "the packet quoted whole");
     // Behind a destination options header the pointer names that header's field.
-    let mut behind = vec![17u8, 0, 1, 4, 0, 0, 0, 0];
+    let mut behind = vec![253u8, 0, 1, 4, 0, 0, 0, 0];
     behind.extend_from_slice(&[0u8; 8]);
     let out = receive(
         &mut iface,
@@ -582,7 +585,7 @@ fn unrecognised_headers_draw_parameter_problems_as_rfc_4443_allows() {
     let to_group = frame(
         group_mac,
         Ipv6Repr {
-            next_header: 17,
+            next_header: 253,
             ..repr(peer_ip6(), group, 64)
         },
         &[0u8; 8],
@@ -600,7 +603,7 @@ fn errors_are_rate_limited_and_quotes_bounded() {
     let big = frame(
         OUR_MAC,
         Ipv6Repr {
-            next_header: 17,
+            next_header: 253,
             ..repr(peer_ip6(), our_ip6(), 64)
         },
         &[0u8; 1400],

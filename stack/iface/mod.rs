@@ -273,6 +273,36 @@ impl Interface {
         self.config.ip.addr
     }
 
+    /// The addresses sockets may use now: IPv4, and the IPv6 ones that
+    /// duplicate address detection has cleared.
+    pub fn local_addrs(&self) -> crate::addr::LocalAddrs {
+        let mut own = crate::addr::LocalAddrs::from(self.config.ip.addr);
+        if let Some(cidr) = self.config.ip6 {
+            own.ipv6 = Some(cidr.addr).filter(|&a| self.dad.usable(a));
+            own.link_local6 = Some(self.link_local).filter(|&a| self.dad.usable(a));
+        }
+        own
+    }
+
+    /// True if packets to `ip` have a next hop at `now`: on our IPv4
+    /// subnet or behind the gateway; for IPv6 (when on) on-link or behind
+    /// a default router.
+    pub fn routable(&self, now: Instant, ip: std::net::IpAddr) -> bool {
+        match ip {
+            std::net::IpAddr::V4(v4) => self.next_hop(v4).is_some(),
+            std::net::IpAddr::V6(v6) => {
+                self.config.ip6.is_some() && self.next_hop6(now, v6).is_some()
+            }
+        }
+    }
+
+    /// Records `mac` as the link-layer address of IPv6 neighbour `addr`
+    /// (a STALE entry, RFC 4861 7.3.3: used until the neighbour says
+    /// otherwise), as a manual `ip -6 neigh add` does.
+    pub fn learn_neighbor(&mut self, now: Instant, addr: Ipv6Addr, mac: MacAddr) {
+        self.neighbors.learn_unconfirmed(now, addr, mac);
+    }
+
     /// Our IPv6 addresses, link-local first, when IPv6 is on.
     pub fn ip6_addrs(&self) -> Vec<Ipv6Addr> {
         match self.config.ip6 {
@@ -413,8 +443,8 @@ impl Interface {
                 self.ipv4_input(now, payload, dst.is_broadcast(), sockets, sink)
             }
             EthernetProtocol::Ipv6 if self.config.ip6.is_some() => {
-                let src = MacAddr(eth.src_addr().0);
-                self.ipv6_input(now, src, dst.is_multicast(), payload, sink)
+                let link = (MacAddr(eth.src_addr().0), dst.is_multicast());
+                self.ipv6_input(now, link, payload, sockets, sink)
             }
             EthernetProtocol::Unknown(0x8100 | 0x88a8) => {
                 self.ethernet.rx_vlan_dropped += 1;
@@ -449,6 +479,7 @@ impl Interface {
     pub fn poll<S: FrameSink>(&mut self, now: Instant, sockets: &mut Sockets, sink: &mut S) {
         self.reassembler.expire(now, &mut self.ipv4);
         self.reassembler6.expire(now, &mut self.ipv6);
+        self.ipv6.tx_unresolved += self.neighbors.expire_queued(now) as u64;
         while let Some(addr) = self.dad.due(now) {
             self.send_dad_probe(now, sink, addr);
         }

@@ -6,11 +6,14 @@
 //! an unsolicited message, or REACHABLE grown old). A STALE entry is used
 //! as it stands; the DELAY/PROBE unicast probing of RFC 4861 7.3.3 is not
 //! done, so a stale entry is refreshed only by the neighbour's own
-//! solicitations and advertisements. Sans-IO: every call takes `now`.
+//! solicitations and advertisements. Packets to an address being
+//! resolved wait in a small bounded queue (RFC 4861 7.2.2) and are
+//! dropped if it stays unresolved. Sans-IO: every call takes `now`.
 
 use crate::hash::FastMap;
 use crate::time::{Duration, Instant};
 use crate::wire::MacAddr;
+use std::collections::VecDeque;
 use std::net::Ipv6Addr;
 
 /// Bounds and timing of the neighbour cache.
@@ -24,6 +27,11 @@ pub struct NeighborConfig {
     pub retransmit: Duration,
     /// Most entries; the least recently updated makes room.
     pub max_entries: usize,
+    /// Packets held per address while it is resolved (RFC 4861 7.2.2:
+    /// at least one); the oldest makes room.
+    pub max_queued_per_address: usize,
+    /// Most addresses with packets held.
+    pub max_queued_addresses: usize,
 }
 
 impl Default for NeighborConfig {
@@ -32,6 +40,8 @@ impl Default for NeighborConfig {
             reachable: Duration::from_secs(30),
             retransmit: Duration::from_secs(1),
             max_entries: 1024,
+            max_queued_per_address: 4,
+            max_queued_addresses: 64,
         }
     }
 }
@@ -66,11 +76,20 @@ pub enum NeighborLookup {
     Pending,
 }
 
+/// Packets waiting for one address to be resolved.
+#[derive(Debug)]
+struct Queued {
+    /// When the first of them was queued.
+    since: Instant,
+    packets: VecDeque<Vec<u8>>,
+}
+
 /// The cache.
 #[derive(Debug)]
 pub struct NeighborCache {
     config: NeighborConfig,
     entries: FastMap<Ipv6Addr, Entry>,
+    queued: FastMap<Ipv6Addr, Queued>,
     /// Entries evicted to make room, for the counters.
     pub evictions: u64,
 }
@@ -81,6 +100,7 @@ impl NeighborCache {
         NeighborCache {
             config,
             entries: FastMap::default(),
+            queued: FastMap::default(),
             evictions: 0,
         }
     }
@@ -212,6 +232,53 @@ impl NeighborCache {
         }
     }
 
+    /// Holds `packet` (a whole IPv6 packet) until `addr` is resolved;
+    /// returns how many packets were dropped to bound the queues (0 or 1).
+    pub fn queue(&mut self, now: Instant, addr: Ipv6Addr, packet: Vec<u8>) -> usize {
+        let config = &self.config;
+        if !self.queued.contains_key(&addr) && self.queued.len() >= config.max_queued_addresses {
+            return 1;
+        }
+        let queued = self.queued.entry(addr).or_insert_with(|| Queued {
+            since: now,
+            packets: VecDeque::new(),
+        });
+        let mut dropped = 0;
+        if queued.packets.len() >= config.max_queued_per_address.max(1) {
+            queued.packets.pop_front();
+            dropped = 1;
+        }
+        queued.packets.push_back(packet);
+        dropped
+    }
+
+    /// The packets held for `addr` and its link-layer address, once it
+    /// has one.
+    pub fn take_queued(&mut self, addr: Ipv6Addr) -> Option<(MacAddr, VecDeque<Vec<u8>>)> {
+        let mac = self.entries.get(&addr)?.mac?;
+        let queued = self.queued.remove(&addr)?;
+        Some((mac, queued.packets))
+    }
+
+    /// Drops packets held longer than three solicitation intervals
+    /// (RFC 4861 7.2.2 gives up after MAX_MULTICAST_SOLICIT = 3); returns
+    /// how many.
+    pub fn expire_queued(&mut self, now: Instant) -> usize {
+        if self.queued.is_empty() {
+            return 0;
+        }
+        let limit = self.config.retransmit + self.config.retransmit + self.config.retransmit;
+        let mut dropped = 0;
+        self.queued.retain(|_, queued| {
+            let keep = now.saturating_duration_since(queued.since) < limit;
+            if !keep {
+                dropped += queued.packets.len();
+            }
+            keep
+        });
+        dropped
+    }
+
     fn insert(&mut self, addr: Ipv6Addr, entry: Entry) {
         if self.entries.len() >= self.config.max_entries.max(1) {
             let oldest = self
@@ -276,6 +343,30 @@ mod tests {
         // With it, it does.
         cache.advertised(now, addr(2), Some(OTHER), false, true);
         assert_eq!(cache.lookup(now, addr(2)), NeighborLookup::Found(OTHER));
+    }
+
+    #[test]
+    fn packets_wait_for_resolution_within_bounds() {
+        let mut cache = NeighborCache::new(NeighborConfig {
+            max_queued_per_address: 2,
+            max_queued_addresses: 1,
+            ..NeighborConfig::default()
+        });
+        let t0 = Instant::ZERO;
+        assert_eq!(cache.lookup(t0, addr(1)), NeighborLookup::Solicit);
+        assert_eq!(cache.queue(t0, addr(1), vec![1]), 0);
+        assert_eq!(cache.queue(t0, addr(1), vec![2]), 0);
+        assert_eq!(cache.queue(t0, addr(1), vec![3]), 1, "the oldest made room");
+        assert_eq!(cache.queue(t0, addr(2), vec![4]), 1, "one address at most");
+        assert!(cache.take_queued(addr(1)).is_none(), "not resolved yet");
+        cache.advertised(t0, addr(1), Some(MAC), true, true);
+        let (mac, packets) = cache.take_queued(addr(1)).unwrap();
+        assert_eq!((mac, Vec::from(packets)), (MAC, vec![vec![2], vec![3]]));
+        // Never resolved: dropped after three solicitation intervals.
+        assert_eq!(cache.queue(t0, addr(3), vec![5]), 0);
+        assert_eq!(cache.expire_queued(t0 + Duration::from_secs(2)), 0);
+        assert_eq!(cache.expire_queued(t0 + Duration::from_secs(3)), 1);
+        assert!(cache.take_queued(addr(3)).is_none());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::udp::{UdpBuffers, UdpError, UdpSockets};
 use smoltcp::wire::{
     checksum, ArpOperation, ArpPacket, ArpRepr, EthernetAddress, IpAddress, Ipv4Packet, UdpPacket,
 };
-use std::net::SocketAddrV4;
+use std::net::{SocketAddr, SocketAddrV4};
 
 const OUR_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
 const PEER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
@@ -129,7 +129,7 @@ fn udp_bound(sockets: &mut Sockets, port: u16) -> crate::udp::UdpHandle {
 fn queue(sockets: &mut Sockets, socket: crate::udp::UdpHandle, data: &[u8], to: SocketAddrV4) {
     sockets
         .udp
-        .send_to(socket, data, Some(to), OUR_IP, 1472)
+        .send_to(socket, data, Some(to.into()), OUR_IP, 1472)
         .unwrap();
 }
 
@@ -440,7 +440,7 @@ fn udp_is_delivered_and_echoed() {
         &mut out,
     );
     let mut buf = [0u8; 64];
-    let peer = SocketAddrV4::new(PEER_IP, 5000);
+    let peer = SocketAddr::from((PEER_IP, 5000));
     assert_eq!(
         sockets.udp.recv_from(socket, &mut buf),
         Ok((0, peer)),
@@ -500,7 +500,7 @@ fn large_udp_send_is_fragmented_and_reassembled_by_a_peer() {
         .send_to(
             socket,
             &data,
-            Some(SocketAddrV4::new(PEER_IP, 7)),
+            Some(SocketAddrV4::new(PEER_IP, 7).into()),
             OUR_IP,
             1472,
         )
@@ -533,7 +533,7 @@ fn large_udp_send_is_fragmented_and_reassembled_by_a_peer() {
     let mut buf = vec![0u8; 70_000];
     let (n, from) = udp_b.udp.recv_from(receiver, &mut buf).unwrap();
     assert_eq!(&buf[..n], &data[..]);
-    assert_eq!(*from.ip(), OUR_IP);
+    assert_eq!(from.ip(), OUR_IP);
 }
 
 #[test]
@@ -661,8 +661,8 @@ fn tcp_segment(control: u8, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
     let mut s = vec![0u8; HEADER_LEN + data.len()];
     write_bare(
         &mut s,
-        PEER_IP,
-        OUR_IP,
+        PEER_IP.into(),
+        OUR_IP.into(),
         40_000,
         80,
         SeqNumber(seq),
@@ -805,7 +805,7 @@ fn malformed_tcp_never_changes_an_established_connection() {
     let options = crate::tcp::TcpOptions::from_config(sockets.tcp.config());
     let listener = sockets
         .tcp
-        .listen(SocketAddrV4::new(OUR_IP, 80), 4, options, OUR_IP)
+        .listen(SocketAddrV4::new(OUR_IP, 80), 4, options, OUR_IP, false)
         .unwrap();
     let mut out = Vec::new();
     let feed =
@@ -1042,7 +1042,7 @@ fn the_exception_path_hands_unclaimed_and_filtered_ports_to_the_kernel() {
     let options = crate::tcp::TcpOptions::from_config(sockets.tcp.config());
     sockets
         .tcp
-        .listen(SocketAddrV4::new(OUR_IP, 80), 8, options, OUR_IP)
+        .listen(SocketAddrV4::new(OUR_IP, 80), 8, options, OUR_IP, false)
         .unwrap();
     assert_eq!(
         iface.receive(at(3), &syn, &mut sockets, &mut out),

@@ -1,56 +1,63 @@
-//! UDP on the wire (RFC 768): checksum, demultiplexing to sockets, port
-//! unreachable for closed ports, and sending what sockets queued. TCP on
+//! UDP on the wire (RFC 768) over IPv4 and IPv6: checksum,
+//! demultiplexing to sockets, port unreachable for closed ports (sent by
+//! the IP layer of the datagram's family), and sending what sockets queued. TCP on
 //! the wire: validation with a counter per reason before the connections
 //! see a segment, and their segments out through IP.
 
 use super::ipv4::TransportChecksum;
 use super::ipv4::{IpFields, SendFailure};
+use super::ipv6::DEFAULT_HOP_LIMIT;
 use super::{FrameSink, Interface};
 use crate::buf::ChecksumVerdict;
 use crate::tcp::segment::{self, SegmentError};
 use crate::tcp::TcpSockets;
 use crate::time::Instant;
 use crate::udp::UdpSockets;
-use smoltcp::wire::{checksum, IpAddress, IpProtocol, UdpPacket};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use crate::wire::checksum::{self, pseudo_header};
+use crate::wire::ipv6::{add_sums, next_header};
+use smoltcp::wire::{IpProtocol, UdpPacket};
+use std::net::{IpAddr, SocketAddr};
 
 const UDP_HEADER_LEN: usize = 8;
 
 impl Interface {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn udp_input<S: FrameSink>(
+    /// Delivers a UDP datagram from `src` to `dst` (one of ours, or an
+    /// IPv4 broadcast when `broadcast`). True when no socket took it and
+    /// the caller should answer with its family's port unreachable.
+    pub(super) fn udp_input(
         &mut self,
-        now: Instant,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: IpAddr,
+        dst: IpAddr,
         broadcast: bool,
-        header: &[u8],
         body: &[u8],
         udp: &mut UdpSockets,
-        sink: &mut S,
-    ) {
+    ) -> bool {
         let Ok(packet) = UdpPacket::new_checked(body) else {
             self.udp.rx_errors += 1;
-            return;
+            return false;
         };
-        // A zero checksum means the sender computed none (RFC 768).
+        let datagram = &body[..usize::from(packet.len())];
         let checksum_ok = match self.rx_checksums.l4 {
             ChecksumVerdict::Good => true,
             ChecksumVerdict::Bad => false,
+            // A zero checksum means the sender computed none (RFC 768),
+            // which IPv6 does not allow (RFC 8200 8.1).
+            ChecksumVerdict::Unknown if packet.checksum() == 0 => src.is_ipv4(),
             ChecksumVerdict::Unknown => {
-                packet.verify_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst))
+                let pseudo = pseudo_header(src, dst, next_header::UDP, datagram.len());
+                add_sums(pseudo, checksum::data(datagram)) == !0
             }
         };
         if !checksum_ok {
             self.udp.rx_errors += 1;
-            return;
+            return false;
         }
         if self.kernel_port(packet.dst_port()) {
             self.unclaimed();
-            return;
+            return false;
         }
-        let local = SocketAddrV4::new(dst, packet.dst_port());
-        let remote = SocketAddrV4::new(src, packet.src_port());
+        let local = SocketAddr::new(dst, packet.dst_port());
+        let remote = SocketAddr::new(src, packet.src_port());
         match udp.deliver(local, remote, packet.payload()) {
             Ok(()) => self.udp.rx_datagrams += 1,
             Err(Some(())) => self.udp.rx_queue_full += 1,
@@ -58,11 +65,12 @@ impl Interface {
                 self.udp.rx_no_port += 1;
                 if self.config.exception_path {
                     self.unclaimed();
-                } else if !broadcast {
-                    self.send_unreachable(now, sink, super::icmp::PORT_UNREACHABLE, header, body);
+                } else {
+                    return !broadcast;
                 }
             }
         }
+        false
     }
 
     /// Validates a TCP segment (each failure counted by reason) and hands
@@ -71,8 +79,8 @@ impl Interface {
     pub(super) fn tcp_input(
         &mut self,
         now: Instant,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: IpAddr,
+        dst: IpAddr,
         broadcast: bool,
         body: &[u8],
         tcp: &mut TcpSockets,
@@ -109,15 +117,27 @@ impl Interface {
         sink: &mut S,
     ) {
         tcp.drain_output(now, |out| {
-            let fields = IpFields {
-                src: *out.local.ip(),
-                dst: *out.remote.ip(),
-                protocol: IpProtocol::Tcp,
-                dont_fragment: true,
+            let sent = match (out.local.ip(), out.remote.ip()) {
+                (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                    let fields = IpFields {
+                        src,
+                        dst,
+                        protocol: IpProtocol::Tcp,
+                        dont_fragment: true,
+                    };
+                    self.send_ip(now, sink, fields, out.len(), &mut |segment, checksum| {
+                        out.write(segment, checksum == TransportChecksum::PseudoHeaderOnly)
+                    })
+                }
+                (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                    let header = (src, dst, next_header::TCP, DEFAULT_HOP_LIMIT);
+                    self.send_ip6(now, sink, header, out.len(), |segment, _| {
+                        out.write(segment, false)
+                    })
+                }
+                _ => Err(SendFailure::NoRoute),
             };
-            match self.send_ip(now, sink, fields, out.len(), &mut |segment, checksum| {
-                out.write(segment, checksum == TransportChecksum::PseudoHeaderOnly)
-            }) {
+            match sent {
                 Ok(()) => true,
                 Err(SendFailure::NoBuffer) => false,
                 // Counted by IP; the connection's timers recover or give up.
@@ -133,16 +153,11 @@ impl Interface {
         udp: &mut UdpSockets,
         sink: &mut S,
     ) {
-        let own_ip = self.ip();
-        udp.drain_outgoing(own_ip, |out| {
+        let own = self.local_addrs();
+        udp.drain_outgoing(own, |out| {
             let (head, tail) = out.payload;
             let len = UDP_HEADER_LEN + head.len() + tail.len();
-            let fields = IpFields {
-                src: *out.local.ip(),
-                dst: *out.remote.ip(),
-                protocol: IpProtocol::Udp,
-                dont_fragment: out.dont_fragment,
-            };
+            let (src, dst) = (out.local.ip(), out.remote.ip());
             let mut fill = |datagram: &mut [u8], transport: TransportChecksum| {
                 datagram[0..2].copy_from_slice(&out.local.port().to_be_bytes());
                 datagram[2..4].copy_from_slice(&out.remote.port().to_be_bytes());
@@ -150,17 +165,12 @@ impl Interface {
                 datagram[6..8].fill(0);
                 datagram[UDP_HEADER_LEN..UDP_HEADER_LEN + head.len()].copy_from_slice(head);
                 datagram[UDP_HEADER_LEN + head.len()..].copy_from_slice(tail);
-                let pseudo = checksum::pseudo_header_v4(
-                    &fields.src,
-                    &fields.dst,
-                    IpProtocol::Udp,
-                    len as u32,
-                );
+                let pseudo = pseudo_header(src, dst, next_header::UDP, len);
                 let sum = match transport {
                     // The device adds the datagram to the pseudo-header's sum.
                     TransportChecksum::PseudoHeaderOnly => pseudo,
                     TransportChecksum::Full => {
-                        let sum = !checksum::combine(&[pseudo, checksum::data(datagram)]);
+                        let sum = !add_sums(pseudo, checksum::data(datagram));
                         // An all-zero result is sent as all ones (RFC 768).
                         if sum == 0 {
                             0xffff
@@ -171,7 +181,25 @@ impl Interface {
                 };
                 datagram[6..8].copy_from_slice(&sum.to_be_bytes());
             };
-            match self.send_ip(now, sink, fields, len, &mut fill) {
+            let sent = match (src, dst) {
+                (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                    let fields = IpFields {
+                        src,
+                        dst,
+                        protocol: IpProtocol::Udp,
+                        dont_fragment: out.dont_fragment,
+                    };
+                    self.send_ip(now, sink, fields, len, &mut fill)
+                }
+                (IpAddr::V6(src), IpAddr::V6(dst)) if !src.is_unspecified() => {
+                    let header = (src, dst, next_header::UDP, DEFAULT_HOP_LIMIT);
+                    self.send_ip6(now, sink, header, len, |datagram, _| {
+                        fill(datagram, TransportChecksum::Full)
+                    })
+                }
+                _ => Err(SendFailure::NoRoute),
+            };
+            match sent {
                 Ok(()) => {
                     self.udp.tx_datagrams += 1;
                     true

@@ -21,8 +21,8 @@ impl StackConfig {
 }
 
 /// Stacks `a` and `b` on the two ends of a pipe (`pipe`'s settings), on one
-/// clock, with static ARP entries for each other (so every frame on the
-/// pipe is IP).
+/// clock, with static ARP entries for each other and, with IPv6 on,
+/// neighbour entries (so every frame on the pipe is IP).
 pub fn pipe_stacks<C: Clock + Clone>(
     a: StackConfig,
     b: StackConfig,
@@ -37,5 +37,13 @@ pub fn pipe_stacks<C: Clock + Clone>(
     let (a_mac, b_mac) = (a.device().capabilities().mac, b.device().capabilities().mac);
     a.interface().arp_cache().insert_static(b_ip, b_mac);
     b.interface().arp_cache().insert_static(a_ip, a_mac);
+    // IPv6 neighbours too, so that every frame on the pipe is data.
+    let now = a.now();
+    for addr in b.interface().ip6_addrs() {
+        a.interface().learn_neighbor(now, addr, b_mac);
+    }
+    for addr in a.interface().ip6_addrs() {
+        b.interface().learn_neighbor(now, addr, a_mac);
+    }
     (a, b)
 }

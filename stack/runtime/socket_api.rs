@@ -8,7 +8,7 @@ use crate::device::Device;
 use crate::epoll::{CtlOp, EpollEvent};
 use crate::socket::{Errno, Fd, Net, Shutdown, SockOpt, SockOptName, SockType};
 use crate::time::{Clock, Duration};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 impl<D: Device, C: Clock> Stack<D, C> {
     /// Runs a call that starts or stops timers (connect, close, options)
@@ -38,7 +38,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
     ) -> T {
         let mut net = Net {
             now,
-            ip: self.iface.ip(),
+            addrs: self.iface.local_addrs(),
             max_udp: self.iface.max_unfragmented_udp(),
             sockets: &mut self.sockets,
         };
@@ -50,8 +50,9 @@ impl<D: Device, C: Clock> Stack<D, C> {
         self.with_net(|fds, net| fds.socket(net, kind))
     }
 
-    /// `bind`.
-    pub fn bind(&mut self, fd: Fd, addr: SocketAddrV4) -> Result<(), Errno> {
+    /// `bind` (an IPv4 or IPv6 address; `[::]` takes both families).
+    pub fn bind(&mut self, fd: Fd, addr: impl Into<SocketAddr>) -> Result<(), Errno> {
+        let addr = addr.into();
         self.with_net(|fds, net| fds.bind(net, fd, addr))
     }
 
@@ -61,14 +62,15 @@ impl<D: Device, C: Clock> Stack<D, C> {
     }
 
     /// `accept`: a new descriptor and the peer's address, or `EAGAIN`.
-    pub fn accept(&mut self, fd: Fd) -> Result<(Fd, SocketAddrV4), Errno> {
+    pub fn accept(&mut self, fd: Fd) -> Result<(Fd, SocketAddr), Errno> {
         self.with_net(|fds, net| fds.accept(net, fd))
     }
 
     /// `connect`: `EINPROGRESS` for TCP (writable when done; `SO_ERROR`
     /// says how it went).
-    pub fn connect(&mut self, fd: Fd, addr: SocketAddrV4) -> Result<(), Errno> {
-        if self.iface.next_hop_of(*addr.ip()).is_none() {
+    pub fn connect(&mut self, fd: Fd, addr: impl Into<SocketAddr>) -> Result<(), Errno> {
+        let addr = crate::addr::canonical(addr.into());
+        if !self.iface.routable(self.last_poll, addr.ip()) {
             return Err(Errno::ENETUNREACH);
         }
         self.with_net(|fds, net| fds.connect(net, fd, addr))
@@ -80,12 +82,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
     }
 
     /// `sendto`.
-    pub fn send_to(
-        &mut self,
-        fd: Fd,
-        data: &[u8],
-        to: Option<SocketAddrV4>,
-    ) -> Result<usize, Errno> {
+    pub fn send_to(&mut self, fd: Fd, data: &[u8], to: Option<SocketAddr>) -> Result<usize, Errno> {
         self.with_net_polled(|fds, net| fds.send_to(net, fd, data, to))
     }
 
@@ -100,7 +97,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
         fd: Fd,
         buf: &mut [u8],
         flags: u32,
-    ) -> Result<(usize, Option<SocketAddrV4>), Errno> {
+    ) -> Result<(usize, Option<SocketAddr>), Errno> {
         self.with_net_polled(|fds, net| fds.recv_from(net, fd, buf, flags))
     }
 
@@ -259,12 +256,12 @@ impl<D: Device, C: Clock> Stack<D, C> {
     }
 
     /// `getsockname`.
-    pub fn getsockname(&mut self, fd: Fd) -> Result<SocketAddrV4, Errno> {
+    pub fn getsockname(&mut self, fd: Fd) -> Result<SocketAddr, Errno> {
         self.with_net_polled(|fds, net| fds.local_addr(net, fd))
     }
 
     /// `getpeername`.
-    pub fn getpeername(&mut self, fd: Fd) -> Result<SocketAddrV4, Errno> {
+    pub fn getpeername(&mut self, fd: Fd) -> Result<SocketAddr, Errno> {
         self.with_net_polled(|fds, net| fds.peer_addr(net, fd))
     }
 

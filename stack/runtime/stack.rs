@@ -15,7 +15,7 @@ use crate::tcp::{Readiness, State, TcpConfig, TcpError, TcpHandle, TcpOptions, T
 use crate::time::{Clock, Instant};
 use crate::udp::{UdpBuffers, UdpError, UdpHandle, UdpSockets};
 use crate::wire::{Ipv4Cidr, MacAddr};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// How a [`Stack`] is set up.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +32,9 @@ pub struct StackConfig {
     /// Take the IPv6 default router from router advertisements. See
     /// [`InterfaceConfig::accept_ra`].
     pub accept_ra: bool,
+    /// Duplicate address detection probes per IPv6 address (0: the
+    /// addresses are usable at once). See [`InterfaceConfig::dad_transmits`].
+    pub dad_transmits: u32,
     /// Our MAC (default: the device's).
     pub mac: Option<MacAddr>,
     /// Seed of every random choice (ephemeral ports, IP ids); `None` draws one.
@@ -59,6 +62,7 @@ impl StackConfig {
             ip6: None,
             gateway6: None,
             accept_ra: false,
+            dad_transmits: 1,
             mac: None,
             seed: None,
             udp_buffers: UdpBuffers::default(),
@@ -129,6 +133,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
             ip6: config.ip6,
             gateway6: config.gateway6,
             accept_ra: config.accept_ra,
+            dad_transmits: config.dad_transmits,
             ..InterfaceConfig::new(
                 config.mac.unwrap_or(caps.mac),
                 config.ip,
@@ -300,13 +305,25 @@ impl<D: Device, C: Clock> Stack<D, C> {
     }
 
     /// Binds a UDP socket (port 0: ephemeral).
-    pub fn udp_bind(&mut self, handle: UdpHandle, local: SocketAddrV4) -> Result<(), UdpError> {
-        self.sockets.udp.bind(handle, local, self.iface.ip())
+    pub fn udp_bind(
+        &mut self,
+        handle: UdpHandle,
+        local: impl Into<SocketAddr>,
+    ) -> Result<(), UdpError> {
+        self.sockets
+            .udp
+            .bind(handle, local, self.iface.local_addrs())
     }
 
     /// Connects a UDP socket to a default peer.
-    pub fn udp_connect(&mut self, handle: UdpHandle, remote: SocketAddrV4) -> Result<(), UdpError> {
-        self.sockets.udp.connect(handle, remote, self.iface.ip())
+    pub fn udp_connect(
+        &mut self,
+        handle: UdpHandle,
+        remote: impl Into<SocketAddr>,
+    ) -> Result<(), UdpError> {
+        self.sockets
+            .udp
+            .connect(handle, remote, self.iface.local_addrs())
     }
 
     /// Queues a datagram to `remote` (or the connected peer); it leaves on the next poll.
@@ -314,12 +331,11 @@ impl<D: Device, C: Clock> Stack<D, C> {
         &mut self,
         handle: UdpHandle,
         data: &[u8],
-        remote: Option<SocketAddrV4>,
+        remote: Option<SocketAddr>,
     ) -> Result<usize, UdpError> {
         let max = self.iface.max_unfragmented_udp();
-        self.sockets
-            .udp
-            .send_to(handle, data, remote, self.iface.ip(), max)
+        let own = self.iface.local_addrs();
+        self.sockets.udp.send_to(handle, data, remote, own, max)
     }
 
     /// Takes a received datagram.
@@ -327,7 +343,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
         &mut self,
         handle: UdpHandle,
         buf: &mut [u8],
-    ) -> Result<(usize, SocketAddrV4), UdpError> {
+    ) -> Result<(usize, SocketAddr), UdpError> {
         self.sockets.udp.recv_from(handle, buf)
     }
 
@@ -368,15 +384,21 @@ impl<D: Device, C: Clock> Stack<D, C> {
         backlog: usize,
         options: TcpOptions,
     ) -> Result<TcpHandle, TcpError> {
-        let ip = self.iface.ip();
+        // Every address of ours: both families when IPv6 is on.
+        let any = if self.iface.config().ip6.is_some() {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        };
+        let own = self.iface.local_addrs();
         self.sockets
             .tcp
-            .listen(SocketAddrV4::new(ip, port), backlog, options, ip)
+            .listen(SocketAddr::new(any, port), backlog, options, own, false)
     }
 
     /// Starts connecting to `remote` from an ephemeral port (non-blocking:
     /// poll until [`tcp_state`](Self::tcp_state) is ESTABLISHED or an error shows).
-    pub fn tcp_connect(&mut self, remote: SocketAddrV4) -> Result<TcpHandle, TcpError> {
+    pub fn tcp_connect(&mut self, remote: impl Into<SocketAddr>) -> Result<TcpHandle, TcpError> {
         let options = self.tcp_default_options();
         self.tcp_connect_with(remote, 0, options)
     }
@@ -384,25 +406,23 @@ impl<D: Device, C: Clock> Stack<D, C> {
     /// Connects from `local_port` (0: ephemeral) with explicit options.
     pub fn tcp_connect_with(
         &mut self,
-        remote: SocketAddrV4,
+        remote: impl Into<SocketAddr>,
         local_port: u16,
         options: TcpOptions,
     ) -> Result<TcpHandle, TcpError> {
-        if self.iface.next_hop_of(*remote.ip()).is_none() {
+        let remote = crate::addr::canonical(remote.into());
+        let now = self.clock.now();
+        if !self.iface.routable(now, remote.ip()) {
             return Err(TcpError::NetworkUnreachable);
         }
-        let now = self.clock.now();
-        let ip = self.iface.ip();
+        let own = self.iface.local_addrs();
         self.sockets
             .tcp
-            .connect(now, remote, local_port, options, ip)
+            .connect(now, remote, local_port, options, own)
     }
 
     /// Takes an established connection from a listener.
-    pub fn tcp_accept(
-        &mut self,
-        listener: TcpHandle,
-    ) -> Result<(TcpHandle, SocketAddrV4), TcpError> {
+    pub fn tcp_accept(&mut self, listener: TcpHandle) -> Result<(TcpHandle, SocketAddr), TcpError> {
         self.sockets.tcp.accept(listener)
     }
 

@@ -25,7 +25,7 @@ use crate::socket::{Errno, Fd, Shutdown, SockOpt, SockOptName, SockType, MSG_DON
 use crate::stats::StackStats;
 use crate::time::Clock;
 use crossbeam_queue::ArrayQueue;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::{JoinHandle, Thread};
@@ -423,7 +423,8 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
     }
 
     /// `bind`.
-    pub fn bind(&self, fd: Fd, addr: SocketAddrV4) -> Result<(), Errno> {
+    pub fn bind(&self, fd: Fd, addr: impl Into<SocketAddr>) -> Result<(), Errno> {
+        let addr = addr.into();
         self.call_result(move |s| s.bind(fd, addr))
     }
 
@@ -434,7 +435,7 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
 
     /// `accept`: on a blocking listener, waits for a connection (up to
     /// `SO_RCVTIMEO`, then `EAGAIN`). The new descriptor is blocking.
-    pub fn accept(&self, fd: Fd) -> Result<(Fd, SocketAddrV4), Errno> {
+    pub fn accept(&self, fd: Fd) -> Result<(Fd, SocketAddr), Errno> {
         self.blocking(fd, Direction::Receive, false, move |s, give_up| {
             match s.accept(fd) {
                 Ok((conn, peer)) => Some(s.set_nonblocking(conn, false).map(|()| (conn, peer))),
@@ -447,7 +448,8 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
     /// `connect`: on a blocking TCP socket, waits for the handshake to end
     /// (`ECONNREFUSED`, `ETIMEDOUT` as it fails; past `SO_SNDTIMEO`,
     /// `EINPROGRESS` while it goes on); non-blocking, `EINPROGRESS` at once.
-    pub fn connect(&self, fd: Fd, addr: SocketAddrV4) -> Result<(), Errno> {
+    pub fn connect(&self, fd: Fd, addr: impl Into<SocketAddr>) -> Result<(), Errno> {
+        let addr = addr.into();
         let mut tries = 0u32;
         self.blocking(fd, Direction::Send, false, move |s, give_up| {
             tries += 1;
@@ -502,7 +504,7 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
     }
 
     /// `sendto` (UDP): waits as `send` does while the device queue is full.
-    pub fn send_to(&self, fd: Fd, data: &[u8], to: Option<SocketAddrV4>) -> Result<usize, Errno> {
+    pub fn send_to(&self, fd: Fd, data: &[u8], to: Option<SocketAddr>) -> Result<usize, Errno> {
         let data = data.to_vec();
         self.blocking(fd, Direction::Send, false, move |s, give_up| {
             match s.send_to(fd, &data, to) {
@@ -518,7 +520,7 @@ impl<D: Device + 'static, C: Clock + 'static> StackHandle<D, C> {
         fd: Fd,
         max: usize,
         flags: u32,
-    ) -> Result<(Vec<u8>, Option<SocketAddrV4>), Errno> {
+    ) -> Result<(Vec<u8>, Option<SocketAddr>), Errno> {
         let dont_wait = flags & MSG_DONTWAIT != 0;
         let mut buf = vec![0u8; max];
         self.blocking(fd, Direction::Receive, dont_wait, move |s, give_up| match s
@@ -682,7 +684,7 @@ mod tests {
     use crate::epoll::EPOLLIN;
     use crate::runtime::StackConfig;
     use crate::time::MonotonicClock;
-    use std::net::Ipv4Addr;
+    use std::net::{Ipv4Addr, SocketAddrV4};
     use std::sync::atomic::AtomicU64;
 
     const A: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
@@ -736,7 +738,7 @@ mod tests {
         handle.epoll_ctl(epfd, CtlOp::Add, fd, event).unwrap();
         let data = message.to_vec();
         handle
-            .call(move |s| s.send_to(fd, &data, Some(SocketAddrV4::new(B, 7))))
+            .call(move |s| s.send_to(fd, &data, Some(SocketAddrV4::new(B, 7).into())))
             .unwrap()
             .unwrap();
         let ready = handle

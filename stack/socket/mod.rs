@@ -57,6 +57,7 @@ pub use errno::Errno;
 pub use options::{SockOpt, SockOptName};
 pub use tcp_info::TcpInfo;
 
+use crate::addr::{canonical, LocalAddrs};
 use crate::epoll::{CtlOp, Epoll, EpollEvent};
 use crate::hash::FastMap;
 use crate::iface::Sockets;
@@ -65,7 +66,7 @@ use crate::time::{Duration, Instant};
 use crate::udp::UdpHandle;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// A descriptor.
 pub type Fd = i32;
@@ -103,8 +104,8 @@ pub struct Net<'a> {
     pub sockets: &'a mut Sockets,
     /// The stack's time.
     pub now: Instant,
-    /// Our address.
-    pub ip: Ipv4Addr,
+    /// Our addresses.
+    pub addrs: LocalAddrs,
     /// Largest UDP payload that fits one frame.
     pub max_udp: usize,
 }
@@ -124,7 +125,9 @@ enum TcpConn {
 struct TcpSock {
     conn: TcpConn,
     options: TcpOptions,
-    bound: Option<SocketAddrV4>,
+    bound: Option<SocketAddr>,
+    /// `IPV6_V6ONLY`: bound to `[::]`, IPv4 is refused.
+    v6_only: bool,
     reuse_addr: bool,
     keepalive: bool,
     /// `TCP_KEEPIDLE`/`INTVL`/`CNT`, used while `keepalive` is on.
@@ -293,6 +296,7 @@ impl FdTable {
                     conn: TcpConn::Fresh,
                     options,
                     bound: None,
+                    v6_only: false,
                     reuse_addr: false,
                     keepalive: false,
                     keep_settings: Keepalive::default(),
@@ -310,13 +314,21 @@ impl FdTable {
         }
     }
 
-    /// `bind`: a specific port or 0 (chosen at listen/connect for TCP).
-    pub fn bind(&mut self, net: &mut Net<'_>, fd: Fd, addr: SocketAddrV4) -> Result<(), Errno> {
-        if !addr.ip().is_unspecified() && *addr.ip() != net.ip {
+    /// `bind`: a specific port or 0 (chosen at listen/connect for TCP), to
+    /// one of our addresses or an unspecified one (`[::]`: both families,
+    /// unless `IPV6_V6ONLY`). An IPv4-mapped IPv6 address is its IPv4 one.
+    pub fn bind(
+        &mut self,
+        net: &mut Net<'_>,
+        fd: Fd,
+        addr: impl Into<SocketAddr>,
+    ) -> Result<(), Errno> {
+        let addr = canonical(addr.into());
+        if !addr.ip().is_unspecified() && !net.addrs.is_ours(addr.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
         }
         match &mut self.slot(fd)?.kind {
-            Kind::Udp(handle) => Ok(net.sockets.udp.bind(*handle, addr, net.ip)?),
+            Kind::Udp(handle) => Ok(net.sockets.udp.bind(*handle, addr, net.addrs)?),
             Kind::Tcp(sock) => {
                 if sock.bound.is_some() || sock.conn != TcpConn::Fresh {
                     return Err(Errno::EINVAL);
@@ -338,11 +350,11 @@ impl FdTable {
         }
         let local = sock
             .bound
-            .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
-        let handle = net
-            .sockets
-            .tcp
-            .listen(local, backlog, sock.options, net.ip)?;
+            .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0));
+        let handle =
+            net.sockets
+                .tcp
+                .listen(local, backlog, sock.options, net.addrs, sock.v6_only)?;
         sock.conn = TcpConn::Listening(handle);
         self.tcp_fds.insert(handle, fd);
         self.rewatch(net, fd);
@@ -351,7 +363,7 @@ impl FdTable {
 
     /// `accept`: a new descriptor for the oldest established connection,
     /// and the peer's address.
-    pub fn accept(&mut self, net: &mut Net<'_>, fd: Fd) -> Result<(Fd, SocketAddrV4), Errno> {
+    pub fn accept(&mut self, net: &mut Net<'_>, fd: Fd) -> Result<(Fd, SocketAddr), Errno> {
         let sock = self.tcp(fd)?;
         let TcpConn::Listening(listener) = sock.conn else {
             return Err(Errno::EINVAL);
@@ -381,6 +393,7 @@ impl FdTable {
             conn: TcpConn::Connected(handle),
             options,
             bound: None,
+            v6_only: false,
             reuse_addr: false,
             keepalive: options.keepalive.is_some(),
             keep_settings: options.keepalive.unwrap_or_default(),
@@ -394,10 +407,17 @@ impl FdTable {
 
     /// `connect`: TCP starts the handshake and returns `EINPROGRESS`
     /// (completion shows as writable, its outcome in `SO_ERROR`); UDP sets
-    /// the default peer.
-    pub fn connect(&mut self, net: &mut Net<'_>, fd: Fd, addr: SocketAddrV4) -> Result<(), Errno> {
+    /// the default peer. The peer's family must be one the bound address
+    /// reaches (`EADDRNOTAVAIL` otherwise).
+    pub fn connect(
+        &mut self,
+        net: &mut Net<'_>,
+        fd: Fd,
+        addr: impl Into<SocketAddr>,
+    ) -> Result<(), Errno> {
+        let addr = canonical(addr.into());
         let sock = match &mut self.slot(fd)?.kind {
-            Kind::Udp(handle) => return Ok(net.sockets.udp.connect(*handle, addr, net.ip)?),
+            Kind::Udp(handle) => return Ok(net.sockets.udp.connect(*handle, addr, net.addrs)?),
             Kind::Epoll(_) => return Err(Errno::ENOTSOCK),
             Kind::Tcp(sock) => sock,
         };
@@ -421,10 +441,35 @@ impl FdTable {
             TcpConn::Fresh => {}
         }
         let port = sock.bound.map_or(0, |b| b.port());
+        let mut own = net.addrs;
+        if let Some(bound) = sock.bound.filter(|b| !b.ip().is_unspecified()) {
+            // Bound to one address: the connection leaves from it.
+            own = LocalAddrs::from(Ipv4Addr::UNSPECIFIED);
+            match bound.ip() {
+                IpAddr::V4(v4) => own.ipv4 = v4,
+                IpAddr::V6(v6) if v6.is_unicast_link_local() => own.link_local6 = Some(v6),
+                IpAddr::V6(v6) => own.ipv6 = Some(v6),
+            }
+        }
+        let family_ok = match sock.bound {
+            Some(bound) => crate::addr::bound_accepts(
+                crate::addr::unspecified_like(bound.ip()),
+                sock.v6_only,
+                addr.ip(),
+            ),
+            None => true,
+        };
+        if !family_ok
+            || own
+                .source_for(addr.ip())
+                .is_none_or(|ip| ip.is_unspecified())
+        {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
         let handle = net
             .sockets
             .tcp
-            .connect(net.now, addr, port, sock.options, net.ip)?;
+            .connect(net.now, addr, port, sock.options, own)?;
         sock.conn = TcpConn::Connected(handle);
         self.tcp_fds.insert(handle, fd);
         self.rewatch(net, fd);
@@ -449,7 +494,7 @@ impl FdTable {
                 Ok(net
                     .sockets
                     .udp
-                    .send_to(*handle, data, None, net.ip, net.max_udp)?)
+                    .send_to(*handle, data, None, net.addrs, net.max_udp)?)
             }
             Kind::Epoll(_) => Err(Errno::ENOTSOCK),
         }
@@ -462,14 +507,14 @@ impl FdTable {
         net: &mut Net<'_>,
         fd: Fd,
         data: &[u8],
-        to: Option<SocketAddrV4>,
+        to: Option<SocketAddr>,
     ) -> Result<usize, Errno> {
         match &mut self.slot(fd)?.kind {
             Kind::Udp(handle) => {
                 Ok(net
                     .sockets
                     .udp
-                    .send_to(*handle, data, to, net.ip, net.max_udp)?)
+                    .send_to(*handle, data, to, net.addrs, net.max_udp)?)
             }
             _ => self.send(net, fd, data, 0),
         }
@@ -493,7 +538,7 @@ impl FdTable {
         fd: Fd,
         buf: &mut [u8],
         flags: u32,
-    ) -> Result<(usize, Option<SocketAddrV4>), Errno> {
+    ) -> Result<(usize, Option<SocketAddr>), Errno> {
         let peek = flags & MSG_PEEK != 0;
         match &mut self.slot(fd)?.kind {
             Kind::Tcp(sock) => {
@@ -639,12 +684,12 @@ impl FdTable {
     }
 
     /// `getsockname`.
-    pub fn local_addr(&mut self, net: &mut Net<'_>, fd: Fd) -> Result<SocketAddrV4, Errno> {
+    pub fn local_addr(&mut self, net: &mut Net<'_>, fd: Fd) -> Result<SocketAddr, Errno> {
         match &mut self.slot(fd)?.kind {
             Kind::Tcp(sock) => match sock.conn {
                 TcpConn::Fresh => Ok(sock
                     .bound
-                    .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))),
+                    .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0))),
                 TcpConn::Listening(h) | TcpConn::Connected(h) => {
                     Ok(net.sockets.tcp.local_addr(h)?)
                 }
@@ -655,7 +700,7 @@ impl FdTable {
     }
 
     /// `getpeername`.
-    pub fn peer_addr(&mut self, net: &mut Net<'_>, fd: Fd) -> Result<SocketAddrV4, Errno> {
+    pub fn peer_addr(&mut self, net: &mut Net<'_>, fd: Fd) -> Result<SocketAddr, Errno> {
         match &mut self.slot(fd)?.kind {
             Kind::Tcp(sock) => match sock.conn {
                 TcpConn::Connected(h) => Ok(net.sockets.tcp.peer_addr(h)?),

@@ -50,6 +50,10 @@ pub enum SockOpt {
     /// `SO_SNDTIMEO`: how long a send or connect through a `StackHandle`
     /// waits; zero: no limit.
     SndTimeo(Duration),
+    /// `IPV6_V6ONLY`: a socket bound to `[::]` takes IPv6 only (off by
+    /// default: dual stack, as Linux's `bindv6only=0`). Set before
+    /// `listen` or `connect` (TCP) or before binding (UDP).
+    V6Only(bool),
 }
 
 /// An option to read.
@@ -79,6 +83,8 @@ pub enum SockOptName {
     RcvTimeo,
     /// `SO_SNDTIMEO`, in microseconds (0: no limit).
     SndTimeo,
+    /// `IPV6_V6ONLY`.
+    V6Only,
 }
 
 impl FdTable {
@@ -108,9 +114,10 @@ impl FdTable {
         }
         let sock = match &mut slot.kind {
             Kind::Tcp(sock) => sock,
-            Kind::Udp(_) => {
+            Kind::Udp(handle) => {
                 return match option {
                     SockOpt::ReuseAddr(_) | SockOpt::RcvBuf(_) | SockOpt::SndBuf(_) => Ok(()),
+                    SockOpt::V6Only(on) => Ok(net.sockets.udp.set_v6_only(*handle, on)?),
                     SockOpt::Congestion(_) => Err(Errno::EOPNOTSUPP),
                     _ => Err(Errno::ENOPROTOOPT),
                 }
@@ -141,6 +148,8 @@ impl FdTable {
                 return apply_keepalive(net, sock);
             }
             SockOpt::Linger(timeout) => sock.linger_zero = timeout == Some(0),
+            SockOpt::V6Only(_) if sock.conn != TcpConn::Fresh => return Err(Errno::EINVAL),
+            SockOpt::V6Only(on) => sock.v6_only = on,
             SockOpt::RcvBuf(bytes) | SockOpt::SndBuf(bytes) => {
                 if sock.conn != TcpConn::Fresh {
                     // Buffers are fixed once the connection exists.
@@ -193,6 +202,7 @@ impl FdTable {
                     .map_or(0, |e| Errno::from(e).code() as i64)),
                 SockOptName::Type => Ok(2),
                 SockOptName::ReuseAddr => Ok(0),
+                SockOptName::V6Only => Ok(net.sockets.udp.v6_only(*handle)? as i64),
                 SockOptName::RcvTimeo => Ok(recv_timeout),
                 SockOptName::SndTimeo => Ok(send_timeout),
                 _ => Err(Errno::ENOPROTOOPT),
@@ -207,6 +217,7 @@ impl FdTable {
                     _ => 0,
                 },
                 SockOptName::ReuseAddr => sock.reuse_addr as i64,
+                SockOptName::V6Only => sock.v6_only as i64,
                 SockOptName::KeepAlive => sock.keepalive as i64,
                 SockOptName::KeepIdle => {
                     (sock.keep_settings.idle.as_nanos() / 1_000_000_000) as i64

@@ -7,6 +7,7 @@ use crate::device::pipe::{PipeConfig, PipeDevice};
 use crate::epoll::*;
 use crate::runtime::{pipe_stacks, Stack, StackConfig};
 use crate::time::{Clock, Duration, ManualClock};
+use std::net::SocketAddrV4;
 
 const A_IP: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 1);
 const B_IP: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 2);
@@ -413,13 +414,16 @@ fn udp_through_descriptors_with_peek() {
     let ep = w.b.epoll_create().unwrap();
     watch(&mut w.b, ep, rx, EPOLLIN | EPOLLET);
     assert_eq!(w.a.send(tx, b"x", 0), Err(Errno::EDESTADDRREQ));
-    w.a.send_to(tx, b"datagram", Some(SocketAddrV4::new(B_IP, 9)))
+    w.a.send_to(tx, b"datagram", Some(SocketAddrV4::new(B_IP, 9).into()))
         .unwrap();
     w.pump();
     assert_eq!(ready(&mut w.b, ep), vec![(EPOLLIN, rx as u64)]);
     let mut buf = [0u8; 32];
     let (n, from) = w.b.recv_from(rx, &mut buf, MSG_PEEK).unwrap();
-    assert_eq!((&buf[..n], from.unwrap().ip()), (&b"datagram"[..], &A_IP));
+    assert_eq!(
+        (&buf[..n], from.unwrap().ip()),
+        (&b"datagram"[..], IpAddr::from(A_IP))
+    );
     assert_eq!(w.b.recv(rx, &mut buf, 0), Ok(8), "peek left it");
     assert_eq!(w.b.recv(rx, &mut buf, 0), Err(Errno::EAGAIN));
 }

@@ -26,7 +26,7 @@ pub use device::{handoff_rings, steer_all, HandoffRings, SteeredDevice};
 pub use toeplitz::{Toeplitz, SYMMETRIC_KEY};
 
 use crate::iface::ETHERNET_HEADER_LEN;
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 
 /// Entries of the software redirection table when the port gives none
 /// (128, as ixgbe's; a power of two, so the lookup is a mask).
@@ -134,14 +134,17 @@ impl Steering {
     }
 
     /// The core that owns the TCP or UDP flow between `local` and `remote`
-    /// (either direction: the key is symmetric).
-    pub fn core_of_flow(&self, local: SocketAddrV4, remote: SocketAddrV4) -> u16 {
-        self.core_of_hash(self.hasher.hash_ports(
-            *remote.ip(),
-            *local.ip(),
-            remote.port(),
-            local.port(),
-        ))
+    /// (either direction: the key is symmetric). IPv6 flows are core 0's:
+    /// RSS is programmed for IPv4 types only, so a NIC leaves IPv6 frames
+    /// on queue 0, and software steering does the same.
+    pub fn core_of_flow(&self, local: SocketAddr, remote: SocketAddr) -> u16 {
+        match (local.ip(), remote.ip()) {
+            (IpAddr::V4(local_ip), IpAddr::V4(remote_ip)) => self.core_of_hash(
+                self.hasher
+                    .hash_ports(remote_ip, local_ip, remote.port(), local.port()),
+            ),
+            _ => 0,
+        }
     }
 
     /// The queue a NIC with RSS puts `frame` on: TCP and UDP by their
@@ -193,7 +196,7 @@ pub struct CoreSteering {
 impl CoreSteering {
     /// True if the flow between `local` and `remote` lands on this core: an
     /// active open takes only such ephemeral ports.
-    pub fn owns(&self, local: SocketAddrV4, remote: SocketAddrV4) -> bool {
+    pub fn owns(&self, local: SocketAddr, remote: SocketAddr) -> bool {
         self.steering.core_of_flow(local, remote) == self.core
     }
 }

@@ -6,7 +6,7 @@ use crate::device::pipe::{multi_queue_pipe, PipeConfig, PipeSpread};
 use crate::device::Device;
 use crate::rand::Rng;
 use crate::time::Instant;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 2);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
@@ -80,7 +80,7 @@ fn flows_of(
 ) -> Vec<(SocketAddrV4, SocketAddrV4)> {
     flows(count * steering.cores() * 4, seed)
         .into_iter()
-        .filter(|&(client, server)| steering.core_of_flow(server, client) == core)
+        .filter(|&(client, server)| steering.core_of_flow(server.into(), client.into()) == core)
         .take(count)
         .collect()
 }
@@ -102,8 +102,8 @@ fn send(a: &mut crate::device::pipe::PipeDevice, frames: &[Vec<u8>]) -> usize {
 fn a_flow_and_its_replies_belong_to_one_core() {
     let steering = software(4);
     for (client, server) in flows(2_000, 1) {
-        let core = steering.core_of_flow(server, client);
-        assert_eq!(core, steering.core_of_flow(client, server));
+        let core = steering.core_of_flow(server.into(), client.into());
+        assert_eq!(core, steering.core_of_flow(client.into(), server.into()));
         let request = tcp_frame(client, server);
         let reply = tcp_frame(server, client);
         assert_eq!(steering.destination(&request), Destination::Core(core));
@@ -119,7 +119,7 @@ fn the_redirection_table_spreads_flows_evenly() {
         let mut per_core = vec![0usize; cores];
         let all = flows(40_000, cores as u64);
         for &(client, server) in &all {
-            per_core[usize::from(steering.core_of_flow(server, client))] += 1;
+            per_core[usize::from(steering.core_of_flow(server.into(), client.into()))] += 1;
         }
         let fair = all.len() / cores;
         for (core, &n) in per_core.iter().enumerate() {
@@ -210,7 +210,7 @@ fn icmp_errors_go_to_the_core_of_the_flow_they_quote() {
         let error = ipv4_frame(CLIENT, SERVER, 1, 0, &icmp);
         assert_eq!(
             steering.destination(&error),
-            Destination::Core(steering.core_of_flow(ours, peer)),
+            Destination::Core(steering.core_of_flow(ours.into(), peer.into())),
             "{mode:?}"
         );
     }
@@ -255,11 +255,14 @@ fn active_opens_take_only_ports_that_land_on_their_core() {
                 .connect(Instant::ZERO, remote, 0, options, CLIENT)
                 .unwrap();
             let local = tcp.local_addr(handle).unwrap();
-            assert!(mine.owns(local, remote), "core {core}: {local}");
+            assert!(mine.owns(local, remote.into()), "core {core}: {local}");
             let socket = udp.open();
             udp.connect(socket, remote, CLIENT).unwrap();
             let local = udp.local_addr(socket).unwrap();
-            assert!(mine.owns(SocketAddrV4::new(CLIENT, local.port()), remote));
+            assert!(mine.owns(
+                SocketAddrV4::new(CLIENT, local.port()).into(),
+                remote.into()
+            ));
         }
     }
 }
@@ -343,7 +346,9 @@ fn a_connect_from_a_fixed_port_that_lands_elsewhere_is_refused() {
     let options = crate::tcp::TcpOptions::from_config(tcp.config());
     let port_on = |core: u16| {
         (40_000..41_000u16)
-            .find(|&p| steering.core_of_flow(SocketAddrV4::new(CLIENT, p), remote) == core)
+            .find(|&p| {
+                steering.core_of_flow(SocketAddrV4::new(CLIENT, p).into(), remote.into()) == core
+            })
             .unwrap()
     };
     assert_eq!(

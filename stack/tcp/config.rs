@@ -12,8 +12,9 @@ pub struct TcpConfig {
     /// Receive buffer per connection, in bytes; fixed like the send buffer.
     /// The window scale offered is the smallest that can advertise all of it.
     pub recv_buffer: usize,
-    /// Largest segment payload our MTU allows (MTU - 40), in bytes; the
-    /// stack sets it from the device.
+    /// Largest segment payload our MTU allows over IPv4 (MTU - 40), in
+    /// bytes; the stack sets it from the device. IPv6 connections use 20
+    /// bytes less (`tcb::max_mss_to`).
     pub max_mss: u16,
     /// Retransmission timeout before any RTT sample (RFC 6298 2.1: 1 s).
     pub initial_rto: Duration,

@@ -5,8 +5,9 @@
 use super::segment::HEADER_LEN;
 use super::seq::SeqNumber;
 use crate::buf::ByteRing;
-use smoltcp::wire::{checksum, IpProtocol};
-use std::net::SocketAddrV4;
+use crate::wire::checksum::pseudo_header;
+use crate::wire::ipv6::next_header;
+use std::net::SocketAddr;
 
 /// Options on an outgoing segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -120,9 +121,9 @@ impl Payload<'_> {
 #[derive(Debug, Clone, Copy)]
 pub struct SegmentOut<'a> {
     /// Our address and port.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// The peer's address and port.
-    pub remote: SocketAddrV4,
+    pub remote: SocketAddr,
     /// Sequence number of the first byte (or of the SYN/FIN).
     pub seq: SeqNumber,
     /// Acknowledgment number (meaningful with ACK).
@@ -167,17 +168,12 @@ impl SegmentOut<'_> {
             debug_assert_eq!(copied, len);
         }
         let total = out.len();
-        let pseudo = checksum::pseudo_header_v4(
-            self.local.ip(),
-            self.remote.ip(),
-            IpProtocol::Tcp,
-            total as u32,
-        );
+        let pseudo = pseudo_header(self.local.ip(), self.remote.ip(), next_header::TCP, total);
         let sum = if pseudo_header_only {
             // The device adds the segment to the pseudo-header's sum.
             pseudo
         } else {
-            !checksum::combine(&[pseudo, crate::wire::checksum::data(out)])
+            !crate::wire::ipv6::add_sums(pseudo, crate::wire::checksum::data(out))
         };
         out[16..18].copy_from_slice(&sum.to_be_bytes());
     }
@@ -187,14 +183,13 @@ impl SegmentOut<'_> {
 mod tests {
     use super::super::segment::{flags, parse};
     use super::*;
-    use std::net::Ipv4Addr;
 
     #[test]
     fn written_segments_parse_back() {
         let mut ring = ByteRing::new(64);
         ring.write(b"0123456789");
-        let local = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 4000);
-        let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        let local: SocketAddr = "10.0.0.1:4000".parse().unwrap();
+        let remote: SocketAddr = "10.0.0.2:80".parse().unwrap();
         let out = SegmentOut {
             local,
             remote,
@@ -224,7 +219,7 @@ mod tests {
         };
         let mut bytes = vec![0; out.len()];
         out.write(&mut bytes, false);
-        let seg = parse(*local.ip(), *remote.ip(), &bytes).expect("valid");
+        let seg = parse(local.ip(), remote.ip(), &bytes).expect("valid");
         assert_eq!(
             (seg.seq, seg.ack, seg.window),
             (SeqNumber(7), SeqNumber(9), 1234)

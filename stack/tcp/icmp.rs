@@ -1,4 +1,5 @@
-//! ICMP errors about our segments: path MTU discovery (RFC 1191) and
+//! ICMP errors about our segments: path MTU discovery (RFC 1191, and
+//! RFC 8201 for IPv6) and
 //! unreachable destinations (RFC 1122 4.2.3.9), each accepted only if it
 //! quotes a sequence number we have in flight (RFC 5927 4.1), so that a
 //! forged or stale error cannot shrink or kill a connection blind.
@@ -14,9 +15,6 @@ use crate::stats::TcpStats;
 /// segments to a few bytes each.
 pub const MIN_PATH_MTU: u16 = 552;
 
-/// IPv4 and TCP headers without options, in bytes.
-const HEADERS: usize = 40;
-
 /// RFC 1191 7: MTU plateaus, for routers that do not say the next hop's
 /// MTU (an older "fragmentation needed" with the field zero).
 const PLATEAUS: [u16; 10] = [
@@ -27,8 +25,9 @@ const PLATEAUS: [u16; 10] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IcmpReport {
     /// Destination unreachable, fragmentation needed and DF set (type 3
-    /// code 4): the next hop's MTU (0 if the router did not say) and the
-    /// total length of the datagram it refused, both in bytes.
+    /// code 4), or ICMPv6 Packet Too Big (RFC 8201, its MTU raised to
+    /// 1,280 if less): the next hop's MTU (0 if the router did not say)
+    /// and the total length of the datagram it refused, both in bytes.
     FragmentationNeeded {
         /// The next hop's MTU, in bytes (0: not given).
         next_hop_mtu: u16,
@@ -76,7 +75,9 @@ impl Tcb {
                     0
                 };
                 let mtu = usize::from(path_mtu(next_hop_mtu, quoted_len));
-                let mss = (mtu - HEADERS).saturating_sub(options).max(MIN_MSS);
+                // IP (20 or 40 bytes) and TCP headers without options.
+                let headers = crate::addr::ip_header_len(self.remote.ip()) + 20;
+                let mss = (mtu - headers).saturating_sub(options).max(MIN_MSS);
                 if mss < self.mss {
                     self.mss = mss;
                     stats.pmtu_lowered += 1;

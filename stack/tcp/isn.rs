@@ -8,7 +8,7 @@
 use crate::rand::Rng;
 use crate::siphash::siphash24;
 use crate::time::Instant;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use super::seq::SeqNumber;
 
@@ -36,13 +36,10 @@ impl IsnGenerator {
     }
 
     /// The ISN for a connection from `local` to `remote` opened at `now`.
-    pub fn isn(&self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> SeqNumber {
-        let mut tuple = [0u8; 12];
-        tuple[0..4].copy_from_slice(&local.ip().octets());
-        tuple[4..6].copy_from_slice(&local.port().to_be_bytes());
-        tuple[6..10].copy_from_slice(&remote.ip().octets());
-        tuple[10..12].copy_from_slice(&remote.port().to_be_bytes());
-        let offset = siphash24(&self.secret, &tuple) as u32;
+    pub fn isn(&self, now: Instant, local: SocketAddr, remote: SocketAddr) -> SeqNumber {
+        let mut tuple = [0u8; 36];
+        let len = crate::addr::pair_bytes(local, remote, &mut tuple);
+        let offset = siphash24(&self.secret, &tuple[..len]) as u32;
         // M: a 4 microsecond clock, truncated to 32 bits (RFC 6528 section 3).
         let clock = (now.as_nanos() / 4_000) as u32;
         SeqNumber(clock.wrapping_add(offset))
@@ -55,10 +52,10 @@ mod tests {
     use crate::time::Duration;
     use std::net::Ipv4Addr;
 
-    fn tuple(port: u16) -> (SocketAddrV4, SocketAddrV4) {
+    fn tuple(port: u16) -> (SocketAddr, SocketAddr) {
         (
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), port),
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
+            SocketAddr::new(Ipv4Addr::new(10, 0, 0, 1).into(), port),
+            SocketAddr::new(Ipv4Addr::new(10, 0, 0, 2).into(), 80),
         )
     }
 

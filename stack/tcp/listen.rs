@@ -4,13 +4,18 @@
 
 use super::tcb::TcpOptions;
 use std::collections::VecDeque;
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 
 /// A listening socket.
 #[derive(Debug)]
 pub struct Listener {
-    /// Address and port listened on.
-    pub local: SocketAddrV4,
+    /// Address and port listened on, as bound: an unspecified address
+    /// takes connections to any of ours.
+    pub local: SocketAddr,
+    /// Bound to the IPv6 unspecified address with `IPV6_V6ONLY`: IPv4
+    /// connections are refused (without it, `[::]` takes both families, as
+    /// Linux's default dual-stack listener does).
+    pub v6_only: bool,
     /// Most connections held in each queue.
     pub backlog: usize,
     /// Half-open connections (SYN-RECEIVED) created from this listener.
@@ -27,9 +32,10 @@ pub struct Listener {
 
 impl Listener {
     /// A listener on `local` holding up to `backlog` connections per queue.
-    pub fn new(local: SocketAddrV4, backlog: usize, options: TcpOptions) -> Self {
+    pub fn new(local: SocketAddr, backlog: usize, options: TcpOptions) -> Self {
         Listener {
             local,
+            v6_only: false,
             backlog,
             syn_queue: 0,
             accept_queue: VecDeque::new(),
@@ -37,6 +43,12 @@ impl Listener {
             watched: false,
             wake_queued: false,
         }
+    }
+
+    /// True if a connection to our address `dst` is for this listener
+    /// ([`crate::addr::bound_accepts`]).
+    pub fn accepts(&self, dst: IpAddr) -> bool {
+        crate::addr::bound_accepts(self.local.ip(), self.v6_only, dst)
     }
 
     /// True when a new SYN must be dropped: either queue is full (Linux

@@ -5,15 +5,15 @@ use super::congestion::CongestionControl;
 use super::sockets::TcpSockets;
 use super::state::State;
 use crate::time::Duration;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddr;
 
 /// One line of the listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionInfo {
     /// Our address and port.
-    pub local: SocketAddrV4,
-    /// The peer's (0.0.0.0:0 for a listener).
-    pub remote: SocketAddrV4,
+    pub local: SocketAddr,
+    /// The peer's (the unspecified address of the listener's family, port 0, for a listener).
+    pub remote: SocketAddr,
     /// The state (`Listen` for listeners, `TimeWait` for closed pairs).
     pub state: State,
     /// Bytes received and not read; for a listener, connections waiting
@@ -34,7 +34,7 @@ pub struct ConnectionInfo {
 }
 
 impl ConnectionInfo {
-    fn bare(local: SocketAddrV4, remote: SocketAddrV4, state: State) -> Self {
+    fn bare(local: SocketAddr, remote: SocketAddr, state: State) -> Self {
         ConnectionInfo {
             local,
             remote,
@@ -54,9 +54,9 @@ impl TcpSockets {
     /// Every listener, connection and TIME-WAIT pair, in table order.
     pub fn connections(&self) -> Vec<ConnectionInfo> {
         let mut out = Vec::with_capacity(self.connection_count());
-        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
         self.for_each_entry(|listener, tcb| {
             if let Some(listener) = listener {
+                let any = SocketAddr::new(crate::addr::unspecified_like(listener.local.ip()), 0);
                 out.push(ConnectionInfo {
                     recv_queued: listener.accept_queue.len(),
                     send_queued: listener.backlog,

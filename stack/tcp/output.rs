@@ -168,7 +168,7 @@ impl Tcb {
             window: self.rx.free().min(65_535) as u16,
             rcv_edge,
             options: OptionsOut {
-                mss: Some(config.max_mss),
+                mss: Some(super::tcb::max_mss_to(config, self.remote)),
                 window_scale,
                 timestamps,
                 // A SYN-ACK offers SACK only if the SYN did.

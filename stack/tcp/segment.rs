@@ -3,8 +3,9 @@
 
 use super::seq::SeqNumber;
 use crate::buf::ChecksumVerdict;
-use smoltcp::wire::{checksum, IpProtocol};
-use std::net::Ipv4Addr;
+use crate::wire::checksum::pseudo_header;
+use crate::wire::ipv6::next_header::TCP as PROTOCOL;
+use std::net::IpAddr;
 
 /// Bytes of a TCP header without options.
 pub const HEADER_LEN: usize = 20;
@@ -96,16 +97,20 @@ impl Segment<'_> {
 }
 
 /// Validates and parses the TCP segment `bytes` sent from `src` to `dst`.
-pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, bytes: &[u8]) -> Result<Segment<'_>, SegmentError> {
-    parse_checked(src, dst, bytes, ChecksumVerdict::Unknown)
+pub fn parse(
+    src: impl Into<IpAddr>,
+    dst: impl Into<IpAddr>,
+    bytes: &[u8],
+) -> Result<Segment<'_>, SegmentError> {
+    parse_checked(src.into(), dst.into(), bytes, ChecksumVerdict::Unknown)
 }
 
 /// As [`parse`], for a segment whose checksum the device already checked
 /// (`verdict`): a good one is trusted, a bad one refused, an unknown one
 /// verified here.
 pub fn parse_checked(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: IpAddr,
+    dst: IpAddr,
     bytes: &[u8],
     verdict: ChecksumVerdict,
 ) -> Result<Segment<'_>, SegmentError> {
@@ -120,10 +125,10 @@ pub fn parse_checked(
         ChecksumVerdict::Good => true,
         ChecksumVerdict::Bad => false,
         ChecksumVerdict::Unknown => {
-            let sum = checksum::combine(&[
-                checksum::pseudo_header_v4(&src, &dst, IpProtocol::Tcp, bytes.len() as u32),
+            let sum = crate::wire::ipv6::add_sums(
+                pseudo_header(src, dst, PROTOCOL, bytes.len()),
                 crate::wire::checksum::data(bytes),
-            ]);
+            );
             sum == !0
         }
     };
@@ -197,8 +202,8 @@ fn parse_options(mut bytes: &[u8]) -> Result<Options, SegmentError> {
 #[allow(clippy::too_many_arguments)]
 pub fn write_bare(
     out: &mut [u8],
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: IpAddr,
+    dst: IpAddr,
     src_port: u16,
     dst_port: u16,
     seq: SeqNumber,
@@ -215,16 +220,17 @@ pub fn write_bare(
     header[13] = control;
     header[14..16].copy_from_slice(&window.to_be_bytes());
     header[16..20].fill(0);
-    let sum = !checksum::combine(&[
-        checksum::pseudo_header_v4(&src, &dst, IpProtocol::Tcp, HEADER_LEN as u32),
+    let sum = !crate::wire::ipv6::add_sums(
+        pseudo_header(src, dst, PROTOCOL, HEADER_LEN),
         crate::wire::checksum::data(header),
-    ]);
+    );
     header[16..18].copy_from_slice(&sum.to_be_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
     const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -235,8 +241,8 @@ mod tests {
         let mut s = vec![0u8; HEADER_LEN + padded + data.len()];
         write_bare(
             &mut s,
-            A,
-            B,
+            A.into(),
+            B.into(),
             1234,
             80,
             SeqNumber(100),
@@ -253,10 +259,10 @@ mod tests {
 
     fn refresh(s: &mut [u8]) {
         s[16..18].fill(0);
-        let sum = !checksum::combine(&[
-            checksum::pseudo_header_v4(&A, &B, IpProtocol::Tcp, s.len() as u32),
+        let sum = !crate::wire::ipv6::add_sums(
+            pseudo_header(A.into(), B.into(), PROTOCOL, s.len()),
             crate::wire::checksum::data(s),
-        ]);
+        );
         s[16..18].copy_from_slice(&sum.to_be_bytes());
     }
 

@@ -14,6 +14,7 @@ use super::state::State;
 use super::syncookie::SynCookies;
 use super::tcb::{Owner, Reply, Tcb, TcpOptions, Timer};
 use super::time_wait::{FourTuple, TimeWaitReply, TimeWaits};
+use crate::addr::LocalAddrs;
 use crate::hash::FastMap;
 use crate::rand::Rng;
 use crate::stats::TcpStats;
@@ -22,7 +23,7 @@ use crate::time::Instant;
 use crate::timer::TimerWheel;
 use crate::udp::{EPHEMERAL_FIRST, EPHEMERAL_LAST};
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 /// Names an open TCP socket (connection or listener); stale handles are
 /// refused, not confused with a later socket in the same slot.
@@ -284,26 +285,26 @@ impl TcpSockets {
     /// Handles a validated segment from `src` to `dst` (our address);
     /// false when no connection or listener took it and unclaimed segments
     /// go to the kernel ([`set_pass_unclaimed`](Self::set_pass_unclaimed)).
-    pub fn input(&mut self, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, seg: &Segment<'_>) -> bool {
-        let local = SocketAddrV4::new(dst, seg.dst_port);
-        let remote = SocketAddrV4::new(src, seg.src_port);
+    pub fn input(&mut self, now: Instant, src: IpAddr, dst: IpAddr, seg: &Segment<'_>) -> bool {
+        let local = SocketAddr::new(dst, seg.dst_port);
+        let remote = SocketAddr::new(src, seg.src_port);
         let is_syn = seg.has(flags::SYN) && !seg.has(flags::ACK);
         if let Some(index) = self.find_conn((local, remote)) {
             let tcb = conn_in(&mut self.slots, index).expect("demux names connections");
             // Only an orphan may be taken over: a connection in TIME-WAIT that
             // an application still holds (or a listener, unaccepted) keeps its slot.
-            if tcb.state == State::TimeWait
+            let reusable = tcb.state == State::TimeWait
                 && tcb.owner == Owner::Orphan
                 && is_syn
-                && self.listeners.contains_key(&local.port())
-                && time_wait_reusable(tcb, seg)
-            {
+                && time_wait_reusable(tcb, seg);
+            let (state, owner) = (tcb.state, tcb.owner);
+            if reusable && self.listener_for(local).is_some() {
                 // RFC 6191: a new incarnation may take over the pair.
                 self.stats.time_wait_reused += 1;
                 self.release(index);
             } else {
-                if tcb.state == State::SynReceived && seg.has(flags::ACK) && !seg.has(flags::RST) {
-                    if let Owner::Listener(l) = tcb.owner {
+                if state == State::SynReceived && seg.has(flags::ACK) && !seg.has(flags::RST) {
+                    if let Owner::Listener(l) = owner {
                         if self.listener(l).is_some_and(|l| l.accept_queue_full()) {
                             // Linux drops the final ACK; the SYN-ACK will be retransmitted.
                             self.stats.accept_queue_overflow += 1;
@@ -332,8 +333,7 @@ impl TcpSockets {
             }
         }
         if let Some(tw) = self.time_waits.get(&(local, remote)) {
-            let reusable =
-                is_syn && self.listeners.contains_key(&local.port()) && tw.reusable_by(seg);
+            let reusable = is_syn && self.listener_for(local).is_some() && tw.reusable_by(seg);
             if reusable {
                 // RFC 6191: a new incarnation may take over the pair.
                 self.stats.time_wait_reused += 1;
@@ -358,7 +358,7 @@ impl TcpSockets {
                 return true;
             }
         }
-        if let Some(&l) = self.listeners.get(&local.port()) {
+        if let Some(l) = self.listener_for(local) {
             if is_syn {
                 self.passive_open(now, l, local, remote, seg);
                 return true;
@@ -381,13 +381,22 @@ impl TcpSockets {
         true
     }
 
+    /// The listener taking connections to `local`, one of our addresses.
+    fn listener_for(&self, local: SocketAddr) -> Option<u32> {
+        let &index = self.listeners.get(&local.port())?;
+        match &self.slots[index as usize].entry {
+            Some(Entry::Listener(listener)) if listener.accepts(local.ip()) => Some(index),
+            _ => None,
+        }
+    }
+
     /// An ICMP error about our segment from `local` to `remote` that began
     /// at `seq` (RFC 5927: ignored unless that is in flight).
     pub fn icmp_error(
         &mut self,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         seq: SeqNumber,
         report: super::icmp::IcmpReport,
     ) {
@@ -415,8 +424,8 @@ impl TcpSockets {
         &mut self,
         now: Instant,
         listener_index: u32,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         seg: &Segment<'_>,
     ) {
         let listener = self
@@ -466,8 +475,8 @@ impl TcpSockets {
     fn send_cookie(
         &mut self,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         syn: &Segment<'_>,
         options: TcpOptions,
     ) {
@@ -502,7 +511,7 @@ impl TcpSockets {
             flags: flags::SYN | flags::ACK,
             window: super::tcb::ring_size(options.recv_buffer).min(65_535) as u16,
             options: OptionsOut {
-                mss: Some(config.max_mss),
+                mss: Some(super::tcb::max_mss_to(config, remote)),
                 window_scale,
                 timestamps,
                 // Without timestamps to carry it, SACK cannot be remembered.
@@ -521,8 +530,8 @@ impl TcpSockets {
         &mut self,
         now: Instant,
         listener_index: u32,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         seg: &Segment<'_>,
     ) -> bool {
         let recent = self.cookie_sent_at.is_some_and(|at| {
@@ -849,20 +858,25 @@ impl TcpSockets {
 
     // ---- calls --------------------------------------------------------------
 
-    /// Listens on `local` (port 0: an ephemeral port) with room for
-    /// `backlog` connections in each queue (at most the configured maximum).
+    /// Listens on `local` (port 0: an ephemeral port; an unspecified
+    /// address: all of ours, `[::]` both families unless `v6_only`) with
+    /// room for `backlog` connections in each queue (at most the
+    /// configured maximum). `own` are the addresses we have.
     pub fn listen(
         &mut self,
-        local: SocketAddrV4,
+        local: impl Into<SocketAddr>,
         backlog: usize,
         options: TcpOptions,
-        own_ip: Ipv4Addr,
+        own: impl Into<LocalAddrs>,
+        v6_only: bool,
     ) -> Result<TcpHandle, TcpError> {
-        if !local.ip().is_unspecified() && *local.ip() != own_ip {
+        let local = crate::addr::canonical(local.into());
+        let own = own.into();
+        if !local.ip().is_unspecified() && !own.is_ours(local.ip()) {
             return Err(TcpError::AddrNotAvailable);
         }
         let port = if local.port() == 0 {
-            self.ephemeral_port(None, own_ip)?
+            self.ephemeral_port(None, local.ip())?
         } else {
             local.port()
         };
@@ -870,31 +884,42 @@ impl TcpSockets {
             return Err(TcpError::AddrInUse);
         }
         let backlog = backlog.clamp(1, self.config.max_backlog.max(1));
-        let local = SocketAddrV4::new(own_ip, port);
-        let handle = self.alloc(Entry::Listener(Listener::new(local, backlog, options)));
+        let mut listener = Listener::new(SocketAddr::new(local.ip(), port), backlog, options);
+        listener.v6_only = v6_only && local.is_ipv6();
+        let handle = self.alloc(Entry::Listener(listener));
         self.listeners.insert(port, handle.index);
         Ok(handle)
     }
 
-    /// Opens a connection to `remote` from `own_ip` and `local_port` (0:
-    /// a random ephemeral port, RFC 6056); the SYN leaves on the next poll.
+    /// Opens a connection to `remote` from our address of its family
+    /// (`own`) and `local_port` (0: a random ephemeral port, RFC 6056);
+    /// the SYN leaves on the next poll.
     pub fn connect(
         &mut self,
         now: Instant,
-        remote: SocketAddrV4,
+        remote: impl Into<SocketAddr>,
         local_port: u16,
         options: TcpOptions,
-        own_ip: Ipv4Addr,
+        own: impl Into<LocalAddrs>,
     ) -> Result<TcpHandle, TcpError> {
-        if remote.port() == 0 || remote.ip().is_unspecified() || remote.ip().is_broadcast() {
+        let remote = crate::addr::canonical(remote.into());
+        let unusable = match remote.ip() {
+            IpAddr::V4(ip) => ip.is_broadcast() || ip.is_multicast(),
+            IpAddr::V6(ip) => ip.is_multicast(),
+        };
+        if remote.port() == 0 || remote.ip().is_unspecified() || unusable {
             return Err(TcpError::AddrNotAvailable);
         }
+        let own_ip = own
+            .into()
+            .source_for(remote.ip())
+            .ok_or(TcpError::NetworkUnreachable)?;
         let port = if local_port == 0 {
             self.ephemeral_port(Some(remote), own_ip)?
         } else {
             local_port
         };
-        let local = SocketAddrV4::new(own_ip, port);
+        let local = SocketAddr::new(own_ip, port);
         if self
             .core
             .as_ref()
@@ -940,8 +965,8 @@ impl TcpSockets {
     /// A random free port: unused towards `remote` (any use, for a listener).
     fn ephemeral_port(
         &mut self,
-        remote: Option<SocketAddrV4>,
-        own_ip: Ipv4Addr,
+        remote: Option<SocketAddr>,
+        own_ip: IpAddr,
     ) -> Result<u16, TcpError> {
         let span = u32::from(EPHEMERAL_LAST - EPHEMERAL_FIRST) + 1;
         let start = self.rng.below(u64::from(span)) as u32;
@@ -952,14 +977,15 @@ impl TcpSockets {
             }
             let free = match remote {
                 Some(remote)
-                    if self.core.as_ref().is_some_and(|core| {
-                        !core.owns(SocketAddrV4::new(own_ip, port), remote)
-                    }) =>
+                    if self
+                        .core
+                        .as_ref()
+                        .is_some_and(|core| !core.owns(SocketAddr::new(own_ip, port), remote)) =>
                 {
                     false
                 }
                 Some(remote) => {
-                    let pair = (SocketAddrV4::new(own_ip, port), remote);
+                    let pair = (SocketAddr::new(own_ip, port), remote);
                     match self.demux.get(&pair) {
                         None => match self.time_waits.get(&pair) {
                             None => true,
@@ -1011,7 +1037,7 @@ impl TcpSockets {
 
     /// Takes the oldest established connection from a listener, with the
     /// peer's address.
-    pub fn accept(&mut self, listener: TcpHandle) -> Result<(TcpHandle, SocketAddrV4), TcpError> {
+    pub fn accept(&mut self, listener: TcpHandle) -> Result<(TcpHandle, SocketAddr), TcpError> {
         match self.check(listener)? {
             Entry::Listener(_) => {}
             Entry::Conn(_) => return Err(TcpError::InvalidState),
@@ -1310,7 +1336,7 @@ impl TcpSockets {
     }
 
     /// Our address and port.
-    pub fn local_addr(&self, handle: TcpHandle) -> Result<SocketAddrV4, TcpError> {
+    pub fn local_addr(&self, handle: TcpHandle) -> Result<SocketAddr, TcpError> {
         Ok(match self.check(handle)? {
             Entry::Conn(tcb) => tcb.local,
             Entry::Listener(listener) => listener.local,
@@ -1318,7 +1344,7 @@ impl TcpSockets {
     }
 
     /// The peer's address and port.
-    pub fn peer_addr(&self, handle: TcpHandle) -> Result<SocketAddrV4, TcpError> {
+    pub fn peer_addr(&self, handle: TcpHandle) -> Result<SocketAddr, TcpError> {
         match self.check(handle)? {
             Entry::Conn(tcb) => Ok(tcb.remote),
             Entry::Listener(_) => Err(TcpError::NotConnected),

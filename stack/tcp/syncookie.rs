@@ -13,7 +13,7 @@ use super::seq::SeqNumber;
 use crate::rand::Rng;
 use crate::siphash::siphash24;
 use crate::time::Instant;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 /// MSS values a cookie can name; the largest not above the peer's is used.
 const MSS_TABLE: [u16; 8] = [216, 536, 1024, 1200, 1360, 1440, 1460, 8960];
@@ -46,15 +46,14 @@ impl SynCookies {
         SynCookies { secret }
     }
 
-    fn hash(&self, local: SocketAddrV4, remote: SocketAddrV4, peer_isn: SeqNumber, t: u32) -> u32 {
-        let mut data = [0u8; 20];
-        data[0..4].copy_from_slice(&local.ip().octets());
-        data[4..6].copy_from_slice(&local.port().to_be_bytes());
-        data[6..10].copy_from_slice(&remote.ip().octets());
-        data[10..12].copy_from_slice(&remote.port().to_be_bytes());
-        data[12..16].copy_from_slice(&peer_isn.0.to_be_bytes());
-        data[16..20].copy_from_slice(&t.to_be_bytes());
-        (siphash24(&self.secret, &data) & 0x00ff_ffff) as u32
+    fn hash(&self, local: SocketAddr, remote: SocketAddr, peer_isn: SeqNumber, t: u32) -> u32 {
+        let mut data = [0u8; 44];
+        let mut pair = [0u8; 36];
+        let len = crate::addr::pair_bytes(local, remote, &mut pair);
+        data[..len].copy_from_slice(&pair[..len]);
+        data[len..len + 4].copy_from_slice(&peer_isn.0.to_be_bytes());
+        data[len + 4..len + 8].copy_from_slice(&t.to_be_bytes());
+        (siphash24(&self.secret, &data[..len + 8]) & 0x00ff_ffff) as u32
     }
 
     /// The cookie for a SYN from `remote` with ISN `peer_isn` offering
@@ -62,8 +61,8 @@ impl SynCookies {
     pub fn make(
         &self,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         peer_isn: SeqNumber,
         peer_mss: u16,
     ) -> (SeqNumber, u16) {
@@ -78,8 +77,8 @@ impl SynCookies {
     pub fn check(
         &self,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         peer_isn: SeqNumber,
         cookie: SeqNumber,
     ) -> Option<u16> {
@@ -111,7 +110,7 @@ impl SynCookies {
 
     /// A timestamp offset for a connection made from a cookie: fixed per
     /// 4-tuple, so the TSvals after the handshake continue the cookie's.
-    pub fn ts_offset(&self, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
+    pub fn ts_offset(&self, local: SocketAddr, remote: SocketAddr) -> u32 {
         self.hash(local, remote, SeqNumber(0), 0xffff_ffff) << 8
     }
 }
@@ -121,10 +120,10 @@ mod tests {
     use super::*;
     use std::net::Ipv4Addr;
 
-    fn tuple() -> (SocketAddrV4, SocketAddrV4) {
+    fn tuple() -> (SocketAddr, SocketAddr) {
         (
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000),
+            SocketAddr::new(Ipv4Addr::new(10, 0, 0, 2).into(), 80),
+            SocketAddr::new(Ipv4Addr::new(10, 0, 0, 1).into(), 40000),
         )
     }
 

@@ -13,7 +13,7 @@ use super::state::State;
 use crate::buf::ByteRing;
 use crate::time::Instant;
 use crate::timer::TimerHandle;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 /// MSS assumed when the peer's SYN carries none (RFC 9293 3.7.1).
 pub const DEFAULT_MSS: u16 = 536;
@@ -49,6 +49,14 @@ impl TcpOptions {
             congestion: config.congestion,
         }
     }
+}
+
+/// The largest MSS we announce and send towards `remote`: the
+/// configured one (the MTU less IPv4's and TCP's 40 bytes) less what an
+/// IPv6 header takes beyond IPv4's.
+pub fn max_mss_to(config: &TcpConfig, remote: SocketAddr) -> u16 {
+    let extra = crate::addr::ip_header_len(remote.ip()) - 20;
+    config.max_mss.saturating_sub(extra as u16)
 }
 
 /// The ring a buffer option asks for: at least 1 KiB, at most 1 GiB.
@@ -127,9 +135,9 @@ pub struct Timestamps {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reply {
     /// Our address and port.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// The peer's address and port.
-    pub remote: SocketAddrV4,
+    pub remote: SocketAddr,
     /// Sequence number.
     pub seq: SeqNumber,
     /// Acknowledgment number.
@@ -147,7 +155,7 @@ impl Reply {
     /// 3.10.7.1, also SYN-SENT's and SYN-RECEIVED's unacceptable ACKs):
     /// `<SEQ=SEG.ACK><CTL=RST>` if it carries an ACK, else
     /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
-    pub fn reset_for(local: SocketAddrV4, remote: SocketAddrV4, seg: &Segment<'_>) -> Reply {
+    pub fn reset_for(local: SocketAddr, remote: SocketAddr, seg: &Segment<'_>) -> Reply {
         let (seq, ack, flags) = if seg.has(super::segment::flags::ACK) {
             (seg.ack, SeqNumber(0), super::segment::flags::RST)
         } else {
@@ -175,9 +183,9 @@ pub struct Tcb {
     /// Where in RFC 9293's state diagram the connection is.
     pub state: State,
     /// Our address and port.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// The peer's address and port.
-    pub remote: SocketAddrV4,
+    pub remote: SocketAddr,
     /// Who holds it.
     pub owner: Owner,
 
@@ -358,8 +366,8 @@ impl Tcb {
     pub fn new(
         config: &TcpConfig,
         options: TcpOptions,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         iss: SeqNumber,
         ts_offset: u32,
         owner: Owner,
@@ -488,7 +496,7 @@ impl Tcb {
         } else {
             0
         };
-        self.mss = (peer_mss.min(usize::from(config.max_mss)))
+        self.mss = (peer_mss.min(usize::from(max_mss_to(config, self.remote))))
             .saturating_sub(option_space)
             .max(MIN_MSS);
         self.rcv_mss = self.mss;

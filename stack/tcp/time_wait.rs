@@ -19,10 +19,10 @@ use crate::hash::FastMap;
 use crate::stats::TcpStats;
 use crate::time::{Duration, Instant};
 use crate::timer::{TimerHandle, TimerWheel};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 /// Our address and port, the peer's.
-pub type FourTuple = (SocketAddrV4, SocketAddrV4);
+pub type FourTuple = (SocketAddr, SocketAddr);
 
 /// What is left of one connection in TIME-WAIT.
 #[derive(Debug, Clone, Copy)]

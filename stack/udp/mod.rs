@@ -8,11 +8,12 @@ mod error;
 
 pub use error::UdpError;
 
+use crate::addr::{bound_accepts, canonical, LocalAddrs};
 use crate::buf::DatagramQueue;
 use crate::hash::FastMap;
 use crate::rand::Rng;
 use crate::steer::CoreSteering;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// Largest UDP payload over IPv4: 65535 - 20 (IP) - 8 (UDP).
 pub const MAX_DATAGRAM: usize = 65_507;
@@ -55,12 +56,14 @@ pub struct UdpHandle {
 /// One UDP socket.
 pub struct UdpSocket {
     generation: u32,
-    /// Local address; port 0 while unbound.
-    local: SocketAddrV4,
+    /// Local address as bound (unspecified: any of ours); port 0 while unbound.
+    local: SocketAddr,
+    /// `IPV6_V6ONLY`: bound to `[::]`, IPv4 is refused.
+    v6_only: bool,
     /// Default and only peer once connected.
-    remote: Option<SocketAddrV4>,
-    rx: DatagramQueue<SocketAddrV4>,
-    tx: DatagramQueue<(SocketAddrV4, bool)>,
+    remote: Option<SocketAddr>,
+    rx: DatagramQueue<SocketAddr>,
+    tx: DatagramQueue<(SocketAddr, bool)>,
     /// An asynchronous error (from ICMP) reported by the next call, as Linux does.
     pending_error: Option<UdpError>,
     dont_fragment: bool,
@@ -72,8 +75,15 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// True if `remote` may send to this socket (anyone, or the connected peer).
-    fn accepts_from(&self, remote: SocketAddrV4) -> bool {
+    fn accepts_from(&self, remote: SocketAddr) -> bool {
         self.remote.is_none_or(|peer| peer == remote)
+    }
+
+    /// True if this socket may send to or receive from `ip`'s family.
+    fn family_fits(&self, ip: IpAddr) -> bool {
+        let bound = self.local.ip();
+        bound.is_unspecified() && bound_accepts(bound, self.v6_only, ip)
+            || bound.is_ipv4() == ip.is_ipv4()
     }
 }
 
@@ -98,9 +108,9 @@ pub struct UdpSockets {
 /// A datagram waiting to go out, as the interface sees it.
 pub struct Outgoing<'a> {
     /// Source address and port.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// Destination address and port.
-    pub remote: SocketAddrV4,
+    pub remote: SocketAddr,
     /// Set the IP don't-fragment bit.
     pub dont_fragment: bool,
     /// The payload, in at most two pieces.
@@ -142,7 +152,8 @@ impl UdpSockets {
         let b = self.buffers;
         self.slots[index as usize] = Some(UdpSocket {
             generation,
-            local: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+            local: SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
+            v6_only: false,
             remote: None,
             rx: DatagramQueue::new(b.rx_bytes, b.rx_datagrams),
             tx: DatagramQueue::new(b.tx_bytes, b.tx_datagrams),
@@ -163,14 +174,26 @@ impl UdpSockets {
     }
 
     /// Binds to `local` (port 0: an ephemeral port). The address must be
-    /// unspecified or `own_ip`.
+    /// unspecified (`[::]` takes both families, unless
+    /// [`set_v6_only`](Self::set_v6_only)) or one of `own`.
     pub fn bind(
         &mut self,
         handle: UdpHandle,
-        local: SocketAddrV4,
-        own_ip: Ipv4Addr,
+        local: impl Into<SocketAddr>,
+        own: impl Into<LocalAddrs>,
     ) -> Result<(), UdpError> {
-        self.bind_towards(handle, local, own_ip, None)
+        self.bind_towards(handle, canonical(local.into()), own.into(), None)
+    }
+
+    /// Sets `IPV6_V6ONLY`: a socket bound to `[::]` takes IPv6 only.
+    pub fn set_v6_only(&mut self, handle: UdpHandle, on: bool) -> Result<(), UdpError> {
+        self.socket(handle)?.v6_only = on;
+        Ok(())
+    }
+
+    /// `IPV6_V6ONLY` as set.
+    pub fn v6_only(&mut self, handle: UdpHandle) -> Result<bool, UdpError> {
+        Ok(self.socket(handle)?.v6_only)
     }
 
     /// Binds as [`bind`](Self::bind); an ephemeral port is one whose flow
@@ -178,35 +201,41 @@ impl UdpSockets {
     fn bind_towards(
         &mut self,
         handle: UdpHandle,
-        local: SocketAddrV4,
-        own_ip: Ipv4Addr,
-        peer: Option<SocketAddrV4>,
+        local: SocketAddr,
+        own: LocalAddrs,
+        peer: Option<SocketAddr>,
     ) -> Result<(), UdpError> {
-        if !local.ip().is_unspecified() && *local.ip() != own_ip {
+        if !local.ip().is_unspecified() && !own.is_ours(local.ip()) {
             return Err(UdpError::AddrNotAvailable);
         }
         if self.socket(handle)?.local.port() != 0 {
             return Err(UdpError::AlreadyBound);
         }
         let port = match local.port() {
-            0 => self.pick_ephemeral(own_ip, peer)?,
+            0 => {
+                let own_ip = match peer {
+                    Some(peer) => own.source_for(peer.ip()).unwrap_or(local.ip()),
+                    None => local.ip(),
+                };
+                self.pick_ephemeral(own_ip, peer)?
+            }
             port if self.by_port.contains_key(&port) => return Err(UdpError::AddrInUse),
             port => port,
         };
         self.by_port.insert(port, handle.index);
-        self.socket(handle)?.local = SocketAddrV4::new(*local.ip(), port);
+        self.socket(handle)?.local = SocketAddr::new(local.ip(), port);
         Ok(())
     }
 
     fn pick_ephemeral(
         &mut self,
-        own_ip: Ipv4Addr,
-        peer: Option<SocketAddrV4>,
+        own_ip: IpAddr,
+        peer: Option<SocketAddr>,
     ) -> Result<u16, UdpError> {
         let span = u32::from(EPHEMERAL_LAST - EPHEMERAL_FIRST) + 1;
         let start = self.rng.below(u64::from(span)) as u32;
         let lands_here = |port: u16| match (&self.core, peer) {
-            (Some(core), Some(peer)) => core.owns(SocketAddrV4::new(own_ip, port), peer),
+            (Some(core), Some(peer)) => core.owns(SocketAddr::new(own_ip, port), peer),
             _ => true,
         };
         (0..span)
@@ -219,17 +248,41 @@ impl UdpSockets {
     pub fn connect(
         &mut self,
         handle: UdpHandle,
-        remote: SocketAddrV4,
-        own_ip: Ipv4Addr,
+        remote: impl Into<SocketAddr>,
+        own: impl Into<LocalAddrs>,
     ) -> Result<(), UdpError> {
+        let remote = canonical(remote.into());
+        let own = own.into();
         if remote.port() == 0 || remote.ip().is_unspecified() {
             return Err(UdpError::AddrNotAvailable);
         }
+        self.check_family(handle, remote.ip(), own)?;
         if self.socket(handle)?.local.port() == 0 {
-            let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
-            self.bind_towards(handle, any, own_ip, Some(remote))?;
+            // Unbound, the socket takes the family of its first peer.
+            let any = SocketAddr::new(crate::addr::unspecified_like(remote.ip()), 0);
+            self.bind_towards(handle, any, own, Some(remote))?;
         }
         self.socket(handle)?.remote = Some(remote);
+        Ok(())
+    }
+
+    /// Refuses a peer of a family the socket's address cannot reach
+    /// (`EADDRNOTAVAIL`), or one we have no address for (`ENETUNREACH`).
+    fn check_family(
+        &mut self,
+        handle: UdpHandle,
+        peer: IpAddr,
+        own: LocalAddrs,
+    ) -> Result<(), UdpError> {
+        let socket = self.socket(handle)?;
+        let unbound_v4 = socket.local.port() == 0 && socket.local.ip().is_unspecified();
+        // An unbound socket is not yet of a family: the first peer decides.
+        if !unbound_v4 && !socket.family_fits(peer) {
+            return Err(UdpError::AddrNotAvailable);
+        }
+        if own.source_for(peer).is_none() {
+            return Err(UdpError::NetworkUnreachable);
+        }
         Ok(())
     }
 
@@ -251,10 +304,11 @@ impl UdpSockets {
         &mut self,
         handle: UdpHandle,
         data: &[u8],
-        remote: Option<SocketAddrV4>,
-        own_ip: Ipv4Addr,
+        remote: Option<SocketAddr>,
+        own: impl Into<LocalAddrs>,
         max_unfragmented: usize,
     ) -> Result<usize, UdpError> {
+        let own = own.into();
         if data.len() > MAX_DATAGRAM {
             return Err(UdpError::MessageTooLong);
         }
@@ -263,18 +317,24 @@ impl UdpSockets {
             return Err(error);
         }
         let remote = match (remote, socket.remote) {
-            (Some(r), _) | (None, Some(r)) => r,
+            (Some(r), _) => canonical(r),
+            (None, Some(r)) => r,
             (None, None) => return Err(UdpError::DestinationRequired),
         };
         if remote.port() == 0 {
             return Err(UdpError::AddrNotAvailable);
         }
+        // `max_unfragmented` is over IPv4; an IPv6 header takes 20 bytes more.
+        let max_unfragmented =
+            max_unfragmented.saturating_sub(crate::addr::ip_header_len(remote.ip()) - 20);
         if socket.dont_fragment && data.len() > max_unfragmented {
             return Err(UdpError::MessageTooLong);
         }
-        if socket.local.port() == 0 {
-            let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
-            self.bind_towards(handle, any, own_ip, Some(remote))?;
+        self.check_family(handle, remote.ip(), own)?;
+        if self.socket(handle)?.local.port() == 0 {
+            // Unbound, the socket takes the family of its first peer.
+            let any = SocketAddr::new(crate::addr::unspecified_like(remote.ip()), 0);
+            self.bind_towards(handle, any, own, Some(remote))?;
         }
         let socket = self.socket(handle)?;
         let dont_fragment = socket.dont_fragment;
@@ -295,7 +355,7 @@ impl UdpSockets {
         &mut self,
         handle: UdpHandle,
         buf: &mut [u8],
-    ) -> Result<(usize, SocketAddrV4), UdpError> {
+    ) -> Result<(usize, SocketAddr), UdpError> {
         let socket = self.socket(handle)?;
         if let Some(error) = socket.pending_error.take() {
             return Err(error);
@@ -307,12 +367,12 @@ impl UdpSockets {
     }
 
     /// Local address (port 0 while unbound).
-    pub fn local_addr(&mut self, handle: UdpHandle) -> Result<SocketAddrV4, UdpError> {
+    pub fn local_addr(&mut self, handle: UdpHandle) -> Result<SocketAddr, UdpError> {
         Ok(self.socket(handle)?.local)
     }
 
     /// Connected peer.
-    pub fn peer_addr(&mut self, handle: UdpHandle) -> Result<SocketAddrV4, UdpError> {
+    pub fn peer_addr(&mut self, handle: UdpHandle) -> Result<SocketAddr, UdpError> {
         self.socket(handle)?.remote.ok_or(UdpError::NotConnected)
     }
 
@@ -336,16 +396,16 @@ impl UdpSockets {
     /// `Err(None)`: no such socket; `Err(Some(()))`: its queue was full.
     pub(crate) fn deliver(
         &mut self,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         payload: &[u8],
     ) -> Result<(), Option<()>> {
         let index = *self.by_port.get(&local.port()).ok_or(None)?;
         let socket = self.slots[index as usize].as_mut().ok_or(None)?;
-        let bound_ip = *socket.local.ip();
-        if (!bound_ip.is_unspecified() && bound_ip != *local.ip() && !local.ip().is_broadcast())
-            || !socket.accepts_from(remote)
-        {
+        let broadcast = matches!(local.ip(), IpAddr::V4(ip) if ip.is_broadcast());
+        let to_bound = bound_accepts(socket.local.ip(), socket.v6_only, local.ip())
+            || (broadcast && socket.family_fits(local.ip()));
+        if !to_bound || !socket.accepts_from(remote) {
             return Err(None);
         }
         socket.rx.push(remote, payload).map_err(|_| Some(()))?;
@@ -398,7 +458,7 @@ impl UdpSockets {
         &mut self,
         handle: UdpHandle,
         buf: &mut [u8],
-    ) -> Result<(usize, SocketAddrV4), UdpError> {
+    ) -> Result<(usize, SocketAddr), UdpError> {
         let socket = self.socket(handle)?;
         let (from, head, tail) = socket.rx.front().ok_or(UdpError::WouldBlock)?;
         let n = (head.len() + tail.len()).min(buf.len());
@@ -435,7 +495,7 @@ impl UdpSockets {
     pub(crate) fn report_error(
         &mut self,
         local_port: u16,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         error: UdpError,
     ) -> bool {
         let Some(&index) = self.by_port.get(&local_port) else {
@@ -465,7 +525,7 @@ impl UdpSockets {
     /// when `send` returns false (no transmit buffer).
     pub(crate) fn drain_outgoing(
         &mut self,
-        own_ip: Ipv4Addr,
+        own: LocalAddrs,
         mut send: impl FnMut(Outgoing<'_>) -> bool,
     ) {
         while let Some(&handle) = self.sending.front() {
@@ -479,12 +539,15 @@ impl UdpSockets {
             };
             while let Some(((remote, dont_fragment), head, tail)) = socket.tx.front() {
                 let local_ip = if socket.local.ip().is_unspecified() {
-                    own_ip
+                    // Checked when queued; an address lost since (DAD) leaves
+                    // the unspecified one, which the interface refuses.
+                    own.source_for(remote.ip())
+                        .unwrap_or(crate::addr::unspecified_like(remote.ip()))
                 } else {
-                    *socket.local.ip()
+                    socket.local.ip()
                 };
                 let outgoing = Outgoing {
-                    local: SocketAddrV4::new(local_ip, socket.local.port()),
+                    local: SocketAddr::new(local_ip, socket.local.port()),
                     remote: *remote,
                     dont_fragment: *dont_fragment,
                     payload: (head, tail),
@@ -505,7 +568,10 @@ mod tests {
     use super::*;
 
     const OWN: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-    const PEER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 4000);
+    const PEER: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+        Ipv4Addr::new(10, 0, 0, 1),
+        4000,
+    ));
 
     fn sockets() -> UdpSockets {
         UdpSockets::new(Rng::new(1), UdpBuffers::default())
@@ -516,20 +582,20 @@ mod tests {
         let mut s = sockets();
         let a = s.open();
         let b = s.open();
-        s.bind(a, SocketAddrV4::new(OWN, 7), OWN).unwrap();
+        s.bind(a, SocketAddr::new(OWN.into(), 7), OWN).unwrap();
         assert_eq!(
-            s.bind(b, SocketAddrV4::new(OWN, 7), OWN),
+            s.bind(b, SocketAddr::new(OWN.into(), 7), OWN),
             Err(UdpError::AddrInUse)
         );
         assert_eq!(
-            s.bind(a, SocketAddrV4::new(OWN, 8), OWN),
+            s.bind(a, SocketAddr::new(OWN.into(), 8), OWN),
             Err(UdpError::AlreadyBound)
         );
         assert_eq!(
-            s.bind(b, SocketAddrV4::new(Ipv4Addr::new(1, 2, 3, 4), 9), OWN),
+            s.bind(b, SocketAddr::new(Ipv4Addr::new(1, 2, 3, 4).into(), 9), OWN),
             Err(UdpError::AddrNotAvailable)
         );
-        s.bind(b, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), OWN)
+        s.bind(b, SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0), OWN)
             .unwrap();
         let port = s.local_addr(b).unwrap().port();
         assert!((EPHEMERAL_FIRST..=EPHEMERAL_LAST).contains(&port));
@@ -537,7 +603,7 @@ mod tests {
         assert_eq!(s.local_addr(a), Err(UdpError::BadHandle), "stale handle");
         let c = s.open();
         assert_eq!(c.index, a.index, "slot reused");
-        s.bind(c, SocketAddrV4::new(OWN, 7), OWN).unwrap();
+        s.bind(c, SocketAddr::new(OWN.into(), 7), OWN).unwrap();
     }
 
     #[test]
@@ -563,7 +629,7 @@ mod tests {
             Err(UdpError::MessageTooLong)
         );
         let mut sent = Vec::new();
-        s.drain_outgoing(OWN, |o| {
+        s.drain_outgoing(OWN.into(), |o| {
             sent.push((o.remote, o.payload.0.len() + o.payload.1.len()));
             true
         });
@@ -580,7 +646,7 @@ mod tests {
         s.send_to(c, b"c1", Some(PEER), OWN, 1472).unwrap();
         s.close(c).unwrap();
         let mut sent = Vec::new();
-        s.drain_outgoing(OWN, |o| {
+        s.drain_outgoing(OWN.into(), |o| {
             sent.push(o.payload.0.to_vec());
             true
         });
@@ -596,12 +662,12 @@ mod tests {
             s.send_to(h, text, Some(PEER), OWN, 1472).unwrap();
         }
         let mut sent = Vec::new();
-        s.drain_outgoing(OWN, |o| {
+        s.drain_outgoing(OWN.into(), |o| {
             sent.push(o.payload.0.to_vec());
             sent.len() < 2
         });
         assert!(s.has_outgoing(), "the refused datagram stays queued");
-        s.drain_outgoing(OWN, |o| {
+        s.drain_outgoing(OWN.into(), |o| {
             sent.push(o.payload.0.to_vec());
             true
         });
@@ -634,8 +700,8 @@ mod tests {
         let mut s = sockets();
         let h = s.open();
         s.connect(h, PEER, OWN).unwrap();
-        let local = SocketAddrV4::new(OWN, s.local_addr(h).unwrap().port());
-        let stranger = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 5), 4000);
+        let local = SocketAddr::new(OWN.into(), s.local_addr(h).unwrap().port());
+        let stranger = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 5).into(), 4000);
         assert_eq!(s.deliver(local, stranger, b"no"), Err(None));
         s.deliver(local, PEER, b"yes").unwrap();
         let mut buf = [0u8; 2];
@@ -660,7 +726,7 @@ mod tests {
     fn unconnected_socket_ignores_icmp_errors_like_linux() {
         let mut s = sockets();
         let h = s.open();
-        s.bind(h, SocketAddrV4::new(OWN, 9), OWN).unwrap();
+        s.bind(h, SocketAddr::new(OWN.into(), 9), OWN).unwrap();
         assert!(!s.report_error(9, PEER, UdpError::ConnectionRefused));
     }
 }

@@ -5,6 +5,8 @@
 //! Every TCP segment is summed twice (emit, parse) over its whole payload,
 //! so this is on the bulk path.
 
+use std::net::IpAddr;
+
 /// The ones'-complement sum of `data` (zero-padded to even length) as a
 /// 16-bit value in host order of the network-order words: the same
 /// result as `smoltcp::wire::checksum::data`, not complemented.
@@ -20,6 +22,35 @@ pub fn data(data: &[u8]) -> u16 {
         }
     }
     sum_words(data)
+}
+
+/// The ones'-complement sum, not complemented, of the pseudo-header of
+/// `upper_len` bytes of protocol `protocol` from `src` to `dst`: RFC 793's
+/// for IPv4, RFC 8200 8.1's for IPv6. Both addresses are of one family
+/// (mixed ones sum as IPv6 with the IPv4 address mapped).
+pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, upper_len: usize) -> u16 {
+    match (src, dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let mut block = [0u8; 12];
+            block[..4].copy_from_slice(&src.octets());
+            block[4..8].copy_from_slice(&dst.octets());
+            block[9] = protocol;
+            block[10..12].copy_from_slice(&(upper_len as u16).to_be_bytes());
+            sum_words(&block)
+        }
+        (src, dst) => {
+            let v6 = |ip: IpAddr| match ip {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                IpAddr::V6(v6) => v6,
+            };
+            let mut block = [0u8; 40];
+            block[..16].copy_from_slice(&v6(src).octets());
+            block[16..32].copy_from_slice(&v6(dst).octets());
+            block[32..36].copy_from_slice(&(upper_len as u32).to_be_bytes());
+            block[39] = protocol;
+            sum_words(&block)
+        }
+    }
 }
 
 /// Completes in software the checksums a frame asked a device to fill in

@@ -62,27 +62,32 @@ impl Ipv6Repr {
     /// long as the header's payload length says: link-layer padding after
     /// it is left out).
     pub fn parse(packet: &[u8]) -> Result<(Ipv6Repr, &[u8]), Ipv6Error> {
+        let repr = Self::parse_header(packet)?;
+        let payload = packet
+            .get(IPV6_HEADER_LEN..IPV6_HEADER_LEN + repr.payload_len)
+            .ok_or(Ipv6Error::Truncated)?;
+        Ok((repr, payload))
+    }
+
+    /// Reads only the fixed header of `packet`, whatever follows it: for
+    /// the packet an ICMPv6 error quotes, which is cut short.
+    pub fn parse_header(packet: &[u8]) -> Result<Ipv6Repr, Ipv6Error> {
         let header = packet.get(..IPV6_HEADER_LEN).ok_or(Ipv6Error::Truncated)?;
         if header[0] >> 4 != 6 {
             return Err(Ipv6Error::BadVersion);
         }
-        let payload_len = usize::from(u16::from_be_bytes([header[4], header[5]]));
-        let payload = packet
-            .get(IPV6_HEADER_LEN..IPV6_HEADER_LEN + payload_len)
-            .ok_or(Ipv6Error::Truncated)?;
         let address = |at: usize| {
             let mut octets = [0u8; 16];
             octets.copy_from_slice(&header[at..at + 16]);
             Ipv6Addr::from(octets)
         };
-        let repr = Ipv6Repr {
+        Ok(Ipv6Repr {
             src: address(8),
             dst: address(24),
             next_header: header[6],
             hop_limit: header[7],
-            payload_len,
-        };
-        Ok((repr, payload))
+            payload_len: usize::from(u16::from_be_bytes([header[4], header[5]])),
+        })
     }
 
     /// Writes the fixed header into the first [`IPV6_HEADER_LEN`] bytes of
@@ -103,12 +108,7 @@ impl Ipv6Repr {
     /// 8.1) for `upper_len` bytes of `next_header` between these
     /// addresses, not complemented: add the upper layer's own sum to it.
     pub fn pseudo_header_sum(&self, next_header: u8, upper_len: usize) -> u16 {
-        let mut block = [0u8; 40];
-        block[..16].copy_from_slice(&self.src.octets());
-        block[16..32].copy_from_slice(&self.dst.octets());
-        block[32..36].copy_from_slice(&(upper_len as u32).to_be_bytes());
-        block[39] = next_header;
-        super::checksum::data(&block)
+        super::checksum::pseudo_header(self.src.into(), self.dst.into(), next_header, upper_len)
     }
 }
 

@@ -12,7 +12,7 @@ use dpstack::stats::StackStats;
 use dpstack::time::{Duration, MonotonicClock};
 use dpstack::wire::Ipv4Cidr;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// What one side does.
@@ -20,7 +20,7 @@ pub struct EchoBothWays {
     /// This side's address.
     pub ip: Ipv4Cidr,
     /// The other side's listening address.
-    pub peer: SocketAddrV4,
+    pub peer: SocketAddr,
     /// The port every core listens on.
     pub listen_port: u16,
     /// Connections each core opens to the peer.
@@ -68,7 +68,7 @@ pub struct CoreResult {
     /// Outbound connections refused (the peer not listening yet) and retried.
     pub retried: u64,
     /// (local, remote) of each outbound connection.
-    pub flows: Vec<(SocketAddrV4, SocketAddrV4)>,
+    pub flows: Vec<(SocketAddr, SocketAddr)>,
     /// Outbound connections whose flow the core's steering places on
     /// another core (each should be 0: active opens pick ports that land home).
     pub flows_elsewhere: u64,
@@ -106,7 +106,7 @@ impl EchoBothWays {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         ip: Ipv4Cidr,
-        peer: SocketAddrV4,
+        peer: SocketAddr,
         connections_per_core: usize,
         messages: usize,
         message_size: usize,
@@ -353,7 +353,7 @@ impl CoreUser for EchoBothWays {
         stack
             .bind(
                 listener,
-                SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, self.listen_port),
+                SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), self.listen_port),
             )
             .and_then(|()| stack.listen(listener, 1024))
             .map_err(|e| format!("listen: {e}"))?;

@@ -253,7 +253,8 @@ fn check_handshakes(capture: &std::path::Path, purpose: &str) {
     use dpstack::tcp::segment::{self, flags};
     let mut reader = PcapReader::open(capture).expect("tcpdump wrote a capture");
     let mut frame = Vec::new();
-    let (stack_ip, kernel_ip) = (STACK_IP.parse().unwrap(), KERNEL_IP.parse().unwrap());
+    let stack_ip: std::net::Ipv4Addr = STACK_IP.parse().unwrap();
+    let kernel_ip: std::net::Ipv4Addr = KERNEL_IP.parse().unwrap();
     let (mut syns, mut syn_acks, mut records) = (0, 0, 0);
     while reader
         .next_into(&mut frame)

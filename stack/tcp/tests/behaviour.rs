@@ -8,7 +8,7 @@ use crate::tcp::emit::OptionsOut;
 use crate::tcp::segment::flags::*;
 use crate::tcp::{State, TcpConfig, TcpError};
 use crate::time::Duration;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 const P: u32 = PEER_ISS + 1;
 
@@ -232,8 +232,8 @@ fn syn_queue_and_accept_queue_are_bounded_by_the_backlog() {
         ..script_config()
     });
     let options = s.options();
-    let listener = s.tcp.listen(s.us, 2, options, B_IP).unwrap();
-    let client = |port: u16| SocketAddrV4::new(A_IP, port);
+    let listener = s.tcp.listen(s.us, 2, options, B_IP, false).unwrap();
+    let client = |port: u16| SocketAddr::new(A_IP.into(), port);
     for port in [1, 2, 3] {
         let syn = craft(
             client(port),
@@ -320,8 +320,8 @@ fn mss_and_window_scale_are_negotiated_from_the_syn() {
 #[test]
 fn simultaneous_open_and_simultaneous_close_between_two_stacks() {
     let mut pair = Pair::new(config(), config());
-    let a_addr = SocketAddrV4::new(A_IP, 5000);
-    let b_addr = SocketAddrV4::new(B_IP, 6000);
+    let a_addr = SocketAddr::new(A_IP.into(), 5000);
+    let b_addr = SocketAddr::new(B_IP.into(), 6000);
     let opts = crate::tcp::TcpOptions::from_config(&config());
     let a = pair.a.connect(pair.now, b_addr, 5000, opts, A_IP).unwrap();
     let b = pair.b.connect(pair.now, a_addr, 6000, opts, B_IP).unwrap();
@@ -451,7 +451,7 @@ fn calls_fail_with_the_errno_linux_gives() {
     let (listener, conn) = s.established_passive();
     let options = s.options();
     assert_eq!(
-        s.tcp.listen(s.us, 4, options, B_IP),
+        s.tcp.listen(s.us, 4, options, B_IP, false),
         Err(TcpError::AddrInUse)
     );
     assert_eq!(
@@ -468,11 +468,12 @@ fn calls_fail_with_the_errno_linux_gives() {
     assert_eq!(s.tcp.recv(conn, &mut [0u8; 4]), Err(TcpError::WouldBlock));
     let other = s
         .tcp
-        .listen(SocketAddrV4::new(B_IP, 0), 4, options, B_IP)
+        .listen(SocketAddr::new(B_IP.into(), 0), 4, options, B_IP, false)
         .expect("port 0: an ephemeral port");
     assert!(s.tcp.local_addr(other).unwrap().port() >= 32_768);
     assert_eq!(
-        s.tcp.listen(SocketAddrV4::new(A_IP, 81), 4, options, B_IP),
+        s.tcp
+            .listen(SocketAddr::new(A_IP.into(), 81), 4, options, B_IP, false),
         Err(TcpError::AddrNotAvailable),
         "not our address"
     );
@@ -720,8 +721,8 @@ fn connection_and_buffer_memory_limits_refuse_cleanly() {
         ..script_config()
     });
     let options = s.options();
-    let listener = s.tcp.listen(s.us, 8, options, B_IP).unwrap();
-    let client = |port: u16| SocketAddrV4::new(A_IP, port);
+    let listener = s.tcp.listen(s.us, 8, options, B_IP, false).unwrap();
+    let client = |port: u16| SocketAddr::new(A_IP.into(), port);
     for port in [1, 2, 3] {
         let syn = craft(
             client(port),
@@ -739,7 +740,7 @@ fn connection_and_buffer_memory_limits_refuse_cleanly() {
     assert_eq!(s.tcp.stats().connection_limit_drops, 1);
     assert_eq!(
         s.tcp
-            .connect(s.now, SocketAddrV4::new(A_IP, 9), 0, options, B_IP),
+            .connect(s.now, SocketAddr::new(A_IP.into(), 9), 0, options, B_IP),
         Err(TcpError::NoBuffers)
     );
     assert_eq!(
@@ -764,7 +765,7 @@ fn the_buffer_memory_cap_counts_storage_in_use() {
     let options = crate::tcp::TcpOptions::from_config(pair.a.config());
     let c2 = pair
         .a
-        .connect(pair.now, SocketAddrV4::new(B_IP, 80), 0, options, A_IP)
+        .connect(pair.now, SocketAddr::new(B_IP.into(), 80), 0, options, A_IP)
         .expect("idle connections hold no buffers");
     pair.settle();
     let (s2, _) = pair.b.accept(listener).unwrap();
@@ -783,7 +784,7 @@ fn the_buffer_memory_cap_counts_storage_in_use() {
     assert_eq!(pair.a.send(c2, &[2u8; 100]), Err(TcpError::NoBuffers));
     assert_eq!(
         pair.a
-            .connect(pair.now, SocketAddrV4::new(B_IP, 80), 0, options, A_IP),
+            .connect(pair.now, SocketAddr::new(B_IP.into(), 80), 0, options, A_IP),
         Err(TcpError::NoBuffers),
         "no new connection at the cap"
     );
@@ -822,12 +823,12 @@ fn time_wait_gives_its_buffers_back() {
 fn a_syn_flood_is_answered_with_cookies_and_a_real_client_gets_in() {
     let mut s = Script::new(script_config());
     let options = s.options();
-    let listener = s.tcp.listen(s.us, 4, options, B_IP).unwrap();
+    let listener = s.tcp.listen(s.us, 4, options, B_IP, false).unwrap();
     // 20,000 spoofed SYNs: four fill the SYN queue, the rest get cookies.
     let mut rng = crate::rand::Rng::new(99);
     for _ in 0..20_000 {
-        let spoofed = SocketAddrV4::new(
-            std::net::Ipv4Addr::from(0x0a00_0000 | (rng.next_u64() as u32 & 0x00ff_ffff)),
+        let spoofed = SocketAddr::new(
+            std::net::Ipv4Addr::from(0x0a00_0000 | (rng.next_u64() as u32 & 0x00ff_ffff)).into(),
             1024 + (rng.next_u64() % 60_000) as u16,
         );
         let syn = craft(
@@ -887,7 +888,7 @@ fn a_syn_flood_is_answered_with_cookies_and_a_real_client_gets_in() {
     assert_eq!(s.tcp.stats().syn_cookies_accepted, 1);
     // A forged ACK (wrong cookie) gets a reset, not a connection.
     let forged = craft(
-        SocketAddrV4::new(A_IP, 50_000),
+        SocketAddr::new(A_IP.into(), 50_000),
         s.us,
         ACK,
         5_000,
@@ -1133,13 +1134,13 @@ fn connect_takes_over_its_own_time_wait_so_ports_never_run_out() {
     let opts = crate::tcp::TcpOptions::from_config(pair.a.config());
     let listener = pair
         .b
-        .listen(SocketAddrV4::new(B_IP, 80), 64, opts, B_IP)
+        .listen(SocketAddr::new(B_IP.into(), 80), 64, opts, B_IP, false)
         .unwrap();
     let span = usize::from(crate::udp::EPHEMERAL_LAST - crate::udp::EPHEMERAL_FIRST) + 1;
     for i in 0..span + 2_000 {
         let client = pair
             .a
-            .connect(pair.now, SocketAddrV4::new(B_IP, 80), 0, opts, A_IP)
+            .connect(pair.now, SocketAddr::new(B_IP.into(), 80), 0, opts, A_IP)
             .unwrap_or_else(|e| panic!("connect {i}: {e:?}"));
         pair.settle();
         let (server, _) = pair.b.accept(listener).expect("accepted");
@@ -1242,7 +1243,7 @@ fn time_wait_records_count_against_the_connection_limit() {
     });
     orphan_in_time_wait(&mut s, ts);
     let options = s.options();
-    let other = SocketAddrV4::new(s.peer.ip().to_owned(), 9);
+    let other = SocketAddr::new(s.peer.ip().to_owned(), 9);
     assert_eq!(
         s.tcp.connect(s.now, other, 0, options, B_IP),
         Err(TcpError::NoBuffers)
@@ -1417,9 +1418,9 @@ fn a_client_reconnecting_from_the_same_port_takes_over_the_servers_time_wait() {
     let opts = crate::tcp::TcpOptions::from_config(pair.a.config());
     let listener = pair
         .b
-        .listen(SocketAddrV4::new(B_IP, 80), 16, opts, B_IP)
+        .listen(SocketAddr::new(B_IP.into(), 80), 16, opts, B_IP, false)
         .unwrap();
-    let remote = SocketAddrV4::new(B_IP, 80);
+    let remote = SocketAddr::new(B_IP.into(), 80);
     for round in 0..20 {
         let client = pair
             .a

@@ -6,7 +6,7 @@ use crate::tcp::segment::{self, Segment};
 use crate::tcp::seq::SeqNumber;
 use crate::tcp::{State, TcpConfig, TcpHandle, TcpOptions, TcpSockets};
 use crate::time::{Duration, Instant};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 pub const A_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 pub const B_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -14,8 +14,8 @@ pub const B_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 /// A segment as sent, owned, with its parsed view available.
 #[derive(Debug, Clone)]
 pub struct Captured {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+    pub src: IpAddr,
+    pub dst: IpAddr,
     pub bytes: Vec<u8>,
 }
 
@@ -32,8 +32,8 @@ pub fn drain(tcp: &mut TcpSockets, now: Instant) -> Vec<Captured> {
         let mut bytes = vec![0; s.len()];
         s.write(&mut bytes, false);
         out.push(Captured {
-            src: *s.local.ip(),
-            dst: *s.remote.ip(),
+            src: s.local.ip(),
+            dst: s.remote.ip(),
             bytes,
         });
         true
@@ -62,8 +62,8 @@ pub fn at(ms: u64) -> Instant {
 /// A hand-built segment from `from` to `to`.
 #[allow(clippy::too_many_arguments)]
 pub fn craft(
-    from: SocketAddrV4,
-    to: SocketAddrV4,
+    from: SocketAddr,
+    to: SocketAddr,
     control: u8,
     seq: u32,
     ack: u32,
@@ -94,8 +94,8 @@ pub fn craft(
     let mut bytes = vec![0; out.len()];
     out.write(&mut bytes, false);
     Captured {
-        src: *from.ip(),
-        dst: *to.ip(),
+        src: from.ip(),
+        dst: to.ip(),
         bytes,
     }
 }
@@ -131,11 +131,11 @@ impl Pair {
         let opts = TcpOptions::from_config(self.a.config());
         let listener = self
             .b
-            .listen(SocketAddrV4::new(B_IP, 80), 16, opts, B_IP)
+            .listen(SocketAddr::new(B_IP.into(), 80), 16, opts, B_IP, false)
             .unwrap();
         let client = self
             .a
-            .connect(self.now, SocketAddrV4::new(B_IP, 80), 0, opts, A_IP)
+            .connect(self.now, SocketAddr::new(B_IP.into(), 80), 0, opts, A_IP)
             .unwrap();
         self.settle();
         let (server, peer) = self.b.accept(listener).expect("handshake completed");

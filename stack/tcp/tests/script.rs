@@ -6,7 +6,7 @@ use crate::tcp::emit::OptionsOut;
 use crate::tcp::segment::flags::*;
 use crate::tcp::{State, TcpConfig, TcpHandle, TcpOptions, TcpSockets};
 use crate::time::{Duration, Instant};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 /// The peer's initial sequence number in every script.
 pub const PEER_ISS: u32 = 1_000;
@@ -29,9 +29,9 @@ pub struct Script {
     pub tcp: TcpSockets,
     pub now: Instant,
     /// B's address and port (the stack under test).
-    pub us: SocketAddrV4,
+    pub us: SocketAddr,
     /// A's address and port (the scripted peer).
-    pub peer: SocketAddrV4,
+    pub peer: SocketAddr,
     /// B's initial sequence number, once seen.
     pub iss: u32,
 }
@@ -41,8 +41,8 @@ impl Script {
         Script {
             tcp: TcpSockets::new(crate::rand::Rng::new(9), config),
             now: at(1_000),
-            us: SocketAddrV4::new(B_IP, 80),
-            peer: SocketAddrV4::new(A_IP, 40_000),
+            us: SocketAddr::new(B_IP.into(), 80),
+            peer: SocketAddr::new(A_IP.into(), 40_000),
             iss: 0,
         }
     }
@@ -135,7 +135,7 @@ impl Script {
     /// B listens on port 80; returns the listener.
     pub fn listen(&mut self) -> TcpHandle {
         let options = self.options();
-        let listener = self.tcp.listen(self.us, 8, options, B_IP).unwrap();
+        let listener = self.tcp.listen(self.us, 8, options, B_IP, false).unwrap();
         assert_eq!(self.tcp.state(listener), Ok(State::Listen));
         listener
     }

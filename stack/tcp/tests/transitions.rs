@@ -284,7 +284,7 @@ fn rst_in_syn_sent_refuses_the_connection() {
         s.tcp
             .connect(
                 s.now,
-                std::net::SocketAddrV4::new(super::harness::A_IP, 9),
+                std::net::SocketAddr::new(super::harness::A_IP.into(), 9),
                 81,
                 options,
                 super::harness::B_IP,
@@ -294,8 +294,8 @@ fn rst_in_syn_sent_refuses_the_connection() {
     s.sent();
     let syn_seq = s.tcp.tcb_of(other).unwrap().iss.0;
     let segment = super::harness::craft(
-        std::net::SocketAddrV4::new(super::harness::A_IP, 9),
-        std::net::SocketAddrV4::new(super::harness::B_IP, 81),
+        std::net::SocketAddr::new(super::harness::A_IP.into(), 9),
+        std::net::SocketAddr::new(super::harness::B_IP.into(), 81),
         RST | ACK,
         0,
         syn_seq.wrapping_add(100),
