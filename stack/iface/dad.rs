@@ -62,6 +62,13 @@ impl Dad {
         }
     }
 
+    /// True while any address is still being checked.
+    pub fn any_tentative(&self) -> bool {
+        self.addresses
+            .iter()
+            .any(|a| a.state == AddressState::Tentative)
+    }
+
     /// The state of `addr`, if it is one of ours.
     pub fn state(&self, addr: Ipv6Addr) -> Option<AddressState> {
         self.addresses

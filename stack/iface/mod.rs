@@ -311,6 +311,12 @@ impl Interface {
         }
     }
 
+    /// True while duplicate address detection still holds one of our IPv6
+    /// addresses back (about a second after start).
+    pub fn ip6_tentative(&self) -> bool {
+        self.dad.any_tentative()
+    }
+
     /// Where duplicate address detection left `addr`, if it is ours.
     pub fn ip6_state(&self, addr: Ipv6Addr) -> Option<dad::AddressState> {
         self.dad.state(addr)

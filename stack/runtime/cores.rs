@@ -86,7 +86,8 @@ impl Core {
         config
     }
 
-    /// Waits for every core to be set up (its stack polled meanwhile), then
+    /// Waits for every core to be set up and its IPv6 addresses to pass
+    /// duplicate address detection (its stack polled meanwhile), then
     /// core 0 prints the `dpstack: ready` line for all of them (with the
     /// core count when there are several). False if a stop came first.
     pub fn ready<D: Device, C: Clock>(
@@ -109,6 +110,15 @@ impl Core {
                 eprintln!("dpstack: {message}");
                 std::process::exit(1);
             }
+        }
+        // `ready` promises usable addresses: IPv6 ones are once duplicate
+        // address detection clears them (a second with the default one probe).
+        let mut backoff = super::IdleBackoff::default();
+        while stack.interface().ip6_tentative() {
+            if !self.control.keep_running() {
+                return false;
+            }
+            backoff.turn(stack.poll());
         }
         if !self.meet(|| stack.poll()) {
             return false;

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 pub const STACK_IP: &str = "10.79.0.2";
 /// The kernel's address there.
 pub const KERNEL_IP: &str = "10.79.0.1";
-const BULK: u64 = 200_000_000;
+/// Bytes of each bulk transfer.
+pub const BULK: u64 = 200_000_000;
 
 /// Reads `reader` to its end, checking the pattern; returns (bytes, SHA-256 hex).
 pub fn drain_checked(reader: &mut impl Read, what: &str) -> (u64, String) {
@@ -235,7 +236,7 @@ fn download_to_dpstack(ns: &Netns, ifname: &str, backend_args: &[String], purpos
         env!("CARGO_BIN_EXE_dpstack-perf"),
         &["server", "--listen-port", "5001", "--connections", "1"],
     );
-    let (sha, secs) = kernel_upload(ns, 5001);
+    let (sha, secs) = kernel_upload(ns, &format!("{STACK_IP}:5001"));
     let summary = checked_report(&server.wait_exit(Duration::from_secs(60)), &sha);
     let summary = summary.as_str();
     println!(
@@ -326,7 +327,7 @@ pub fn tcp_with_loss_against_kernel(purpose: &str, ifname: &str, backend_args: &
     );
     let filter = format!("tcp and src host {STACK_IP}");
     let tcpdump = Capture::start(&ns, ifname, "acks", 96, &filter);
-    let (sha, secs) = kernel_upload(&ns, 5001);
+    let (sha, secs) = kernel_upload(&ns, &format!("{STACK_IP}:5001"));
     let lines = server.wait_exit(Duration::from_secs(120));
     let capture = tcpdump.finish(Duration::from_millis(500));
     checked_report(&lines, &sha);
@@ -445,12 +446,11 @@ fn count_sack(capture: &std::path::Path) -> (usize, usize, bool) {
     (segments, with_sack, syn_ack_sack)
 }
 
-/// A kernel client (in `ns`) sends BULK bytes of the pattern to dpstack on
-/// `port`, shuts writing, waits for the close: (SHA-256 hex, seconds).
-fn kernel_upload(ns: &Netns, port: u16) -> (String, f64) {
+/// A kernel client (in `ns`) sends BULK bytes of the pattern to dpstack at
+/// `address`, shuts writing, waits for the close: (SHA-256 hex, seconds).
+pub fn kernel_upload(ns: &Netns, address: &str) -> (String, f64) {
     in_netns(ns, || {
-        let mut stream =
-            TcpStream::connect(format!("{STACK_IP}:{port}")).expect("connect to dpstack");
+        let mut stream = TcpStream::connect(address).expect("connect to dpstack");
         let mut chunk = vec![0u8; 256 * 1024];
         let mut hash = Sha256::new();
         let started = Instant::now();
@@ -474,7 +474,7 @@ fn kernel_upload(ns: &Netns, port: u16) -> (String, f64) {
 
 /// The report line a `dpstack-perf server` printed for its transfer,
 /// checked: every byte, the pattern, and `sha`.
-fn checked_report(lines: &[String], sha: &str) -> String {
+pub fn checked_report(lines: &[String], sha: &str) -> String {
     let summary = lines
         .iter()
         .find(|l| l.starts_with("dpstack-perf:"))
