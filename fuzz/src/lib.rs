@@ -109,7 +109,7 @@ impl Host {
     /// A host ready for frames.
     pub fn new() -> Host {
         let iface = interface(OUR_MAC, OUR_IP, 3);
-        let own = iface.local_addrs();
+        let own = *iface.local_addrs();
         let mut sockets = sockets(4);
         let udp = sockets.udp.open();
         sockets

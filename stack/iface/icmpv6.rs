@@ -270,6 +270,7 @@ impl Interface {
                 // probing has it too; any other solicitation is ignored.
                 if from_unspecified && self.dad.conflict(target) {
                     self.icmpv6.dad_duplicates += 1;
+                    self.refresh_own();
                 }
                 return;
             }
@@ -327,6 +328,7 @@ impl Interface {
             // theirs (RFC 4862 5.4.4); after, it is only counted.
             if self.dad.conflict(target) {
                 self.icmpv6.dad_duplicates += 1;
+                self.refresh_own();
             } else {
                 self.icmpv6.rx_address_conflicts += 1;
             }

@@ -845,3 +845,114 @@ fn router_advertisements_are_ignored_unless_accepted() {
     assert!(receive(&mut iface, &mut sockets, at(2), &far_echo()).is_empty());
     assert_eq!(iface.stats().ipv6.tx_no_route, 1);
 }
+
+/// A TCP segment from the peer's port 80 to our `port`, checksummed.
+fn peer_segment(port: u16, seq: u32, ack: u32, flags: u8, mss: Option<u16>) -> Vec<u8> {
+    use crate::tcp::emit::{OptionsOut, Payload, SegmentOut};
+    let out = SegmentOut {
+        local: (peer_ip6(), 80).into(),
+        remote: (our_ip6(), port).into(),
+        seq: crate::tcp::seq::SeqNumber(seq),
+        ack: crate::tcp::seq::SeqNumber(ack),
+        flags,
+        window: 65_535,
+        options: OptionsOut {
+            mss,
+            ..OptionsOut::default()
+        },
+        payload: Payload::None,
+    };
+    let mut bytes = vec![0u8; out.len()];
+    out.write(&mut bytes, false);
+    frame(
+        OUR_MAC,
+        Ipv6Repr {
+            next_header: next_header::TCP,
+            ..repr(peer_ip6(), our_ip6(), 64)
+        },
+        &bytes,
+    )
+}
+
+#[test]
+fn packet_too_big_lowers_a_connections_segments() {
+    use crate::tcp::segment::{flags, parse};
+    let (mut iface, mut sockets) = setup();
+    learn_peer(&mut iface, &mut sockets);
+    let options = crate::tcp::TcpOptions::from_config(sockets.tcp.config());
+    let peer: std::net::SocketAddr = (peer_ip6(), 80).into();
+    let handle = sockets
+        .tcp
+        .connect(at(2), peer, 0, options, *iface.local_addrs())
+        .unwrap();
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    iface.poll(at(2), &mut sockets, &mut out);
+    let (_, ip, syn) = parse_reply(&out[0]);
+    assert_eq!((ip.src, ip.dst, ip.next_header), (our_ip6(), peer_ip6(), 6));
+    let syn = parse(ip.src, ip.dst, &syn).unwrap();
+    assert_eq!(syn.options.mss, Some(1440), "1500 - 40 - 20 over IPv6");
+    let port = syn.src_port;
+    let iss = syn.seq.0;
+    let syn_ack = peer_segment(port, 7_000, iss + 1, flags::SYN | flags::ACK, Some(1440));
+    receive(&mut iface, &mut sockets, at(3), &syn_ack);
+    assert_eq!(
+        sockets.tcp.state(handle),
+        Ok(crate::tcp::State::Established)
+    );
+    sockets.tcp.send(handle, &[0x5a; 4_000]).unwrap();
+    out.clear();
+    iface.poll(at(3), &mut sockets, &mut out);
+    let sent: Vec<usize> = out
+        .iter()
+        .filter(|f| f.len() > 14 + 40 + 20)
+        .map(|f| f.len() - 14 - 40 - 20)
+        .collect();
+    assert_eq!(sent[0], 1440, "full segments first");
+    let first = out.iter().find(|f| f.len() > 14 + 40 + 20).unwrap()[14..].to_vec();
+    let first = &first[..];
+
+    // A router on the way says 1,280 bytes: the quote is our packet's start.
+    let packet_too_big = |mtu: u32, quoted: &[u8]| {
+        let mut message = vec![2u8, 0, 0, 0];
+        message.extend_from_slice(&mtu.to_be_bytes());
+        message.extend_from_slice(&quoted[..quoted.len().min(1_000)]);
+        let router: Ipv6Addr = "fd00:78::fe".parse().unwrap();
+        frame(
+            OUR_MAC,
+            repr(router, our_ip6(), 64),
+            &icmpv6(router, our_ip6(), message),
+        )
+    };
+    receive(
+        &mut iface,
+        &mut sockets,
+        at(4),
+        &packet_too_big(1_280, first),
+    );
+    let info = sockets.tcp.tcb_of(handle).unwrap();
+    assert_eq!(
+        info.mss,
+        1280 - 40 - 20,
+        "RFC 8201: the MSS follows the path"
+    );
+    out.clear();
+    iface.poll(at(4), &mut sockets, &mut out);
+    let resent = out.iter().map(|f| f.len() - 14 - 40 - 20).max().unwrap();
+    assert_eq!(resent, 1220, "what was in flight goes again, smaller");
+    // Below IPv6's minimum MTU, 1,280 is believed (RFC 8201 4); a quote of
+    // a sequence number not in flight changes nothing (RFC 5927).
+    let mut stale = first.to_vec();
+    stale[40 + 4..40 + 8].copy_from_slice(&(iss.wrapping_sub(100_000)).to_be_bytes());
+    receive(
+        &mut iface,
+        &mut sockets,
+        at(5),
+        &packet_too_big(500, &stale),
+    );
+    receive(&mut iface, &mut sockets, at(5), &packet_too_big(500, first));
+    assert_eq!(sockets.tcp.tcb_of(handle).unwrap().mss, 1220);
+    assert_eq!(iface.stats().icmpv6.rx_errors_received, 3);
+    let tcp = sockets.tcp.stats();
+    assert_eq!(tcp.pmtu_lowered, 1);
+    assert_eq!(tcp.rx_icmp_ignored, 1, "the stale quote");
+}

@@ -203,6 +203,9 @@ pub struct Interface {
     learnt_router6: Option<(Ipv6Addr, Instant)>,
     /// The link-local IPv6 address of our MAC (used with `ip6` only).
     link_local: Ipv6Addr,
+    /// The addresses sockets may use, kept current as duplicate address
+    /// detection moves (read on every socket call).
+    own: crate::addr::LocalAddrs,
     /// The device's checksum verdicts on the frame being received.
     rx_checksums: RxChecksums,
     /// What the frame being received comes to (set by the layers).
@@ -217,7 +220,7 @@ impl Interface {
             .ip6
             .map(|cidr| vec![link_local, cidr.addr])
             .unwrap_or_default();
-        Interface {
+        let mut iface = Interface {
             arp: ArpCache::new(config.arp.clone()),
             reassembler: Reassembler::new(config.reassembly.clone()),
             icmp_errors: TokenBucket::new(config.icmp_errors_per_sec, config.icmp_error_burst),
@@ -235,6 +238,7 @@ impl Interface {
             learnt_router6: None,
             dad: dad::Dad::new(&ip6_addrs, config.dad_transmits, config.neighbor.retransmit),
             link_local,
+            own: crate::addr::LocalAddrs::from(config.ip.addr),
             config,
             ethernet: EthernetStats::default(),
             ipv4: Ipv4Stats::default(),
@@ -244,7 +248,20 @@ impl Interface {
             icmpv6: Icmpv6Stats::default(),
             rx_checksums: RxChecksums::default(),
             disposition: Disposition::Consumed,
+        };
+        iface.refresh_own();
+        iface
+    }
+
+    /// Recomputes [`local_addrs`](Self::local_addrs) after duplicate
+    /// address detection may have changed an address's state.
+    pub(super) fn refresh_own(&mut self) {
+        let mut own = crate::addr::LocalAddrs::from(self.config.ip.addr);
+        if let Some(cidr) = self.config.ip6 {
+            own.ipv6 = Some(cidr.addr).filter(|&a| self.dad.usable(a));
+            own.link_local6 = Some(self.link_local).filter(|&a| self.dad.usable(a));
         }
+        self.own = own;
     }
 
     /// Hands unclaimed frames to the kernel (see
@@ -275,13 +292,9 @@ impl Interface {
 
     /// The addresses sockets may use now: IPv4, and the IPv6 ones that
     /// duplicate address detection has cleared.
-    pub fn local_addrs(&self) -> crate::addr::LocalAddrs {
-        let mut own = crate::addr::LocalAddrs::from(self.config.ip.addr);
-        if let Some(cidr) = self.config.ip6 {
-            own.ipv6 = Some(cidr.addr).filter(|&a| self.dad.usable(a));
-            own.link_local6 = Some(self.link_local).filter(|&a| self.dad.usable(a));
-        }
-        own
+    #[inline]
+    pub fn local_addrs(&self) -> &crate::addr::LocalAddrs {
+        &self.own
     }
 
     /// True if packets to `ip` have a next hop at `now`: on our IPv4
@@ -484,10 +497,15 @@ impl Interface {
     /// timers) and sends what sockets queued.
     pub fn poll<S: FrameSink>(&mut self, now: Instant, sockets: &mut Sockets, sink: &mut S) {
         self.reassembler.expire(now, &mut self.ipv4);
-        self.reassembler6.expire(now, &mut self.ipv6);
-        self.ipv6.tx_unresolved += self.neighbors.expire_queued(now) as u64;
-        while let Some(addr) = self.dad.due(now) {
-            self.send_dad_probe(now, sink, addr);
+        if self.config.ip6.is_some() {
+            self.reassembler6.expire(now, &mut self.ipv6);
+            self.ipv6.tx_unresolved += self.neighbors.expire_queued(now) as u64;
+            if self.dad.any_tentative() {
+                while let Some(addr) = self.dad.due(now) {
+                    self.send_dad_probe(now, sink, addr);
+                }
+                self.refresh_own();
+            }
         }
         let mut retry = std::mem::take(&mut self.retry);
         retry.clear();
@@ -521,6 +539,7 @@ impl Interface {
     /// Reserves a frame for `payload_len` bytes after the Ethernet header
     /// (padded to the Ethernet minimum), writes the header, and returns the
     /// payload region; counts a failure.
+    #[inline]
     fn frame<'s, S: FrameSink>(
         &mut self,
         sink: &'s mut S,

@@ -76,6 +76,7 @@ impl Interface {
     /// Validates a TCP segment (each failure counted by reason) and hands
     /// it to the connections. TCP is unicast only: segments to a broadcast
     /// address are dropped.
+    #[inline]
     pub(super) fn tcp_input(
         &mut self,
         now: Instant,
@@ -117,11 +118,11 @@ impl Interface {
         sink: &mut S,
     ) {
         tcp.drain_output(now, |out| {
-            let sent = match (out.local.ip(), out.remote.ip()) {
-                (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let sent = match (&out.local, &out.remote) {
+                (SocketAddr::V4(local), SocketAddr::V4(remote)) => {
                     let fields = IpFields {
-                        src,
-                        dst,
+                        src: *local.ip(),
+                        dst: *remote.ip(),
                         protocol: IpProtocol::Tcp,
                         dont_fragment: true,
                     };
@@ -129,8 +130,13 @@ impl Interface {
                         out.write(segment, checksum == TransportChecksum::PseudoHeaderOnly)
                     })
                 }
-                (IpAddr::V6(src), IpAddr::V6(dst)) => {
-                    let header = (src, dst, next_header::TCP, DEFAULT_HOP_LIMIT);
+                (SocketAddr::V6(local), SocketAddr::V6(remote)) => {
+                    let header = (
+                        *local.ip(),
+                        *remote.ip(),
+                        next_header::TCP,
+                        DEFAULT_HOP_LIMIT,
+                    );
                     self.send_ip6(now, sink, header, out.len(), |segment, _| {
                         out.write(segment, false)
                     })
@@ -153,7 +159,10 @@ impl Interface {
         udp: &mut UdpSockets,
         sink: &mut S,
     ) {
-        let own = self.local_addrs();
+        if !udp.has_outgoing() {
+            return;
+        }
+        let own = self.own;
         udp.drain_outgoing(own, |out| {
             let (head, tail) = out.payload;
             let len = UDP_HEADER_LEN + head.len() + tail.len();

@@ -38,14 +38,15 @@ impl<D: Device, C: Clock> Stack<D, C> {
     ) -> T {
         let mut net = Net {
             now,
-            addrs: self.iface.local_addrs(),
+            addrs: *self.iface.local_addrs(),
             max_udp: self.iface.max_unfragmented_udp(),
             sockets: &mut self.sockets,
         };
         call(&mut self.fds, &mut net)
     }
 
-    /// `socket(AF_INET, kind, 0)`.
+    /// `socket(AF_INET6, kind, 0)`: either family, as the address given to
+    /// `bind`, `connect` or `sendto` decides.
     pub fn socket(&mut self, kind: SockType) -> Result<Fd, Errno> {
         self.with_net(|fds, net| fds.socket(net, kind))
     }

@@ -312,7 +312,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
     ) -> Result<(), UdpError> {
         self.sockets
             .udp
-            .bind(handle, local, self.iface.local_addrs())
+            .bind(handle, local, *self.iface.local_addrs())
     }
 
     /// Connects a UDP socket to a default peer.
@@ -323,7 +323,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
     ) -> Result<(), UdpError> {
         self.sockets
             .udp
-            .connect(handle, remote, self.iface.local_addrs())
+            .connect(handle, remote, *self.iface.local_addrs())
     }
 
     /// Queues a datagram to `remote` (or the connected peer); it leaves on the next poll.
@@ -334,7 +334,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
         remote: Option<SocketAddr>,
     ) -> Result<usize, UdpError> {
         let max = self.iface.max_unfragmented_udp();
-        let own = self.iface.local_addrs();
+        let own = *self.iface.local_addrs();
         self.sockets.udp.send_to(handle, data, remote, own, max)
     }
 
@@ -390,7 +390,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
         } else {
             IpAddr::V4(Ipv4Addr::UNSPECIFIED)
         };
-        let own = self.iface.local_addrs();
+        let own = *self.iface.local_addrs();
         self.sockets
             .tcp
             .listen(SocketAddr::new(any, port), backlog, options, own, false)
@@ -415,7 +415,7 @@ impl<D: Device, C: Clock> Stack<D, C> {
         if !self.iface.routable(now, remote.ip()) {
             return Err(TcpError::NetworkUnreachable);
         }
-        let own = self.iface.local_addrs();
+        let own = *self.iface.local_addrs();
         self.sockets
             .tcp
             .connect(now, remote, local_port, options, own)

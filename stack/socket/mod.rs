@@ -2,7 +2,9 @@
 //! one first, as POSIX) naming TCP sockets, UDP sockets and epoll
 //! instances, with the calls and errno semantics of Linux. Sans-IO like
 //! the rest: every call takes a [`Net`] (the transport tables, the time
-//! and our address); the runtime's `Stack` wraps them.
+//! and our addresses); the runtime's `Stack` wraps them. Addresses are
+//! `std::net::SocketAddr` of either family; a socket bound to `[::]`
+//! takes both (dual stack, as Linux's default).
 //!
 //! A complete edge-triggered epoll echo server on a [`Stack`](crate::runtime::Stack)
 //! (run-to-completion: the loop below is the poll loop):
@@ -13,11 +15,12 @@
 //! use dpstack::runtime::Stack;
 //! use dpstack::socket::{Errno, SockType};
 //! use dpstack::time::Clock;
-//! use std::net::{Ipv4Addr, SocketAddrV4};
+//! use std::net::{Ipv6Addr, SocketAddr};
 //!
 //! fn echo_server<D: Device, C: Clock>(stack: &mut Stack<D, C>) -> Result<(), Errno> {
 //!     let listener = stack.socket(SockType::Stream)?;
-//!     stack.bind(listener, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))?;
+//!     // `[::]`: IPv4 and IPv6 clients both (dual stack).
+//!     stack.bind(listener, SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 7))?;
 //!     stack.listen(listener, 1024)?;
 //!     let epfd = stack.epoll_create()?;
 //!     let watch = |fd| EpollEvent { events: EPOLLIN | EPOLLET, data: fd as u64 };
@@ -287,7 +290,8 @@ impl FdTable {
         }
     }
 
-    /// `socket(AF_INET, type, 0)`.
+    /// `socket(AF_INET6, type, 0)` of either family: the address given to
+    /// `bind`, `connect` or `sendto` decides.
     pub fn socket(&mut self, net: &mut Net<'_>, kind: SockType) -> Result<Fd, Errno> {
         match kind {
             SockType::Stream => {

@@ -5,7 +5,7 @@
 use super::segment::HEADER_LEN;
 use super::seq::SeqNumber;
 use crate::buf::ByteRing;
-use crate::wire::checksum::pseudo_header;
+use crate::wire::checksum::{pseudo_header, pseudo_header_v4};
 use crate::wire::ipv6::next_header;
 use std::net::SocketAddr;
 
@@ -168,7 +168,13 @@ impl SegmentOut<'_> {
             debug_assert_eq!(copied, len);
         }
         let total = out.len();
-        let pseudo = pseudo_header(self.local.ip(), self.remote.ip(), next_header::TCP, total);
+        // Matched by reference: copying two `SocketAddr`s showed per segment.
+        let pseudo = match (&self.local, &self.remote) {
+            (SocketAddr::V4(local), SocketAddr::V4(remote)) => {
+                pseudo_header_v4(*local.ip(), *remote.ip(), next_header::TCP, total)
+            }
+            (local, remote) => pseudo_header(local.ip(), remote.ip(), next_header::TCP, total),
+        };
         let sum = if pseudo_header_only {
             // The device adds the segment to the pseudo-header's sum.
             pseudo

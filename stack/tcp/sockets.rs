@@ -13,7 +13,7 @@ use super::seq::SeqNumber;
 use super::state::State;
 use super::syncookie::SynCookies;
 use super::tcb::{Owner, Reply, Tcb, TcpOptions, Timer};
-use super::time_wait::{FourTuple, TimeWaitReply, TimeWaits};
+use super::time_wait::{FourTuple, TimeWaitReply, TimeWaits, TupleKey};
 use crate::addr::LocalAddrs;
 use crate::hash::FastMap;
 use crate::rand::Rng;
@@ -63,7 +63,7 @@ pub struct TcpSockets {
     config: TcpConfig,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    demux: FastMap<FourTuple, u32>,
+    demux: FastMap<TupleKey, u32>,
     /// The last connection `input` found, checked before the hash map: a
     /// burst of segments mostly belongs to a few connections. Cleared
     /// whenever an entry leaves `demux`.
@@ -213,13 +213,14 @@ impl TcpSockets {
     }
 
     /// The connection of `tuple`, if any: the last one found, else the map's.
+    #[inline(always)]
     fn find_conn(&mut self, tuple: FourTuple) -> Option<u32> {
-        if let Some((last, index)) = self.last_demux {
-            if last == tuple {
-                return Some(index);
+        if let Some((last, index)) = &self.last_demux {
+            if *last == tuple {
+                return Some(*index);
             }
         }
-        let index = *self.demux.get(&tuple)?;
+        let index = *self.demux.get(&TupleKey(tuple))?;
         self.last_demux = Some((tuple, index));
         Some(index)
     }
@@ -228,7 +229,7 @@ impl TcpSockets {
     fn insert_conn(&mut self, tcb: Tcb) -> TcpHandle {
         let tuple = (tcb.local, tcb.remote);
         let handle = self.alloc(Entry::Conn(Box::new(tcb)));
-        self.demux.insert(tuple, handle.index);
+        self.demux.insert(TupleKey(tuple), handle.index);
         handle
     }
 
@@ -239,8 +240,9 @@ impl TcpSockets {
             if let Some((handle, _)) = tcb.wheel {
                 self.wheel.cancel(handle);
             }
-            if self.demux.get(&(tcb.local, tcb.remote)) == Some(&index) {
-                self.demux.remove(&(tcb.local, tcb.remote));
+            let key = TupleKey((tcb.local, tcb.remote));
+            if self.demux.get(&key) == Some(&index) {
+                self.demux.remove(&key);
                 self.last_demux = None;
             }
         }
@@ -659,8 +661,8 @@ impl TcpSockets {
         if state == State::Closed {
             let tcb = self.tcb(index).expect("present");
             let tuple = (tcb.local, tcb.remote);
-            if self.demux.get(&tuple) == Some(&index) {
-                self.demux.remove(&tuple);
+            if self.demux.get(&TupleKey(tuple)) == Some(&index) {
+                self.demux.remove(&TupleKey(tuple));
                 self.last_demux = None;
             }
             let gone = owner == Owner::Orphan
@@ -929,7 +931,7 @@ impl TcpSockets {
             // such connection and would reset it.
             return Err(TcpError::AddrNotAvailable);
         }
-        if self.demux.contains_key(&(local, remote))
+        if self.demux.contains_key(&TupleKey((local, remote)))
             || self.time_waits.get(&(local, remote)).is_some()
         {
             return Err(TcpError::AddrInUse);
@@ -986,7 +988,7 @@ impl TcpSockets {
                 }
                 Some(remote) => {
                     let pair = (SocketAddr::new(own_ip, port), remote);
-                    match self.demux.get(&pair) {
+                    match self.demux.get(&TupleKey(pair)) {
                         None => match self.time_waits.get(&pair) {
                             None => true,
                             // Linux's `tcp_tw_reuse` (see
@@ -1007,7 +1009,7 @@ impl TcpSockets {
                     }
                 }
                 None => {
-                    !self.demux.keys().any(|(local, _)| local.port() == port)
+                    !self.demux.keys().any(|key| key.0 .0.port() == port)
                         && !self.time_waits.uses_port(port)
                 }
             };

@@ -24,6 +24,28 @@ use std::net::SocketAddr;
 /// Our address and port, the peer's.
 pub type FourTuple = (SocketAddr, SocketAddr);
 
+/// A [`FourTuple`] as a hash map key: an IPv4 pair is hashed as two
+/// words (both addresses, both ports) rather than field by field with
+/// `SocketAddr`'s enum tags, on every demultiplexing lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TupleKey(pub FourTuple);
+
+impl std::hash::Hash for TupleKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match &self.0 {
+            (SocketAddr::V4(local), SocketAddr::V4(remote)) => {
+                let ips = u64::from(local.ip().to_bits()) << 32 | u64::from(remote.ip().to_bits());
+                state.write_u64(ips);
+                state.write_u32(u32::from(local.port()) << 16 | u32::from(remote.port()));
+            }
+            (local, remote) => {
+                local.hash(state);
+                remote.hash(state);
+            }
+        }
+    }
+}
+
 /// What is left of one connection in TIME-WAIT.
 #[derive(Debug, Clone, Copy)]
 pub struct TimeWait {
@@ -97,7 +119,7 @@ pub enum TimeWaitReply {
 /// Every pair in TIME-WAIT whose connection the application had closed.
 #[derive(Default)]
 pub struct TimeWaits {
-    entries: FastMap<FourTuple, TimeWait>,
+    entries: FastMap<TupleKey, TimeWait>,
     wheel: TimerWheel<FourTuple>,
     expired: Vec<FourTuple>,
 }
@@ -110,7 +132,7 @@ impl TimeWaits {
 
     /// The pairs in TIME-WAIT: (local, remote).
     pub fn pairs(&self) -> impl Iterator<Item = FourTuple> + '_ {
-        self.entries.keys().copied()
+        self.entries.keys().map(|key| key.0)
     }
 
     /// Pairs in TIME-WAIT.
@@ -125,7 +147,7 @@ impl TimeWaits {
 
     /// The record of `tuple`, if in TIME-WAIT.
     pub fn get(&self, tuple: &FourTuple) -> Option<&TimeWait> {
-        self.entries.get(tuple)
+        self.entries.get(&TupleKey(*tuple))
     }
 
     /// Keeps what TIME-WAIT needs of `tcb` (an orphan in TIME-WAIT) until
@@ -145,7 +167,7 @@ impl TimeWaits {
             timer: self.wheel.schedule(tuple, expires),
         };
         let owed = (tcb.ack_now || tcb.dup_acks_owed > 0).then(|| record.ack(now, tuple));
-        if let Some(old) = self.entries.insert(tuple, record) {
+        if let Some(old) = self.entries.insert(TupleKey(tuple), record) {
             self.wheel.cancel(old.timer);
         }
         owed
@@ -153,12 +175,12 @@ impl TimeWaits {
 
     /// True if a pair in TIME-WAIT has local port `port`.
     pub fn uses_port(&self, port: u16) -> bool {
-        self.entries.keys().any(|(local, _)| local.port() == port)
+        self.entries.keys().any(|key| key.0 .0.port() == port)
     }
 
     /// Forgets `tuple` (a new incarnation takes the pair over).
     pub fn remove(&mut self, tuple: &FourTuple) -> Option<TimeWait> {
-        let record = self.entries.remove(tuple)?;
+        let record = self.entries.remove(&TupleKey(*tuple))?;
         self.wheel.cancel(record.timer);
         Some(record)
     }
@@ -171,8 +193,8 @@ impl TimeWaits {
         let mut expired = std::mem::take(&mut self.expired);
         expired.clear();
         self.wheel.advance(now, &mut expired);
-        for tuple in &expired {
-            self.entries.remove(tuple);
+        for &tuple in &expired {
+            self.entries.remove(&TupleKey(tuple));
         }
         self.expired = expired;
     }
@@ -193,7 +215,7 @@ impl TimeWaits {
         restart: Duration,
         stats: &mut TcpStats,
     ) -> TimeWaitReply {
-        let Some(record) = self.entries.get_mut(&tuple) else {
+        let Some(record) = self.entries.get_mut(&TupleKey(tuple)) else {
             return TimeWaitReply::None;
         };
         let rst = seg.has(flags::RST);
