@@ -15,12 +15,8 @@
 
 mod common;
 
-use common::tcp_kernel::{checked_report, drain_checked, field, kernel_upload, BULK};
-use common::{in_netns, App, Netns, STACK_MAC};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use common::{App, Netns, STACK_MAC};
+use std::time::Duration;
 
 /// dpstack's link-local address: the modified EUI-64 of `STACK_MAC`
 /// (02:dd:00:00:00:02).
@@ -196,222 +192,239 @@ fn kernel_resolves_and_pings_dpstack_over_ipv6_on_dpdk_net_tap() {
     ipv6_against_kernel("ip6dpdk", "dps6dpdk", &common::net_tap_backend("dps6dpdk"));
 }
 
-/// Starts `binary` (a dpstack app) with `args` on the backend, with IPv4
-/// and IPv6 addresses (usable once it says ready: duplicate address
-/// detection is done by then), and gives the kernel side its addresses.
-fn start6(ns: &Netns, ifname: &str, backend_args: &[String], binary: &str, args: &[&str]) -> App {
-    let mut command = ns.command(binary);
-    command.args(args).args(backend_args).args([
-        "--ip",
-        "10.79.0.2/24",
-        "--ip6",
-        "fd00:79::2/64",
-        "--mac",
-        STACK_MAC,
-    ]);
-    let mut app = App::spawn(command);
-    app.wait_ready(Duration::from_secs(20));
-    let accept_dad = format!("net.ipv6.conf.{ifname}.accept_dad=0");
-    ns.run(&["sysctl", "-q", "-w", &accept_dad]);
-    ns.run(&[
-        "ip",
-        "-6",
-        "addr",
-        "add",
-        "fd00:79::1/64",
-        "dev",
-        ifname,
-        "nodad",
-    ]);
-    ns.run(&["ip", "addr", "add", "10.79.0.1/24", "dev", ifname]);
-    ns.run(&["ip", "link", "set", ifname, "up"]);
-    app
-}
-
-/// 10,000 UDP echoes of random sizes up to 65,507 bytes from a kernel
-/// socket, one at a time: how many came back (each checked byte-exact).
-fn kernel_udp_echoes(socket: &UdpSocket) -> usize {
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let mut echoed = 0;
-    let mut reply = vec![0u8; 65_536];
-    for i in 0..10_000u32 {
-        // Mostly within one frame, every eighth up to the largest datagram.
-        let len = if i % 8 == 0 {
-            next() % 65_508
-        } else {
-            next() % 1_453
-        } as usize;
-        let fill = next();
-        let datagram: Vec<u8> = (0..len)
-            .map(|j| (fill >> (j % 8 * 8)) as u8 ^ (j / 8) as u8 ^ i as u8)
-            .collect();
-        socket.send(&datagram).unwrap();
-        if let Ok(n) = socket.recv(&mut reply) {
-            assert_eq!(&reply[..n], &datagram[..], "datagram {i} ({len} bytes)");
-            echoed += 1;
-        }
-    }
-    echoed
-}
-
-/// 1 MB written to a kernel TCP connection to `address` while it is read
-/// back: true if it came back whole.
-fn kernel_tcp_echo(address: &str) -> bool {
-    let mut stream = TcpStream::connect(address).expect("TCP echo port");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
-    let mut writer = stream.try_clone().unwrap();
-    let sent = data.clone();
-    let feeder = std::thread::spawn(move || writer.write_all(&sent));
-    let mut echoed = vec![0u8; data.len()];
-    let whole = stream.read_exact(&mut echoed).is_ok();
-    feeder.join().unwrap().unwrap();
-    whole && echoed == data
-}
-
-fn transports_over_ipv6(purpose: &str, ifname: &str, backend_args: &[String]) {
-    let ns = Netns::create(purpose);
-
-    // --- dpstack-echo: UDP and TCP, one dual-stack port 7 ----------------
-    let echo = start6(
-        &ns,
-        ifname,
-        backend_args,
-        env!("CARGO_BIN_EXE_dpstack-echo"),
-        &["--udp-port", "7", "--tcp-port", "7", "--json"],
-    );
-    let (echoed, tcp6, tcp4, refused) = in_netns(&ns, || {
-        let socket = UdpSocket::bind("[fd00:79::1]:0").unwrap();
-        socket.connect("[fd00:79::2]:7").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(2)))
-            .unwrap();
-        let echoed = kernel_udp_echoes(&socket);
-        let tcp6 = kernel_tcp_echo("[fd00:79::2]:7");
-        let tcp4 = kernel_tcp_echo("10.79.0.2:7");
-        // Nothing on UDP port 9: ICMPv6 port unreachable refuses the next read.
-        let closed = UdpSocket::bind("[fd00:79::1]:0").unwrap();
-        closed.connect("[fd00:79::2]:9").unwrap();
-        closed
-            .set_read_timeout(Some(Duration::from_secs(2)))
-            .unwrap();
-        closed.send(b"anyone there?").unwrap();
-        let refused = closed.recv(&mut [0u8; 16]).map_err(|e| e.kind());
-        (echoed, tcp6, tcp4, refused)
-    });
-    let summary = echo.terminate();
-    assert_eq!(
-        echoed, 10_000,
-        "UDP echoes over IPv6 (one at a time: none may be lost): {summary}"
-    );
-    assert!(tcp6, "TCP echo over IPv6");
-    assert!(tcp4, "TCP echo over IPv4 on the same dual-stack port");
-    assert_eq!(refused, Err(std::io::ErrorKind::ConnectionRefused));
-    let json: serde_json::Value = serde_json::from_str(&summary).expect("--json summary");
-    assert_eq!(json["echoed"], 10_000, "{summary}");
-    assert_eq!(json["tcp_echoed_bytes"], 2_000_000, "{summary}");
-    assert!(
-        json["ipv6"]["frag_reassembled"].as_u64().unwrap() >= 1_000,
-        "{summary}"
-    );
-    assert_eq!(json["udp"]["rx_errors"], 0, "{summary}");
-    assert_eq!(json["tcp"]["rx_bad_checksum"], 0, "{summary}");
-    assert!(
-        json["icmpv6"]["tx_errors"].as_u64().unwrap() >= 1,
-        "{summary}"
-    );
-
-    // --- dpstack-httpd: curl -6 downloads 200 MB --------------------------
-    let httpd = start6(
-        &ns,
-        ifname,
-        backend_args,
-        env!("CARGO_BIN_EXE_dpstack-httpd"),
-        &["--listen-port", "80", "--json"],
-    );
-    let page4 = ns.run(&["curl", "-4", "-sS", "--max-time", "10", "http://10.79.0.2/"]);
-    assert!(page4.contains("<h1>dpstack-httpd</h1>"), "{page4}");
-    let url = format!("http://[fd00:79::2]/bytes/{BULK}");
-    let started = Instant::now();
-    let mut curl = ns
-        .command("curl")
-        .args(["-6", "-g", "-sS", "--max-time", "120", &url])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("curl starts");
-    let (got, _) = drain_checked(curl.stdout.as_mut().expect("piped"), "curl -6");
-    let secs = started.elapsed().as_secs_f64();
-    assert!(curl.wait().expect("curl exits").success());
-    assert_eq!(got, BULK, "curl -6 got every byte");
-    println!(
-        "{purpose}: curl -6 downloaded {} MB from dpstack-httpd in {secs:.2} s: {:.0} Mbit/s",
-        BULK / 1_000_000,
-        BULK as f64 * 8.0 / secs / 1e6
-    );
-    let summary = httpd.terminate();
-    let json: serde_json::Value = serde_json::from_str(&summary).expect("--json summary");
-    assert_eq!(json["accepted"], 2, "{summary}");
-
-    // --- a kernel client sends 200 MB to dpstack-perf server --------------
-    let server = start6(
-        &ns,
-        ifname,
-        backend_args,
-        env!("CARGO_BIN_EXE_dpstack-perf"),
-        &["server", "--listen-port", "5001", "--connections", "1"],
-    );
-    let (sha, secs) = kernel_upload(&ns, "[fd00:79::2]:5001");
-    let summary = checked_report(&server.wait_exit(Duration::from_secs(60)), &sha);
-    println!(
-        "{purpose}: a kernel client sent {} MB to dpstack-perf server over IPv6 in {secs:.2} s: {:.0} Mbit/s",
-        BULK / 1_000_000,
-        BULK as f64 * 8.0 / secs / 1e6,
-    );
-    assert!(summary.contains("sha256="), "{summary}");
-
-    // --- dpstack-perf client sends 200 MB to a kernel listener ------------
-    // Bound to the wildcard address, it exists before the TAP interface does.
-    let listener = in_netns(&ns, || {
-        TcpListener::bind("[::]:5002").expect("kernel listener")
-    });
-    let receiver = std::thread::spawn(move || {
-        let (mut stream, peer) = listener.accept().expect("dpstack connects");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-        (drain_checked(&mut stream, "kernel listener"), peer)
-    });
-    let client = start6(
-        &ns,
-        ifname,
-        backend_args,
-        env!("CARGO_BIN_EXE_dpstack-perf"),
-        &[
-            "client",
-            "--connect",
-            "[fd00:79::1]:5002",
-            "--bytes",
-            &BULK.to_string(),
-        ],
-    );
-    let lines = client.wait_exit(Duration::from_secs(180));
-    let summary = lines.last().expect("a summary line");
-    let ((bytes, kernel_sha), peer) = receiver.join().expect("receiver thread");
-    assert_eq!(peer.ip().to_string(), "fd00:79::2", "came over IPv6");
-    assert_eq!(bytes, BULK, "the kernel received every byte: {summary}");
-    assert_eq!(field(summary, "sha256"), kernel_sha, "{summary}");
-}
-
+/// TCP and UDP over IPv6, on DPDK `net_tap` (the acceptance).
 #[cfg(feature = "dpdk")]
-#[test]
-fn tcp_and_udp_over_ipv6_against_the_kernel_on_dpdk_net_tap() {
-    transports_over_ipv6("ip6tcp", "dps6tcp", &common::net_tap_backend("dps6tcp"));
+mod transports {
+    use super::*;
+    use common::in_netns;
+    use common::tcp_kernel::{checked_report, drain_checked, field, kernel_upload, BULK};
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream, UdpSocket};
+    use std::process::Stdio;
+    use std::time::Instant;
+
+    /// Starts `binary` (a dpstack app) with `args` on the backend, with IPv4
+    /// and IPv6 addresses (usable once it says ready: duplicate address
+    /// detection is done by then), and gives the kernel side its addresses.
+    fn start6(
+        ns: &Netns,
+        ifname: &str,
+        backend_args: &[String],
+        binary: &str,
+        args: &[&str],
+    ) -> App {
+        let mut command = ns.command(binary);
+        command.args(args).args(backend_args).args([
+            "--ip",
+            "10.79.0.2/24",
+            "--ip6",
+            "fd00:79::2/64",
+            "--mac",
+            STACK_MAC,
+        ]);
+        let mut app = App::spawn(command);
+        app.wait_ready(Duration::from_secs(20));
+        let accept_dad = format!("net.ipv6.conf.{ifname}.accept_dad=0");
+        ns.run(&["sysctl", "-q", "-w", &accept_dad]);
+        ns.run(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "fd00:79::1/64",
+            "dev",
+            ifname,
+            "nodad",
+        ]);
+        ns.run(&["ip", "addr", "add", "10.79.0.1/24", "dev", ifname]);
+        ns.run(&["ip", "link", "set", ifname, "up"]);
+        app
+    }
+
+    /// 10,000 UDP echoes of random sizes up to 65,507 bytes from a kernel
+    /// socket, one at a time: how many came back (each checked byte-exact).
+    fn kernel_udp_echoes(socket: &UdpSocket) -> usize {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut echoed = 0;
+        let mut reply = vec![0u8; 65_536];
+        for i in 0..10_000u32 {
+            // Mostly within one frame, every eighth up to the largest datagram.
+            let len = if i % 8 == 0 {
+                next() % 65_508
+            } else {
+                next() % 1_453
+            } as usize;
+            let fill = next();
+            let datagram: Vec<u8> = (0..len)
+                .map(|j| (fill >> (j % 8 * 8)) as u8 ^ (j / 8) as u8 ^ i as u8)
+                .collect();
+            socket.send(&datagram).unwrap();
+            if let Ok(n) = socket.recv(&mut reply) {
+                assert_eq!(&reply[..n], &datagram[..], "datagram {i} ({len} bytes)");
+                echoed += 1;
+            }
+        }
+        echoed
+    }
+
+    /// 1 MB written to a kernel TCP connection to `address` while it is read
+    /// back: true if it came back whole.
+    fn kernel_tcp_echo(address: &str) -> bool {
+        let mut stream = TcpStream::connect(address).expect("TCP echo port");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut writer = stream.try_clone().unwrap();
+        let sent = data.clone();
+        let feeder = std::thread::spawn(move || writer.write_all(&sent));
+        let mut echoed = vec![0u8; data.len()];
+        let whole = stream.read_exact(&mut echoed).is_ok();
+        feeder.join().unwrap().unwrap();
+        whole && echoed == data
+    }
+
+    fn transports_over_ipv6(purpose: &str, ifname: &str, backend_args: &[String]) {
+        let ns = Netns::create(purpose);
+
+        // --- dpstack-echo: UDP and TCP, one dual-stack port 7 ----------------
+        let echo = start6(
+            &ns,
+            ifname,
+            backend_args,
+            env!("CARGO_BIN_EXE_dpstack-echo"),
+            &["--udp-port", "7", "--tcp-port", "7", "--json"],
+        );
+        let (echoed, tcp6, tcp4, refused) = in_netns(&ns, || {
+            let socket = UdpSocket::bind("[fd00:79::1]:0").unwrap();
+            socket.connect("[fd00:79::2]:7").unwrap();
+            socket
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let echoed = kernel_udp_echoes(&socket);
+            let tcp6 = kernel_tcp_echo("[fd00:79::2]:7");
+            let tcp4 = kernel_tcp_echo("10.79.0.2:7");
+            // Nothing on UDP port 9: ICMPv6 port unreachable refuses the next read.
+            let closed = UdpSocket::bind("[fd00:79::1]:0").unwrap();
+            closed.connect("[fd00:79::2]:9").unwrap();
+            closed
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            closed.send(b"anyone there?").unwrap();
+            let refused = closed.recv(&mut [0u8; 16]).map_err(|e| e.kind());
+            (echoed, tcp6, tcp4, refused)
+        });
+        let summary = echo.terminate();
+        assert_eq!(
+            echoed, 10_000,
+            "UDP echoes over IPv6 (one at a time: none may be lost): {summary}"
+        );
+        assert!(tcp6, "TCP echo over IPv6");
+        assert!(tcp4, "TCP echo over IPv4 on the same dual-stack port");
+        assert_eq!(refused, Err(std::io::ErrorKind::ConnectionRefused));
+        let json: serde_json::Value = serde_json::from_str(&summary).expect("--json summary");
+        assert_eq!(json["echoed"], 10_000, "{summary}");
+        assert_eq!(json["tcp_echoed_bytes"], 2_000_000, "{summary}");
+        assert!(
+            json["ipv6"]["frag_reassembled"].as_u64().unwrap() >= 1_000,
+            "{summary}"
+        );
+        assert_eq!(json["udp"]["rx_errors"], 0, "{summary}");
+        assert_eq!(json["tcp"]["rx_bad_checksum"], 0, "{summary}");
+        assert!(
+            json["icmpv6"]["tx_errors"].as_u64().unwrap() >= 1,
+            "{summary}"
+        );
+
+        // --- dpstack-httpd: curl -6 downloads 200 MB --------------------------
+        let httpd = start6(
+            &ns,
+            ifname,
+            backend_args,
+            env!("CARGO_BIN_EXE_dpstack-httpd"),
+            &["--listen-port", "80", "--json"],
+        );
+        let page4 = ns.run(&["curl", "-4", "-sS", "--max-time", "10", "http://10.79.0.2/"]);
+        assert!(page4.contains("<h1>dpstack-httpd</h1>"), "{page4}");
+        let url = format!("http://[fd00:79::2]/bytes/{BULK}");
+        let started = Instant::now();
+        let mut curl = ns
+            .command("curl")
+            .args(["-6", "-g", "-sS", "--max-time", "120", &url])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("curl starts");
+        let (got, _) = drain_checked(curl.stdout.as_mut().expect("piped"), "curl -6");
+        let secs = started.elapsed().as_secs_f64();
+        assert!(curl.wait().expect("curl exits").success());
+        assert_eq!(got, BULK, "curl -6 got every byte");
+        println!(
+            "{purpose}: curl -6 downloaded {} MB from dpstack-httpd in {secs:.2} s: {:.0} Mbit/s",
+            BULK / 1_000_000,
+            BULK as f64 * 8.0 / secs / 1e6
+        );
+        let summary = httpd.terminate();
+        let json: serde_json::Value = serde_json::from_str(&summary).expect("--json summary");
+        assert_eq!(json["accepted"], 2, "{summary}");
+
+        // --- a kernel client sends 200 MB to dpstack-perf server --------------
+        let server = start6(
+            &ns,
+            ifname,
+            backend_args,
+            env!("CARGO_BIN_EXE_dpstack-perf"),
+            &["server", "--listen-port", "5001", "--connections", "1"],
+        );
+        let (sha, secs) = kernel_upload(&ns, "[fd00:79::2]:5001");
+        let summary = checked_report(&server.wait_exit(Duration::from_secs(60)), &sha);
+        println!(
+            "{purpose}: a kernel client sent {} MB to dpstack-perf server over IPv6 in {secs:.2} s: {:.0} Mbit/s",
+            BULK / 1_000_000,
+            BULK as f64 * 8.0 / secs / 1e6,
+        );
+        assert!(summary.contains("sha256="), "{summary}");
+
+        // --- dpstack-perf client sends 200 MB to a kernel listener ------------
+        // Bound to the wildcard address, it exists before the TAP interface does.
+        let listener = in_netns(&ns, || {
+            TcpListener::bind("[::]:5002").expect("kernel listener")
+        });
+        let receiver = std::thread::spawn(move || {
+            let (mut stream, peer) = listener.accept().expect("dpstack connects");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(60)))
+                .unwrap();
+            (drain_checked(&mut stream, "kernel listener"), peer)
+        });
+        let client = start6(
+            &ns,
+            ifname,
+            backend_args,
+            env!("CARGO_BIN_EXE_dpstack-perf"),
+            &[
+                "client",
+                "--connect",
+                "[fd00:79::1]:5002",
+                "--bytes",
+                &BULK.to_string(),
+            ],
+        );
+        let lines = client.wait_exit(Duration::from_secs(180));
+        let summary = lines.last().expect("a summary line");
+        let ((bytes, kernel_sha), peer) = receiver.join().expect("receiver thread");
+        assert_eq!(peer.ip().to_string(), "fd00:79::2", "came over IPv6");
+        assert_eq!(bytes, BULK, "the kernel received every byte: {summary}");
+        assert_eq!(field(summary, "sha256"), kernel_sha, "{summary}");
+    }
+
+    #[test]
+    fn tcp_and_udp_over_ipv6_against_the_kernel_on_dpdk_net_tap() {
+        transports_over_ipv6("ip6tcp", "dps6tcp", &common::net_tap_backend("dps6tcp"));
+    }
 }

@@ -30,6 +30,16 @@ pub enum DstMacs {
     Resolved(HashMap<u32, MacAddr>),
 }
 
+/// The first 96 bits of the IPv6 source and destination addresses; the
+/// last 32 are walked as the IPv4 ranges are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ip6Prefixes {
+    /// Source address, first 12 bytes.
+    pub src: [u8; 12],
+    /// Destination address, first 12 bytes.
+    pub dst: [u8; 12],
+}
+
 /// The ranges every flow field is drawn from.
 #[derive(Debug, Clone)]
 pub struct FlowSpec {
@@ -47,6 +57,9 @@ pub struct FlowSpec {
     pub dst_port: Range<u16>,
     /// Walk or draw.
     pub mode: FlowMode,
+    /// IPv6 frames: the addresses' fixed first 96 bits (the IP ranges are
+    /// then their last 32). `None`: IPv4.
+    pub ip6: Option<Ip6Prefixes>,
 }
 
 impl FlowSpec {
@@ -84,6 +97,9 @@ pub struct Flow {
     pub src_port: u16,
     /// Transport destination port (ICMP: unused).
     pub dst_port: u16,
+    /// IPv6: the addresses' first 96 bits (`src_ip` and `dst_ip` are then
+    /// their last 32).
+    pub ip6: Option<Ip6Prefixes>,
 }
 
 /// Produces the flow of each successive frame.
@@ -114,6 +130,11 @@ impl FlowWalker {
         spec.lens()
             .iter()
             .fold(1u64, |acc, n| acc.saturating_mul(*n))
+    }
+
+    /// True when the walker's frames are IPv6.
+    pub fn is_ipv6(&self) -> bool {
+        self.spec.ip6.is_some()
     }
 
     /// Distinct flows in one cycle of this walker (saturating).
@@ -172,6 +193,7 @@ impl FlowWalker {
             dst_ip: Ipv4Addr::from(dst_ip),
             src_port: spec.src_port.first + digits[0] as u16,
             dst_port: spec.dst_port.first + digits[1] as u16,
+            ip6: spec.ip6,
         }
     }
 }
@@ -219,6 +241,10 @@ fn checksum_of(mut acc: u64) -> [u8; 2] {
 /// forwarding, which cost more than building the frame. Zero padding adds
 /// nothing to a ones' complement sum.
 pub fn write_frame(frame: &mut [u8], mode: Mode, flow: &Flow, probe: &Probe) {
+    if let Some(prefixes) = flow.ip6 {
+        write_frame6(frame, mode, flow, probe, prefixes);
+        return;
+    }
     let len = frame.len();
     let (protocol, header_len, probe_len) = match mode {
         Mode::TcpSyn => (6u8, 20, 0),
@@ -320,6 +346,85 @@ pub fn write_frame(frame: &mut [u8], mode: Mode, flow: &Flow, probe: &Probe) {
     }
 }
 
+/// The IPv6 address of `prefix` (96 bits) and `low` (the last 32).
+pub fn ip6_address(prefix: [u8; 12], low: Ipv4Addr) -> std::net::Ipv6Addr {
+    let mut octets = [0u8; 16];
+    octets[..12].copy_from_slice(&prefix);
+    octets[12..].copy_from_slice(&low.octets());
+    std::net::Ipv6Addr::from(octets)
+}
+
+/// [`write_frame`] for IPv6 (RFC 8200): Ethernet, the fixed header (hop
+/// limit 64, payload length = frame - 54), then UDP with the probe, a
+/// TCP SYN, or an ICMPv6 echo request carrying sequence number and
+/// timestamp, each with its checksum over the pseudo-header (mandatory
+/// for UDP over IPv6). Written field by field and summed over the
+/// segment: IPv6 frames take no templates.
+fn write_frame6(frame: &mut [u8], mode: Mode, flow: &Flow, probe: &Probe, prefixes: Ip6Prefixes) {
+    let (next_header, header_len, data_len) = match mode {
+        Mode::TcpSyn => (6u8, 20, 0),
+        Mode::Icmp => (58, 8, 16),
+        _ => (17, 8, PROBE_LEN),
+    };
+    let src = ip6_address(prefixes.src, flow.src_ip);
+    let dst = ip6_address(prefixes.dst, flow.dst_ip);
+    let payload_len = frame.len() - 54;
+    frame[0..6].copy_from_slice(&flow.dst_mac.0);
+    frame[6..12].copy_from_slice(&flow.src_mac.0);
+    frame[12..14].copy_from_slice(&[0x86, 0xdd]);
+    dpstack::wire::ipv6::Ipv6Repr {
+        src,
+        dst,
+        next_header,
+        hop_limit: 64,
+        payload_len,
+    }
+    .emit(&mut frame[14..54]);
+    let segment = &mut frame[54..];
+    segment[header_len + data_len..].fill(0);
+    let checksum_at = match mode {
+        Mode::TcpSyn => {
+            segment[0..2].copy_from_slice(&flow.src_port.to_be_bytes());
+            segment[2..4].copy_from_slice(&flow.dst_port.to_be_bytes());
+            segment[4..8].copy_from_slice(&(probe.seq as u32).to_be_bytes());
+            segment[8..12].fill(0);
+            segment[12..14].copy_from_slice(&(5u16 << 12 | 0x02).to_be_bytes());
+            segment[14..16].copy_from_slice(&65_535u16.to_be_bytes());
+            segment[16..20].fill(0);
+            16
+        }
+        Mode::Icmp => {
+            segment[0] = 128;
+            segment[1] = 0;
+            segment[2..4].fill(0);
+            segment[4..6].copy_from_slice(&u16::from(probe.queue).to_be_bytes());
+            segment[6..8].copy_from_slice(&(probe.seq as u16).to_be_bytes());
+            segment[8..16].copy_from_slice(&probe.seq.to_be_bytes());
+            segment[16..24].copy_from_slice(&probe.timestamp.to_be_bytes());
+            2
+        }
+        _ => {
+            segment[0..2].copy_from_slice(&flow.src_port.to_be_bytes());
+            segment[2..4].copy_from_slice(&flow.dst_port.to_be_bytes());
+            segment[4..6].copy_from_slice(&(payload_len as u16).to_be_bytes());
+            segment[6..8].fill(0);
+            segment[8] = PROBE_MAGIC;
+            segment[9] = probe.queue;
+            segment[10..18].copy_from_slice(&probe.seq.to_be_bytes());
+            segment[18..26].copy_from_slice(&probe.timestamp.to_be_bytes());
+            6
+        }
+    };
+    let pseudo =
+        dpstack::wire::checksum::pseudo_header(src.into(), dst.into(), next_header, payload_len);
+    let mut sum = !dpstack::wire::ipv6::add_sums(pseudo, dpstack::wire::checksum::data(segment));
+    if sum == 0 && next_header == 17 {
+        // UDP sends a computed zero as all ones (RFC 768; zero is invalid over IPv6).
+        sum = 0xffff;
+    }
+    segment[checksum_at..checksum_at + 2].copy_from_slice(&sum.to_be_bytes());
+}
+
 /// Where a UDP probe ends in a frame with a 20-byte IPv4 header: Ethernet
 /// 14, IPv4 20, UDP 8, probe 18.
 const UDP_PROBE_END: usize = 14 + 20 + 8 + PROBE_LEN;
@@ -335,8 +440,9 @@ pub struct Received {
     pub timestamp: Option<u64>,
 }
 
-/// Finds our probe in a received frame (UDP probe, ICMP echo request or
-/// reply with our data, or a TCP SYN/SYN-ACK); `None` for anything else.
+/// Finds our probe in a received frame (UDP probe, ICMP or ICMPv6 echo
+/// request or reply with our data, or a TCP SYN/SYN-ACK), over IPv4 or
+/// IPv6; `None` for anything else.
 #[inline]
 pub fn parse_probe(frame: &[u8]) -> Option<Received> {
     // The receive side's common case, checked with three loads at fixed
@@ -355,12 +461,16 @@ pub fn parse_probe(frame: &[u8]) -> Option<Received> {
             });
         }
     }
-    if frame.get(12..14)? != [0x08, 0x00] {
-        return None;
-    }
-    let ihl = usize::from(frame.get(14)? & 0x0f) * 4;
-    let segment = frame.get(14 + ihl..)?;
-    match frame.get(23)? {
+    let (protocol, segment) = match frame.get(12..14)? {
+        [0x08, 0x00] => {
+            let ihl = usize::from(frame.get(14)? & 0x0f) * 4;
+            (*frame.get(23)?, frame.get(14 + ihl..)?)
+        }
+        // IPv6 without extension headers, as we send it.
+        [0x86, 0xdd] => (*frame.get(20)?, frame.get(54..)?),
+        _ => return None,
+    };
+    match protocol {
         17 => {
             let probe = segment.get(8..8 + PROBE_LEN)?;
             (probe[0] == PROBE_MAGIC).then(|| Received {
@@ -371,9 +481,10 @@ pub fn parse_probe(frame: &[u8]) -> Option<Received> {
                 )),
             })
         }
-        1 => {
+        // ICMP echo request or reply; ICMPv6's (128, 129).
+        1 | 58 => {
             let message = segment.get(..24)?;
-            if message[0] != 8 && message[0] != 0 {
+            if !matches!((protocol, message[0]), (1, 8 | 0) | (58, 128 | 129)) {
                 return None;
             }
             Some(Received {
@@ -428,6 +539,7 @@ pub(crate) mod tests {
             },
             dst_port: Range { first: 7, last: 7 },
             mode,
+            ip6: None,
         }
     }
 
@@ -490,6 +602,72 @@ pub(crate) mod tests {
 
     fn flow() -> Flow {
         FlowWalker::new(spec(FlowMode::Incr), 1).next_flow()
+    }
+
+    #[test]
+    fn ipv6_frames_are_valid_and_carry_the_probe() {
+        use dpstack::wire::ipv6::{add_sums, Ipv6Repr};
+        let mut v6 = spec(FlowMode::Incr);
+        let prefix = |text: &str| {
+            let mut p = [0u8; 12];
+            p.copy_from_slice(&text.parse::<std::net::Ipv6Addr>().unwrap().octets()[..12]);
+            p
+        };
+        v6.ip6 = Some(Ip6Prefixes {
+            src: prefix("fd00:1::"),
+            dst: prefix("fd00:2::"),
+        });
+        let mut walker = FlowWalker::new(v6, 1);
+        assert!(walker.is_ipv6());
+        let probe = Probe {
+            queue: 2,
+            seq: 0x1_0000_0009,
+            timestamp: 777,
+            ident: 0,
+        };
+        for (mode, len, next, checksum_at) in [
+            (Mode::Udp, 80, 17u8, 6),
+            (Mode::Udp, 1514, 17, 6),
+            (Mode::TcpSyn, 74, 6, 16),
+            (Mode::Icmp, 78, 58, 2),
+        ] {
+            let flow = walker.next_flow();
+            let mut frame = vec![0xaa; len];
+            write_frame(&mut frame, mode, &flow, &probe);
+            assert_eq!(&frame[12..14], &[0x86, 0xdd]);
+            let (ip, upper) = Ipv6Repr::parse(&frame[14..]).unwrap();
+            assert_eq!(ip.next_header, next);
+            assert_eq!(ip.payload_len, len - 54);
+            assert_eq!(ip.src, ip6_address(prefix("fd00:1::"), flow.src_ip));
+            assert_eq!(
+                ip.dst,
+                "fd00:2::a00:101".parse::<std::net::Ipv6Addr>().unwrap()
+            );
+            let sum = add_sums(
+                ip.pseudo_header_sum(next, upper.len()),
+                dpstack::wire::checksum::data(upper),
+            );
+            assert_eq!(sum, 0xffff, "{mode:?}: checksum over the pseudo-header");
+            assert_ne!(&upper[checksum_at..checksum_at + 2], &[0, 0]);
+            let received = parse_probe(&frame).expect("our probe");
+            match mode {
+                Mode::TcpSyn => assert_eq!(received.seq, 9, "32-bit sequence field"),
+                _ => assert_eq!(
+                    received,
+                    Received {
+                        queue: 2,
+                        seq: 0x1_0000_0009,
+                        timestamp: Some(777)
+                    }
+                ),
+            }
+        }
+        // Not ours: another next header, or too short.
+        let mut other = vec![0u8; 80];
+        write_frame(&mut other, Mode::Udp, &walker.next_flow(), &probe);
+        other[20] = 253;
+        assert_eq!(parse_probe(&other), None);
+        assert_eq!(parse_probe(&other[..60]), None);
     }
 
     #[test]

@@ -57,10 +57,12 @@ struct Args {
     /// Seconds of traffic before counting starts.
     #[arg(long, default_value_t = 0.0)]
     warmup: f64,
-    /// Source IPv4 address or range A-B (default: --ip's address).
+    /// Source IPv4 or IPv6 address or range A-B (default: --ip's or
+    /// --ip6's address); an IPv6 range varies only in its last 32 bits.
     #[arg(long)]
     src_ip: Option<String>,
-    /// Destination IPv4 address or range A-B.
+    /// Destination IPv4 or IPv6 address or range A-B (IPv6 frames need
+    /// --dst-mac).
     #[arg(long)]
     dst_ip: Option<String>,
     /// Source port or range P-Q.
@@ -249,25 +251,39 @@ fn plan(args: &Args) -> Result<(Plan, Option<Range<u32>>), String> {
             args.rate
         ));
     }
-    let own_ip = args.net.ip.map(|cidr| cidr.addr);
-    let src_ip = match (&args.src_ip, own_ip) {
-        (Some(text), _) => spec::ip_range(text)?,
-        (None, Some(ip)) => Range {
-            first: u32::from(ip),
-            last: u32::from(ip),
-        },
-        (None, None) if args.mode == Mode::Replay || args.rx_only => Range { first: 0, last: 0 },
-        (None, None) => return Err("give --src-ip or --ip".into()),
-    };
-    let dst_ip = match (&args.dst_ip, args.mode) {
-        (Some(text), _) => spec::ip_range(text)?,
-        (None, Mode::Replay) => Range { first: 0, last: 0 },
-        (None, _) if args.rx_only => Range { first: 0, last: 0 },
-        (None, _) => return Err("--dst-ip is required".into()),
+    // IPv6 when an address given is: both ends of one family.
+    let ipv6 = [&args.src_ip, &args.dst_ip]
+        .iter()
+        .any(|text| text.as_deref().is_some_and(|t| t.contains(':')));
+    let (src_ip, dst_ip, ip6) = if ipv6 {
+        ipv6_ranges(args, &sizes)?
+    } else {
+        let own_ip = args.net.ip.map(|cidr| cidr.addr);
+        let src_ip = match (&args.src_ip, own_ip) {
+            (Some(text), _) => spec::ip_range(text)?,
+            (None, Some(ip)) => Range {
+                first: u32::from(ip),
+                last: u32::from(ip),
+            },
+            (None, None) if args.mode == Mode::Replay || args.rx_only => {
+                Range { first: 0, last: 0 }
+            }
+            (None, None) => return Err("give --src-ip or --ip".into()),
+        };
+        let dst_ip = match (&args.dst_ip, args.mode) {
+            (Some(text), _) => spec::ip_range(text)?,
+            (None, Mode::Replay) => Range { first: 0, last: 0 },
+            (None, _) if args.rx_only => Range { first: 0, last: 0 },
+            (None, _) => return Err("--dst-ip is required".into()),
+        };
+        (src_ip, dst_ip, None)
     };
     let dst_mac = match &args.dst_mac {
         Some(text) => DstMacs::Range(spec::mac_range(text)?),
         None if args.mode == Mode::Replay || args.rx_only => DstMacs::Resolved(HashMap::new()),
+        None if ipv6 => {
+            return Err("IPv6 frames need --dst-mac (next hops are resolved with ARP only)".into())
+        }
         None if args.net.ip.is_none() => {
             return Err("give --dst-mac, or --ip so that ARP can resolve it".into())
         }
@@ -291,6 +307,7 @@ fn plan(args: &Args) -> Result<(Plan, Option<Range<u32>>), String> {
         src_port: spec::port_range(&args.src_port)?,
         dst_port: spec::port_range(&args.dst_port)?,
         mode: args.flow_mode,
+        ip6,
     };
     Ok((
         Plan {
@@ -317,6 +334,49 @@ fn plan(args: &Args) -> Result<(Plan, Option<Range<u32>>), String> {
         },
         to_resolve,
     ))
+}
+
+/// Source and destination address ranges (for IPv6, of the last 32 bits)
+/// and, for IPv6, the addresses' first 96 bits.
+type AddressRanges = (Range<u32>, Range<u32>, Option<builder::Ip6Prefixes>);
+
+/// The IPv6 source and destination ranges (their last 32 bits) and the
+/// addresses' shared first 96 bits, checked: the source is `--src-ip` or
+/// `--ip6`'s address, both IPv6, and every frame size leaves room for the
+/// mode's headers after IPv6's 40 bytes.
+fn ipv6_ranges(args: &Args, sizes: &Sizes) -> Result<AddressRanges, String> {
+    let name = match args.mode {
+        Mode::Udp => "udp",
+        Mode::TcpSyn => "tcp-syn",
+        Mode::Icmp => "icmp",
+        // Replay sends recorded frames; the stateful modes take one address.
+        _ => return Err("IPv6 ranges are for --mode udp, tcp-syn and icmp".into()),
+    };
+    let dst = args.dst_ip.as_deref().ok_or("--dst-ip is required")?;
+    let (dst_prefix, dst_ip) =
+        spec::ip6_range(dst).map_err(|e| format!("--dst-ip: {e} (both ends must be IPv6)"))?;
+    let (src_prefix, src_ip) = match (&args.src_ip, args.net.ip6) {
+        (Some(text), _) => {
+            spec::ip6_range(text).map_err(|e| format!("--src-ip: {e} (both ends must be IPv6)"))?
+        }
+        (None, Some(cidr)) => spec::ip6_range(&cidr.addr.to_string())?,
+        (None, None) => return Err("IPv6 frames need --src-ip or --ip6".into()),
+    };
+    let smallest = match args.mode {
+        Mode::TcpSyn => 14 + 40 + 20,
+        Mode::Icmp => 14 + 40 + 24,
+        _ => spec::MIN_FRAME6_UDP,
+    };
+    if sizes.min() < smallest {
+        return Err(format!(
+            "IPv6 {name} frames need --size of at least {smallest} bytes"
+        ));
+    }
+    let prefixes = builder::Ip6Prefixes {
+        src: src_prefix,
+        dst: dst_prefix,
+    };
+    Ok((src_ip, dst_ip, Some(prefixes)))
 }
 
 /// Fills in the source MAC (if not given) and the destination MACs (by ARP

@@ -9,6 +9,10 @@ use std::str::FromStr;
 /// timestamp. With Ethernet, IPv4 and UDP headers (42 bytes) it fills
 /// exactly the smallest frame, so every size carries a probe.
 pub const PROBE_LEN: usize = 18;
+/// Smallest IPv6 frame of each mode: Ethernet 14, IPv6 40, then UDP 8
+/// with the probe, a TCP header (20), or an ICMPv6 echo header (8) with
+/// sequence number and timestamp (16).
+pub const MIN_FRAME6_UDP: usize = 14 + 40 + 8 + PROBE_LEN;
 /// Smallest frame (without FCS).
 pub const MIN_FRAME: usize = 60;
 /// Largest frame (jumbo, without FCS).
@@ -74,6 +78,29 @@ fn parse_range<T: Copy + PartialOrd + FromStr>(text: &str, what: &str) -> Result
         return Err(format!("{what} range '{text}' is empty (first after last)"));
     }
     Ok(Range { first, last })
+}
+
+/// An IPv6 range, `A` or `A-B`, whose addresses share their first 96
+/// bits: those bits, and the range of the last 32 (walked like an IPv4
+/// range).
+pub fn ip6_range(text: &str) -> Result<([u8; 12], Range<u32>), String> {
+    let r: Range<std::net::Ipv6Addr> = parse_range(text, "IPv6 address")?;
+    let (first, last) = (r.first.octets(), r.last.octets());
+    if first[..12] != last[..12] {
+        return Err(format!(
+            "IPv6 range '{text}' may vary only in its last 32 bits"
+        ));
+    }
+    let low = |o: [u8; 16]| u32::from_be_bytes([o[12], o[13], o[14], o[15]]);
+    let mut prefix = [0u8; 12];
+    prefix.copy_from_slice(&first[..12]);
+    Ok((
+        prefix,
+        Range {
+            first: low(first),
+            last: low(last),
+        },
+    ))
 }
 
 /// An IPv4 range, `A` or `A-B`.
@@ -160,6 +187,15 @@ impl Sizes {
             Sizes::List(list) => list[(n % list.len() as u64) as usize],
             Sizes::Sweep(a, b) => a + (n % (b - a + 1) as u64) as usize,
             Sizes::Imix => IMIX_PATTERN[(n % IMIX_PATTERN.len() as u64) as usize],
+        }
+    }
+
+    /// Smallest size used.
+    pub fn min(&self) -> usize {
+        match self {
+            Sizes::Fixed(s) | Sizes::Sweep(s, _) => *s,
+            Sizes::List(list) => list.iter().copied().min().unwrap_or(MIN_FRAME),
+            Sizes::Imix => 60,
         }
     }
 

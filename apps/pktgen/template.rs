@@ -69,7 +69,7 @@ impl FrameTemplates {
         random: Option<Rng>,
     ) -> Option<FrameTemplates> {
         let count = walker.cycle_len();
-        if count > MAX_TEMPLATE_FLOWS || mode == Mode::Replay {
+        if count > MAX_TEMPLATE_FLOWS || mode == Mode::Replay || walker.is_ipv6() {
             return None;
         }
         let flows = (0..count)
