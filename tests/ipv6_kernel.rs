@@ -46,22 +46,7 @@ fn ipv6_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) {
     );
     // No duplicate address detection on the kernel's side, so its
     // addresses (link-local included) are usable at once.
-    ns.run(&[
-        "sysctl",
-        "-q",
-        "-w",
-        &format!("net.ipv6.conf.{ifname}.accept_dad=0"),
-    ]);
-    ns.run(&[
-        "ip",
-        "-6",
-        "addr",
-        "add",
-        "fd00:79::1/64",
-        "dev",
-        ifname,
-        "nodad",
-    ]);
+    ns.add_ipv6(ifname, "fd00:79::1/64");
     // dpstack said ready once its duplicate address detection cleared its
     // addresses (its probes met a link still down): the ping counts below
     // are exact from the first.
@@ -100,16 +85,7 @@ fn ipv6_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) {
     assert!(big.contains("3 packets transmitted, 3 received"), "{big}");
     // From an address outside dpstack's prefix: the replies go through
     // its --gateway6, the kernel.
-    ns.run(&[
-        "ip",
-        "-6",
-        "addr",
-        "add",
-        "fd00:80::1/64",
-        "dev",
-        ifname,
-        "nodad",
-    ]);
+    ns.add_ipv6(ifname, "fd00:80::1/64");
     let routed = ns.run(&[
         "ping",
         "-6",
@@ -197,104 +173,16 @@ fn kernel_resolves_and_pings_dpstack_over_ipv6_on_dpdk_net_tap() {
 mod transports {
     use super::*;
     use common::in_netns;
-    use common::tcp_kernel::{checked_report, drain_checked, field, kernel_upload, BULK};
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream, UdpSocket};
-    use std::process::Stdio;
-    use std::time::Instant;
-
-    /// Starts `binary` (a dpstack app) with `args` on the backend, with IPv4
-    /// and IPv6 addresses (usable once it says ready: duplicate address
-    /// detection is done by then), and gives the kernel side its addresses.
-    fn start6(
-        ns: &Netns,
-        ifname: &str,
-        backend_args: &[String],
-        binary: &str,
-        args: &[&str],
-    ) -> App {
-        let mut command = ns.command(binary);
-        command.args(args).args(backend_args).args([
-            "--ip",
-            "10.79.0.2/24",
-            "--ip6",
-            "fd00:79::2/64",
-            "--mac",
-            STACK_MAC,
-        ]);
-        let mut app = App::spawn(command);
-        app.wait_ready(Duration::from_secs(20));
-        let accept_dad = format!("net.ipv6.conf.{ifname}.accept_dad=0");
-        ns.run(&["sysctl", "-q", "-w", &accept_dad]);
-        ns.run(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "fd00:79::1/64",
-            "dev",
-            ifname,
-            "nodad",
-        ]);
-        ns.run(&["ip", "addr", "add", "10.79.0.1/24", "dev", ifname]);
-        ns.run(&["ip", "link", "set", ifname, "up"]);
-        app
-    }
-
-    /// 10,000 UDP echoes of random sizes up to 65,507 bytes from a kernel
-    /// socket, one at a time: how many came back (each checked byte-exact).
-    fn kernel_udp_echoes(socket: &UdpSocket) -> usize {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let mut echoed = 0;
-        let mut reply = vec![0u8; 65_536];
-        for i in 0..10_000u32 {
-            // Mostly within one frame, every eighth up to the largest datagram.
-            let len = if i % 8 == 0 {
-                next() % 65_508
-            } else {
-                next() % 1_453
-            } as usize;
-            let fill = next();
-            let datagram: Vec<u8> = (0..len)
-                .map(|j| (fill >> (j % 8 * 8)) as u8 ^ (j / 8) as u8 ^ i as u8)
-                .collect();
-            socket.send(&datagram).unwrap();
-            if let Ok(n) = socket.recv(&mut reply) {
-                assert_eq!(&reply[..n], &datagram[..], "datagram {i} ({len} bytes)");
-                echoed += 1;
-            }
-        }
-        echoed
-    }
-
-    /// 1 MB written to a kernel TCP connection to `address` while it is read
-    /// back: true if it came back whole.
-    fn kernel_tcp_echo(address: &str) -> bool {
-        let mut stream = TcpStream::connect(address).expect("TCP echo port");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
-        let mut writer = stream.try_clone().unwrap();
-        let sent = data.clone();
-        let feeder = std::thread::spawn(move || writer.write_all(&sent));
-        let mut echoed = vec![0u8; data.len()];
-        let whole = stream.read_exact(&mut echoed).is_ok();
-        feeder.join().unwrap().unwrap();
-        whole && echoed == data
-    }
+    use common::tcp_kernel::{
+        checked_report, curl_bulk, drain_checked, field, kernel_upload, start_dual, BULK,
+    };
+    use std::net::{TcpListener, UdpSocket};
 
     fn transports_over_ipv6(purpose: &str, ifname: &str, backend_args: &[String]) {
         let ns = Netns::create(purpose);
 
         // --- dpstack-echo: UDP and TCP, one dual-stack port 7 ----------------
-        let echo = start6(
+        let echo = start_dual(
             &ns,
             ifname,
             backend_args,
@@ -307,9 +195,9 @@ mod transports {
             socket
                 .set_read_timeout(Some(Duration::from_secs(2)))
                 .unwrap();
-            let echoed = kernel_udp_echoes(&socket);
-            let tcp6 = kernel_tcp_echo("[fd00:79::2]:7");
-            let tcp4 = kernel_tcp_echo("10.79.0.2:7");
+            let echoed = common::udp_echoes(&socket, 10_000, 8);
+            let tcp6 = common::tcp_echo_1mb("[fd00:79::2]:7");
+            let tcp4 = common::tcp_echo_1mb("10.79.0.2:7");
             // Nothing on UDP port 9: ICMPv6 port unreachable refuses the next read.
             let closed = UdpSocket::bind("[fd00:79::1]:0").unwrap();
             closed.connect("[fd00:79::2]:9").unwrap();
@@ -343,7 +231,7 @@ mod transports {
         );
 
         // --- dpstack-httpd: curl -6 downloads 200 MB --------------------------
-        let httpd = start6(
+        let httpd = start_dual(
             &ns,
             ifname,
             backend_args,
@@ -353,28 +241,13 @@ mod transports {
         let page4 = ns.run(&["curl", "-4", "-sS", "--max-time", "10", "http://10.79.0.2/"]);
         assert!(page4.contains("<h1>dpstack-httpd</h1>"), "{page4}");
         let url = format!("http://[fd00:79::2]/bytes/{BULK}");
-        let started = Instant::now();
-        let mut curl = ns
-            .command("curl")
-            .args(["-6", "-g", "-sS", "--max-time", "120", &url])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("curl starts");
-        let (got, _) = drain_checked(curl.stdout.as_mut().expect("piped"), "curl -6");
-        let secs = started.elapsed().as_secs_f64();
-        assert!(curl.wait().expect("curl exits").success());
-        assert_eq!(got, BULK, "curl -6 got every byte");
-        println!(
-            "{purpose}: curl -6 downloaded {} MB from dpstack-httpd in {secs:.2} s: {:.0} Mbit/s",
-            BULK / 1_000_000,
-            BULK as f64 * 8.0 / secs / 1e6
-        );
+        curl_bulk(&ns, &["-6", "-g"], &url, purpose);
         let summary = httpd.terminate();
         let json: serde_json::Value = serde_json::from_str(&summary).expect("--json summary");
         assert_eq!(json["accepted"], 2, "{summary}");
 
         // --- a kernel client sends 200 MB to dpstack-perf server --------------
-        let server = start6(
+        let server = start_dual(
             &ns,
             ifname,
             backend_args,
@@ -402,7 +275,7 @@ mod transports {
                 .unwrap();
             (drain_checked(&mut stream, "kernel listener"), peer)
         });
-        let client = start6(
+        let client = start_dual(
             &ns,
             ifname,
             backend_args,

@@ -441,17 +441,7 @@ fn ipv6_frames_into_the_kernel_through_net_tap_are_counted_there() {
     let mut app = common::App::spawn(command);
     app.wait_ready(Duration::from_secs(20));
     ns.run(&["ip", "link", "set", "dpspg6", "address", KERNEL_MAC]);
-    ns.run(&["sysctl", "-q", "-w", "net.ipv6.conf.dpspg6.accept_dad=0"]);
-    ns.run(&[
-        "ip",
-        "-6",
-        "addr",
-        "add",
-        "fd00:79::1/64",
-        "dev",
-        "dpspg6",
-        "nodad",
-    ]);
+    ns.add_ipv6("dpspg6", "fd00:79::1/64");
     ns.run(&["ip", "link", "set", "dpspg6", "up"]);
     let counter = |name: &str| -> u64 {
         let out = ns.run(&["nstat", "-az", name]);

@@ -65,6 +65,15 @@ impl Netns {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Gives the kernel's `ifname` the IPv6 address `cidr` (`ADDR/LEN`),
+    /// usable at once: duplicate address detection off for the interface
+    /// (its link-local address included) and for this address.
+    pub fn add_ipv6(&self, ifname: &str, cidr: &str) {
+        let accept_dad = format!("net.ipv6.conf.{ifname}.accept_dad=0");
+        self.run(&["sysctl", "-q", "-w", &accept_dad]);
+        self.run(&["ip", "-6", "addr", "add", cidr, "dev", ifname, "nodad"]);
+    }
+
     /// Runs `args` inside the namespace, ignoring failure (e.g. an unanswered ping).
     pub fn run_unchecked(&self, args: &[&str]) {
         let _ = self.command(args[0]).args(&args[1..]).output();
@@ -421,6 +430,58 @@ pub fn kernel_echo_clients(ns: &Netns, address: &str, clients: usize) -> usize {
     })
 }
 
+/// `count` UDP echoes through `socket` (connected to an echo server), one
+/// at a time, of random sizes: every `large_every`-th up to 65,507 bytes
+/// (fragmented), the others within one 1,500-byte frame. How many came
+/// back; each that did is checked byte for byte.
+pub fn udp_echoes(socket: &std::net::UdpSocket, count: u32, large_every: u32) -> usize {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut echoed = 0;
+    let mut reply = vec![0u8; 65_536];
+    for i in 0..count {
+        let len = if i % large_every == 0 {
+            next() % 65_508
+        } else {
+            next() % 1_453
+        } as usize;
+        let fill = next();
+        let datagram: Vec<u8> = (0..len)
+            .map(|j| (fill >> (j % 8 * 8)) as u8 ^ (j / 8) as u8 ^ i as u8)
+            .collect();
+        socket.send(&datagram).unwrap();
+        if let Ok(n) = socket.recv(&mut reply) {
+            assert_eq!(&reply[..n], &datagram[..], "datagram {i} ({len} bytes)");
+            echoed += 1;
+        }
+    }
+    echoed
+}
+
+/// 1 MB written to a kernel TCP connection to `address` (an echo server)
+/// while it is read back on the same connection: true if it came back
+/// whole and the same.
+pub fn tcp_echo_1mb(address: &str) -> bool {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("TCP echo port");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let mut writer = stream.try_clone().unwrap();
+    let sent = data.clone();
+    let feeder = std::thread::spawn(move || writer.write_all(&sent));
+    let mut echoed = vec![0u8; data.len()];
+    let whole = stream.read_exact(&mut echoed).is_ok();
+    feeder.join().unwrap().unwrap();
+    whole && echoed == data
+}
+
 /// The MAC dpstack uses in the kernel-interop tests.
 pub const STACK_MAC: &str = "02:dd:00:00:00:02";
 
@@ -479,49 +540,10 @@ pub fn l3_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) {
         socket
             .set_read_timeout(Some(Duration::from_secs(2)))
             .unwrap();
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let mut lost = 0;
+        let lost = 10_000 - udp_echoes(&socket, 10_000, 1);
         let mut reply = vec![0u8; 65_536];
-        for i in 0..10_000u32 {
-            let len = (next() % 65_508) as usize;
-            let fill = next();
-            let datagram: Vec<u8> = (0..len)
-                .map(|j| (fill >> (j % 8 * 8)) as u8 ^ (j / 8) as u8 ^ i as u8)
-                .collect();
-            socket.send(&datagram).unwrap();
-            match socket.recv(&mut reply) {
-                Ok(n) => assert_eq!(
-                    &reply[..n],
-                    &datagram[..],
-                    "datagram {i} ({len} bytes) came back different"
-                ),
-                Err(_) => lost += 1,
-            }
-        }
         // TCP echo: 1 MB written while reading it back on the same connection.
-        {
-            use std::io::{Read, Write};
-            let mut stream = std::net::TcpStream::connect("10.78.0.2:7").expect("TCP echo port");
-            stream
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
-            let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
-            let mut writer = stream.try_clone().unwrap();
-            let sent = data.clone();
-            let feeder = std::thread::spawn(move || writer.write_all(&sent));
-            let mut echoed = vec![0u8; data.len()];
-            stream
-                .read_exact(&mut echoed)
-                .expect("the whole stream echoed");
-            feeder.join().unwrap().unwrap();
-            assert!(echoed == data, "TCP echo came back different");
-        }
+        assert!(tcp_echo_1mb("10.78.0.2:7"), "TCP echo came back whole");
         // No TCP listener on dpstack's port 80: the kernel's connect gets a RST.
         let tcp = std::net::TcpStream::connect_timeout(
             &"10.78.0.2:80".parse().unwrap(),

@@ -65,6 +65,30 @@ pub fn start(
     binary: &str,
     args: &[&str],
 ) -> App {
+    start_on(ns, ifname, backend_args, binary, args, false)
+}
+
+/// [`start`] with IPv6 on both sides too: dpstack `fd00:79::2/64` (usable
+/// once it says ready, duplicate address detection done), the kernel
+/// `fd00:79::1/64`.
+pub fn start_dual(
+    ns: &Netns,
+    ifname: &str,
+    backend_args: &[String],
+    binary: &str,
+    args: &[&str],
+) -> App {
+    start_on(ns, ifname, backend_args, binary, args, true)
+}
+
+fn start_on(
+    ns: &Netns,
+    ifname: &str,
+    backend_args: &[String],
+    binary: &str,
+    args: &[&str],
+    ipv6: bool,
+) -> App {
     let mut command = ns.command(binary);
     command.args(args).args(backend_args).args([
         "--ip",
@@ -72,8 +96,14 @@ pub fn start(
         "--mac",
         STACK_MAC,
     ]);
+    if ipv6 {
+        command.args(["--ip6", "fd00:79::2/64"]);
+    }
     let mut app = App::spawn(command);
     app.wait_ready(Duration::from_secs(20));
+    if ipv6 {
+        ns.add_ipv6(ifname, "fd00:79::1/64");
+    }
     ns.run(&[
         "ip",
         "addr",
@@ -84,6 +114,29 @@ pub fn start(
     ]);
     ns.run(&["ip", "link", "set", ifname, "up"]);
     app
+}
+
+/// `curl` (with `flags`) downloading `BULK` bytes of the pattern from
+/// `url` inside `ns`, checked byte by byte; prints the rate.
+pub fn curl_bulk(ns: &Netns, flags: &[&str], url: &str, purpose: &str) {
+    let started = Instant::now();
+    let mut curl = ns
+        .command("curl")
+        .args(flags)
+        .args(["-sS", "--max-time", "120", url])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl starts");
+    let (got, _) = drain_checked(curl.stdout.as_mut().expect("piped"), url);
+    let secs = started.elapsed().as_secs_f64();
+    assert!(curl.wait().expect("curl exits").success());
+    assert_eq!(got, BULK, "curl {flags:?} got every byte of {url}");
+    println!(
+        "{purpose}: curl {} downloaded {} MB from dpstack-httpd in {secs:.2} s: {:.0} Mbit/s",
+        flags.join(" "),
+        BULK / 1_000_000,
+        BULK as f64 * 8.0 / secs / 1e6
+    );
 }
 
 /// A request for `/` on a new connection; true when it got a 200 and the page.
@@ -116,22 +169,11 @@ pub fn tcp_against_kernel(purpose: &str, ifname: &str, backend_args: &[String]) 
     ]);
     assert!(page.contains("<h1>dpstack-httpd</h1>"), "{page}");
 
-    let url = format!("http://{STACK_IP}/bytes/{BULK}");
-    let started = Instant::now();
-    let mut curl = ns
-        .command("curl")
-        .args(["-sS", "--max-time", "120", &url])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("curl starts");
-    let (got, _) = drain_checked(curl.stdout.as_mut().expect("piped"), "curl download");
-    let download_secs = started.elapsed().as_secs_f64();
-    assert!(curl.wait().expect("curl exits").success());
-    assert_eq!(got, BULK, "curl got every byte");
-    println!(
-        "{purpose}: curl downloaded {} MB from dpstack-httpd in {download_secs:.2} s: {:.0} Mbit/s",
-        BULK / 1_000_000,
-        BULK as f64 * 8.0 / download_secs / 1e6
+    curl_bulk(
+        &ns,
+        &[],
+        &format!("http://{STACK_IP}/bytes/{BULK}"),
+        purpose,
     );
 
     let (sequential_ok, concurrent_ok) = in_netns(&ns, || {
