@@ -142,6 +142,24 @@ mod tests {
     }
 
     #[test]
+    fn pairs_are_written_address_then_port() {
+        let mut out = [0u8; 36];
+        let v4 = pair_bytes(
+            "10.0.0.1:80".parse().unwrap(),
+            "10.0.0.2:4000".parse().unwrap(),
+            &mut out,
+        );
+        assert_eq!(&out[..v4], &[10, 0, 0, 1, 0, 80, 10, 0, 0, 2, 0x0f, 0xa0]);
+        let v6 = pair_bytes(
+            "[fd00::1]:80".parse().unwrap(),
+            "[fd00::2]:4000".parse().unwrap(),
+            &mut out,
+        );
+        assert_eq!(v6, 36);
+        assert_eq!((out[15], out[17], out[33], out[35]), (1, 80, 2, 0xa0));
+    }
+
+    #[test]
     fn the_source_follows_the_peer() {
         let own = LocalAddrs {
             ipv4: Ipv4Addr::new(10, 0, 0, 2),
