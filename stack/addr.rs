@@ -104,6 +104,17 @@ pub fn bound_accepts(bound: IpAddr, v6_only: bool, ip: IpAddr) -> bool {
     }
 }
 
+/// True if a socket bound to `bound` may talk to `peer`'s family: an
+/// unspecified address as [`bound_accepts`] says, a specific one only its
+/// own family.
+pub fn reaches(bound: IpAddr, v6_only: bool, peer: IpAddr) -> bool {
+    if bound.is_unspecified() {
+        bound_accepts(bound, v6_only, peer)
+    } else {
+        bound.is_ipv4() == peer.is_ipv4()
+    }
+}
+
 /// Writes the connection `(local, remote)` as bytes into `out` (address
 /// then port, network order, each side in turn: 12 bytes for IPv4, 36 for
 /// IPv6) and returns how many: the input of keyed hashes such as ISNs and
@@ -139,6 +150,19 @@ mod tests {
         assert_eq!(canonical(scoped), "[fe80::1]:7".parse().unwrap());
         let plain: SocketAddr = "[fd00::1]:9".parse().unwrap();
         assert_eq!(canonical(plain), plain);
+    }
+
+    #[test]
+    fn a_bound_socket_reaches_its_families() {
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert!(reaches(ip("::"), false, ip("10.0.0.1")), "dual stack");
+        assert!(!reaches(ip("::"), true, ip("10.0.0.1")), "IPV6_V6ONLY");
+        assert!(!reaches(ip("0.0.0.0"), false, ip("fd00::1")));
+        assert!(
+            !reaches(ip("fd00::2"), false, ip("10.0.0.1")),
+            "a specific address"
+        );
+        assert!(reaches(ip("10.0.0.2"), false, ip("10.0.0.1")));
     }
 
     #[test]

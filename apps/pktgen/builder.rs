@@ -417,7 +417,8 @@ fn write_frame6(frame: &mut [u8], mode: Mode, flow: &Flow, probe: &Probe, prefix
     };
     let pseudo =
         dpstack::wire::checksum::pseudo_header(src.into(), dst.into(), next_header, payload_len);
-    let mut sum = !dpstack::wire::ipv6::add_sums(pseudo, dpstack::wire::checksum::data(segment));
+    let mut sum =
+        !dpstack::wire::checksum::add_sums(pseudo, dpstack::wire::checksum::data(segment));
     if sum == 0 && next_header == 17 {
         // UDP sends a computed zero as all ones (RFC 768; zero is invalid over IPv6).
         sum = 0xffff;

@@ -9,7 +9,7 @@
 //! before it changes anything.
 
 use super::dad::AddressState;
-use super::ipv6::DEFAULT_HOP_LIMIT;
+use super::ipv6::{DEFAULT_HOP_LIMIT, IPV6_MIN_MTU};
 use super::{FrameSink, Interface, Sockets};
 use crate::tcp::icmp::IcmpReport;
 use crate::tcp::seq::SeqNumber;
@@ -28,9 +28,6 @@ const DEST_UNREACHABLE: u8 = 1;
 const PACKET_TOO_BIG: u8 = 2;
 const TIME_EXCEEDED: u8 = 3;
 const PARAMETER_PROBLEM: u8 = 4;
-/// The smallest MTU a link may have (RFC 8200 5): a Packet Too Big
-/// claiming less is taken as this (RFC 8201 4).
-const IPV6_MIN_MTU: u32 = 1280;
 const ECHO_REQUEST: u8 = 128;
 const ECHO_REPLY: u8 = 129;
 const ROUTER_ADVERT: u8 = 134;
@@ -199,7 +196,8 @@ impl Interface {
             (PACKET_TOO_BIG, _) => {
                 let mtu = u32::from_be_bytes([message[4], message[5], message[6], message[7]]);
                 IcmpReport::FragmentationNeeded {
-                    next_hop_mtu: mtu.clamp(IPV6_MIN_MTU, u32::from(u16::MAX)) as u16,
+                    // Less than the minimum MTU is taken as it (RFC 8201 4).
+                    next_hop_mtu: mtu.clamp(IPV6_MIN_MTU as u32, u32::from(u16::MAX)) as u16,
                     quoted_len: (IPV6_HEADER_LEN + inner.payload_len).min(65_535) as u16,
                 }
             }

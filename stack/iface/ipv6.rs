@@ -89,8 +89,10 @@ const BAD_FIELD: u8 = 0;
 const UNKNOWN_NEXT_HEADER: u8 = 1;
 /// Unrecognised option.
 const UNKNOWN_OPTION: u8 = 2;
+/// The smallest MTU an IPv6 link may have (RFC 8200 5).
+pub(super) const IPV6_MIN_MTU: usize = 1280;
 /// An error message is at most the IPv6 minimum MTU (RFC 4443 2.4 (c)).
-const MAX_ERROR_LEN: usize = 1280;
+const MAX_ERROR_LEN: usize = IPV6_MIN_MTU;
 
 impl Interface {
     /// True when `addr` is one of our unicast addresses and duplicate
@@ -507,8 +509,10 @@ impl Interface {
     /// Our address to answer `peer` from: the link-local one for a
     /// link-local peer, the configured one otherwise.
     pub(super) fn source_for(&self, peer: Ipv6Addr) -> Ipv6Addr {
-        match self.config.ip6 {
-            Some(cidr) if !peer.is_unicast_link_local() && self.dad.usable(cidr.addr) => cidr.addr,
+        match self.own.source_for(peer.into()) {
+            Some(std::net::IpAddr::V6(source)) => source,
+            // Nothing usable yet (detection still running): the link-local
+            // address, as before it.
             _ => self.link_local,
         }
     }

@@ -13,8 +13,8 @@ use crate::tcp::segment::{self, SegmentError};
 use crate::tcp::TcpSockets;
 use crate::time::Instant;
 use crate::udp::UdpSockets;
-use crate::wire::checksum::{self, pseudo_header};
-use crate::wire::ipv6::{add_sums, next_header};
+use crate::wire::checksum::{self, add_sums, pseudo_header};
+use crate::wire::ipv6::next_header;
 use smoltcp::wire::{IpProtocol, UdpPacket};
 use std::net::{IpAddr, SocketAddr};
 

@@ -455,14 +455,9 @@ impl FdTable {
                 IpAddr::V6(v6) => own.ipv6 = Some(v6),
             }
         }
-        let family_ok = match sock.bound {
-            Some(bound) => crate::addr::bound_accepts(
-                crate::addr::unspecified_like(bound.ip()),
-                sock.v6_only,
-                addr.ip(),
-            ),
-            None => true,
-        };
+        let family_ok = sock
+            .bound
+            .is_none_or(|bound| crate::addr::reaches(bound.ip(), sock.v6_only, addr.ip()));
         if !family_ok
             || own
                 .source_for(addr.ip())

@@ -179,7 +179,7 @@ impl SegmentOut<'_> {
             // The device adds the segment to the pseudo-header's sum.
             pseudo
         } else {
-            !crate::wire::ipv6::add_sums(pseudo, crate::wire::checksum::data(out))
+            !crate::wire::checksum::add_sums(pseudo, crate::wire::checksum::data(out))
         };
         out[16..18].copy_from_slice(&sum.to_be_bytes());
     }

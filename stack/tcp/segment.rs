@@ -125,7 +125,7 @@ pub fn parse_checked(
         ChecksumVerdict::Good => true,
         ChecksumVerdict::Bad => false,
         ChecksumVerdict::Unknown => {
-            let sum = crate::wire::ipv6::add_sums(
+            let sum = crate::wire::checksum::add_sums(
                 pseudo_header(src, dst, PROTOCOL, bytes.len()),
                 crate::wire::checksum::data(bytes),
             );
@@ -220,7 +220,7 @@ pub fn write_bare(
     header[13] = control;
     header[14..16].copy_from_slice(&window.to_be_bytes());
     header[16..20].fill(0);
-    let sum = !crate::wire::ipv6::add_sums(
+    let sum = !crate::wire::checksum::add_sums(
         pseudo_header(src, dst, PROTOCOL, HEADER_LEN),
         crate::wire::checksum::data(header),
     );
@@ -259,7 +259,7 @@ mod tests {
 
     fn refresh(s: &mut [u8]) {
         s[16..18].fill(0);
-        let sum = !crate::wire::ipv6::add_sums(
+        let sum = !crate::wire::checksum::add_sums(
             pseudo_header(A.into(), B.into(), PROTOCOL, s.len()),
             crate::wire::checksum::data(s),
         );

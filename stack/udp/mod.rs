@@ -81,9 +81,7 @@ impl UdpSocket {
 
     /// True if this socket may send to or receive from `ip`'s family.
     fn family_fits(&self, ip: IpAddr) -> bool {
-        let bound = self.local.ip();
-        bound.is_unspecified() && bound_accepts(bound, self.v6_only, ip)
-            || bound.is_ipv4() == ip.is_ipv4()
+        crate::addr::reaches(self.local.ip(), self.v6_only, ip)
     }
 }
 

@@ -62,6 +62,13 @@ pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, upper_len: usize) -
     }
 }
 
+/// Adds two ones'-complement sums (RFC 1071).
+#[inline]
+pub fn add_sums(a: u16, b: u16) -> u16 {
+    let sum = u32::from(a) + u32::from(b);
+    ((sum & 0xffff) + (sum >> 16)) as u16
+}
+
 /// Completes in software the checksums a frame asked a device to fill in
 /// (`request`), for a device that cannot: the IPv4 header checksum (its
 /// field holds 0), and the TCP or UDP checksum, whose field holds the

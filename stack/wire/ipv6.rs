@@ -112,11 +112,7 @@ impl Ipv6Repr {
     }
 }
 
-/// Adds two ones'-complement sums (RFC 1071).
-pub fn add_sums(a: u16, b: u16) -> u16 {
-    let sum = u32::from(a) + u32::from(b);
-    ((sum & 0xffff) + (sum >> 16)) as u16
-}
+pub use super::checksum::add_sums;
 
 /// The link-local address (fe80::/64) of an interface with MAC `mac`:
 /// the interface identifier is the modified EUI-64 (RFC 4291 2.5.1,
