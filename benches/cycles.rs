@@ -202,4 +202,14 @@ fn main() {
     workload(&mut w, 1_000);
     measured(|| workload(&mut w, n));
     println!("{name} {n}");
+    if std::env::var_os("CYCLES_FRAMES").is_some() {
+        let (sa, sb) = (w.a.stats(), w.b.stats());
+        eprintln!(
+            "a tx {} rx {}; b tx {} rx {}",
+            sa.ethernet.tx_frames,
+            sa.ethernet.rx_frames,
+            sb.ethernet.tx_frames,
+            sb.ethernet.rx_frames
+        );
+    }
 }

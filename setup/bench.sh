@@ -9,7 +9,11 @@
 # JSON (default target/bench/side_by_side.json).
 #
 #   setup/bench.sh [--runs N] [--quick] [--scenarios bulk,rr,connect,demux,memory,pktgen,kv,scaling]
-#                  [--contenders NAME,...] [--json PATH]
+#                  [--contenders NAME,...] [--json PATH] [--pgo]
+#
+# --pgo builds the benchmark process with profile-guided optimisation
+# first (setup/pgo.sh, about 8 minutes): dpstack over pipe and smoltcp,
+# trained on the same run; the app binaries (memif rows) are not.
 #
 # Traffic stays on this machine: in-memory links, loopback, a veth pair
 # between two namespaces the harness creates (and deletes), and DPDK
@@ -25,13 +29,25 @@ command -v dpdk-testpmd >/dev/null || {
 
 export CARGO_TERM_COLOR=never
 cargo build --release --quiet --bins
-args=("$@")
+# --pgo: the benchmark process built with profile-guided optimisation
+# (setup/pgo.sh); the rest of the arguments go to the benchmark.
+pgo=
+args=()
+for arg in "$@"; do
+    if [ "$arg" = --pgo ]; then pgo=1; else args+=("$arg"); fi
+done
 case " ${args[*]:-} " in
     *" --json "*) ;;
     *) args+=(--json target/bench/side_by_side.json) ;;
 esac
 started=$(date +%s)
-cargo bench --quiet --bench side_by_side -- "${args[@]}"
+if [ -n "$pgo" ]; then
+    binary=$(setup/pgo.sh)
+    started=$(date +%s)
+    "$binary" "${args[@]}"
+else
+    cargo bench --quiet --bench side_by_side -- "${args[@]}"
+fi
 echo "setup/bench.sh: $(( $(date +%s) - started )) s; $(date -u +%Y-%m-%d), $(nproc) CPUs, $(uname -r)"
 
 leftover=$(setup/netns.sh list)

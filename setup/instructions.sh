@@ -10,7 +10,7 @@
 # trip driven through epoll_wait as the side-by-side rr scenario drives it,
 # connect per short
 # connection, bulk per 1,448-byte segment, idle per turn of both stacks
-# with nothing to do (not in the default set). For rr and connect, smoltcp
+# with nothing to do (not in the default set). For rr, connect and bulk, smoltcp
 # running the side-by-side benchmark's loop on a manual clock is counted
 # beside (benches/side_by_side --cycles).
 set -euo pipefail
@@ -42,7 +42,7 @@ for workload in "${workloads[@]}"; do
     }
     ours=$(count "$workload" "$binary" "$workload" "$n")
     case "$workload" in
-        rr|connect)
+        rr|connect|bulk)
             theirs=$(count "smoltcp-$workload" "$smol" --cycles smoltcp "$workload" "$n")
             echo "$workload: $ours instructions per $unit (smoltcp 0.14, same loop: $theirs)" ;;
         *) echo "$workload: $ours instructions per $unit" ;;

@@ -247,22 +247,8 @@ impl Contender for Smoltcp {
     fn bulk(&mut self, bytes: u64) -> Option<Sample> {
         let mut world = World::new(256 * 1024);
         let (client, server) = world.open(1, false)[0];
-        let chunk = vec![0x5au8; 64 * 1024];
-        let mut buf = vec![0u8; 64 * 1024];
-        let (mut sent, mut received) = (0u64, 0u64);
         let clock = Stopwatch::start();
-        while received < bytes {
-            world.turn();
-            let socket = world.tcp(0, client);
-            while sent < bytes && socket.can_send() {
-                let n = (bytes - sent).min(chunk.len() as u64) as usize;
-                match socket.send_slice(&chunk[..n]) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => sent += k as u64,
-                }
-            }
-            received += drain(world.tcp(1, server), &mut buf) as u64;
-        }
+        bulk_loop(&mut world, client, server, bytes);
         Some(clock.finish(bytes as f64))
     }
 
@@ -334,6 +320,27 @@ impl Contender for Smoltcp {
         drop(pairs);
         Some(per)
     }
+}
+
+/// Sends `bytes` from `client` to `server` in 64 KiB writes, reading as
+/// it comes; returns the bytes read.
+fn bulk_loop(world: &mut World, client: SocketHandle, server: SocketHandle, bytes: u64) -> u64 {
+    let chunk = vec![0x5au8; 64 * 1024];
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut sent, mut received) = (0u64, 0u64);
+    while received < bytes {
+        world.turn();
+        let socket = world.tcp(0, client);
+        while sent < bytes && socket.can_send() {
+            let n = (bytes - sent).min(chunk.len() as u64) as usize;
+            match socket.send_slice(&chunk[..n]) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => sent += k as u64,
+            }
+        }
+        received += drain(world.tcp(1, server), &mut buf) as u64;
+    }
+    received
 }
 
 /// 64-byte request/response on `pairs`, one outstanding on each, while
@@ -466,7 +473,15 @@ pub fn cycles(workload: &str, n: u64) -> Result<(), String> {
                 std::hint::black_box(connection_loop(&mut world, 1, |done| done < n));
             });
         }
-        other => return Err(format!("no smoltcp workload {other} (rr, connect)")),
+        "bulk" => {
+            let mut world = World::new(256 * 1024);
+            world.manual_micros = Some(0);
+            let (client, server) = world.open(1, false)[0];
+            measured(|| {
+                std::hint::black_box(bulk_loop(&mut world, client, server, n * 1448));
+            });
+        }
+        other => return Err(format!("no smoltcp workload {other} (rr, connect, bulk)")),
     }
     Ok(())
 }

@@ -196,8 +196,13 @@ impl Device for PipeDevice {
     }
 
     fn receive(&mut self, _now: Instant, batch: &mut Vec<PoolBuf>, max: usize) -> usize {
+        // Only what is there is popped: a pop that finds the queue empty
+        // pays a sequentially consistent fence, and an idle poll would pay
+        // it every turn. This end is the queue's only consumer, so frames
+        // counted here stay until popped.
+        let ready = self.rx.len().min(max);
         let mut taken = 0;
-        while taken < max {
+        while taken < ready {
             let Some(buf) = self.rx.pop() else { break };
             self.stats.count_rx(buf.len());
             batch.push(buf);
