@@ -11,9 +11,9 @@
 #   setup/bench.sh [--runs N] [--quick] [--scenarios bulk,rr,connect,demux,memory,pktgen,kv,scaling]
 #                  [--contenders NAME,...] [--json PATH] [--pgo]
 #
-# --pgo builds the benchmark process with profile-guided optimisation
-# first (setup/pgo.sh, about 8 minutes): dpstack over pipe and smoltcp,
-# trained on the same run; the app binaries (memif rows) are not.
+# --pgo builds the benchmark process and the apps with profile-guided
+# optimisation first (setup/pgo.sh, about 12 minutes): dpstack over pipe
+# and smoltcp trained on the same run, and the apps of the memif rows.
 #
 # Traffic stays on this machine: in-memory links, loopback, a veth pair
 # between two namespaces the harness creates (and deletes), and DPDK
@@ -44,7 +44,7 @@ started=$(date +%s)
 if [ -n "$pgo" ]; then
     binary=$(setup/pgo.sh)
     started=$(date +%s)
-    "$binary" "${args[@]}"
+    CARGO_TARGET_DIR=target/pgo/use "$binary" "${args[@]}"
 else
     cargo bench --quiet --bench side_by_side -- "${args[@]}"
 fi
