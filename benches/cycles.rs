@@ -16,6 +16,9 @@
 //! - `connect N`: N short connections (connect, accept, 64 B each way, close);
 //! - `bulk N`: N full-size segments (1,448 B) one way, read as they come;
 //! - `idle N`: N turns of both stacks with nothing to do.
+//!
+//! With `CYCLES_FRAMES` set, the frames each stack sent and received are
+//! printed at the end (how many ACKs a bulk segment costs, for example).
 
 mod common;
 
