@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs (idempotently) everything dpstack's build, tests and demo need from
-# Debian's packages: DPDK 22.11 headers and libraries, pkg-config, clang for
+# Debian's packages: DPDK 22.11 headers and libraries, its tools (dpdk-dev:
+# dpdk-telemetry.py for the telemetry test, dpdk-testpmd as the packet
+# generator's baseline), pkg-config, clang for
 # bindgen, iproute2 for network namespaces, ping/arping, tcpdump to read pcaps,
 # curl and python3 for the demo and the TCP tests against the kernel,
 # redis-tools and redis-server to drive and compare dpstack-kv, nginx and wrk
 # as the stateful generator's peer and baseline.
 set -euo pipefail
 
-packages=(libdpdk-dev dpdk pkg-config clang libclang-dev iproute2 iputils-ping arping tcpdump curl python3 redis-tools redis-server nginx wrk)
+packages=(libdpdk-dev dpdk dpdk-dev pkg-config clang libclang-dev iproute2 iputils-ping arping tcpdump curl python3 redis-tools redis-server nginx wrk)
 
 missing=()
 for package in "${packages[@]}"; do
