@@ -48,9 +48,12 @@ pub struct Readiness {
     pub error: bool,
 }
 
+/// Both boxed: a slot is a pointer and its tag, not the size of the
+/// larger (a listener's queues and options), so the slot table costs a
+/// connection 24 bytes.
 enum Entry {
     Conn(Box<Tcb>),
-    Listener(Listener),
+    Listener(Box<Listener>),
 }
 
 struct Slot {
@@ -888,7 +891,7 @@ impl TcpSockets {
         let backlog = backlog.clamp(1, self.config.max_backlog.max(1));
         let mut listener = Listener::new(SocketAddr::new(local.ip(), port), backlog, options);
         listener.v6_only = v6_only && local.is_ipv6();
-        let handle = self.alloc(Entry::Listener(listener));
+        let handle = self.alloc(Entry::Listener(Box::new(listener)));
         self.listeners.insert(port, handle.index);
         Ok(handle)
     }
@@ -1302,11 +1305,11 @@ impl TcpSockets {
         let Some(Entry::Listener(listener)) = self.slots[index as usize].entry.take() else {
             return;
         };
-        self.slots[index as usize].entry = Some(Entry::Listener(Listener::new(
+        self.slots[index as usize].entry = Some(Entry::Listener(Box::new(Listener::new(
             listener.local,
             0,
             listener.options,
-        )));
+        ))));
         self.listeners.remove(&listener.local.port());
         // Every connection it still holds, half-open or unaccepted, is reset.
         let children: Vec<u32> = (0..self.slots.len() as u32)
