@@ -94,6 +94,9 @@ struct World {
     /// Buffer size of new sockets, each way.
     buffer: usize,
     next_port: u16,
+    /// Frames each side has sent (printed by `--cycles` with
+    /// `CYCLES_FRAMES` set, beside `benches/cycles.rs`'s counts).
+    frames_sent: [u64; 2],
 }
 
 impl World {
@@ -127,6 +130,7 @@ impl World {
             sockets: [SocketSet::new(vec![]), SocketSet::new(vec![])],
             buffer,
             next_port: 1024,
+            frames_sent: [0; 2],
         }
     }
 
@@ -146,6 +150,7 @@ impl World {
             let now = self.now();
             self.ifaces[side].poll(now, &mut self.ends[side], &mut self.sockets[side]);
             let frames: Vec<Vec<u8>> = self.ends[side].tx.drain(..).collect();
+            self.frames_sent[side] += frames.len() as u64;
             self.ends[1 - side].rx.extend(frames);
         }
     }
@@ -456,15 +461,17 @@ fn connection_loop(world: &mut World, concurrency: usize, mut go: impl FnMut(u64
 /// connections one at a time, on a manual clock; callgrind counts only
 /// inside [`measured`] (sockets and their buffers are made once, before).
 pub fn cycles(workload: &str, n: u64) -> Result<(), String> {
-    match workload {
+    let world = match workload {
         "rr" => {
             let mut world = World::new(64 * 1024);
             world.manual_micros = Some(0);
             let pairs = world.open(1, true);
             let mut latencies = Latencies::default();
+            let before = world.frames_sent;
             measured(|| {
                 std::hint::black_box(rr_loop(&mut world, &pairs, &mut latencies, |d| d < n));
             });
+            (world, before)
         }
         "connect" => {
             let mut world = World::new(4 * 1024);
@@ -472,16 +479,27 @@ pub fn cycles(workload: &str, n: u64) -> Result<(), String> {
             measured(|| {
                 std::hint::black_box(connection_loop(&mut world, 1, |done| done < n));
             });
+            (world, [0; 2])
         }
         "bulk" => {
             let mut world = World::new(256 * 1024);
             world.manual_micros = Some(0);
             let (client, server) = world.open(1, false)[0];
+            let before = world.frames_sent;
             measured(|| {
                 std::hint::black_box(bulk_loop(&mut world, client, server, n * 1448));
             });
+            (world, before)
         }
         other => return Err(format!("no smoltcp workload {other} (rr, connect, bulk)")),
+    };
+    if std::env::var_os("CYCLES_FRAMES").is_some() {
+        let (world, before) = world;
+        eprintln!(
+            "a tx {}; b tx {} (measured loop only)",
+            world.frames_sent[0] - before[0],
+            world.frames_sent[1] - before[1]
+        );
     }
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! epoll: an interest set in an intrusive red-black tree keyed by
 //! descriptor (as the kernel's `epitem`s), and an intrusive ready list.
 //! Sockets call back into every epoll watching them when their readiness
-//! may have changed ([`Epoll::notify`], as `ep_poll_callback`), so
-//! collecting events costs O(ready), not O(watched).
+//! may have changed ([`Epoll::wake`] through the [`Watch`] the socket
+//! keeps, as `ep_poll_callback` through the socket's wait queue entry), so
+//! collecting events costs O(ready), not O(watched). A wake-up only queues
+//! the item: the wait computes its readiness, once, when it reports it.
 //!
 //! Level-triggered items go back on the ready list after being reported
 //! (the next wait re-checks them); edge-triggered ones only come back on
@@ -72,6 +74,18 @@ impl<'a> KeyAdapter<'a> for TreeAdapter {
     type Key = Fd;
     fn get_key(&self, item: &'a Epitem) -> Fd {
         item.fd
+    }
+}
+
+/// A watched descriptor's item in one epoll, kept by the descriptor so
+/// a readiness change reaches the item without a search of the interest
+/// set ([`Epoll::wake`]).
+#[derive(Clone)]
+pub struct Watch(Rc<Epitem>);
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Watch").field(&self.0.fd).finish()
     }
 }
 
@@ -168,8 +182,28 @@ impl Epoll {
         Ok(())
     }
 
-    /// The callback a socket's readiness change makes: `fd` now has
-    /// `events`; it joins the ready list if they interest this epoll.
+    /// The handle of `fd`'s item, for the socket to keep and wake it by
+    /// (`None` if `fd` is not watched).
+    pub fn watch(&self, fd: Fd) -> Option<Watch> {
+        self.interest.find(&fd).clone_pointer().map(Watch)
+    }
+
+    /// The callback a socket's readiness change makes through its
+    /// [`Watch`] (from this epoll): the item joins the ready list unless it
+    /// is there already, disabled or removed. Its readiness is checked
+    /// when a wait collects it, so a change that does not interest this
+    /// epoll costs one check then, and nothing here.
+    pub fn wake(&mut self, watch: &Watch) {
+        let item = &watch.0;
+        if item.queued.get() || item.disabled.get() || item.removed.get() {
+            return;
+        }
+        item.queued.set(true);
+        self.ready.push_back(Rc::clone(item));
+    }
+
+    /// Readiness known for `fd` (at `epoll_ctl`): `fd` now has `events`;
+    /// it joins the ready list if they interest this epoll.
     pub fn notify(&mut self, fd: Fd, events: u32) {
         let cursor = self.interest.find(&fd);
         let Some(item) = cursor.get() else { return };
@@ -309,5 +343,49 @@ mod tests {
             EPOLLIN
         });
         assert_eq!((n, out[0].data, polled), (1, 4242, 1));
+    }
+
+    #[test]
+    fn a_wake_queues_once_and_the_wait_decides() {
+        let mut ep = Epoll::new();
+        ep.ctl(CtlOp::Add, 3, event(EPOLLIN | EPOLLET, 3), 0)
+            .unwrap();
+        let watch = ep.watch(3).expect("watched");
+        assert!(ep.watch(4).is_none());
+        ep.wake(&watch);
+        ep.wake(&watch);
+        let mut out = [EpollEvent::default(); 4];
+        let mut polled = 0;
+        let n = ep.collect(&mut out, |_| {
+            polled += 1;
+            EPOLLOUT
+        });
+        assert_eq!(
+            (n, polled),
+            (0, 1),
+            "queued once, dropped: no interest in OUT"
+        );
+        ep.wake(&watch);
+        assert_eq!(ep.collect(&mut out, |_| EPOLLIN | EPOLLOUT), 1);
+        assert_eq!(out[0], event(EPOLLIN, 3));
+        ep.ctl(CtlOp::Del, 3, event(0, 0), 0).unwrap();
+        ep.wake(&watch);
+        assert!(!ep.has_ready(), "a removed item is not queued");
+    }
+
+    #[test]
+    fn a_fired_oneshot_ignores_wakes_until_mod() {
+        let mut ep = Epoll::new();
+        ep.ctl(CtlOp::Add, 5, event(EPOLLIN | EPOLLONESHOT, 5), EPOLLIN)
+            .unwrap();
+        let watch = ep.watch(5).expect("watched");
+        let mut out = [EpollEvent::default(); 4];
+        assert_eq!(ep.collect(&mut out, |_| EPOLLIN), 1);
+        ep.wake(&watch);
+        assert!(!ep.has_ready(), "disabled");
+        ep.ctl(CtlOp::Mod, 5, event(EPOLLIN | EPOLLONESHOT, 5), 0)
+            .unwrap();
+        ep.wake(&watch);
+        assert_eq!(ep.collect(&mut out, |_| EPOLLIN), 1, "re-armed by MOD");
     }
 }

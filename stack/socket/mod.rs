@@ -61,8 +61,7 @@ pub use options::{SockOpt, SockOptName};
 pub use tcp_info::TcpInfo;
 
 use crate::addr::{canonical, LocalAddrs};
-use crate::epoll::{CtlOp, Epoll, EpollEvent};
-use crate::hash::FastMap;
+use crate::epoll::{CtlOp, Epoll, EpollEvent, Watch};
 use crate::iface::Sockets;
 use crate::tcp::{Keepalive, State, TcpHandle, TcpOptions};
 use crate::time::{Duration, Instant};
@@ -146,13 +145,15 @@ struct TcpSock {
 enum Kind {
     Tcp(TcpSock),
     Udp(UdpHandle),
-    Epoll(Box<Epoll>),
+    /// `None` only while a wait collects from it (it is lifted out, so
+    /// the table can be asked for the readiness of what it watches).
+    Epoll(Option<Box<Epoll>>),
 }
 
 struct Slot {
     kind: Kind,
-    /// The epoll descriptors watching this one.
-    watchers: Vec<Fd>,
+    /// The epoll descriptors watching this one, with its item in each.
+    watchers: Vec<(Fd, Watch)>,
     blocking: Blocking,
 }
 
@@ -194,12 +195,9 @@ pub const MAX_FDS: usize = 1 << 20;
 pub struct FdTable {
     slots: Vec<Option<Slot>>,
     free: BinaryHeap<Reverse<Fd>>,
-    tcp_fds: FastMap<TcpHandle, Fd>,
-    udp_fds: FastMap<UdpHandle, Fd>,
-    tcp_wakeups: Vec<TcpHandle>,
-    udp_wakeups: Vec<UdpHandle>,
-    /// Reused list of descriptors to wake.
-    wake_fds: Vec<Fd>,
+    /// Reused list of descriptors to wake (the transport tables report
+    /// watched sockets by their descriptor).
+    wake_fds: Vec<u32>,
     /// Most descriptors open at once: past it, EMFILE.
     max_fds: usize,
 }
@@ -222,10 +220,6 @@ impl FdTable {
         FdTable {
             slots: Vec::new(),
             free: BinaryHeap::new(),
-            tcp_fds: FastMap::default(),
-            udp_fds: FastMap::default(),
-            tcp_wakeups: Vec::new(),
-            udp_wakeups: Vec::new(),
             wake_fds: Vec::new(),
             max_fds,
         }
@@ -311,9 +305,7 @@ impl FdTable {
             }
             SockType::Dgram => {
                 let handle = net.sockets.udp.open();
-                let fd = self.insert(Kind::Udp(handle))?;
-                self.udp_fds.insert(handle, fd);
-                Ok(fd)
+                self.insert(Kind::Udp(handle))
             }
         }
     }
@@ -360,7 +352,6 @@ impl FdTable {
                 .tcp
                 .listen(local, backlog, sock.options, net.addrs, sock.v6_only)?;
         sock.conn = TcpConn::Listening(handle);
-        self.tcp_fds.insert(handle, fd);
         self.rewatch(net, fd);
         Ok(())
     }
@@ -405,7 +396,6 @@ impl FdTable {
             shut_rd: false,
             connect_reported: true,
         }))?;
-        self.tcp_fds.insert(handle, new);
         Ok((new, peer))
     }
 
@@ -470,7 +460,6 @@ impl FdTable {
             .tcp
             .connect(net.now, addr, port, sock.options, own)?;
         sock.conn = TcpConn::Connected(handle);
-        self.tcp_fds.insert(handle, fd);
         self.rewatch(net, fd);
         Err(Errno::EINPROGRESS)
     }
@@ -628,7 +617,7 @@ impl FdTable {
         if matches!(how, Shutdown::Write | Shutdown::Both) {
             net.sockets.tcp.shutdown(net.now, handle)?;
         }
-        self.wake_fd(net, fd);
+        self.wake_fd(fd);
         Ok(())
     }
 
@@ -643,12 +632,8 @@ impl FdTable {
             None => return Err(Errno::EBADF),
         };
         self.free.push(Reverse(fd));
-        for epfd in watchers {
-            if let Ok(Slot {
-                kind: Kind::Epoll(ep),
-                ..
-            }) = self.slot(epfd)
-            {
+        for (epfd, _) in watchers {
+            if let Ok(ep) = self.epoll(epfd) {
                 let _ = ep.ctl(CtlOp::Del, fd, EpollEvent::default(), 0);
             }
         }
@@ -656,7 +641,6 @@ impl FdTable {
             Kind::Tcp(sock) => match sock.conn {
                 TcpConn::Fresh => {}
                 TcpConn::Listening(handle) | TcpConn::Connected(handle) => {
-                    self.tcp_fds.remove(&handle);
                     if sock.linger_zero {
                         net.sockets.tcp.abort(net.now, handle)?;
                     } else {
@@ -665,13 +649,12 @@ impl FdTable {
                 }
             },
             Kind::Udp(handle) => {
-                self.udp_fds.remove(&handle);
                 net.sockets.udp.close(handle)?;
             }
             Kind::Epoll(ep) => {
-                for watched in ep.watched_fds() {
+                for watched in ep.iter().flat_map(|ep| ep.watched_fds()) {
                     if let Ok(slot) = self.slot(watched) {
-                        slot.watchers.retain(|&w| w != fd);
+                        slot.watchers.retain(|&(w, _)| w != fd);
                         if slot.watchers.is_empty() {
                             self.set_watched(net, watched, false);
                         }
@@ -714,7 +697,15 @@ impl FdTable {
 
     /// `epoll_create`.
     pub fn epoll_create(&mut self) -> Result<Fd, Errno> {
-        self.insert(Kind::Epoll(Box::default()))
+        self.insert(Kind::Epoll(Some(Box::default())))
+    }
+
+    /// The epoll `epfd` is (EINVAL if it is another kind of descriptor).
+    fn epoll(&mut self, epfd: Fd) -> Result<&mut Epoll, Errno> {
+        match &mut self.slot(epfd)?.kind {
+            Kind::Epoll(Some(ep)) => Ok(ep),
+            _ => Err(Errno::EINVAL),
+        }
     }
 
     /// `epoll_ctl`.
@@ -726,10 +717,7 @@ impl FdTable {
         fd: Fd,
         event: EpollEvent,
     ) -> Result<(), Errno> {
-        match self.slot(epfd)?.kind {
-            Kind::Epoll(_) => {}
-            _ => return Err(Errno::EINVAL),
-        }
+        self.epoll(epfd)?;
         match self.slot(fd)?.kind {
             // Nesting epolls is not supported (Linux allows it).
             Kind::Epoll(_) => return Err(Errno::EINVAL),
@@ -737,15 +725,14 @@ impl FdTable {
             _ => {}
         }
         let current = self.readiness(net, fd);
-        let Kind::Epoll(ep) = &mut self.slot(epfd)?.kind else {
-            unreachable!("checked above");
-        };
+        let ep = self.epoll(epfd)?;
         ep.ctl(op, fd, event, current)?;
+        let watch = ep.watch(fd);
         let slot = self.slot(fd)?;
-        match op {
-            CtlOp::Add => slot.watchers.push(epfd),
-            CtlOp::Del => slot.watchers.retain(|&w| w != epfd),
-            CtlOp::Mod => {}
+        match (op, watch) {
+            (CtlOp::Add, Some(watch)) => slot.watchers.push((epfd, watch)),
+            (CtlOp::Del, _) => slot.watchers.retain(|&(w, _)| w != epfd),
+            _ => {}
         }
         let watched = !slot.watchers.is_empty();
         self.set_watched(net, fd, watched);
@@ -760,30 +747,31 @@ impl FdTable {
         epfd: Fd,
         out: &mut [EpollEvent],
     ) -> Result<usize, Errno> {
-        match self.slot(epfd)?.kind {
-            Kind::Epoll(_) => {}
-            _ => return Err(Errno::EINVAL),
-        }
         if out.is_empty() {
+            self.epoll(epfd)?;
             return Err(Errno::EINVAL);
         }
         self.dispatch_wakeups(net);
+        let boxed = match &mut self.slot(epfd)?.kind {
+            Kind::Epoll(boxed @ Some(_)) => boxed,
+            _ => return Err(Errno::EINVAL),
+        };
         // Most waits of a busy loop find nothing: answer those without
         // lifting the epoll out of the table.
-        match &self.slots[epfd as usize] {
-            Some(Slot {
-                kind: Kind::Epoll(ep),
-                ..
-            }) if !ep.has_ready() => return Ok(0),
-            _ => {}
+        if !boxed.as_ref().is_some_and(|ep| ep.has_ready()) {
+            return Ok(0);
         }
-        // Lift the epoll out of the table so it can poll the other slots.
-        let mut slot = self.slots[epfd as usize].take().expect("checked above");
-        let Kind::Epoll(ep) = &mut slot.kind else {
-            unreachable!("checked above");
-        };
+        // Lift the epoll out (a pointer's move) so it can ask the table
+        // for the readiness of what it watches.
+        let mut ep = boxed.take().expect("matched above");
         let n = ep.collect(out, |fd| self.readiness(net, fd));
-        self.slots[epfd as usize] = Some(slot);
+        if let Ok(Slot {
+            kind: Kind::Epoll(boxed),
+            ..
+        }) = self.slot(epfd)
+        {
+            *boxed = Some(ep);
+        }
         Ok(n)
     }
 
@@ -793,41 +781,27 @@ impl FdTable {
         if !net.sockets.tcp.has_wakeups() && !net.sockets.udp.has_wakeups() {
             return;
         }
-        let mut tcp = std::mem::take(&mut self.tcp_wakeups);
-        let mut udp = std::mem::take(&mut self.udp_wakeups);
         let mut fds = std::mem::take(&mut self.wake_fds);
-        if net.sockets.tcp.has_wakeups() {
-            net.sockets.tcp.take_wakeups(&mut tcp);
-            fds.extend(tcp.drain(..).filter_map(|h| self.tcp_fds.get(&h).copied()));
-        }
-        if net.sockets.udp.has_wakeups() {
-            net.sockets.udp.take_wakeups(&mut udp);
-            fds.extend(udp.drain(..).filter_map(|h| self.udp_fds.get(&h).copied()));
-        }
+        net.sockets.tcp.take_wakeups(&mut fds);
+        net.sockets.udp.take_wakeups(&mut fds);
         for &fd in &fds {
-            self.wake_fd(net, fd);
+            self.wake_fd(fd as Fd);
         }
         fds.clear();
-        self.tcp_wakeups = tcp;
-        self.udp_wakeups = udp;
         self.wake_fds = fds;
     }
 
-    /// Tells every epoll watching `fd` its readiness now.
-    fn wake_fd(&mut self, net: &mut Net<'_>, fd: Fd) {
+    /// Wakes `fd`'s item in every epoll watching it (each wait re-checks
+    /// the readiness of what it collects).
+    fn wake_fd(&mut self, fd: Fd) {
         let Ok(slot) = self.slot(fd) else { return };
         if slot.watchers.is_empty() {
             return;
         }
         let watchers = std::mem::take(&mut slot.watchers);
-        let events = self.readiness(net, fd);
-        for &epfd in &watchers {
-            if let Ok(Slot {
-                kind: Kind::Epoll(ep),
-                ..
-            }) = self.slot(epfd)
-            {
-                ep.notify(fd, events);
+        for (epfd, watch) in &watchers {
+            if let Ok(ep) = self.epoll(*epfd) {
+                ep.wake(watch);
             }
         }
         if let Ok(slot) = self.slot(fd) {
@@ -841,7 +815,7 @@ impl FdTable {
         let watched = self.slot(fd).is_ok_and(|s| !s.watchers.is_empty());
         if watched {
             self.set_watched(net, fd, true);
-            self.wake_fd(net, fd);
+            self.wake_fd(fd);
         }
     }
 
@@ -852,10 +826,16 @@ impl FdTable {
                 conn: TcpConn::Listening(h) | TcpConn::Connected(h),
                 ..
             }) => {
-                let _ = net.sockets.tcp.set_watched(*h, watched);
+                let _ = net
+                    .sockets
+                    .tcp
+                    .set_watched(*h, watched.then_some(fd as u32));
             }
             Kind::Udp(h) => {
-                let _ = net.sockets.udp.set_watched(*h, watched);
+                let _ = net
+                    .sockets
+                    .udp
+                    .set_watched(*h, watched.then_some(fd as u32));
             }
             _ => {}
         }

@@ -12,7 +12,7 @@ impl FdTable {
         let Ok(slot) = self.slot(fd) else { return 0 };
         match &slot.kind {
             Kind::Epoll(ep) => {
-                if ep.has_ready() {
+                if ep.as_ref().is_some_and(|ep| ep.has_ready()) {
                     EPOLLIN
                 } else {
                     0

@@ -119,6 +119,30 @@ fn level_triggered_reports_again_while_data_remains() {
 }
 
 #[test]
+fn a_closed_connection_never_wakes_the_descriptor_reusing_its_number() {
+    let mut w = World::new();
+    let (client, server, _) = w.connected();
+    let ep = w.b.epoll_create().unwrap();
+    watch(&mut w.b, ep, server, EPOLLIN | EPOLLET);
+    w.b.close(server).unwrap();
+    let reused = w.b.socket(SockType::Stream).unwrap();
+    assert_eq!(reused, server, "the lowest free number");
+    watch(&mut w.b, ep, reused, EPOLLIN | EPOLLOUT | EPOLLET);
+    assert_eq!(
+        ready(&mut w.b, ep),
+        vec![(EPOLLOUT | EPOLLHUP, reused as u64)],
+        "a fresh socket, reported once"
+    );
+    // The orphan goes on (the client's ACK of its FIN, then the client's
+    // FIN): none of it is the new socket's.
+    w.pump();
+    assert_eq!(ready(&mut w.b, ep), vec![]);
+    w.a.close(client).unwrap();
+    w.pump();
+    assert_eq!(ready(&mut w.b, ep), vec![]);
+}
+
+#[test]
 fn edge_triggered_reports_once_per_arrival() {
     let mut w = World::new();
     let (client, server, _) = w.connected();

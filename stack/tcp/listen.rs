@@ -24,8 +24,9 @@ pub struct Listener {
     pub accept_queue: VecDeque<u32>,
     /// Options accepted connections start with.
     pub options: TcpOptions,
-    /// An epoll watches it: new connections to accept are reported.
-    pub watched: bool,
+    /// When an epoll watches it, the token new connections to accept are
+    /// reported with.
+    pub watcher: Option<u32>,
     /// Already in the table's list of readiness changes.
     pub wake_queued: bool,
 }
@@ -40,7 +41,7 @@ impl Listener {
             syn_queue: 0,
             accept_queue: VecDeque::new(),
             options,
-            watched: false,
+            watcher: None,
             wake_queued: false,
         }
     }

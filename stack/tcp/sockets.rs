@@ -691,23 +691,25 @@ impl TcpSockets {
             .get_mut(index as usize)
             .and_then(|s| s.entry.as_mut())
         {
-            Some(Entry::Conn(tcb)) => (&mut tcb.watched, &mut tcb.wake_queued),
-            Some(Entry::Listener(l)) => (&mut l.watched, &mut l.wake_queued),
+            Some(Entry::Conn(tcb)) => (tcb.watcher, &mut tcb.wake_queued),
+            Some(Entry::Listener(l)) => (l.watcher, &mut l.wake_queued),
             None => return,
         };
-        if *flags.0 && !*flags.1 {
+        if flags.0.is_some() && !*flags.1 {
             *flags.1 = true;
             self.wakeups.push(index);
         }
     }
 
-    /// Marks a socket as watched by an epoll (or not): only watched sockets
-    /// report readiness changes through [`take_wakeups`](Self::take_wakeups).
-    pub fn set_watched(&mut self, handle: TcpHandle, watched: bool) -> Result<(), TcpError> {
+    /// Marks a socket as watched by an epoll, its readiness changes
+    /// reported through [`take_wakeups`](Self::take_wakeups) as `watcher`
+    /// (the caller's token: the fd table gives the descriptor), or as not
+    /// watched (`None`): only watched sockets report.
+    pub fn set_watched(&mut self, handle: TcpHandle, watcher: Option<u32>) -> Result<(), TcpError> {
         self.check(handle)?;
         match self.slots[handle.index as usize].entry.as_mut() {
-            Some(Entry::Conn(tcb)) => tcb.watched = watched,
-            Some(Entry::Listener(l)) => l.watched = watched,
+            Some(Entry::Conn(tcb)) => tcb.watcher = watcher,
+            Some(Entry::Listener(l)) => l.watcher = watcher,
             None => {}
         }
         Ok(())
@@ -721,21 +723,18 @@ impl TcpSockets {
         !self.wakeups.is_empty()
     }
 
-    /// Appends every watched socket whose readiness may have changed since
-    /// the last call (each once) to `out`.
-    pub fn take_wakeups(&mut self, out: &mut Vec<TcpHandle>) {
+    /// Appends the watcher token (see [`set_watched`](Self::set_watched))
+    /// of every watched socket whose readiness may have changed since the
+    /// last call (each once) to `out`.
+    pub fn take_wakeups(&mut self, out: &mut Vec<u32>) {
         for index in self.wakeups.drain(..) {
-            let slot = &mut self.slots[index as usize];
-            let queued = match slot.entry.as_mut() {
-                Some(Entry::Conn(tcb)) => std::mem::take(&mut tcb.wake_queued),
-                Some(Entry::Listener(l)) => std::mem::take(&mut l.wake_queued),
-                None => false,
+            let (queued, watcher) = match self.slots[index as usize].entry.as_mut() {
+                Some(Entry::Conn(tcb)) => (std::mem::take(&mut tcb.wake_queued), tcb.watcher),
+                Some(Entry::Listener(l)) => (std::mem::take(&mut l.wake_queued), l.watcher),
+                None => (false, None),
             };
-            if queued {
-                out.push(TcpHandle {
-                    index,
-                    generation: slot.generation,
-                });
+            if let (true, Some(token)) = (queued, watcher) {
+                out.push(token);
             }
         }
     }
@@ -1285,6 +1284,9 @@ impl TcpSockets {
         }
         let tcb = self.tcb(handle.index).expect("checked");
         tcb.owner = Owner::Orphan;
+        // Nobody watches an orphan, and the token its watcher gave (a
+        // descriptor number) may go to the next socket.
+        tcb.watcher = None;
         Ok(Some(tcb))
     }
 

@@ -355,8 +355,9 @@ pub struct Tcb {
     /// Bytes the receive ring may grow by under the table's buffer-memory
     /// cap (set by the table before each segment).
     pub rx_memory_budget: usize,
-    /// An epoll watches it: readiness changes are reported.
-    pub watched: bool,
+    /// When an epoll watches it, the token its readiness changes are
+    /// reported with ([`TcpSockets::take_wakeups`](super::TcpSockets::take_wakeups)).
+    pub watcher: Option<u32>,
     /// Already in the table's list of readiness changes.
     pub wake_queued: bool,
 }
@@ -458,7 +459,7 @@ impl Tcb {
             dirty: false,
             reserved_bytes: 0,
             rx_memory_budget: usize::MAX,
-            watched: false,
+            watcher: None,
             wake_queued: false,
         }
     }

@@ -67,8 +67,9 @@ pub struct UdpSocket {
     /// An asynchronous error (from ICMP) reported by the next call, as Linux does.
     pending_error: Option<UdpError>,
     dont_fragment: bool,
-    /// An epoll watches it: readiness changes are reported.
-    watched: bool,
+    /// When an epoll watches it, the token its readiness changes are
+    /// reported with.
+    watcher: Option<u32>,
     /// Already in the list of readiness changes.
     wake_queued: bool,
 }
@@ -157,7 +158,7 @@ impl UdpSockets {
             tx: DatagramQueue::new(b.tx_bytes, b.tx_datagrams),
             pending_error: None,
             dont_fragment: false,
-            watched: false,
+            watcher: None,
             wake_queued: false,
         });
         UdpHandle { index, generation }
@@ -416,16 +417,18 @@ impl UdpSockets {
     }
 
     fn queue_wake(socket: &mut UdpSocket, wakeups: &mut Vec<UdpHandle>, handle: UdpHandle) {
-        if socket.watched && !socket.wake_queued {
+        if socket.watcher.is_some() && !socket.wake_queued {
             socket.wake_queued = true;
             wakeups.push(handle);
         }
     }
 
-    /// Marks a socket as watched by an epoll (or not): only watched sockets
-    /// report readiness changes through [`take_wakeups`](Self::take_wakeups).
-    pub fn set_watched(&mut self, handle: UdpHandle, watched: bool) -> Result<(), UdpError> {
-        self.socket(handle)?.watched = watched;
+    /// Marks a socket as watched by an epoll, its readiness changes
+    /// reported through [`take_wakeups`](Self::take_wakeups) as `watcher`
+    /// (the caller's token), or as not watched (`None`): only watched
+    /// sockets report.
+    pub fn set_watched(&mut self, handle: UdpHandle, watcher: Option<u32>) -> Result<(), UdpError> {
+        self.socket(handle)?.watcher = watcher;
         Ok(())
     }
 
@@ -436,14 +439,17 @@ impl UdpSockets {
         !self.wakeups.is_empty()
     }
 
-    /// Appends every watched socket whose readiness may have changed since
-    /// the last call (each once) to `out`.
-    pub fn take_wakeups(&mut self, out: &mut Vec<UdpHandle>) {
+    /// Appends the watcher token (see [`set_watched`](Self::set_watched))
+    /// of every watched socket whose readiness may have changed since the
+    /// last call (each once) to `out`.
+    pub fn take_wakeups(&mut self, out: &mut Vec<u32>) {
         let mut wakeups = std::mem::take(&mut self.wakeups);
         for handle in wakeups.drain(..) {
             if let Ok(socket) = self.socket(handle) {
-                if std::mem::take(&mut socket.wake_queued) {
-                    out.push(handle);
+                if let (true, Some(token)) =
+                    (std::mem::take(&mut socket.wake_queued), socket.watcher)
+                {
+                    out.push(token);
                 }
             }
         }
