@@ -9,7 +9,9 @@
 #
 #   setup/bench-pktgen.sh [SECONDS_PER_RUN] [RUNS]     (default 10 s, 3 runs)
 #
-# No traffic leaves the process: net_null discards every frame.
+# No traffic leaves the process: net_null discards every frame. Every
+# DPDK process still runs inside a network namespace made for the run
+# (setup/netns.sh) and removed at exit, as every vdev user does here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
@@ -21,6 +23,9 @@ command -v dpdk-testpmd >/dev/null || {
 }
 setup/hugepages.sh 512 >/dev/null
 cargo build --release --quiet --bin dpstack-pktgen
+ns=$(setup/netns.sh create pktgen)
+source_pcap=$(mktemp --suffix=.pcap)
+trap 'rm -f "$source_pcap"; setup/netns.sh delete "$ns"' EXIT
 
 testpmd_mpps() {
     # $1 forwarding cores. One: main lcore on CPU 0, forwarding on CPU 1.
@@ -32,7 +37,7 @@ testpmd_mpps() {
     else
         cores=(--lcores '0@0,1@0,2@1')
     fi
-    log=$(timeout -s INT "$((secs + 2))" dpdk-testpmd "${cores[@]}" --no-pci --in-memory --vdev=net_null0 -- \
+    log=$(timeout -s INT "$((secs + 2))" ip netns exec "$ns" dpdk-testpmd "${cores[@]}" --no-pci --in-memory --vdev=net_null0 -- \
         --forward-mode=txonly --txpkts=64 --auto-start --nb-cores="$1" --rxq="$1" --txq="$1" \
         --stats-period="$secs" 2>&1 || true)
     # The last periodic line holds the average rate of the last period.
@@ -43,7 +48,7 @@ pktgen_mpps() {
     # $1 lcores, one worker and queue each.
     local cores=1
     [ "$1" = 2 ] && cores=0,1
-    target/release/dpstack-pktgen --eal "-l $cores --no-pci --in-memory --vdev=net_null0" --tx-only \
+    ip netns exec "$ns" target/release/dpstack-pktgen --eal "-l $cores --no-pci --in-memory --vdev=net_null0" --tx-only \
         --dst-mac 02:00:00:00:00:02 --src-ip 10.0.0.1 --dst-ip 10.0.1.1 --src-port 1000-1999 \
         --size 64 --duration "$secs" --json 2>/dev/null | tail -n 1 |
         python3 -c 'import json, sys; print("%.3f" % (json.load(sys.stdin)["tx_pps"] / 1e6))'
@@ -60,8 +65,6 @@ median() {
 # and latency). A real sender over net_memif is no yardstick here: memif
 # between two processes on this 2-vCPU guest runs at about 7 or about 20
 # Mpps from one run to the next, whoever receives.
-source_pcap=$(mktemp --suffix=.pcap)
-trap 'rm -f "$source_pcap"' EXIT
 target/release/dpstack-pktgen --backend pcap --pcap-out "$source_pcap" --dst-mac 02:00:00:00:00:02 \
     --src-mac 02:00:00:00:00:01 --src-ip 10.0.0.1 --dst-ip 10.0.1.1 --src-port 1000-1999 \
     --size 64 --count 4096 --rx-wait-ms 0 >/dev/null
@@ -69,7 +72,7 @@ rx_vdev="net_pcap0,rx_pcap=$source_pcap,infinite_rx=1"
 
 testpmd_rx_mpps() {
     local log
-    log=$(timeout -s INT "$((secs + 3))" dpdk-testpmd --lcores '0@1,1@1' --no-pci --in-memory \
+    log=$(timeout -s INT "$((secs + 3))" ip netns exec "$ns" dpdk-testpmd --lcores '0@1,1@1' --no-pci --in-memory \
         --vdev="$rx_vdev" -- --forward-mode=rxonly --auto-start --nb-cores=1 \
         --stats-period=1 2>&1 || true)
     # One line a second: the mean of seconds 2 to SECONDS+2, the window
@@ -80,7 +83,7 @@ testpmd_rx_mpps() {
 
 pktgen_rx_mpps() {
     # $@: more flags (--latency).
-    target/release/dpstack-pktgen --eal "-l 1 --no-pci --in-memory --vdev=$rx_vdev" --rx-only \
+    ip netns exec "$ns" target/release/dpstack-pktgen --eal "-l 1 --no-pci --in-memory --vdev=$rx_vdev" --rx-only \
         --warmup 2 --duration "$secs" "$@" --json 2>/dev/null | tail -n 1 |
         python3 -c 'import json, sys; print("%.3f" % (json.load(sys.stdin)["rx_pps"] / 1e6))'
 }

@@ -197,11 +197,12 @@ def main():
         # The TAP (and its address) went with pktgen: wrk, inside the
         # namespace with nginx, reaches it on the namespace's loopback.
         record("nginx", "wrk", wrk("http://127.0.0.1:8080/file"))
-        # dpstack-httpd: pktgen over memif, then wrk through net_tap.
-        httpd = start_httpd([], eal(f"net_memif0,role=server,socket={socket}", 0)
+        # dpstack-httpd: pktgen over memif (both in the namespace, as every
+        # vdev user), then wrk through net_tap.
+        httpd = start_httpd(in_ns(), eal(f"net_memif0,role=server,socket={socket}", 0)
                             + ["--ip", "10.83.0.2/24"])
         record("httpd", "pktgen", pktgen(
-            [], eal(f"net_memif0,role=client,socket={socket}", 1) + ["--ip", "10.83.0.1/24"],
+            in_ns(), eal(f"net_memif0,role=client,socket={socket}", 1) + ["--ip", "10.83.0.1/24"],
             "http://10.83.0.2/bytes/100"))
         stop(httpd)
         httpd = start_httpd(in_ns(), eal("net_tap0,iface=dpsbs1", 0) + ["--ip", "10.82.0.2/24"])

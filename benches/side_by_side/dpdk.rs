@@ -5,10 +5,11 @@
 //! are ready to their exit, read from /proc.
 
 use crate::measure::{process_cpu, process_rss, Sample};
+use crate::netns::Netns;
 use crate::Contender;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// The contender.
@@ -45,9 +46,12 @@ impl DpdkMemif {
     }
 }
 
-/// Starts `binary` with `args` on a `net_memif` port in `role`, on `lcores`.
+/// Starts `binary` with `args` on a `net_memif` port in `role`, on
+/// `lcores`, inside the namespace `ns` (both ends of a memif pair run in
+/// the same one; `ip netns exec` execs, so the child's PID is the app's).
 pub fn spawn(
-    binary: &PathBuf,
+    ns: &Netns,
+    binary: &Path,
     role: &str,
     lcores: &str,
     socket: &str,
@@ -57,12 +61,21 @@ pub fn spawn(
         "-l {lcores} --no-pci {} --vdev=net_memif0,role={role},socket={socket}",
         eal_memory(&format!("dpsbench{role}{}", std::process::id()))
     );
-    Command::new(binary)
+    ns.command(binary.to_str()?)
         .args(args)
         .args(["--backend", "dpdk", "--eal", &eal])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .ok()
+}
+
+/// A namespace for one run's pair of processes (the brief's rule: every
+/// DPDK vdev runs inside one the benchmark makes and removes); `None`,
+/// with the reason printed, sits the contender out.
+pub fn made_namespace() -> Option<Netns> {
+    Netns::try_create("sbsmemif")
+        .map_err(|error| eprintln!("  no network namespace for the memif pair: {error}"))
         .ok()
 }
 
@@ -171,10 +184,12 @@ impl DpdkMemif {
     /// lcore 1 for `duration`, measuring `measure`.
     fn against_echo(&self, mode: &[&str], duration: Duration, measure: Measure) -> Option<EchoRun> {
         let (perf, echo) = (self.perf.as_ref()?, self.echo.as_ref()?);
+        let ns = made_namespace()?;
         let socket = format!("/tmp/dps-bench-memif-rr-{}.sock", std::process::id());
         let _ = std::fs::remove_file(&socket);
         let ports = format!("{ECHO_PORT}-{}", ECHO_PORT + ECHO_PORTS - 1);
         let mut server = spawn(
+            &ns,
             echo,
             "server",
             &self.lcores.0,
@@ -203,7 +218,7 @@ impl DpdkMemif {
             "--json",
         ]);
         let result = wait_ready(&mut server, Duration::from_secs(30))
-            .and_then(|_| spawn(perf, "client", &self.lcores.1, &socket, &args))
+            .and_then(|_| spawn(&ns, perf, "client", &self.lcores.1, &socket, &args))
             .and_then(|mut client| {
                 let lines = wait_ready(&mut client, Duration::from_secs(30))?;
                 let rss = |child: &Child| process_rss(child.id());
@@ -263,9 +278,11 @@ impl Contender for DpdkMemif {
 
     fn bulk(&mut self, bytes: u64) -> Option<Sample> {
         let perf = self.perf.as_ref()?;
+        let ns = made_namespace()?;
         let socket = format!("/tmp/dps-bench-memif-{}.sock", std::process::id());
         let _ = std::fs::remove_file(&socket);
         let mut server = spawn(
+            &ns,
             perf,
             "server",
             &self.lcores.0,
@@ -282,6 +299,7 @@ impl Contender for DpdkMemif {
         let _server_lines = wait_ready(&mut server, Duration::from_secs(30))?;
         let bytes_text = bytes.to_string();
         let mut client = spawn(
+            &ns,
             perf,
             "client",
             &self.lcores.1,

@@ -8,7 +8,7 @@
 //! system, from /proc; the poll-mode server spins, so its CPU is its wall
 //! time); the client's CPU is printed beside it.
 
-use crate::dpdk::{finish, spawn, wait_for, wait_ready};
+use crate::dpdk::{finish, made_namespace, spawn, wait_for, wait_ready};
 use crate::measure::{process_cpu, Sample};
 use std::io::Read;
 use std::path::PathBuf;
@@ -46,9 +46,10 @@ fn release(name: &str) -> Option<PathBuf> {
 /// for `duration` of requests.
 pub fn dpstack(load: Load, duration: Duration) -> Option<Sample> {
     let (kv, perf) = (release("dpstack-kv")?, release("dpstack-perf")?);
+    let ns = made_namespace()?;
     let socket = format!("/tmp/dps-bench-memif-kv-{}.sock", std::process::id());
     let _ = std::fs::remove_file(&socket);
-    let mut server = spawn(&kv, "server", "0", &socket, &["--ip", "10.64.0.2/24"])?;
+    let mut server = spawn(&ns, &kv, "server", "0", &socket, &["--ip", "10.64.0.2/24"])?;
     let (pipeline, connections) = (load.pipeline.to_string(), load.connections.to_string());
     let (seconds, keys) = (duration.as_secs_f64().to_string(), KEYS.to_string());
     let value_size = VALUE_SIZE.to_string();
@@ -73,7 +74,7 @@ pub fn dpstack(load: Load, duration: Duration) -> Option<Sample> {
         "--json",
     ];
     let result = wait_ready(&mut server, Duration::from_secs(30))
-        .and_then(|_| spawn(&perf, "client", "1", &socket, &args))
+        .and_then(|_| spawn(&ns, &perf, "client", "1", &socket, &args))
         .and_then(|mut client| {
             let lines = wait_ready(&mut client, Duration::from_secs(30))?;
             // Connecting and filling the key space come first.

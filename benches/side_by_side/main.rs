@@ -19,6 +19,10 @@ mod dpstack_pipe;
 mod kv;
 mod linux;
 mod measure;
+// Only creation, `command` and the drop are used here.
+#[allow(dead_code)]
+#[path = "../../tests/common/netns.rs"]
+mod netns;
 mod report;
 mod scaling;
 mod smol;
