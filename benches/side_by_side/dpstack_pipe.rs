@@ -10,7 +10,6 @@ use dpstack::runtime::{pipe_stacks, Stack, StackConfig};
 use dpstack::socket::{Errno, Fd, SockOpt, SockType};
 use dpstack::tcp::TcpConfig;
 use dpstack::time::MonotonicClock;
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
@@ -362,9 +361,9 @@ pub fn connection_rate<D: Device>(
     let message = [0x42u8; MESSAGE];
     let mut buf = vec![0u8; 4096];
     // Client side: fd -> bytes of the reply read (None: connecting).
-    let mut clients: HashMap<Fd, Option<usize>> = HashMap::new();
-    let mut servers: HashMap<Fd, usize> = HashMap::new();
-    let connect = |a: &mut Host<D>, clients: &mut HashMap<Fd, Option<usize>>| {
+    let mut clients: FdMap<Option<usize>> = FdMap::default();
+    let mut servers: FdMap<usize> = FdMap::default();
+    let connect = |a: &mut Host<D>, clients: &mut FdMap<Option<usize>>| {
         let fd = a.socket(SockType::Stream).unwrap();
         a.setsockopt(fd, SockOpt::NoDelay(true)).unwrap();
         assert_eq!(
@@ -441,4 +440,36 @@ pub fn connection_rate<D: Device>(
         }
     }
     clock.finish(completed as f64)
+}
+
+/// Per-descriptor state of the connection loop, indexed by descriptor
+/// (small, dense numbers) as an epoll application keeps it: the harness's
+/// own bookkeeping should cost about what smoltcp's `Vec` indexed by
+/// socket costs its loop.
+struct FdMap<T> {
+    slots: Vec<Option<T>>,
+}
+
+impl<T> Default for FdMap<T> {
+    fn default() -> Self {
+        FdMap { slots: Vec::new() }
+    }
+}
+
+impl<T> FdMap<T> {
+    fn insert(&mut self, fd: Fd, value: T) {
+        let i = fd as usize;
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        self.slots[i] = Some(value);
+    }
+
+    fn get_mut(&mut self, fd: &Fd) -> Option<&mut T> {
+        self.slots.get_mut(*fd as usize)?.as_mut()
+    }
+
+    fn remove(&mut self, fd: &Fd) -> Option<T> {
+        self.slots.get_mut(*fd as usize)?.take()
+    }
 }
