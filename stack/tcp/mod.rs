@@ -24,6 +24,7 @@ pub mod isn;
 pub mod listen;
 pub mod listing;
 pub mod output;
+pub mod pair_map;
 pub mod rack;
 pub mod recovery;
 pub mod rtt;

@@ -8,12 +8,13 @@ use super::emit::{OptionsOut, Payload, SegmentOut};
 use super::error::TcpError;
 use super::isn::IsnGenerator;
 use super::listen::Listener;
+use super::pair_map::{FourTuple, PairMap};
 use super::segment::{flags, Segment};
 use super::seq::SeqNumber;
 use super::state::State;
 use super::syncookie::SynCookies;
 use super::tcb::{Owner, Reply, Tcb, TcpOptions, Timer};
-use super::time_wait::{FourTuple, TimeWaitReply, TimeWaits, TupleKey};
+use super::time_wait::{TimeWaitReply, TimeWaits};
 use crate::addr::LocalAddrs;
 use crate::hash::FastMap;
 use crate::rand::Rng;
@@ -66,7 +67,7 @@ pub struct TcpSockets {
     config: TcpConfig,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    demux: FastMap<TupleKey, u32>,
+    demux: PairMap<u32>,
     /// The last connection `input` found, checked before the hash map: a
     /// burst of segments mostly belongs to a few connections. Cleared
     /// whenever an entry leaves `demux`.
@@ -113,7 +114,7 @@ impl TcpSockets {
             config,
             slots: Vec::new(),
             free: Vec::new(),
-            demux: FastMap::default(),
+            demux: PairMap::default(),
             last_demux: None,
             listeners: FastMap::default(),
             time_waits: TimeWaits::new(),
@@ -223,7 +224,7 @@ impl TcpSockets {
                 return Some(*index);
             }
         }
-        let index = *self.demux.get(&TupleKey(tuple))?;
+        let index = *self.demux.get(&tuple)?;
         self.last_demux = Some((tuple, index));
         Some(index)
     }
@@ -232,7 +233,7 @@ impl TcpSockets {
     fn insert_conn(&mut self, tcb: Tcb) -> TcpHandle {
         let tuple = (tcb.local, tcb.remote);
         let handle = self.alloc(Entry::Conn(Box::new(tcb)));
-        self.demux.insert(TupleKey(tuple), handle.index);
+        self.demux.insert(tuple, handle.index);
         handle
     }
 
@@ -243,7 +244,7 @@ impl TcpSockets {
             if let Some((handle, _)) = tcb.wheel {
                 self.wheel.cancel(handle);
             }
-            let key = TupleKey((tcb.local, tcb.remote));
+            let key = (tcb.local, tcb.remote);
             if self.demux.get(&key) == Some(&index) {
                 self.demux.remove(&key);
                 self.last_demux = None;
@@ -664,8 +665,8 @@ impl TcpSockets {
         if state == State::Closed {
             let tcb = self.tcb(index).expect("present");
             let tuple = (tcb.local, tcb.remote);
-            if self.demux.get(&TupleKey(tuple)) == Some(&index) {
-                self.demux.remove(&TupleKey(tuple));
+            if self.demux.get(&tuple) == Some(&index) {
+                self.demux.remove(&tuple);
                 self.last_demux = None;
             }
             let gone = owner == Owner::Orphan
@@ -933,7 +934,7 @@ impl TcpSockets {
             // such connection and would reset it.
             return Err(TcpError::AddrNotAvailable);
         }
-        if self.demux.contains_key(&TupleKey((local, remote)))
+        if self.demux.contains_key(&(local, remote))
             || self.time_waits.get(&(local, remote)).is_some()
         {
             return Err(TcpError::AddrInUse);
@@ -990,7 +991,7 @@ impl TcpSockets {
                 }
                 Some(remote) => {
                     let pair = (SocketAddr::new(own_ip, port), remote);
-                    match self.demux.get(&TupleKey(pair)) {
+                    match self.demux.get(&pair) {
                         None => match self.time_waits.get(&pair) {
                             None => true,
                             // Linux's `tcp_tw_reuse` (see
@@ -1010,10 +1011,7 @@ impl TcpSockets {
                         Some(_) => false,
                     }
                 }
-                None => {
-                    !self.demux.keys().any(|key| key.0 .0.port() == port)
-                        && !self.time_waits.uses_port(port)
-                }
+                None => !self.demux.uses_local_port(port) && !self.time_waits.uses_port(port),
             };
             if free {
                 return Ok(port);

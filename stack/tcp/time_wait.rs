@@ -12,39 +12,14 @@
 //! rate otherwise fills its table and the cache with them. Expiry is on a
 //! timing wheel of its own (one per stack, like the connections').
 
+pub use super::pair_map::FourTuple;
+use super::pair_map::PairMap;
 use super::segment::{flags, Segment};
 use super::seq::SeqNumber;
 use super::tcb::{Reply, Tcb, Timer, Timestamps};
-use crate::hash::FastMap;
 use crate::stats::TcpStats;
 use crate::time::{Duration, Instant};
 use crate::timer::{TimerHandle, TimerWheel};
-use std::net::SocketAddr;
-
-/// Our address and port, the peer's.
-pub type FourTuple = (SocketAddr, SocketAddr);
-
-/// A [`FourTuple`] as a hash map key: an IPv4 pair is hashed as two
-/// words (both addresses, both ports) rather than field by field with
-/// `SocketAddr`'s enum tags, on every demultiplexing lookup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TupleKey(pub FourTuple);
-
-impl std::hash::Hash for TupleKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        match &self.0 {
-            (SocketAddr::V4(local), SocketAddr::V4(remote)) => {
-                let ips = u64::from(local.ip().to_bits()) << 32 | u64::from(remote.ip().to_bits());
-                state.write_u64(ips);
-                state.write_u32(u32::from(local.port()) << 16 | u32::from(remote.port()));
-            }
-            (local, remote) => {
-                local.hash(state);
-                remote.hash(state);
-            }
-        }
-    }
-}
 
 /// What is left of one connection in TIME-WAIT.
 #[derive(Debug, Clone, Copy)]
@@ -119,7 +94,7 @@ pub enum TimeWaitReply {
 /// Every pair in TIME-WAIT whose connection the application had closed.
 #[derive(Default)]
 pub struct TimeWaits {
-    entries: FastMap<TupleKey, TimeWait>,
+    entries: PairMap<TimeWait>,
     wheel: TimerWheel<FourTuple>,
     expired: Vec<FourTuple>,
 }
@@ -132,7 +107,7 @@ impl TimeWaits {
 
     /// The pairs in TIME-WAIT: (local, remote).
     pub fn pairs(&self) -> impl Iterator<Item = FourTuple> + '_ {
-        self.entries.keys().map(|key| key.0)
+        self.entries.pairs()
     }
 
     /// Pairs in TIME-WAIT.
@@ -147,7 +122,7 @@ impl TimeWaits {
 
     /// The record of `tuple`, if in TIME-WAIT.
     pub fn get(&self, tuple: &FourTuple) -> Option<&TimeWait> {
-        self.entries.get(&TupleKey(*tuple))
+        self.entries.get(tuple)
     }
 
     /// Keeps what TIME-WAIT needs of `tcb` (an orphan in TIME-WAIT) until
@@ -167,7 +142,7 @@ impl TimeWaits {
             timer: self.wheel.schedule(tuple, expires),
         };
         let owed = (tcb.ack_now || tcb.dup_acks_owed > 0).then(|| record.ack(now, tuple));
-        if let Some(old) = self.entries.insert(TupleKey(tuple), record) {
+        if let Some(old) = self.entries.insert(tuple, record) {
             self.wheel.cancel(old.timer);
         }
         owed
@@ -175,12 +150,12 @@ impl TimeWaits {
 
     /// True if a pair in TIME-WAIT has local port `port`.
     pub fn uses_port(&self, port: u16) -> bool {
-        self.entries.keys().any(|key| key.0 .0.port() == port)
+        self.entries.uses_local_port(port)
     }
 
     /// Forgets `tuple` (a new incarnation takes the pair over).
     pub fn remove(&mut self, tuple: &FourTuple) -> Option<TimeWait> {
-        let record = self.entries.remove(&TupleKey(*tuple))?;
+        let record = self.entries.remove(tuple)?;
         self.wheel.cancel(record.timer);
         Some(record)
     }
@@ -194,7 +169,7 @@ impl TimeWaits {
         expired.clear();
         self.wheel.advance(now, &mut expired);
         for &tuple in &expired {
-            self.entries.remove(&TupleKey(tuple));
+            self.entries.remove(&tuple);
         }
         self.expired = expired;
     }
@@ -215,7 +190,7 @@ impl TimeWaits {
         restart: Duration,
         stats: &mut TcpStats,
     ) -> TimeWaitReply {
-        let Some(record) = self.entries.get_mut(&TupleKey(tuple)) else {
+        let Some(record) = self.entries.get_mut(&tuple) else {
             return TimeWaitReply::None;
         };
         let rst = seg.has(flags::RST);
