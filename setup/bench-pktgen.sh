@@ -40,6 +40,7 @@ testpmd_mpps() {
     log=$(timeout -s INT "$((secs + 2))" ip netns exec "$ns" dpdk-testpmd "${cores[@]}" --no-pci --in-memory --vdev=net_null0 -- \
         --forward-mode=txonly --txpkts=64 --auto-start --nb-cores="$1" --rxq="$1" --txq="$1" \
         --stats-period="$secs" 2>&1 || true)
+    echo "$log" | grep -q 'Tx-pps:' || echo "$log" | tail -n 5 >&2
     # The last periodic line holds the average rate of the last period.
     echo "$log" | awk '/Tx-pps:/ {pps=$2} END {printf "%.3f\n", pps / 1e6}'
 }
@@ -95,6 +96,16 @@ rx_latency=()
 for run in $(seq "$runs"); do
     for lcores in 1 2; do
         t=$(testpmd_mpps "$lcores")
+        if [ "$t" = 0.000 ]; then
+            # testpmd did not come up (once, after a long run of other
+            # benchmarks, its EAL found no memory): try again, else skip.
+            sleep 2
+            t=$(testpmd_mpps "$lcores")
+        fi
+        if [ "$t" = 0.000 ]; then
+            echo "bench-pktgen: testpmd txonly reported nothing (lcores=$lcores); run $run skipped" >&2
+            continue
+        fi
         p=$(pktgen_mpps "$lcores")
         r=$(python3 -c "print('%.3f' % ($p / $t))")
         if [ "$lcores" = 1 ]; then one+=("$r"); else two+=("$r"); fi
