@@ -83,6 +83,13 @@ impl<'a> KeyAdapter<'a> for TreeAdapter {
 #[derive(Clone)]
 pub struct Watch(Rc<Epitem>);
 
+/// Two handles are equal when they name the same item.
+impl PartialEq for Watch {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 impl std::fmt::Debug for Watch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("Watch").field(&self.0.fd).finish()
@@ -144,9 +151,16 @@ impl Epoll {
     }
 
     /// `EPOLL_CTL_ADD`/`MOD`/`DEL` for `fd`, whose readiness is `current`
-    /// now (an item already ready goes on the ready list at once).
-    pub fn ctl(&mut self, op: CtlOp, fd: Fd, event: EpollEvent, current: u32) -> Result<(), Errno> {
-        match op {
+    /// now (an item already ready goes on the ready list at once). `ADD`
+    /// returns the new item's [`Watch`], for the descriptor to keep.
+    pub fn ctl(
+        &mut self,
+        op: CtlOp,
+        fd: Fd,
+        event: EpollEvent,
+        current: u32,
+    ) -> Result<Option<Watch>, Errno> {
+        let watch = match op {
             CtlOp::Add => {
                 if self.watches(fd) {
                     return Err(Errno::EEXIST);
@@ -161,31 +175,30 @@ impl Epoll {
                     tree: RBTreeLink::new(),
                     ready: LinkedListLink::new(),
                 });
-                self.interest.insert(item);
+                self.interest.insert(Rc::clone(&item));
                 self.watched += 1;
+                Watch(item)
             }
             CtlOp::Mod => {
-                let cursor = self.interest.find(&fd);
-                let item = cursor.get().ok_or(Errno::ENOENT)?;
+                let item = self
+                    .interest
+                    .find(&fd)
+                    .clone_pointer()
+                    .ok_or(Errno::ENOENT)?;
                 item.interest.set(event.events);
                 item.data.set(event.data);
                 item.disabled.set(false);
+                Watch(item)
             }
             CtlOp::Del => {
                 let item = self.interest.find_mut(&fd).remove().ok_or(Errno::ENOENT)?;
                 item.removed.set(true);
                 self.watched -= 1;
-                return Ok(());
+                return Ok(None);
             }
-        }
-        self.notify(fd, current);
-        Ok(())
-    }
-
-    /// The handle of `fd`'s item, for the socket to keep and wake it by
-    /// (`None` if `fd` is not watched).
-    pub fn watch(&self, fd: Fd) -> Option<Watch> {
-        self.interest.find(&fd).clone_pointer().map(Watch)
+        };
+        self.offer(&watch, current);
+        Ok((op == CtlOp::Add).then_some(watch))
     }
 
     /// The callback a socket's readiness change makes through its
@@ -202,20 +215,20 @@ impl Epoll {
         self.ready.push_back(Rc::clone(item));
     }
 
-    /// Readiness known for `fd` (at `epoll_ctl`): `fd` now has `events`;
-    /// it joins the ready list if they interest this epoll.
+    /// Readiness known for `fd`: `fd` now has `events`; it joins the
+    /// ready list if they interest this epoll.
     pub fn notify(&mut self, fd: Fd, events: u32) {
-        let cursor = self.interest.find(&fd);
-        let Some(item) = cursor.get() else { return };
-        if item.disabled.get() || item.queued.get() {
-            return;
+        if let Some(item) = self.interest.find(&fd).clone_pointer() {
+            self.offer(&Watch(item), events);
         }
-        if events & (item.interest.get() | ALWAYS) == 0 {
-            return;
+    }
+
+    /// Wakes `watch`'s item if `events` (its readiness, known) interest
+    /// this epoll.
+    fn offer(&mut self, watch: &Watch, events: u32) {
+        if events & (watch.0.interest.get() | ALWAYS) != 0 {
+            self.wake(watch);
         }
-        item.queued.set(true);
-        let item = cursor.clone_pointer().expect("found above");
-        self.ready.push_back(item);
     }
 
     /// Fills `out` with ready events; `poll(fd)` gives a descriptor's
@@ -348,10 +361,10 @@ mod tests {
     #[test]
     fn a_wake_queues_once_and_the_wait_decides() {
         let mut ep = Epoll::new();
-        ep.ctl(CtlOp::Add, 3, event(EPOLLIN | EPOLLET, 3), 0)
-            .unwrap();
-        let watch = ep.watch(3).expect("watched");
-        assert!(ep.watch(4).is_none());
+        let watch = ep
+            .ctl(CtlOp::Add, 3, event(EPOLLIN | EPOLLET, 3), 0)
+            .unwrap()
+            .expect("ADD gives the item's handle");
         ep.wake(&watch);
         ep.wake(&watch);
         let mut out = [EpollEvent::default(); 4];
@@ -376,9 +389,10 @@ mod tests {
     #[test]
     fn a_fired_oneshot_ignores_wakes_until_mod() {
         let mut ep = Epoll::new();
-        ep.ctl(CtlOp::Add, 5, event(EPOLLIN | EPOLLONESHOT, 5), EPOLLIN)
-            .unwrap();
-        let watch = ep.watch(5).expect("watched");
+        let watch = ep
+            .ctl(CtlOp::Add, 5, event(EPOLLIN | EPOLLONESHOT, 5), EPOLLIN)
+            .unwrap()
+            .expect("ADD gives the item's handle");
         let mut out = [EpollEvent::default(); 4];
         assert_eq!(ep.collect(&mut out, |_| EPOLLIN), 1);
         ep.wake(&watch);

@@ -725,9 +725,7 @@ impl FdTable {
             _ => {}
         }
         let current = self.readiness(net, fd);
-        let ep = self.epoll(epfd)?;
-        ep.ctl(op, fd, event, current)?;
-        let watch = ep.watch(fd);
+        let watch = self.epoll(epfd)?.ctl(op, fd, event, current)?;
         let slot = self.slot(fd)?;
         match (op, watch) {
             (CtlOp::Add, Some(watch)) => slot.watchers.push((epfd, watch)),
