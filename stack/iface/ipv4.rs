@@ -360,7 +360,11 @@ fn header_checksum_ok(verdict: crate::buf::ChecksumVerdict, packet: &Ipv4Packet<
 }
 
 /// Writes a 20-byte IPv4 header at the start of `datagram`, with its
-/// checksum (or 0 there, for the device to fill in).
+/// checksum (or 0 there, for the device to fill in). `offset` is the
+/// fragment's offset in bytes (a multiple of 8). Built as ten 16-bit words
+/// whose checksum is summed in registers as they are made: this runs for
+/// every datagram, and field-by-field setters re-read each byte they
+/// change and the checksum re-reads the header.
 fn write_header(
     datagram: &mut [u8],
     fields: &IpFields,
@@ -370,25 +374,132 @@ fn write_header(
     offset: usize,
     checksum: bool,
 ) {
-    let mut packet = Ipv4Packet::new_unchecked(&mut datagram[..IPV4_HEADER_LEN]);
-    packet.set_version(4);
-    packet.set_header_len(IPV4_HEADER_LEN as u8);
-    packet.set_dscp(0);
-    packet.set_ecn(0);
-    packet.set_total_len(total as u16);
-    packet.set_ident(ident);
-    packet.clear_flags();
-    packet.set_dont_frag(fields.dont_fragment);
-    packet.set_more_frags(more);
-    packet.set_frag_offset(offset as u16);
-    packet.set_hop_limit(DEFAULT_TTL);
-    packet.set_next_header(fields.protocol);
-    packet.set_src_addr(fields.src);
-    packet.set_dst_addr(fields.dst);
-    if checksum {
+    const VERSION_AND_LENGTH: u16 = 0x4500; // version 4, 5 words, DSCP and ECN 0
+    let flags_and_offset = (u16::from(fields.dont_fragment) << 14)
+        | (u16::from(more) << 13)
+        | ((offset >> 3) as u16 & 0x1fff);
+    let ttl_and_protocol = u16::from_be_bytes([DEFAULT_TTL, u8::from(fields.protocol)]);
+    let (src, dst) = (u32::from(fields.src), u32::from(fields.dst));
+    let words = [
+        VERSION_AND_LENGTH,
+        total as u16,
+        ident,
+        flags_and_offset,
+        ttl_and_protocol,
+    ];
+    let sum = words.iter().map(|&word| u32::from(word)).sum::<u32>()
+        + (src >> 16)
+        + (src & 0xffff)
+        + (dst >> 16)
+        + (dst & 0xffff);
+    let folded = (sum & 0xffff) + (sum >> 16);
+    let folded = (folded & 0xffff) + (folded >> 16);
+    let field = if checksum { !(folded as u16) } else { 0 };
+    let header: &mut [u8; IPV4_HEADER_LEN] = (&mut datagram[..IPV4_HEADER_LEN])
+        .try_into()
+        .expect("20 bytes");
+    for (at, word) in words.into_iter().enumerate() {
+        header[2 * at..2 * at + 2].copy_from_slice(&word.to_be_bytes());
+    }
+    header[10..12].copy_from_slice(&field.to_be_bytes());
+    header[12..16].copy_from_slice(&src.to_be_bytes());
+    header[16..20].copy_from_slice(&dst.to_be_bytes());
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::*;
+
+    /// The header as smoltcp's field setters and checksum write it.
+    fn by_setters(
+        fields: &IpFields,
+        total: usize,
+        ident: u16,
+        more: bool,
+        offset: usize,
+    ) -> Vec<u8> {
+        let mut bytes = vec![0u8; IPV4_HEADER_LEN];
+        let mut packet = Ipv4Packet::new_unchecked(&mut bytes[..]);
+        packet.set_version(4);
+        packet.set_header_len(IPV4_HEADER_LEN as u8);
+        packet.set_total_len(total as u16);
+        packet.set_ident(ident);
+        packet.set_dont_frag(fields.dont_fragment);
+        packet.set_more_frags(more);
+        packet.set_frag_offset(offset as u16);
+        packet.set_hop_limit(DEFAULT_TTL);
+        packet.set_next_header(fields.protocol);
+        packet.set_src_addr(fields.src);
+        packet.set_dst_addr(fields.dst);
         packet.fill_checksum();
-    } else {
-        // The device fills it in.
-        packet.set_checksum(0);
+        bytes
+    }
+
+    #[test]
+    fn the_header_matches_smoltcps_setters_and_checksum() {
+        let cases = [
+            (
+                Ipv4Addr::new(10, 0, 0, 1),
+                Ipv4Addr::new(10, 0, 0, 2),
+                IpProtocol::Tcp,
+                true,
+                40,
+                0,
+                false,
+                0,
+            ),
+            (
+                Ipv4Addr::new(255, 255, 255, 255),
+                Ipv4Addr::new(192, 168, 1, 200),
+                IpProtocol::Udp,
+                false,
+                1500,
+                0xffff,
+                true,
+                1480,
+            ),
+            (
+                Ipv4Addr::new(0, 0, 0, 0),
+                Ipv4Addr::new(224, 0, 0, 1),
+                IpProtocol::Icmp,
+                false,
+                65_535,
+                7,
+                false,
+                65_528,
+            ),
+            (
+                Ipv4Addr::new(172, 16, 254, 3),
+                Ipv4Addr::new(8, 8, 4, 4),
+                IpProtocol::Tcp,
+                true,
+                20,
+                0x8000,
+                true,
+                8,
+            ),
+        ];
+        for (src, dst, protocol, dont_fragment, total, ident, more, offset) in cases {
+            let fields = IpFields {
+                src,
+                dst,
+                protocol,
+                dont_fragment,
+            };
+            let mut written = vec![0xaau8; IPV4_HEADER_LEN + 4];
+            write_header(&mut written, &fields, total, ident, more, offset, true);
+            assert_eq!(
+                written[..IPV4_HEADER_LEN],
+                by_setters(&fields, total, ident, more, offset)[..]
+            );
+            assert_eq!(
+                written[IPV4_HEADER_LEN..],
+                [0xaa; 4],
+                "nothing past the header"
+            );
+            assert!(Ipv4Packet::new_unchecked(&written[..IPV4_HEADER_LEN]).verify_checksum());
+            write_header(&mut written, &fields, total, ident, more, offset, false);
+            assert_eq!(written[10..12], [0, 0], "left for the device");
+        }
     }
 }

@@ -552,7 +552,9 @@ impl Interface {
             self.ethernet.tx_no_buffer += 1;
             return None;
         };
-        frame[len..].fill(0);
+        if len < MIN_FRAME_LEN {
+            frame[len..].fill(0);
+        }
         let mut eth = EthernetFrame::new_unchecked(&mut *frame);
         eth.set_dst_addr(smoltcp::wire::EthernetAddress(dst.0));
         eth.set_src_addr(smoltcp::wire::EthernetAddress(self.config.mac.0));

@@ -343,7 +343,8 @@ impl Tcb {
     /// 4 without.
     pub fn sack_option(&self) -> OptionsOut {
         let mut options = OptionsOut::default();
-        if !self.sack_ok {
+        // The usual case, on every segment: nothing to report.
+        if !self.sack_ok || (self.dsack.is_none() && self.ooo.is_empty()) {
             return options;
         }
         let max = if self.timestamps.is_some() { 3 } else { 4 };
