@@ -919,26 +919,27 @@ impl TcpSockets {
             .into()
             .source_for(remote.ip())
             .ok_or(TcpError::NetworkUnreachable)?;
-        let port = if local_port == 0 {
-            self.ephemeral_port(Some(remote), own_ip)?
+        let local = if local_port == 0 {
+            // A pair this core owns, free or taken over from TIME-WAIT.
+            SocketAddr::new(own_ip, self.ephemeral_port(Some(remote), own_ip)?)
         } else {
-            local_port
+            let local = SocketAddr::new(own_ip, local_port);
+            if self
+                .core
+                .as_ref()
+                .is_some_and(|core| !core.owns(local, remote))
+            {
+                // The replies would be steered to another core, which has no
+                // such connection and would reset it.
+                return Err(TcpError::AddrNotAvailable);
+            }
+            if self.demux.contains_key(&(local, remote))
+                || self.time_waits.get(&(local, remote)).is_some()
+            {
+                return Err(TcpError::AddrInUse);
+            }
+            local
         };
-        let local = SocketAddr::new(own_ip, port);
-        if self
-            .core
-            .as_ref()
-            .is_some_and(|core| !core.owns(local, remote))
-        {
-            // The replies would be steered to another core, which has no
-            // such connection and would reset it.
-            return Err(TcpError::AddrNotAvailable);
-        }
-        if self.demux.contains_key(&(local, remote))
-            || self.time_waits.get(&(local, remote)).is_some()
-        {
-            return Err(TcpError::AddrInUse);
-        }
         if !self.admits() {
             self.stats.connection_limit_drops += 1;
             return Err(TcpError::NoBuffers);
